@@ -1,0 +1,1 @@
+"""Composition root, settings, engine, channels, outbox and staff tools of the intake service."""

@@ -1,0 +1,278 @@
+"""Staff command line: list, show, change status, export. Every action is written to the audit log."""
+
+import argparse
+import csv
+import json
+import sys
+from collections.abc import AsyncIterator
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+from typing import IO, Any
+from zoneinfo import ZoneInfo
+
+from bot.app import DB_FILE_NAME, open_sealer
+from bot.engine import utcnow
+from bot.settings import Settings
+from handlers.casework import CaseworkError, change_status, reveal_numbers
+from handlers.i18n import Catalog
+from handlers.places import Places
+from storage import repo
+from storage.db import Database
+from storage.records import CaseKind, CaseRecord, CaseStatus
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the `staff` sub-commands."""
+    parser.add_argument(
+        "--as",
+        dest="actor",
+        default=None,
+        help="staff member's name for the audit log (default: login name)",
+    )
+    commands = parser.add_subparsers(dest="staff_command", required=True)
+
+    def filters(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--kind", choices=[k.value for k in CaseKind])
+        sub.add_argument("--status", choices=[s.value for s in CaseStatus])
+        sub.add_argument("--kecamatan", help="name (typos forgiven) or Kemendagri code")
+
+    listing = commands.add_parser("list", help="list cases, newest first")
+    filters(listing)
+    listing.add_argument("--limit", type=int, default=50)
+
+    show = commands.add_parser("show", help="show one case in full (NIK unmasked, audited)")
+    show.add_argument("reference")
+
+    status = commands.add_parser("set-status", help="change a case's status and tell the citizen")
+    status.add_argument("reference")
+    status.add_argument("status", choices=[s.value for s in CaseStatus])
+    status.add_argument("--note", help="reason (ditolak), question (perlu_info) or next steps")
+
+    export = commands.add_parser("export", help="export cases to CSV (NIK masked)")
+    filters(export)
+    export.add_argument("--out", type=Path, required=True)
+
+
+def _actor(args: argparse.Namespace) -> str:
+    import getpass
+
+    return f"staff:{args.actor or getpass.getuser()}"
+
+
+def _kecamatan_code(places: Places, text: str | None) -> str | None:
+    if not text:
+        return None
+    if text.count(".") == 2:
+        return places.kecamatan_by_code(text).code
+    match = places.match_kecamatan(text)
+    if match.best is None:
+        raise CaseworkError(f"unknown kecamatan {text!r}")
+    return match.best.code
+
+
+def _where(args: argparse.Namespace, places: Places) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    if args.kind:
+        clauses.append("kind = ?")
+        params.append(args.kind)
+    if args.status:
+        clauses.append("status = ?")
+        params.append(args.status)
+    code = _kecamatan_code(places, args.kecamatan)
+    if code:
+        clauses.append("kecamatan_code = ?")
+        params.append(code)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+def _masked_nik(case: CaseRecord) -> str:
+    nik = case.answers.get("nik")
+    return str(nik["m"]) if isinstance(nik, dict) and "m" in nik else "-"
+
+
+def _place(places: Places, case: CaseRecord) -> tuple[str, str]:
+    kecamatan = places.kecamatan_by_code(case.kecamatan_code).name if case.kecamatan_code else "-"
+    kelurahan = places.kelurahan_by_code(case.kelurahan_code).name if case.kelurahan_code else "-"
+    return kecamatan, kelurahan
+
+
+def _local(value: datetime, tz: ZoneInfo) -> str:
+    return value.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
+
+def safe_cell(value: object) -> str:
+    """A CSV cell a spreadsheet will not run as a formula."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
+def _public(answers: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v["m"] if isinstance(v, dict) and "c" in v and "m" in v else v) for k, v in answers.items()}
+
+
+async def run(args: argparse.Namespace, settings: Settings, out: IO[str] = sys.stdout) -> int:
+    """Run one staff command; return the exit code."""
+    db = await Database.open(
+        settings.store.data_dir / DB_FILE_NAME, synchronous=settings.store.sqlite_synchronous
+    )
+    try:
+        return await _dispatch(args, settings, db, out)
+    except CaseworkError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    finally:
+        await db.close()
+
+
+async def _dispatch(args: argparse.Namespace, settings: Settings, db: Database, out: IO[str]) -> int:
+    places = Places.load()
+    tz = ZoneInfo(settings.service.timezone)
+    command = args.staff_command
+    if command == "list":
+        where, params = _where(args, places)
+        rows = await db.fetchall(
+            f"SELECT * FROM cases{where} ORDER BY id DESC LIMIT ?", (*params, args.limit)
+        )
+        header = (
+            f"{'REFERENSI':<16} {'JENIS':<13} {'STATUS':<11} {'KECAMATAN':<14} "
+            f"{'NIK':<17} {'DIBUAT':<16} NAMA"
+        )
+        print(header, file=out)
+        for row in rows:
+            case = repo.case_from_row(row)
+            kecamatan, _ = _place(places, case)
+            flag = " [duplikat?]" if case.duplicate_of else ""
+            print(
+                f"{case.reference:<16} {case.kind:<13} {case.status:<11} {kecamatan:<14} "
+                f"{_masked_nik(case):<17} {_local(case.created_at, tz):<16} "
+                f"{case.subject_name}{flag}",
+                file=out,
+            )
+        print(f"({len(rows)} kasus)", file=out)
+        return 0
+    if command == "show":
+        found = await repo.get_case(db, args.reference)
+        if found is None:
+            raise CaseworkError(f"no case with reference {args.reference!r}")
+        case = found
+        sealer = open_sealer(settings)
+        revealed = await db.write(
+            partial(
+                reveal_numbers,
+                sealer=sealer,
+                reference=case.reference,
+                actor=_actor(args),
+                at=utcnow(),
+            )
+        )
+        kecamatan, kelurahan = _place(places, case)
+        print(f"{case.reference}  {case.kind}  status: {case.status}", file=out)
+        print(f"Nama: {case.subject_name}", file=out)
+        print(f"Kecamatan/kelurahan: {kecamatan} / {kelurahan}", file=out)
+        for key, number in revealed.items():
+            print(f"{key.upper()}: {number}   (dilihat oleh {_actor(args)}, dicatat)", file=out)
+        if case.duplicate_of:
+            print(f"Kemungkinan duplikat dari: {case.duplicate_of}", file=out)
+        if case.info_question:
+            print(f"Pertanyaan ke warga: {case.info_question}", file=out)
+        print("Jawaban:", file=out)
+        for key, value in _public(case.answers).items():
+            print(f"  {key}: {json.dumps(value, ensure_ascii=False)}", file=out)
+        print("Riwayat:", file=out)
+        assert case.id is not None
+        for event in await repo.case_events(db, case.id):
+            change = f" {event.from_status or ''}->{event.to_status}" if event.to_status else ""
+            note = f" | {event.note}" if event.note else ""
+            told = " (warga diberi tahu)" if event.citizen_notified else ""
+            print(
+                f"  {_local(event.at, tz)} {event.actor} {event.action}{change}{note}{told}",
+                file=out,
+            )
+        return 0
+    if command == "set-status":
+        result = await db.write(
+            partial(
+                change_status,
+                catalog=Catalog.load(),
+                reference=args.reference,
+                to_status=CaseStatus(args.status),
+                actor=_actor(args),
+                note=args.note,
+                at=utcnow(),
+            )
+        )
+        print(f"{result.reference}: {result.from_status} -> {result.to_status}", file=out)
+        if result.message:
+            print(f"Pesan ke warga (antre untuk dikirim): {result.message}", file=out)
+        else:
+            print("Warga tidak dapat diberi tahu (persetujuan ditarik).", file=out)
+        return 0
+    if command == "export":
+        where, params = _where(args, places)
+        count = 0
+        with args.out.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(
+                [
+                    "reference",
+                    "kind",
+                    "status",
+                    "created_at_wib",
+                    "name",
+                    "kecamatan",
+                    "kelurahan",
+                    "nik",
+                    "duplicate_of",
+                    "citizen_note",
+                    "answers",
+                ]
+            )
+            async for case in _iter_cases(db, where, params):
+                kecamatan, kelurahan = _place(places, case)
+                writer.writerow(
+                    [
+                        safe_cell(v)
+                        for v in (
+                            case.reference,
+                            case.kind,
+                            case.status,
+                            _local(case.created_at, tz),
+                            case.subject_name,
+                            kecamatan,
+                            kelurahan,
+                            _masked_nik(case),
+                            case.duplicate_of,
+                            case.citizen_note,
+                            json.dumps(_public(case.answers), ensure_ascii=False),
+                        )
+                    ]
+                )
+                count += 1
+        await db.write(
+            partial(
+                repo.audit,
+                actor=_actor(args),
+                action="cases.export",
+                at=utcnow(),
+                detail=f"{count} rows",
+            )
+        )
+        print(f"{count} kasus diekspor ke {args.out}", file=out)
+        return 0
+    raise CaseworkError(f"unknown command {command}")
+
+
+async def _iter_cases(db: Database, where: str, params: list[Any]) -> AsyncIterator[CaseRecord]:
+    last_id = 0
+    while True:
+        clause = f"{where} AND id > ?" if where else " WHERE id > ?"
+        rows = await db.fetchall(f"SELECT * FROM cases{clause} ORDER BY id LIMIT 1000", (*params, last_id))
+        if not rows:
+            return
+        for row in rows:
+            yield repo.case_from_row(row)
+        last_id = rows[-1]["id"]

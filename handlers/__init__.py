@@ -1,0 +1,1 @@
+"""Conversation flows and staff actions, free of any platform library."""

@@ -1,0 +1,150 @@
+"""Report a lost, burned, damaged or stolen KTP so Dinsos can coordinate its replacement with Dukcapil."""
+
+from typing import Any
+
+from handlers import menu
+from handlers.cases import self_person, submit_case
+from handlers.choices import Option
+from handlers.fields import (
+    ChoiceField,
+    IdNumberField,
+    KecamatanField,
+    KelurahanField,
+    MultiChoiceField,
+    NameField,
+    PhotoField,
+)
+from handlers.forms import Form
+from handlers.turn import Turn
+from storage.records import CaseKind
+
+FLOW = "lost_ktp"
+
+
+def owner(answers: dict[str, Any]) -> str | None:
+    """None when the card is the contact's own, else the owner's name."""
+    if answers.get("whose") == "self":
+        return None
+    return answers.get("owner_name")
+
+
+def needs_owner_name(answers: dict[str, Any]) -> bool:
+    """Ask the owner's name unless it is the contact's own card and they are registered."""
+    return answers.get("whose") != "self" or not answers.get("_self_name")
+
+
+FIELDS = (
+    ChoiceField(
+        "whose",
+        prompt_key="ktp.q.whose",
+        label_key="ktp.label.whose",
+        options=(
+            Option("self", "ktp.whose.self", ("saya", "punya saya", "milik saya", "mine", "my")),
+            Option("family", "ktp.whose.family", ("keluarga", "anak", "istri", "suami", "family")),
+            Option("other", "ktp.whose.other", ("dampingan", "orang lain", "warga", "other")),
+        ),
+    ),
+    NameField(
+        "owner_name",
+        prompt_key="ktp.q.owner_name",
+        label_key="ktp.label.owner_name",
+        when=needs_owner_name,
+        help_key="help.full_name",
+    ),
+    ChoiceField(
+        "what_happened",
+        prompt_key="ktp.q.what_happened",
+        label_key="ktp.label.what_happened",
+        subject=owner,
+        options=(
+            Option("hilang", "ktp.what.hilang", ("hilang", "lost", "ilang")),
+            Option("terbakar", "ktp.what.terbakar", ("terbakar", "kebakar", "kebakaran", "burned")),
+            Option("rusak", "ktp.what.rusak", ("rusak", "patah", "damaged")),
+            Option("dicuri", "ktp.what.dicuri", ("dicuri", "dicopet", "kecopetan", "stolen")),
+        ),
+    ),
+    ChoiceField(
+        "when",
+        prompt_key="ktp.q.when",
+        label_key="ktp.label.when",
+        options=(
+            Option("week", "ktp.when.week", ("minggu ini", "baru", "kemarin", "this week")),
+            Option("month", "ktp.when.month", ("bulan ini", "this month")),
+            Option("half_year", "ktp.when.half_year", ("beberapa bulan", "months ago")),
+            Option("older", "ktp.when.older", ("lama", "tahun lalu", "long ago")),
+            Option("unknown", "ktp.when.unknown", ("lupa", "tidak ingat", "don t remember")),
+        ),
+    ),
+    IdNumberField(
+        "nik",
+        kind="nik",
+        prompt_key="ktp.q.nik",
+        label_key="reg.label.nik",
+        subject=owner,
+        help_key="help.nik",
+    ),
+    IdNumberField(
+        "kk",
+        kind="kk",
+        prompt_key="ktp.q.kk",
+        label_key="ktp.label.kk",
+        subject=owner,
+        help_key="help.kk",
+    ),
+    MultiChoiceField(
+        "documents_left",
+        prompt_key="ktp.q.documents_left",
+        label_key="ktp.label.documents_left",
+        options=(
+            Option("kk_copy", "ktp.doc.kk_copy", ("kk", "fotokopi kk", "kartu keluarga")),
+            Option("police", "ktp.doc.police", ("surat polisi", "surat kehilangan", "polisi")),
+            Option("akta", "doc.akta", ("akta", "akte")),
+            Option("other_id", "ktp.doc.other_id", ("sim", "kis", "bpjs", "ijazah")),
+        ),
+        none_option=Option("none", "doc.none", ("tidak ada", "hilang semua", "none")),
+        subject=owner,
+    ),
+    KecamatanField(
+        "kecamatan",
+        prompt_key="ktp.q.kecamatan",
+        label_key="reg.label.kecamatan",
+        subject=owner,
+        clears=("kelurahan",),
+        help_key="help.place",
+    ),
+    KelurahanField(
+        "kelurahan",
+        prompt_key="reg.q.kelurahan",
+        label_key="reg.label.kelurahan",
+        help_key="help.place",
+    ),
+    PhotoField("photo", prompt_key="ktp.q.photo", label_key="ktp.label.photo", help_key="help.photo"),
+)
+
+
+class LostKtpForm(Form):
+    """Collect what Dinsos needs to request a replacement KTP from Dukcapil."""
+
+    name = FLOW
+    title_key = "ktp.title"
+    fields = FIELDS
+
+    async def prefill(self, turn: Turn) -> dict[str, Any]:
+        me = await self_person(turn)
+        return {"_self_name": me.full_name, "_self_id": me.id} if me else {}
+
+    async def submit(self, turn: Turn, answers: dict[str, Any]) -> None:
+        own = answers["whose"] == "self"
+        subject_name = answers.get("owner_name") or answers.get("_self_name") or ""
+        reference = await submit_case(
+            turn,
+            kind=CaseKind.LOST_KTP,
+            subject_name=subject_name,
+            answers=answers,
+            person_id=answers.get("_self_id") if own else None,
+        )
+        turn.drafts.pop(FLOW, None)
+        steps = turn.t("ktp.next_steps")
+        if answers.get("what_happened") == "terbakar":
+            steps += "\n" + turn.t("ktp.next_steps_disaster")
+        menu.show(turn, intro=turn.t("ktp.done", reference=reference, steps=steps))

@@ -1,0 +1,313 @@
+"""One conversation step: global words first, then the flow the contact is in.
+
+Global words work at every step: MENU, BATAL, KEMBALI, BANTUAN, BERHENTI / MULAI (broadcast opt-out and
+opt-in) and BAHASA, in Indonesian or English, typed or as a channel command.
+"""
+
+from typing import Any, Protocol
+
+from handlers import consent, language, menu, my_data, status
+from handlers.aid import AidForm
+from handlers.choices import STALE, Option, pick, render
+from handlers.forms import Form
+from handlers.lost_ktp import LostKtpForm
+from handlers.registration import RegistrationForm
+from handlers.talk import TalkForm
+from handlers.turn import Turn
+from storage import repo
+from storage.records import CaseEventRecord, CaseStatus, Consent
+
+
+class Flow(Protocol):
+    """What the router needs of a flow module or object."""
+
+    async def start(self, turn: Turn) -> None: ...
+    async def resume(self, turn: Turn) -> None: ...
+    async def handle(self, turn: Turn) -> None: ...
+
+
+FORMS: dict[str, Form] = {
+    form.name: form
+    for form in (RegistrationForm(), LostKtpForm(), AidForm(), TalkForm(), my_data.PERSON_EDIT)
+}
+
+# Modules satisfy the protocol structurally; mypy checks each module at the call sites.
+FLOWS: dict[str, Any] = {
+    **FORMS,
+    consent.FLOW: consent,
+    language.FLOW: language,
+    my_data.FLOW: my_data,
+    "status": status,
+}
+
+GLOBAL_WORDS = {
+    "menu": "menu",
+    "menu utama": "menu",
+    "main menu": "menu",
+    "home": "menu",
+    "batal": "cancel",
+    "batalkan": "cancel",
+    "cancel": "cancel",
+    "kembali": "back",
+    "balik": "back",
+    "back": "back",
+    "bantuan": "help",
+    "tolong": "help",
+    "help": "help",
+    "berhenti": "stop",
+    "stop": "stop",
+    "unsubscribe": "stop",
+    "mulai": "start",
+    "start": "start",
+    "subscribe": "start",
+    "bahasa": "language",
+    "language": "language",
+}
+COMMANDS = {
+    "start": "hello",
+    "menu": "menu",
+    "batal": "cancel",
+    "cancel": "cancel",
+    "kembali": "back",
+    "back": "back",
+    "bantuan": "help",
+    "help": "help",
+    "berhenti": "stop",
+    "stop": "stop",
+    "mulai": "start",
+    "bahasa": "language",
+    "language": "language",
+    "status": "status",
+}
+
+RESUME_FLOW = "resume"
+RESUME_OPTIONS = (
+    Option("continue", "resume.continue", ("lanjut", "lanjutkan", "ya", "continue", "yes")),
+    Option("restart", "resume.restart", ("ulang", "mulai dari awal", "dari awal", "restart")),
+    Option("menu", "resume.menu", ("menu",)),
+)
+
+
+def _action(turn: Turn) -> str | None:
+    event = turn.event
+    if event.command:
+        return COMMANDS.get(event.command.lower().lstrip("/"))
+    if event.choice is None and turn.text:
+        return GLOBAL_WORDS.get(turn.text)
+    return None
+
+
+async def step(turn: Turn) -> None:
+    """Handle one inbound event for the contact in `turn`."""
+    action = _action(turn)
+    if turn.contact.consent != Consent.GRANTED:
+        await _before_consent(turn, action)
+        return
+    if turn.contact.awaiting_case_id is not None and action is None and _is_answer(turn):
+        await _attach_info_answer(turn)
+        return
+    if action is not None:
+        await _global(turn, action)
+        return
+    if (
+        turn.event.choice
+        and turn.event.choice.startswith(f"{menu.MENU_FLOW}:")
+        and (turn.flow != menu.MENU_FLOW)
+    ):
+        _stash_draft(turn)
+        await _on_menu(turn)
+        return
+    if turn.flow in FORMS and _idle_too_long(turn):
+        _offer_resume(turn, {"flow": turn.flow, "step": turn.step, "data": turn.data})
+        return
+    if turn.flow == menu.MENU_FLOW:
+        await _on_menu(turn)
+    elif turn.flow == RESUME_FLOW:
+        await _on_resume(turn)
+    elif turn.flow in FLOWS:
+        await FLOWS[turn.flow].handle(turn)
+    else:
+        menu.show(turn, intro=turn.t("menu.welcome"))
+
+
+async def resume_current(turn: Turn, *, fallback_menu: bool = False) -> None:
+    """Ask again whatever the contact's current flow is waiting for."""
+    if turn.contact.consent != Consent.GRANTED:
+        await consent.start(turn)
+    elif turn.flow in FLOWS and not fallback_menu:
+        await FLOWS[turn.flow].resume(turn)
+    elif turn.flow == RESUME_FLOW and not fallback_menu:
+        turn.say(
+            turn.t("resume.prompt", title=_title(turn, turn.data["target"]["flow"])),
+            render(turn, RESUME_FLOW, RESUME_OPTIONS),
+        )
+    else:
+        menu.show(turn)
+
+
+def _is_answer(turn: Turn) -> bool:
+    event = turn.event
+    return event.choice is None and (bool(turn.text) or event.media is not None)
+
+
+async def _before_consent(turn: Turn, action: str | None) -> None:
+    if action == "language":
+        await language.start(turn)
+    elif turn.flow == language.FLOW:
+        await language.handle(turn)
+    elif action == "help":
+        turn.say(turn.t("help.before_consent"))
+        await consent.start(turn)
+    elif turn.flow == consent.FLOW and turn.step in ("ask", "refused"):
+        await consent.handle(turn)
+    else:
+        await consent.start(turn)
+
+
+async def _global(turn: Turn, action: str) -> None:
+    form = FORMS.get(turn.flow)
+    contact = turn.contact
+    if action == "menu":
+        stashed = _stash_draft(turn)
+        menu.show(turn, intro=turn.t("menu.draft_kept") if stashed else None)
+    elif action == "hello":
+        if form is not None and turn.data.get("answers"):
+            _offer_resume(turn, {"flow": turn.flow, "step": turn.step, "data": turn.data})
+        else:
+            menu.show(turn, intro=turn.t("menu.welcome"))
+    elif action == "cancel":
+        if form is not None and form.ask_cancel(turn):
+            return
+        if form is not None:
+            turn.drafts.pop(form.name, None)
+            menu.show(turn, intro=turn.t("form.cancelled", title=turn.t(form.title_key)))
+        else:
+            menu.show(turn, intro=turn.t("common.nothing_to_cancel"))
+    elif action == "back":
+        if form is not None and form.back(turn):
+            return
+        menu.show(turn)
+    elif action == "help":
+        if form is not None:
+            form.help(turn)
+        else:
+            turn.say(turn.t("help.menu"))
+            await resume_current(turn)
+    elif action == "stop":
+        contact.opted_out = True
+        turn.say(turn.t("optout.done"))
+        await resume_current(turn)
+    elif action == "start":
+        contact.opted_out = False
+        contact.unreachable = False
+        turn.say(turn.t("optout.undone"))
+        await resume_current(turn)
+    elif action == "language":
+        await language.start(turn)
+    elif action == "status":
+        _stash_draft(turn)
+        await status.start(turn)
+
+
+def _stash_draft(turn: Turn) -> bool:
+    """Keep an unfinished form so choosing it again offers to continue."""
+    if turn.flow in FORMS and turn.flow != my_data.EDIT_FLOW and turn.data.get("answers"):
+        turn.drafts[turn.flow] = {"step": turn.step, "data": turn.data}
+        return True
+    return False
+
+
+def _idle_too_long(turn: Turn) -> bool:
+    last = turn.last_activity
+    return (
+        last is not None and turn.now - last > turn.services.resume_after and bool(turn.data.get("answers"))
+    )
+
+
+def _title(turn: Turn, flow: str) -> str:
+    form = FORMS.get(flow)
+    return turn.t(form.title_key) if form else flow
+
+
+def _offer_resume(turn: Turn, target: dict[str, Any]) -> None:
+    turn.goto(RESUME_FLOW, "offer", {"target": target})
+    turn.say(
+        turn.t("resume.prompt", title=_title(turn, target["flow"])),
+        render(turn, RESUME_FLOW, RESUME_OPTIONS),
+    )
+
+
+async def _on_resume(turn: Turn) -> None:
+    target = turn.data["target"]
+    chosen = pick(turn, RESUME_FLOW, RESUME_OPTIONS)
+    if chosen is STALE or chosen is None:
+        turn.say(turn.t("err.choose", count=len(RESUME_OPTIONS)))
+        turn.say(
+            turn.t("resume.prompt", title=_title(turn, target["flow"])),
+            render(turn, RESUME_FLOW, RESUME_OPTIONS),
+        )
+        return
+    turn.drafts.pop(target["flow"], None)
+    if chosen.key == "continue":
+        turn.goto(target["flow"], target["step"], target["data"])
+        await FORMS[target["flow"]].resume(turn)
+    elif chosen.key == "restart":
+        await FORMS[target["flow"]].start(turn)
+    else:
+        turn.drafts[target["flow"]] = {"step": target["step"], "data": target["data"]}
+        menu.show(turn, intro=turn.t("menu.draft_kept"))
+
+
+async def _on_menu(turn: Turn) -> None:
+    chosen = pick(turn, menu.MENU_FLOW, menu.OPTIONS)
+    if chosen is STALE or chosen is None:
+        turn.say(turn.t("menu.not_understood"))
+        menu.show(turn)
+        return
+    await start_flow(turn, chosen.key)
+
+
+async def start_flow(turn: Turn, name: str) -> None:
+    """Start a flow from the menu, offering to continue a kept draft."""
+    draft = turn.drafts.get(name)
+    if draft is not None:
+        _offer_resume(turn, {"flow": name, "step": draft["step"], "data": draft["data"]})
+        return
+    await FLOWS[name].start(turn)
+
+
+async def _attach_info_answer(turn: Turn) -> None:
+    """The contact answered a staff question ("perlu info"): attach it and reopen the case."""
+    contact = turn.contact
+    case_id = contact.awaiting_case_id
+    assert case_id is not None
+    case = await repo.get_case_by_id(turn.db, case_id)
+    contact.awaiting_case_id = None
+    if case is None or case.status != CaseStatus.PERLU_INFO:
+        await step(turn)
+        return
+    media = turn.event.media
+    note = (turn.event.text or "").strip()[:2000] if media is None else f"{media.kind}:{media.ref}"
+    actor = f"contact:{contact.id}"
+
+    def attach(conn: Any) -> None:
+        repo.set_case_status(conn, case_id, CaseStatus.DIPROSES, turn.now)
+        repo.add_case_event(
+            conn,
+            CaseEventRecord(
+                case_id=case_id,
+                at=turn.now,
+                actor=actor,
+                action="info_answered",
+                from_status=CaseStatus.PERLU_INFO,
+                to_status=CaseStatus.DIPROSES,
+                note=note,
+            ),
+        )
+
+    turn.write(attach)
+    turn.say(turn.t("info.thanks", reference=case.reference))
+    if turn.flow in FORMS:
+        await FORMS[turn.flow].resume(turn)
+    else:
+        menu.show(turn)

@@ -1,0 +1,477 @@
+"""Forgiving parsers for the answers people type into the intake chat.
+
+Users are waste pickers on cheap phones writing informal Bahasa Indonesia, so every parser accepts
+the many ways a value is commonly written and reports problems as `Invalid` with a reason key that
+the message catalog turns into a gentle retry prompt. Parsers never raise anything else on junk.
+Besides the reasons listed per function, any parser may raise `Invalid("empty")` or
+`Invalid("too_long", max=...)` from `clean_text`.
+"""
+
+import datetime
+import re
+import unicodedata
+
+import phonenumbers
+from rapidfuzz import fuzz, process
+from stdnum.exceptions import ValidationError
+from stdnum.id import nik as stdnum_nik
+
+__all__ = [
+    "Invalid",
+    "clean_text",
+    "format_phone_local",
+    "nik_birth_date",
+    "nik_sex",
+    "normalize",
+    "parse_choice_numbers",
+    "parse_count",
+    "parse_date",
+    "parse_kk",
+    "parse_name",
+    "parse_nik",
+    "parse_phone",
+]
+
+
+class Invalid(ValueError):
+    """Raised when an answer cannot be accepted; `reason` is a message-catalog key suffix."""
+
+    def __init__(self, reason: str, **params: object) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.params: dict[str, object] = params
+
+    def __repr__(self) -> str:
+        return f"Invalid({self.reason!r}, **{self.params!r})"
+
+
+# --- text -----------------------------------------------------------------------------------------
+
+_ZWJ = "\u200d"
+# Raw input longer than this many times max_len is refused before any per-character work, so a
+# pasted megabyte costs nothing; no genuine answer carries that much padding.
+_RAW_LENGTH_FACTOR = 10
+
+
+def _strip_controls(text: str) -> str:
+    """NFC-normalise, turn whitespace controls into spaces, drop other invisible controls."""
+    text = unicodedata.normalize("NFC", text)
+    out: list[str] = []
+    for ch in text:
+        category = unicodedata.category(ch)
+        if category == "Cc":
+            # Newlines and tabs separate words; other C0/C1 controls are garbage.
+            out.append(" " if ch.isspace() else "")
+        elif category in ("Cf", "Cs") and ch != _ZWJ:
+            # Zero-width spaces, bidi overrides and lone surrogates only confuse matching and
+            # storage; ZWJ is kept because it glues emoji sequences together.
+            continue
+        else:
+            out.append(ch)
+    return " ".join("".join(out).split())
+
+
+def clean_text(text: str, *, max_len: int = 500) -> str:
+    """Return text without control characters, trimmed, whitespace collapsed and NFC-normalised.
+
+    Raises Invalid("empty") when nothing is left and Invalid("too_long", max=max_len) when the
+    cleaned text is longer than max_len characters.
+    """
+    if len(text) > max_len * _RAW_LENGTH_FACTOR + 100:
+        raise Invalid("too_long", max=max_len)
+    cleaned = _strip_controls(text)
+    if not cleaned:
+        raise Invalid("empty")
+    if len(cleaned) > max_len:
+        raise Invalid("too_long", max=max_len)
+    return cleaned
+
+
+def normalize(text: str) -> str:
+    """Return a matching key: lower case, no accents, punctuation as spaces, spaces collapsed.
+
+    "Pd. Aren!" -> "pd aren". Never raises; junk gives "".
+    """
+    decomposed = unicodedata.normalize("NFKD", _strip_controls(text)).casefold()
+    chars = [ch if ch.isalnum() else " " for ch in decomposed if not unicodedata.category(ch).startswith("M")]
+    return " ".join("".join(chars).split())
+
+
+# --- names ----------------------------------------------------------------------------------------
+
+# Punctuation that legitimately appears in Indonesian names and titles: Ma'ruf, M. Ali, Nur-Aini,
+# "Budi, S.Pd".
+_NAME_PUNCTUATION = frozenset("'’‘ʼ`.,-‐")
+_EMOJI_EXTRAS = frozenset("\u200d\ufe0e\ufe0f\u20e3")
+_WORD_START_AFTER = frozenset(" -‐.")
+
+
+def _capitalise_name(name: str) -> str:
+    """Capitalise each word; after an apostrophe stay lower case (Ma'ruf, not Ma'Ruf)."""
+    out: list[str] = []
+    previous = " "
+    for ch in name.lower():
+        out.append(ch.upper() if previous in _WORD_START_AFTER else ch)
+        previous = ch
+    return "".join(out)
+
+
+def parse_name(text: str) -> str:
+    """Return a person's full name, capitalised only when typed all lower or all upper case.
+
+    Emoji are dropped (people add them out of politeness). Raises Invalid("name_letters") when
+    the text has no letters or contains digits or unusual symbols, Invalid("name_short") when
+    fewer than two letters remain.
+    """
+    cleaned = clean_text(text, max_len=100)
+    kept: list[str] = []
+    for ch in cleaned:
+        category = unicodedata.category(ch)
+        if category.startswith("S") or ch in _EMOJI_EXTRAS:
+            continue
+        if category.startswith(("L", "M")) or ch == " " or ch in _NAME_PUNCTUATION:
+            kept.append(ch)
+        else:
+            raise Invalid("name_letters")
+    name = " ".join("".join(kept).split())
+    letters = sum(ch.isalpha() for ch in name)
+    if letters == 0:
+        raise Invalid("name_letters")
+    if letters < 2:
+        raise Invalid("name_short")
+    if name == name.lower() or name == name.upper():
+        return _capitalise_name(name)
+    return name
+
+
+# --- identity numbers -----------------------------------------------------------------------------
+
+_ID_SEPARATORS = re.compile(r"[\s.\-]+")
+_ASCII_DIGITS = re.compile(r"[0-9]+")
+_ID_MAX_LEN = 100
+
+
+def _compact_id(text: str, digits_reason: str, length_reason: str) -> str:
+    """Strip separators and check for exactly 16 ASCII digits."""
+    compact = _ID_SEPARATORS.sub("", clean_text(text, max_len=_ID_MAX_LEN))
+    if not _ASCII_DIGITS.fullmatch(compact):
+        raise Invalid(digits_reason)
+    if len(compact) != 16:
+        raise Invalid(length_reason, count=len(compact))
+    return compact
+
+
+def parse_nik(text: str) -> str:
+    """Return the 16-digit NIK typed with any spaces, dots or dashes.
+
+    Raises Invalid("nik_digits") for other characters, Invalid("nik_length", count=n) for the
+    wrong number of digits, Invalid("nik_invalid") for an impossible birth date or a region code
+    unknown to python-stdnum. Any issuing region is accepted, not just Tangsel's 3674.
+    """
+    compact = _compact_id(text, "nik_digits", "nik_length")
+    try:
+        return str(stdnum_nik.validate(compact))
+    except ValidationError as exc:
+        raise Invalid("nik_invalid") from exc
+
+
+def _two_digit_year(yy: int, today: datetime.date) -> int:
+    """Expand a two-digit year: up to this year's yy means the 2000s, otherwise the 1900s."""
+    return 2000 + yy if yy <= today.year % 100 else 1900 + yy
+
+
+def nik_birth_date(nik: str, *, today: datetime.date | None = None) -> datetime.date | None:
+    """Return the birth date encoded in a NIK, or None if it cannot be derived.
+
+    The NIK holds only two year digits; python-stdnum always guesses the 1900s, so a date in the
+    2000s that is not after `today` (default: the current date) is preferred instead.
+    """
+    compact = _ID_SEPARATORS.sub("", nik)
+    if len(compact) != 16 or not _ASCII_DIGITS.fullmatch(compact):
+        return None
+    try:
+        stdnum_date = stdnum_nik.get_birth_date(compact)
+    except ValueError:  # stdnum's InvalidComponent is a ValueError
+        return None
+    today = today or datetime.date.today()
+    try:
+        recent = stdnum_date.replace(year=2000 + stdnum_date.year % 100)
+    except ValueError:
+        # 29 February in a year that only the 1900s reading makes a leap year.
+        return stdnum_date
+    return recent if recent <= today else recent.replace(year=recent.year - 100)
+
+
+def nik_sex(nik: str) -> str:
+    """Return "P" (perempuan) when the NIK's day part is above 40, else "L" (laki-laki).
+
+    Raises Invalid("nik_digits") if `nik` is not a compact NIK as returned by parse_nik.
+    """
+    day_part = nik[6:8]
+    if len(nik) != 16 or not _ASCII_DIGITS.fullmatch(day_part):
+        raise Invalid("nik_digits")
+    return "P" if int(day_part) > 40 else "L"
+
+
+# Kemendagri province codes run from 11 (Aceh) to 96 (Papua Barat Daya, created 2022).
+_PROVINCE_CODES = range(11, 97)
+
+
+def parse_kk(text: str) -> str:
+    """Return the 16-digit Nomor KK typed with any spaces, dots or dashes.
+
+    Raises Invalid("kk_digits"), Invalid("kk_length", count=n), or Invalid("kk_invalid") when
+    the province code is implausible or digits 7-12 are not a real ddmmyy date.
+    """
+    compact = _compact_id(text, "kk_digits", "kk_length")
+    if int(compact[:2]) not in _PROVINCE_CODES:
+        raise Invalid("kk_invalid")
+    day, month, yy = int(compact[6:8]), int(compact[8:10]), int(compact[10:12])
+    # The century is unknown; 29 February only needs to exist in one of the two readings.
+    for century in (1900, 2000):
+        try:
+            datetime.date(century + yy, month, day)
+        except ValueError:
+            continue
+        return compact
+    raise Invalid("kk_invalid")
+
+
+# --- phone numbers --------------------------------------------------------------------------------
+
+
+def parse_phone(text: str, region: str = "ID") -> str:
+    """Return a valid phone number in E.164 ("+6281234567890").
+
+    Accepts 0812-3456-7890, +62 812 3456 7890, 62812..., with spaces, dots, dashes or
+    parentheses. Raises Invalid("phone_invalid") when phonenumbers does not consider it valid.
+    """
+    cleaned = clean_text(text, max_len=100)
+    try:
+        number = phonenumbers.parse(cleaned, region)
+    except phonenumbers.NumberParseException as exc:
+        raise Invalid("phone_invalid") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise Invalid("phone_invalid")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def format_phone_local(e164: str) -> str:
+    """Format a stored E.164 number for display: "+6281234567890" -> "0812-3456-7890".
+
+    Indonesian numbers use the national format; foreign ones keep their country code so they stay
+    dialable. Unparseable input is returned unchanged because display must never fail.
+    """
+    try:
+        number = phonenumbers.parse(e164, "ID")
+    except phonenumbers.NumberParseException:
+        return e164
+    style = (
+        phonenumbers.PhoneNumberFormat.NATIONAL
+        if number.country_code == 62
+        else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    )
+    return phonenumbers.format_number(number, style)
+
+
+# --- dates ----------------------------------------------------------------------------------------
+
+_MONTHS: dict[str, int] = {
+    # Indonesian, with the abbreviations and old spellings (Pebruari, Nopember) still in use.
+    "januari": 1, "jan": 1,
+    "februari": 2, "pebruari": 2, "feb": 2, "peb": 2,
+    "maret": 3, "mar": 3,
+    "april": 4, "apr": 4,
+    "mei": 5,
+    "juni": 6, "jun": 6,
+    "juli": 7, "jul": 7,
+    "agustus": 8, "agu": 8, "agt": 8, "ags": 8, "agst": 8, "agus": 8,
+    "september": 9, "sep": 9, "sept": 9,
+    "oktober": 10, "okt": 10,
+    "november": 11, "nopember": 11, "nov": 11, "nop": 11,
+    "desember": 12, "des": 12,
+    # English.
+    "january": 1, "february": 2, "march": 3, "may": 5, "june": 6, "july": 7,
+    "august": 8, "aug": 8, "october": 10, "oct": 10, "december": 12, "dec": 12,
+}  # fmt: skip
+_FULL_MONTH_NAMES = tuple(name for name in _MONTHS if len(name) >= 5)
+# Words people put around a date ("tgl 17 agustus tahun 1985") that carry no value.
+_DATE_FILLER = frozenset({"tgl", "tanggal", "bulan", "bln", "tahun", "thn", "th", "lahir"})
+_DATE_TOKEN = re.compile(r"[0-9]+|[a-z]+")
+_MONTH_TYPO_CUTOFF = 80
+
+
+def _month_number(word: str) -> int | None:
+    """Return the month for a name or abbreviation, forgiving small typos in full names."""
+    if word in _MONTHS:
+        return _MONTHS[word]
+    if len(word) < 5:
+        return None
+    # "febuari", "agustis": long enough that one slip cannot turn into another month.
+    found = process.extractOne(word, _FULL_MONTH_NAMES, scorer=fuzz.ratio, score_cutoff=_MONTH_TYPO_CUTOFF)
+    return _MONTHS[found[0]] if found else None
+
+
+def _parse_year(token: str, today: datetime.date) -> int:
+    if len(token) == 2:
+        return _two_digit_year(int(token), today)
+    if len(token) == 4:
+        return int(token)
+    raise Invalid("date_format")
+
+
+def _date_parts(text: str, today: datetime.date) -> tuple[int, int, int]:
+    """Split typed text into (year, month, day), day first unless it starts with a 4-digit year."""
+    tokens = [t for t in _DATE_TOKEN.findall(normalize(text)) if t not in _DATE_FILLER]
+    if len(tokens) == 1 and tokens[0].isdigit() and len(tokens[0]) in (6, 8):
+        # Typed without separators: ddmmyy or ddmmyyyy (day first, as always).
+        token = tokens[0]
+        tokens = [token[:2], token[2:4], token[4:]]
+    if len(tokens) != 3 or not (tokens[0].isdigit() and tokens[2].isdigit()):
+        raise Invalid("date_format")
+    first, middle, last = tokens
+    if len(first) > 4 or len(last) > 4:
+        raise Invalid("date_format")
+    if middle.isdigit():
+        if len(middle) > 2:
+            raise Invalid("date_format")
+        month = int(middle)
+    else:
+        found = _month_number(middle)
+        if found is None:
+            raise Invalid("date_format")
+        month = found
+    if len(first) == 4 and len(last) <= 2:
+        return int(first), month, int(last)
+    if len(first) > 2:
+        raise Invalid("date_format")
+    return _parse_year(last, today), month, int(first)
+
+
+def parse_date(text: str, *, today: datetime.date) -> datetime.date:
+    """Return the date in text written the Indonesian way, always day first.
+
+    Accepts 17-08-1985, 17/8/85, 17.8.1985, 17 8 1985, 17 Agustus 1985, 17 agt 85, 17 Aug 1985,
+    17-Agustus-1985 and ISO 1985-08-17. Raises Invalid("date_format"), Invalid("date_impossible"),
+    Invalid("date_future") or Invalid("date_too_old") (before 1900).
+    """
+    year, month, day = _date_parts(clean_text(text, max_len=100), today)
+    try:
+        parsed = datetime.date(year, month, day)
+    except ValueError as exc:
+        raise Invalid("date_impossible") from exc
+    if parsed > today:
+        raise Invalid("date_future")
+    if parsed < datetime.date(1900, 1, 1):
+        raise Invalid("date_too_old")
+    return parsed
+
+
+# --- counts and choices ---------------------------------------------------------------------------
+
+_UNITS: dict[str, int] = {
+    "nol": 0, "satu": 1, "dua": 2, "tiga": 3, "empat": 4, "ampat": 4, "lima": 5, "enam": 6,
+    "tujuh": 7, "delapan": 8, "lapan": 8, "sembilan": 9,
+}  # fmt: skip
+_SE_WORDS: dict[str, int] = {"sepuluh": 10, "sebelas": 11, "seratus": 100}
+_SCALE_WORDS = ("puluh", "belas", "ratus")
+_NUMBER_WORDS = frozenset([*_UNITS, *_SE_WORDS, *_SCALE_WORDS])
+_COUNT_TOKEN = re.compile(r"[0-9]+|[a-z]+")
+_JOINED_NUMBER_WORD = re.compile("^(" + "|".join(_UNITS) + ")(puluh|belas|ratus)$")
+
+
+def _number_word_tokens(tokens: list[str]) -> list[str]:
+    """Split words typed together ("duapuluh", "limabelas") into their parts."""
+    out: list[str] = []
+    for token in tokens:
+        joined = _JOINED_NUMBER_WORD.match(token)
+        out.extend(joined.groups() if joined else (token,))
+    return out
+
+
+def _words_value(words: list[str]) -> int | None:
+    """Evaluate a run of Indonesian number words ("dua puluh tiga"), None if ill-formed."""
+    total = 0
+    # Each part fills decimal places from `top` down to `bottom`; the next part must start
+    # below the previous bottom, which rejects "dua tiga" and "sebelas satu".
+    floor = 1000
+    i = 0
+    while i < len(words):
+        word = words[i]
+        following = words[i + 1] if i + 1 < len(words) else ""
+        if word in _UNITS and following in _SCALE_WORDS:
+            unit = _UNITS[word]
+            if unit == 0:
+                return None
+            if following == "ratus":
+                value, top, bottom = unit * 100, 100, 100
+            elif following == "puluh":
+                value, top, bottom = unit * 10, 10, 10
+            else:
+                value, top, bottom = 10 + unit, 10, 1
+            i += 2
+        elif word in _UNITS:
+            value, top, bottom = _UNITS[word], 1, 1
+            i += 1
+        elif word in _SE_WORDS:
+            value = _SE_WORDS[word]
+            top, bottom = (100, 100) if value == 100 else (10, 1)
+            i += 1
+        else:
+            return None  # puluh/belas/ratus without a unit before it
+        if top >= floor or (value == 0 and len(words) > 1):
+            return None
+        total += value
+        floor = bottom
+    return total
+
+
+def parse_count(text: str, *, low: int, high: int) -> int:
+    """Return a count typed as digits or Indonesian words ("5", "5 orang", "lima", "dua belas").
+
+    Other words around the number are ignored. Raises Invalid("count_format") when there is no
+    single number, Invalid("count_range", low=low, high=high) when it is outside [low, high].
+    """
+    tokens = _number_word_tokens(_COUNT_TOKEN.findall(normalize(clean_text(text, max_len=100))))
+    values: set[int] = set()
+    run: list[str] = []
+    for token in [*tokens, ""]:
+        if token in _NUMBER_WORDS:
+            run.append(token)
+            continue
+        if run:
+            value = _words_value(run)
+            if value is None:
+                raise Invalid("count_format")
+            values.add(value)
+            run = []
+        if token.isdigit():
+            values.add(int(token))
+    if len(values) != 1:
+        # Nothing, or several different numbers ("2 atau 3"): ask again rather than guess.
+        raise Invalid("count_format")
+    count = values.pop()
+    if not low <= count <= high:
+        raise Invalid("count_range", low=low, high=high)
+    return count
+
+
+# A menu never has this many options; longer digit runs are phone numbers or NIKs typed at the
+# wrong prompt, and int() on thousands of digits would raise.
+_MAX_CHOICE_DIGITS = 4
+
+
+def parse_choice_numbers(text: str) -> list[int]:
+    """Return the menu numbers in text ("1, 3 dan 5" -> [1, 3, 5]) in order, without duplicates.
+
+    Text without digits (or only runs longer than 4 digits) gives [].
+    """
+    choices: list[int] = []
+    for match in _ASCII_DIGITS.finditer(text):
+        digits = match.group()
+        if len(digits) > _MAX_CHOICE_DIGITS:
+            continue
+        number = int(digits)
+        if number not in choices:
+            choices.append(number)
+    return choices

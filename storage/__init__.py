@@ -1,0 +1,1 @@
+"""Persistence: SQLite database, migrations, records and repository queries."""

@@ -1,0 +1,101 @@
+"""Encryption at rest for NIK and KK numbers.
+
+A number is stored as a `Sealed` triple: AES-GCM ciphertext (so a copied database file does not expose
+it), a keyed hash (HMAC-SHA256, so duplicates can be found without decrypting), and a masked form for
+listings. Both sub-keys are derived from one master key with HKDF.
+"""
+
+import base64
+import hashlib
+import hmac
+import logging
+import os
+import secrets
+from pathlib import Path
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from pydantic import BaseModel, ConfigDict
+
+log = logging.getLogger(__name__)
+
+KEY_FILE_NAME = "secret.key"
+
+
+class Sealed(BaseModel):
+    """An identity number as stored: ciphertext, keyed hash and masked display form."""
+
+    model_config = ConfigDict(frozen=True)
+
+    c: str
+    h: str
+    m: str
+
+
+def mask(number: str) -> str:
+    """Show the first four and last four digits only: 3674********0001."""
+    if len(number) <= 8:
+        return "*" * len(number)
+    return number[:4] + "*" * (len(number) - 8) + number[-4:]
+
+
+class Sealer:
+    """Encrypts, hashes and masks identity numbers with keys derived from one master key."""
+
+    def __init__(self, master_key: bytes) -> None:
+        if len(master_key) < 32:
+            raise ValueError("the master key must be at least 32 bytes")
+        self._aead = AESGCM(_derive(master_key, b"dinsos-intake/aead"))
+        self._mac_key = _derive(master_key, b"dinsos-intake/lookup-hash")
+
+    def seal(self, number: str) -> Sealed:
+        """Encrypt `number` and return its stored form."""
+        nonce = os.urandom(12)
+        ciphertext = self._aead.encrypt(nonce, number.encode(), b"id-number")
+        return Sealed(
+            c=base64.urlsafe_b64encode(nonce + ciphertext).decode(),
+            h=self.lookup_hash(number),
+            m=mask(number),
+        )
+
+    def open(self, sealed: Sealed) -> str:
+        """Decrypt a stored number (only for a staff member who opens a case)."""
+        raw = base64.urlsafe_b64decode(sealed.c.encode())
+        return self._aead.decrypt(raw[:12], raw[12:], b"id-number").decode()
+
+    def lookup_hash(self, number: str) -> str:
+        """Keyed hash of a number, for finding duplicates without decrypting."""
+        return hmac.new(self._mac_key, number.encode(), hashlib.sha256).hexdigest()
+
+
+def _derive(master: bytes, info: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(master)
+
+
+def load_or_create_key(configured: str | None, data_dir: Path) -> tuple[bytes, bool]:
+    """Return the master key and whether it was just generated.
+
+    A configured key (base64, 32 bytes or more) wins. Otherwise the key file in the data directory is
+    used, and created with mode 0600 on first run; the operator must back it up, since without it the
+    stored NIK and KK numbers cannot be read.
+    """
+    if configured:
+        key = base64.urlsafe_b64decode(configured.strip().encode() + b"==")
+        if len(key) < 32:
+            raise ValueError("DINSOS_SECRET_KEY must decode to at least 32 bytes")
+        return key, False
+    path = data_dir / KEY_FILE_NAME
+    if path.exists():
+        return base64.urlsafe_b64decode(path.read_bytes().strip() + b"=="), False
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_bytes(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(base64.urlsafe_b64encode(key) + b"\n")
+    return key, True
+
+
+def generate_key_text() -> str:
+    """A new master key in the form DINSOS_SECRET_KEY expects."""
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")

@@ -1,0 +1,195 @@
+"""The SQLite database: one writer thread with group commit, aiosqlite connections for reads.
+
+Every write is a plain function of a `sqlite3.Connection`, run on the single writer thread. The writer
+takes all jobs waiting in its queue, runs them in one `BEGIN IMMEDIATE` transaction and commits once,
+so many conversations share one fsync while each job is still atomic: if a job raises, the batch is
+rolled back and its jobs are re-run one transaction each, so a bad job fails alone.
+"""
+
+import asyncio
+import itertools
+import logging
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiosqlite
+
+from storage.migrations import apply_migrations
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+WriteFn = Callable[[sqlite3.Connection], T]
+
+MAX_BATCH = 256
+
+
+@dataclass(slots=True)
+class _Job:
+    fn: Callable[[sqlite3.Connection], Any]
+    future: asyncio.Future[Any]
+    loop: asyncio.AbstractEventLoop
+
+
+def _configure(conn: sqlite3.Connection, synchronous: str) -> None:
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(f"PRAGMA synchronous={synchronous}")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA busy_timeout=10000")
+
+
+def _resolve(job: _Job, ok: bool, value: Any) -> None:
+    def deliver() -> None:
+        if job.future.done():
+            return
+        if ok:
+            job.future.set_result(value)
+        else:
+            job.future.set_exception(value)
+
+    job.loop.call_soon_threadsafe(deliver)
+
+
+class Database:
+    """One SQLite file: serialised group-committed writes, concurrent reads."""
+
+    def __init__(self, path: Path, *, synchronous: str = "FULL", readers: int = 2) -> None:
+        self.path = path
+        self._synchronous = synchronous
+        self._reader_count = readers
+        self._readers: list[aiosqlite.Connection] = []
+        self._next_reader = itertools.cycle(range(readers))
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._writer: sqlite3.Connection | None = None
+
+    @classmethod
+    async def open(cls, path: Path, *, synchronous: str = "FULL", readers: int = 2) -> "Database":
+        """Open (creating if needed) the database file and bring its schema up to date."""
+        db = cls(path, synchronous=synchronous, readers=readers)
+        await db._start()
+        return db
+
+    async def _start(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        self._thread = threading.Thread(
+            target=self._writer_main, args=(ready, loop), name="sqlite-writer", daemon=True
+        )
+        self._thread.start()
+        await ready
+        for _ in range(self._reader_count):
+            reader = await aiosqlite.connect(self.path, isolation_level=None)
+            reader.row_factory = sqlite3.Row
+            await reader.execute("PRAGMA query_only=ON")
+            await reader.execute("PRAGMA busy_timeout=10000")
+            self._readers.append(reader)
+
+    def _writer_main(self, ready: asyncio.Future[None], loop: asyncio.AbstractEventLoop) -> None:
+        try:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            _configure(conn, self._synchronous)
+            apply_migrations(conn)
+        except BaseException as exc:  # report start-up failures to the opener
+            loop.call_soon_threadsafe(ready.set_exception, exc)
+            return
+        self._writer = conn
+        loop.call_soon_threadsafe(ready.set_result, None)
+        running = True
+        while running:
+            first = self._queue.get()
+            if first is None:
+                break
+            batch = [first]
+            while len(batch) < MAX_BATCH:
+                try:
+                    job = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if job is None:
+                    running = False
+                    break
+                batch.append(job)
+            self._run_batch(conn, batch)
+        conn.close()
+
+    def _run_batch(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
+        results: list[Any] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for job in batch:
+                results.append(job.fn(conn))
+            conn.execute("COMMIT")
+        except Exception:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            if len(batch) == 1:
+                self._run_alone(conn, batch[0])
+                return
+            for job in batch:
+                self._run_alone(conn, job)
+            return
+        for job, value in zip(batch, results, strict=True):
+            _resolve(job, True, value)
+
+    def _run_alone(self, conn: sqlite3.Connection, job: _Job) -> None:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            value = job.fn(conn)
+            conn.execute("COMMIT")
+        except Exception as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            _resolve(job, False, exc)
+            return
+        _resolve(job, True, value)
+
+    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `fn` in a write transaction on the writer thread and return its result once committed."""
+        if self._thread is None or not self._thread.is_alive():
+            raise RuntimeError("the database is closed")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._queue.put(_Job(fn, future, loop))
+        return await future
+
+    def _reader(self) -> aiosqlite.Connection:
+        return self._readers[next(self._next_reader)]
+
+    async def fetchone(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> sqlite3.Row | None:
+        """Run a read query and return its first row, if any."""
+        async with self._reader().execute(sql, params) as cursor:
+            row: sqlite3.Row | None = await cursor.fetchone()
+            return row
+
+    async def fetchall(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
+        """Run a read query and return all its rows."""
+        async with self._reader().execute(sql, params) as cursor:
+            return list(await cursor.fetchall())
+
+    async def fetchval(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
+        """Run a read query and return the first column of its first row (None when no row)."""
+        row = await self.fetchone(sql, params)
+        return None if row is None else row[0]
+
+    async def close(self) -> None:
+        """Finish pending writes, then close every connection."""
+        for reader in self._readers:
+            await reader.close()
+        self._readers.clear()
+        if self._thread is not None:
+            self._queue.put(None)
+            await asyncio.to_thread(self._thread.join)
+            self._thread = None
+
+
+def executemany(conn: sqlite3.Connection, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+    """`conn.executemany` with a name that reads well inside write functions."""
+    conn.executemany(sql, rows)

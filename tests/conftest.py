@@ -1,0 +1,74 @@
+"""Shared fixtures; a guard makes any network connection beyond loopback fail the test."""
+
+import ipaddress
+import socket
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.app import Service
+from tests.support import Chat, Clock, RecordingChannel, start_service
+
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+
+
+def _is_local(address: Any) -> bool:
+    if isinstance(address, (str, bytes)):  # AF_UNIX path
+        return True
+    host = address[0]
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _guarded_connect(self: socket.socket, address: Any) -> None:
+    if not _is_local(address):
+        raise ConnectionRefusedError(f"tests may not reach the network: {address!r}")
+    _real_connect(self, address)
+
+
+def _guarded_connect_ex(self: socket.socket, address: Any) -> int:
+    if not _is_local(address):
+        raise ConnectionRefusedError(f"tests may not reach the network: {address!r}")
+    return _real_connect_ex(self, address)
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Refuse every connection that is not to this machine."""
+    monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", _guarded_connect_ex)
+    yield
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def service_and_channel(tmp_path: Path, clock: Clock) -> AsyncIterator[tuple[Service, RecordingChannel]]:
+    service, channel = await start_service(tmp_path / "data", clock)
+    yield service, channel
+    await service.close()
+
+
+@pytest.fixture
+def service(service_and_channel: tuple[Service, RecordingChannel]) -> Service:
+    return service_and_channel[0]
+
+
+@pytest.fixture
+def channel(service_and_channel: tuple[Service, RecordingChannel]) -> RecordingChannel:
+    return service_and_channel[1]
+
+
+@pytest.fixture
+def chat(service: Service, channel: RecordingChannel, clock: Clock) -> Chat:
+    return Chat(service, channel, clock)
