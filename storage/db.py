@@ -165,14 +165,17 @@ class Database:
 
     async def fetchone(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> sqlite3.Row | None:
         """Run a read query and return its first row, if any."""
-        async with self._reader().execute(sql, params) as cursor:
-            row: sqlite3.Row | None = await cursor.fetchone()
-            return row
+        rows = await self.fetchall(sql, params)
+        return rows[0] if rows else None
 
     async def fetchall(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
-        """Run a read query and return all its rows."""
-        async with self._reader().execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+        """Run a read query and return all its rows.
+
+        Execute and fetch run as one call on the reader's thread, so the statement is finished before
+        another coroutine uses the connection: an unfinished statement would hold the connection's read
+        snapshot open, and later reads would miss newer commits.
+        """
+        return list(await self._reader().execute_fetchall(sql, params))
 
     async def fetchval(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
         """Run a read query and return the first column of its first row (None when no row)."""

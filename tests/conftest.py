@@ -53,7 +53,9 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-async def service_and_channel(tmp_path: Path, clock: Clock) -> AsyncIterator[tuple[Service, RecordingChannel]]:
+async def service_and_channel(
+    tmp_path: Path, clock: Clock
+) -> AsyncIterator[tuple[Service, RecordingChannel]]:
     service, channel = await start_service(tmp_path / "data", clock)
     yield service, channel
     await service.close()

@@ -47,11 +47,11 @@ def make_settings(data_dir: Path, **service: object) -> Settings:
     )
 
 
-async def start_service(data_dir: Path, clock: Clock, channel: RecordingChannel | None = None,
-                        **service: object) -> tuple[Service, RecordingChannel]:
+async def start_service(
+    data_dir: Path, clock: Clock, channel: RecordingChannel | None = None, **service: object
+) -> tuple[Service, RecordingChannel]:
     channel = channel or RecordingChannel()
-    built = await build_service(make_settings(data_dir, **service), {channel.scheme: channel},
-                                clock=clock)
+    built = await build_service(make_settings(data_dir, **service), {channel.scheme: channel}, clock=clock)
     return built, channel
 
 
@@ -61,8 +61,14 @@ _ids = count(1)
 class Chat:
     """One contact talking to the service; each call returns the replies it caused."""
 
-    def __init__(self, service: Service, channel: RecordingChannel, clock: Clock,
-                 name: str = "warga", scheme: str = "console") -> None:
+    def __init__(
+        self,
+        service: Service,
+        channel: RecordingChannel,
+        clock: Clock,
+        name: str = "warga",
+        scheme: str = "console",
+    ) -> None:
         self.service = service
         self.channel = channel
         self.clock = clock
