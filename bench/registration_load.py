@@ -23,7 +23,6 @@ from handlers.types import Inbound, Reply
 from storage.crypto import generate_key_text
 from storage.records import OutboxStatus
 
-
 COMPLETIONS: list[float] = []
 
 

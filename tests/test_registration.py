@@ -47,7 +47,7 @@ async def register_self(chat: Chat) -> str:
     await chat.say("jurang mangu timur")
     assert chat.last.text == t("reg.q.address.self")
     await chat.say("Jl. H. Sarmili RT 03/RW 05, dekat lapak")
-    assert chat.last.request == "location"
+    assert chat.replies[-1].request == "location"
     await chat.share_location(-6.2754, 106.7174)
     assert chat.last.text == t("reg.q.household_size.self")
     await chat.say("5 orang")
