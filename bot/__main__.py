@@ -24,6 +24,7 @@ from bot.channels.console import (
 )
 from bot.engine import utcnow
 from bot.logs import setup_logging
+from bot.runner import enabled_channels, run_service
 from bot.settings import ServiceSettings, Settings, StoreSettings
 
 
@@ -87,6 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if command == "simulate":
             asyncio.run(_simulate(settings))
+        elif command == "run" and enabled_channels(settings):
+            asyncio.run(run_service(settings))
         else:
             name = getattr(args, "name", None) or getpass.getuser() or "warga"
             print(
