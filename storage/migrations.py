@@ -137,6 +137,25 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "0002_channels",
+        """
+        CREATE INDEX outbox_external ON outbox(external_id) WHERE external_id IS NOT NULL;
+        CREATE TABLE channel_state (
+            name TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        CREATE TABLE webhook_inbox (
+            id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL,
+            body BLOB NOT NULL,
+            received_at TEXT NOT NULL,
+            processed_at TEXT,
+            error TEXT
+        );
+        CREATE INDEX webhook_inbox_pending ON webhook_inbox(id) WHERE processed_at IS NULL;
+        """,
+    ),
 ]
 
 
