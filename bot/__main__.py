@@ -1,9 +1,10 @@
 """Command line: run the service, chat in the terminal, simulate, or use the staff tools.
 
-python -m bot                 run the service (no platform tokens set: the terminal chat)
+python -m bot                 run the service: staff dashboard and simulator on http://127.0.0.1:8080,
+                              plus Telegram / WhatsApp when their settings are present
 python -m bot chat            chat with the bot in this terminal
 python -m bot simulate        JSON lines in (one event each), JSON lines out
-python -m bot staff ...       list / show / set-status / export cases
+python -m bot staff ...       list / show / set-status / export cases, outreach, create-user
 """
 
 import argparse
@@ -25,6 +26,7 @@ from bot.channels.console import (
 from bot.engine import utcnow
 from bot.logs import setup_logging
 from bot.runner import enabled_channels, run_service
+from bot.scheduler import OutreachScheduler
 from bot.settings import ServiceSettings, Settings, StoreSettings
 
 
@@ -60,9 +62,23 @@ def _settings(args: argparse.Namespace) -> Settings:
 async def _chat(settings: Settings, name: str) -> None:
     channel = TerminalChannel(sys.stdout)
     service = await build_service(settings, {CONSOLE: channel}, fallback=channel)
+    # Staff messages, broadcasts and reminders reach the terminal too.
+    sender = asyncio.create_task(service.dispatcher.run())
+    scheduler = OutreachScheduler(
+        service.db,
+        service.services.catalog,
+        settings.outreach,
+        service.services.timezone,
+        utcnow,
+        on_queued=service.dispatcher.wake,
+    )
+    scheduler.start()
     try:
         await run_terminal_chat(service, name, stdin=sys.stdin, stdout=sys.stdout, clock=utcnow)
     finally:
+        scheduler.shutdown()
+        sender.cancel()
+        await asyncio.gather(sender, return_exceptions=True)
         await service.close()
 
 
@@ -88,14 +104,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if command == "simulate":
             asyncio.run(_simulate(settings))
-        elif command == "run" and enabled_channels(settings):
+        elif command == "run":
+            if not enabled_channels(settings):
+                print(
+                    "No Telegram or WhatsApp settings: the dashboard and its citizen simulator run locally.\n"
+                    "(To chat in this terminal instead: python -m bot chat)",
+                    flush=True,
+                )
             asyncio.run(run_service(settings))
         else:
             name = getattr(args, "name", None) or getpass.getuser() or "warga"
-            print(
-                "Intake service: no Telegram or WhatsApp settings, so this is the local console channel.\n",
-                flush=True,
-            )
             asyncio.run(_chat(settings, name))
     except KeyboardInterrupt:
         pass

@@ -14,6 +14,7 @@ from bot.engine import Clock, Engine, utcnow
 from bot.outbox import Channel, Dispatcher
 from bot.settings import Settings
 from handlers.i18n import Catalog
+from handlers.outreach import QuietHours
 from handlers.places import Places
 from handlers.turn import Services
 from handlers.types import Inbound
@@ -88,12 +89,14 @@ async def build_service(
         timezone=ZoneInfo(service_settings.timezone),
     )
     engine = Engine(services, default_language=service_settings.default_language, clock=clock)
+    outreach = settings.outreach
     dispatcher = Dispatcher(
         db,
         channels,
         clock=clock,
         poll_seconds=service_settings.outbox_poll_seconds,
         fallback=fallback,
+        quiet=QuietHours(outreach.quiet_start, outreach.quiet_end, services.timezone),
     )
     await dispatcher.recover()
     return Service(settings, db, services, engine, dispatcher)

@@ -141,6 +141,7 @@ class Engine:
     @staticmethod
     def _commit(conn: sqlite3.Connection, turn: Turn, event: Inbound) -> list[OutboxRecord] | None:
         contact = turn.contact
+        turn.late_replies.clear()  # a batch that was rolled back runs this again
         if event.event_id and not repo.record_inbound(conn, event.event_id, contact.id, turn.now):
             return None
         repo.upsert_contact(conn, contact)
@@ -161,5 +162,5 @@ class Engine:
             repo.insert_outbox(
                 conn, contact_id=contact.id, payload=reply.to_json(), origin="reply", at=turn.now
             )
-            for reply in turn.replies
+            for reply in [*turn.late_replies, *turn.replies]
         ]

@@ -4,10 +4,11 @@ import logging
 import re
 import sys
 
-# 16-digit NIK/KK numbers (with optional separators) and phone numbers (+62 / 62 / 08...).
+# 16-digit NIK/KK numbers (with optional separators) and phone numbers (+62 / 62 / 08...), also as
+# people and WhatsApp write them: "+62 812-3456-7890", "(0812) 3456 7890", or glued to letters.
 _SENSITIVE = re.compile(
     r"(?<!\d)(?:\d[ .-]?){15}\d(?!\d)"
-    r"|(?<![\w])(?:\+?62|0)8\d(?:[ .-]?\d){6,11}(?!\d)"
+    r"|(?<!\d)(?:\+?62[ .-]?|\(?0)8\d(?:\)?[ .-]?\d){6,11}(?!\d)"
 )
 
 
@@ -25,7 +26,13 @@ class RedactingFilter(logging.Filter):
         if cleaned != message:
             record.msg = cleaned
             record.args = None
+        if record.exc_info and not record.exc_text:
+            # Exception messages can quote user input; format the traceback now, masked.
+            record.exc_text = redact(_FORMATTER.formatException(record.exc_info))
         return True
+
+
+_FORMATTER = logging.Formatter()
 
 
 def setup_logging(level: str = "INFO") -> None:
@@ -36,5 +43,15 @@ def setup_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("httpx", "httpcore", "aiosqlite"):
+    # Their debug lines carry URLs with tokens, request bodies or query parameters.
+    for noisy in (
+        "httpx",
+        "httpcore",
+        "aiosqlite",
+        "apscheduler",
+        "telegram",
+        "pywa",
+        "pywa_async",
+        "aiohttp",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)

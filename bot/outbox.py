@@ -11,17 +11,26 @@ import logging
 import sqlite3
 from collections import defaultdict
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
+from handlers.outreach import QuietHours
 from handlers.types import Reply
 from storage import repo
 from storage.db import Database
 from storage.records import OutboxRecord, OutboxStatus
 
 log = logging.getLogger(__name__)
+
+RETRY_PAUSE = timedelta(seconds=5)
+REPLY_GRACE = timedelta(seconds=30)
+
+# The outbox row a channel's `send` is delivering (None outside the sender): channels that pace bulk
+# messages differently from replies, or pick a message form by origin, read it here.
+current_outbox_row: ContextVar[OutboxRecord | None] = ContextVar("current_outbox_row", default=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +69,11 @@ def _record(conn: sqlite3.Connection, results: list[tuple[int, SendResult]], at:
     blocked: set[str] = set()
     for outbox_id, result in results:
         repo.mark_outbox(conn, [outbox_id], result.status, at, error=result.error)
+        if result.status == OutboxStatus.QUEUED:  # a retry: not before a short pause
+            conn.execute(
+                "UPDATE outbox SET not_before = ? WHERE id = ?",
+                (repo.iso(at + RETRY_PAUSE), outbox_id),
+            )
         if result.external_id:
             repo.set_external_id(conn, outbox_id, result.external_id)
         if result.status == OutboxStatus.BLOCKED:
@@ -70,13 +84,53 @@ def _record(conn: sqlite3.Connection, results: list[tuple[int, SendResult]], at:
         conn.execute("UPDATE contacts SET unreachable = 1 WHERE id = ?", (contact_id,))
 
 
-def _recover(conn: sqlite3.Connection, at: datetime) -> int:
-    cursor = conn.execute(
-        "UPDATE outbox SET status = 'unknown', error = 'interrupted while sending', "
-        "updated_at = ? WHERE status = 'sending'",
-        (repo.iso(at),),
-    )
-    return cursor.rowcount
+@runtime_checkable
+class KeyedChannel(Channel, Protocol):
+    """A channel whose receiver deduplicates by a key and can say whether a key was delivered.
+
+    For such a channel a row interrupted mid-send (the process died) is safely resolved at start-up:
+    delivered -> sent, not delivered -> sent again with the same key. Platforms without idempotency
+    keys (Telegram, WhatsApp) are not keyed: their interrupted rows become `unknown`, never re-sent.
+    """
+
+    async def send_keyed(self, key: str, contact_id: str, reply: Reply) -> SendResult:
+        """Deliver `reply` once per `key`."""
+        ...
+
+    async def delivered(self, key: str) -> bool | None:
+        """Whether a message with `key` reached the receiver (None: cannot tell)."""
+        ...
+
+
+def outbox_key(outbox_id: int) -> str:
+    """The idempotency key of an outbox row."""
+    return f"outbox-{outbox_id}"
+
+
+def _interrupted(conn: sqlite3.Connection) -> list[tuple[int, str]]:
+    return [
+        (int(row[0]), str(row[1]))
+        for row in conn.execute("SELECT id, contact_id FROM outbox WHERE status = 'sending' ORDER BY id")
+    ]
+
+
+def _resolve_interrupted(
+    conn: sqlite3.Connection, verdicts: list[tuple[int, bool | None]], at: datetime
+) -> None:
+    for outbox_id, delivered in verdicts:
+        if delivered is None:
+            conn.execute(
+                "UPDATE outbox SET status = 'unknown', error = 'interrupted while sending', updated_at = ? "
+                "WHERE id = ? AND status = 'sending'",
+                (repo.iso(at), outbox_id),
+            )
+        else:
+            status = OutboxStatus.SENT if delivered else OutboxStatus.QUEUED
+            conn.execute(
+                "UPDATE outbox SET status = ?, updated_at = ?, "
+                "sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END WHERE id = ? AND status = 'sending'",
+                (status, repo.iso(at), status, repo.iso(at), outbox_id),
+            )
 
 
 class Dispatcher:
@@ -91,21 +145,48 @@ class Dispatcher:
         poll_seconds: float = 2.0,
         concurrency: int = 64,
         fallback: Channel | None = None,
+        quiet: QuietHours | None = None,
+        chunk: int = 64,
+        max_batches: int = 4,
     ) -> None:
         self.db = db
         self.channels = channels
         self.fallback = fallback
+        self.quiet = quiet
+        self.chunk = chunk
+        self._in_flight: set[int] = set()
+        self._stopping = False
+        self.max_batches = max_batches
         self.clock = clock
         self.poll_seconds = poll_seconds
         self._limit = asyncio.Semaphore(concurrency)
         self._wake = asyncio.Event()
 
     async def recover(self) -> int:
-        """Mark rows left `sending` by a dead process as `unknown`; return how many."""
-        count = await self.db.write(partial(_recover, at=self.clock()))
-        if count:
-            log.warning("%d outbound messages were interrupted mid-send; not re-sent", count)
-        return count
+        """Resolve rows left `sending` by a dead process; return how many were found.
+
+        A keyed channel is asked whether each was delivered (re-queued if not); for other channels the
+        row becomes `unknown` and is not re-sent. Rows of a scheme with no channel yet are left alone
+        (the runner registers platform channels after start-up and calls this again).
+        """
+        interrupted = await self.db.write(_interrupted)
+        verdicts: list[tuple[int, bool | None]] = []
+        for outbox_id, contact_id in interrupted:
+            if outbox_id in self._in_flight:
+                continue  # being sent by this process right now
+            channel = self.channels.get(contact_id.split(":", 1)[0], self.fallback)
+            if channel is None:
+                continue
+            verdict = (
+                await channel.delivered(outbox_key(outbox_id)) if isinstance(channel, KeyedChannel) else None
+            )
+            verdicts.append((outbox_id, verdict))
+        if verdicts:
+            await self.db.write(partial(_resolve_interrupted, verdicts=verdicts, at=self.clock()))
+            unknown = sum(1 for _, verdict in verdicts if verdict is None)
+            if unknown:
+                log.warning("%d outbound messages were interrupted mid-send; not re-sent", unknown)
+        return len(verdicts)
 
     async def deliver(self, records: list[OutboxRecord]) -> None:
         """Claim, send (in order per contact, contacts concurrently) and record `records`."""
@@ -116,9 +197,13 @@ class Dispatcher:
         for record in records:
             if record.id in claimed:
                 by_contact[record.contact_id].append(record)
-        outcomes = await asyncio.gather(*(self._send_in_order(items) for items in by_contact.values()))
-        results = [pair for group in outcomes for pair in group]
-        await self.db.write(partial(_record, results=results, at=self.clock()))
+        self._in_flight |= claimed
+        try:
+            outcomes = await asyncio.gather(*(self._send_in_order(items) for items in by_contact.values()))
+            results = [pair for group in outcomes for pair in group]
+            await self.db.write(partial(_record, results=results, at=self.clock()))
+        finally:
+            self._in_flight -= claimed
 
     async def _send_in_order(self, items: list[OutboxRecord]) -> list[tuple[int, SendResult]]:
         results: list[tuple[int, SendResult]] = []
@@ -132,24 +217,78 @@ class Dispatcher:
         channel = self.channels.get(scheme, self.fallback)
         if channel is None:
             return SendResult(OutboxStatus.FAILED, error=f"no channel for scheme {scheme!r}")
+        token = current_outbox_row.set(record)
         try:
-            return await channel.send(record.contact_id, Reply.from_json(record.payload))
+            reply = Reply.from_json(record.payload)
+            if isinstance(channel, KeyedChannel):
+                return await self._send_keyed(channel, record, reply)
+            return await channel.send(record.contact_id, reply)
         except Exception as exc:  # a channel bug must not stop the sender
             log.exception("channel %s failed to send outbox row %d", scheme, record.id)
             return SendResult(OutboxStatus.UNKNOWN, error=type(exc).__name__)
+        finally:
+            current_outbox_row.reset(token)
+
+    async def _send_keyed(self, channel: KeyedChannel, record: OutboxRecord, reply: Reply) -> SendResult:
+        key = outbox_key(record.id)
+        try:
+            return await channel.send_keyed(key, record.contact_id, reply)
+        except Exception as exc:
+            # The receiver deduplicates by key, so a failed attempt is safely retried later.
+            log.warning("keyed send of outbox row %d failed (%s); will retry", record.id, type(exc).__name__)
+            return SendResult(OutboxStatus.QUEUED, error=type(exc).__name__)
 
     def wake(self) -> None:
         """Look for queued rows now rather than at the next poll."""
         self._wake.set()
 
+    def stop(self) -> None:
+        """Ask `run` to finish the batches it started and return (no row is left half-sent)."""
+        self._stopping = True
+        self._wake.set()
+
     async def run(self) -> None:
-        """Send queued rows written by anyone (staff tools, other processes) until cancelled."""
-        while True:
-            schemes = None if self.fallback else list(self.channels)
-            rows = await repo.pending_outbox(self.db, schemes)
-            if rows:
-                await self.deliver(rows)
-                continue
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+        """Send queued rows written by anyone (staff tools, other processes) until stopped.
+
+        Several small batches are in flight at once, so one slow platform answer does not hold up the
+        rest; a contact is in at most one batch at a time, so its messages keep their order.
+        """
+        await self.recover()
+        batches: set[asyncio.Task[None]] = set()
+        busy: set[str] = set()
+
+        def finished(task: asyncio.Task[None], contacts: set[str]) -> None:
+            batches.discard(task)
+            busy.difference_update(contacts)
+            self._wake.set()
+
+        try:
+            while not self._stopping:
+                self._wake.clear()
+                if len(batches) < self.max_batches:
+                    rows = [row for row in await self._pending() if row.contact_id not in busy]
+                    if rows:
+                        rows = rows[: self.chunk]
+                        contacts = {row.contact_id for row in rows}
+                        busy |= contacts
+                        task = asyncio.create_task(self.deliver(rows))
+                        batches.add(task)
+                        task.add_done_callback(partial(finished, contacts=contacts))
+                        continue
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+        finally:
+            if batches:
+                await asyncio.gather(*batches, return_exceptions=True)
+
+    async def _pending(self) -> list[OutboxRecord]:
+        now = self.clock()
+        return await repo.pending_outbox(
+            self.db,
+            None if self.fallback else list(self.channels),
+            # Small batches: few rows are ever `sending` at once, so a crash leaves little in doubt.
+            limit=self.chunk * 2,
+            now=now,
+            include_bulk=self.quiet is None or not self.quiet.active(now),
+            reply_grace=REPLY_GRACE,
+        )

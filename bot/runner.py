@@ -1,7 +1,9 @@
-"""Run the service with its platform channels: senders, webhooks on uvicorn, polling, the outbox sender."""
+"""Run the service: platform channels (senders, webhooks, polling), the staff dashboard and simulator on
+uvicorn, the outbox sender and the outreach scheduler, on one event loop."""
 
 import asyncio
 import contextlib
+import gc
 import importlib
 import logging
 import signal
@@ -12,7 +14,10 @@ import uvicorn
 
 from bot.app import Service, build_service
 from bot.channels.base import ChannelRuntime
+from bot.dashboard import WEB, Dashboard, WebChatChannel
+from bot.engine import utcnow
 from bot.outbox import Channel
+from bot.scheduler import OutreachScheduler
 from bot.settings import Settings
 from bot.web import build_asgi
 
@@ -43,27 +48,61 @@ def enabled_channels(settings: Settings) -> list[str]:
     return names
 
 
-async def run_service(settings: Settings, stop: asyncio.Event | None = None) -> None:
-    """Run until SIGINT/SIGTERM (or `stop` is set)."""
+async def run_service(
+    settings: Settings,
+    stop: asyncio.Event | None = None,
+    *,
+    extra_channels: dict[str, Channel] | None = None,
+) -> None:
+    """Run until SIGINT/SIGTERM (or `stop` is set); `extra_channels` add senders by scheme."""
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop.set)
-    channels: dict[str, Channel] = {}
+    channels: dict[str, Channel] = dict(extra_channels or {})
+    # The simulator's citizens are `web:` contacts; their replies are kept for the simulator page.
+    web_chat = WebChatChannel()
+    channels.setdefault(WEB, web_chat)
     service = await build_service(settings, channels)
+    dashboard = Dashboard(service, settings, web_channel=web_chat if channels[WEB] is web_chat else None)
+    await dashboard.ensure_admin()
     runtimes: list[ChannelRuntime] = []
-    for name in enabled_channels(settings):
-        module = cast(ChannelModule, importlib.import_module(f"bot.channels.{name}"))
-        runtime = await module.setup(settings, service)
-        channels[runtime.channel.scheme] = runtime.channel
-        runtimes.append(runtime)
-        log.info("channel %s started", name)
+    try:
+        for name in enabled_channels(settings):
+            module = cast(ChannelModule, importlib.import_module(f"bot.channels.{name}"))
+            runtime = await module.setup(settings, service)
+            channels[runtime.channel.scheme] = runtime.channel
+            runtimes.append(runtime)
+            log.info("channel %s started", name)
+    except BaseException:
+        # A channel that cannot start (settings missing) stops the service: close what is open, or the
+        # store's reader threads keep the process alive after the error is shown.
+        for runtime in runtimes:
+            for coroutine in runtime.tasks:
+                coroutine.close()
+            if runtime.stop is not None:
+                await runtime.stop()
+        await service.close()
+        raise
+    scheduler = OutreachScheduler(
+        service.db,
+        service.services.catalog,
+        settings.outreach,
+        service.services.timezone,
+        utcnow,
+        on_queued=service.dispatcher.wake,
+    )
+    # What start-up built lives as long as the process: keep it out of the collector's full passes,
+    # which otherwise pause the event loop for tens of milliseconds (webhook answers wait meanwhile).
+    gc.freeze()
     tasks = [asyncio.create_task(service.dispatcher.run(), name="outbox")]
+    scheduler.start()
     tasks += [asyncio.create_task(task) for runtime in runtimes for task in runtime.tasks]
     server = _Server(
         uvicorn.Config(
-            build_asgi([route for runtime in runtimes for route in runtime.routes]),
+            # The dashboard comes last: its pages sit at the root, after the channels' webhook paths.
+            build_asgi([*(route for runtime in runtimes for route in runtime.routes), *dashboard.routes()]),
             host=settings.web.host,
             port=settings.web.port,
             log_config=None,
@@ -77,6 +116,12 @@ async def run_service(settings: Settings, stop: asyncio.Event | None = None) -> 
         await stop.wait()
     finally:
         server.should_exit = True
+        scheduler.shutdown()
+        # The sender finishes the batches it started before the channels close, so no row it
+        # claimed is left `sending` (which the next start would have to mark `unknown`).
+        service.dispatcher.stop()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(tasks[0]), timeout=15)
         for runtime in runtimes:
             if runtime.stop is not None:
                 await runtime.stop()

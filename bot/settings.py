@@ -1,5 +1,6 @@
 """Settings, read from the environment or a `.env` file (see `.env.example`)."""
 
+from datetime import time
 from pathlib import Path
 from typing import Literal
 
@@ -10,7 +11,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class StoreSettings(BaseSettings):
     """Where and how the service keeps its data."""
 
-    model_config = SettingsConfigDict(env_prefix="DINSOS_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="DINSOS_", env_file=".env", extra="ignore", env_ignore_empty=True
+    )
 
     data_dir: Path = Path("data")
     secret_key: SecretStr | None = None
@@ -21,7 +24,9 @@ class StoreSettings(BaseSettings):
 class ServiceSettings(BaseSettings):
     """How conversations behave."""
 
-    model_config = SettingsConfigDict(env_prefix="DINSOS_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="DINSOS_", env_file=".env", extra="ignore", env_ignore_empty=True
+    )
 
     default_language: Literal["id", "en"] = "id"
     timezone: str = "Asia/Jakarta"
@@ -32,19 +37,23 @@ class ServiceSettings(BaseSettings):
 
 
 class WebSettings(BaseSettings):
-    """The HTTP server (webhooks, health; later the dashboard)."""
+    """The HTTP server: webhooks, health, the staff dashboard and the simulator."""
 
-    model_config = SettingsConfigDict(env_prefix="DINSOS_WEB_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="DINSOS_WEB_", env_file=".env", extra="ignore", env_ignore_empty=True
+    )
 
     host: str = "127.0.0.1"
-    port: int = Field(default=8080, ge=1, le=65535)
+    port: int = Field(default=8080, ge=0, le=65535)  # 0: any free port (tests)
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
 
 
 class TelegramSettings(BaseSettings):
     """The Telegram channel (python-telegram-bot); off while no token is set."""
 
-    model_config = SettingsConfigDict(env_prefix="DINSOS_TELEGRAM_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="DINSOS_TELEGRAM_", env_file=".env", extra="ignore", env_ignore_empty=True
+    )
 
     token: SecretStr | None = None
     base_url: str = "https://api.telegram.org/bot"
@@ -57,6 +66,24 @@ class TelegramSettings(BaseSettings):
     staff: str = ""
     rate_per_second: float = Field(default=30.0, gt=0)
     per_chat_interval_seconds: float = Field(default=1.0, ge=0)
+    # Messages one chat may receive at once before the per-chat interval applies (a question and its hint).
+    per_chat_burst: int = Field(default=3, ge=1, le=20)
+    # Seconds between two messages to the staff group (Telegram allows about 20 per minute in a group).
+    group_interval_seconds: float = Field(default=3.0, ge=0)
+    # Path of the webhook on this server; DINSOS_TELEGRAM_WEBHOOK_URL is its public address.
+    webhook_path: str = "/webhooks/telegram"
+    # Long-polling wait of one getUpdates call (seconds).
+    poll_timeout_seconds: int = Field(default=30, ge=0, le=50)
+    # Seconds to wait for one Bot API answer; a send that times out is recorded "unknown", never repeated.
+    request_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Attempts per message while Telegram answers 429 (each after its retry_after); then "failed".
+    max_send_attempts: int = Field(default=5, ge=1, le=20)
+    # Updates of different people handled at the same time (one person's updates stay in order).
+    concurrency: int = Field(default=256, ge=1, le=4096)
+    # Open connections to the Bot API.
+    connection_pool_size: int = Field(default=128, ge=1, le=1024)
+    # How often (seconds) the staff-card poster looks for new cases.
+    staff_poll_seconds: float = Field(default=5.0, gt=0)
 
     @property
     def enabled(self) -> bool:
@@ -67,7 +94,9 @@ class TelegramSettings(BaseSettings):
 class WhatsAppSettings(BaseSettings):
     """The WhatsApp Cloud API channel; off while no access token is set."""
 
-    model_config = SettingsConfigDict(env_prefix="DINSOS_WHATSAPP_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="DINSOS_WHATSAPP_", env_file=".env", extra="ignore", env_ignore_empty=True
+    )
 
     access_token: SecretStr | None = None
     phone_number_id: str | None = None
@@ -79,11 +108,60 @@ class WhatsAppSettings(BaseSettings):
     bulk_pair_interval_seconds: float = Field(default=6.0, ge=0)
     template_name: str | None = None
     template_language: str = "id"
+    # What fills the template body's {{1}}, {{2}}, ...: "text" (the held message on one line) or
+    # "catalog:<key>" (a catalog sentence in the contact's language), comma separated; empty = none.
+    template_params: str = "text"
+    webhook_path: str = "/webhooks/whatsapp"
+    # Back-off after a rate-limit answer (130429, 131056): base seconds, doubled per attempt.
+    retry_base_seconds: float = Field(default=2.0, gt=0)
+    max_send_attempts: int = Field(default=4, ge=1, le=10)
+    request_timeout_seconds: float = Field(default=20.0, gt=0)
+    # Webhook events handled at once (different contacts; one contact's events stay in order).
+    concurrency: int = Field(default=64, ge=1, le=1024)
 
     @property
     def enabled(self) -> bool:
         """Whether the channel is configured."""
         return self.access_token is not None and bool(self.access_token.get_secret_value())
+
+
+class OutreachSettings(BaseSettings):
+    """Broadcasts, reminders and nudges."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="DINSOS_OUTREACH_", env_file=".env", extra="ignore", env_ignore_empty=True
+    )
+
+    quiet_start: time = time(21, 0)
+    quiet_end: time = time(6, 0)
+    appointment_day_before_time: time = time(16, 0)
+    appointment_morning_time: time = time(7, 0)
+    stale_after_hours: float = Field(default=12.0, gt=0)
+    nudge_unfinished_after_hours: float = Field(default=3.0, gt=0)
+    nudge_info_after_days: float = Field(default=2.0, gt=0)
+    tick_seconds: float = Field(default=30.0, gt=0)
+
+
+class DashboardSettings(BaseSettings):
+    """The staff web dashboard (served by the HTTP server above)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="DINSOS_DASHBOARD_", env_file=".env", extra="ignore", env_ignore_empty=True
+    )
+
+    # A signed-in staff member is signed out after this many hours without a request.
+    session_idle_hours: float = Field(default=8.0, gt=0)
+    # ... and after this many hours in any case.
+    session_max_hours: float = Field(default=72.0, gt=0)
+    # Failed sign-ins allowed per account and per address within the window, then refused until it passes.
+    login_attempts: int = Field(default=5, ge=1, le=100)
+    login_window_minutes: float = Field(default=15.0, gt=0)
+    # Session cookie only over HTTPS: "always", "never", or "auto" = when the request came over HTTPS.
+    secure_cookies: Literal["auto", "always", "never"] = "auto"
+    # The citizen simulator page (chat as a citizen through the local "web" channel).
+    simulator: bool = True
+    # Rows per page in the queue, persons and audit log.
+    page_size: int = Field(default=50, ge=10, le=500)
 
 
 class Settings:
@@ -96,9 +174,13 @@ class Settings:
         web: WebSettings | None = None,
         telegram: TelegramSettings | None = None,
         whatsapp: WhatsAppSettings | None = None,
+        outreach: OutreachSettings | None = None,
+        dashboard: DashboardSettings | None = None,
     ) -> None:
         self.store = store or StoreSettings()
         self.service = service or ServiceSettings()
         self.web = web or WebSettings()
         self.telegram = telegram or TelegramSettings()
         self.whatsapp = whatsapp or WhatsAppSettings()
+        self.outreach = outreach or OutreachSettings()
+        self.dashboard = dashboard or DashboardSettings()

@@ -11,11 +11,14 @@ from pathlib import Path
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
+from bot import staff_outreach
 from bot.app import DB_FILE_NAME, open_sealer
+from bot.dashboard import cli as accounts_cli
 from bot.engine import utcnow
 from bot.settings import Settings
 from handlers.casework import CaseworkError, change_status, reveal_numbers
 from handlers.i18n import Catalog
+from handlers.outreach import OutreachError
 from handlers.places import Places
 from storage import repo
 from storage.db import Database
@@ -55,21 +58,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     filters(export)
     export.add_argument("--out", type=Path, required=True)
 
+    staff_outreach.add_commands(commands)
+    accounts_cli.add_commands(commands)
+
 
 def _actor(args: argparse.Namespace) -> str:
     import getpass
 
-    return f"staff:{args.actor or getpass.getuser()}"
+    if args.actor:
+        return f"staff:{args.actor}"
+    try:
+        return f"staff:{getpass.getuser()}"
+    except (OSError, KeyError):  # no login name (some containers): still audit, but say so
+        return "staff:unknown"
 
 
 def _kecamatan_code(places: Places, text: str | None) -> str | None:
     if not text:
         return None
     if text.count(".") == 2:
-        return places.kecamatan_by_code(text).code
+        try:
+            return places.kecamatan_by_code(text.strip()).code
+        except KeyError:
+            raise CaseworkError(f"unknown kecamatan code {text!r}") from None
     match = places.match_kecamatan(text)
     if match.best is None:
-        raise CaseworkError(f"unknown kecamatan {text!r}")
+        known = match.candidates or places.kecamatan
+        raise CaseworkError(f"unknown kecamatan {text!r}; one of: {', '.join(k.name for k in known)}")
     return match.best.code
 
 
@@ -89,14 +104,22 @@ def _where(args: argparse.Namespace, places: Places) -> tuple[str, list[Any]]:
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
 
-def _masked_nik(case: CaseRecord) -> str:
+def _filters(args: argparse.Namespace, result: str) -> str:
+    """What a listing or export asked for, for the audit log."""
+    asked = [
+        f"--{name} {value}" for name in ("kind", "status", "kecamatan") if (value := getattr(args, name))
+    ]
+    return " ".join([*asked, f"-> {result}"])
+
+
+def _masked_nik(case: CaseRecord, missing: str = "-") -> str:
     nik = case.answers.get("nik")
-    return str(nik["m"]) if isinstance(nik, dict) and "m" in nik else "-"
+    return str(nik["m"]) if isinstance(nik, dict) and "m" in nik else missing
 
 
-def _place(places: Places, case: CaseRecord) -> tuple[str, str]:
-    kecamatan = places.kecamatan_by_code(case.kecamatan_code).name if case.kecamatan_code else "-"
-    kelurahan = places.kelurahan_by_code(case.kelurahan_code).name if case.kelurahan_code else "-"
+def _place(places: Places, case: CaseRecord, missing: str = "-") -> tuple[str, str]:
+    kecamatan = places.kecamatan_by_code(case.kecamatan_code).name if case.kecamatan_code else missing
+    kelurahan = places.kelurahan_by_code(case.kelurahan_code).name if case.kelurahan_code else missing
     return kecamatan, kelurahan
 
 
@@ -121,7 +144,7 @@ async def run(args: argparse.Namespace, settings: Settings, out: IO[str] = sys.s
     )
     try:
         return await _dispatch(args, settings, db, out)
-    except CaseworkError as error:
+    except (CaseworkError, OutreachError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     finally:
@@ -132,6 +155,10 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, db: Database, 
     places = Places.load()
     tz = ZoneInfo(settings.service.timezone)
     command = args.staff_command
+    if command in staff_outreach.COMMANDS:
+        return await staff_outreach.run(args, settings, db, _actor(args), out)
+    if command in accounts_cli.COMMANDS:
+        return await accounts_cli.run(args, db, _actor(args), out)
     if command == "list":
         where, params = _where(args, places)
         rows = await db.fetchall(
@@ -153,6 +180,15 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, db: Database, 
                 file=out,
             )
         print(f"({len(rows)} kasus)", file=out)
+        await db.write(
+            partial(
+                repo.audit,
+                actor=_actor(args),
+                action="cases.list",
+                at=utcnow(),
+                detail=_filters(args, f"{len(rows)} rows"),
+            )
+        )
         return 0
     if command == "show":
         found = await repo.get_case(db, args.reference)
@@ -232,7 +268,8 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, db: Database, 
                 ]
             )
             async for case in _iter_cases(db, where, params):
-                kecamatan, kelurahan = _place(places, case)
+                # Missing values are empty cells: a "-" would have to be exported as "'-".
+                kecamatan, kelurahan = _place(places, case, missing="")
                 writer.writerow(
                     [
                         safe_cell(v)
@@ -244,7 +281,7 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, db: Database, 
                             case.subject_name,
                             kecamatan,
                             kelurahan,
-                            _masked_nik(case),
+                            _masked_nik(case, missing=""),
                             case.duplicate_of,
                             case.citizen_note,
                             json.dumps(_public(case.answers), ensure_ascii=False),
@@ -258,7 +295,7 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, db: Database, 
                 actor=_actor(args),
                 action="cases.export",
                 at=utcnow(),
-                detail=f"{count} rows",
+                detail=_filters(args, f"{count} rows"),
             )
         )
         print(f"{count} kasus diekspor ke {args.out}", file=out)

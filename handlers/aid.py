@@ -3,16 +3,15 @@
 from typing import Any
 
 from handlers import menu
-from handlers.cases import self_person, submit_case
+from handlers.cases import self_context, submit_case
 from handlers.choices import Option
 from handlers.fields import (
     ChoiceField,
     CountField,
     DescriptionField,
-    KecamatanField,
-    KelurahanField,
     NameField,
     PhotoField,
+    place_fields,
 )
 from handlers.forms import Form
 from handlers.registration import SKILLS
@@ -93,20 +92,7 @@ FIELDS = (
         low=1,
         high=500,
     ),
-    KecamatanField(
-        "kecamatan",
-        prompt_key="aid.q.kecamatan",
-        label_key="reg.label.kecamatan",
-        subject=beneficiary,
-        clears=("kelurahan",),
-        help_key="help.place",
-    ),
-    KelurahanField(
-        "kelurahan",
-        prompt_key="reg.q.kelurahan",
-        label_key="reg.label.kelurahan",
-        help_key="help.place",
-    ),
+    *place_fields(prompt_key="aid.q.kecamatan", subject=beneficiary),
     PhotoField("photo", prompt_key="aid.q.photo", label_key="aid.label.photo", help_key="help.photo"),
 )
 
@@ -119,8 +105,7 @@ class AidForm(Form):
     fields = FIELDS
 
     async def prefill(self, turn: Turn) -> dict[str, Any]:
-        me = await self_person(turn)
-        return {"_self_name": me.full_name, "_self_id": me.id} if me else {}
+        return await self_context(turn)
 
     async def submit(self, turn: Turn, answers: dict[str, Any]) -> None:
         own = answers["for_whom"] == "self"

@@ -82,3 +82,9 @@ async def self_person(turn: Turn) -> PersonRecord | None:
     """The person this contact registered as themselves, if any."""
     persons = await repo.persons_of_contact(turn.db, turn.contact.id)
     return next((p for p in persons if p.is_self), None)
+
+
+async def self_context(turn: Turn) -> dict[str, Any]:
+    """Hidden answers about the contact's own registration (name and id), when there is one."""
+    me = await self_person(turn)
+    return {"_self_name": me.full_name, "_self_id": me.id} if me else {}

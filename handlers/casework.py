@@ -2,7 +2,10 @@
 
 A status change checks the allowed transition inside the write transaction, records an event, and
 queues a plain-language message to the citizen in their own language. "Perlu info" carries a
-question; the citizen's next message is attached to the case (see `router._attach_info_answer`).
+question; the citizen's next message is attached to the case (`attach_info_answer`, called from
+`router._attach_info_answer`). Staff write from another process while a citizen's turn runs, so the
+contact's "awaiting" mark and the case status are only changed by targeted updates that check the
+current row inside the write transaction.
 """
 
 import json
@@ -103,10 +106,7 @@ def change_status(
     if to_status == CaseStatus.PERLU_INFO:
         conn.execute("UPDATE contacts SET awaiting_case_id = ? WHERE id = ?", (case_id, contact_id))
     elif current == CaseStatus.PERLU_INFO:
-        conn.execute(
-            "UPDATE contacts SET awaiting_case_id = NULL WHERE id = ? AND awaiting_case_id = ?",
-            (contact_id, case_id),
-        )
+        stop_awaiting(conn, contact_id=contact_id, case_id=case_id)
     repo.add_case_event(
         conn,
         CaseEventRecord(
@@ -138,6 +138,43 @@ def change_status(
         detail=f"{current}->{to_status}",
     )
     return StatusChange(reference.upper(), current, to_status, message is not None, message)
+
+
+def stop_awaiting(conn: sqlite3.Connection, *, contact_id: str, case_id: int) -> None:
+    """Forget that the contact's next message answers `case_id` (unless staff asked again since)."""
+    conn.execute(
+        "UPDATE contacts SET awaiting_case_id = NULL WHERE id = ? AND awaiting_case_id = ?",
+        (contact_id, case_id),
+    )
+
+
+def attach_info_answer(
+    conn: sqlite3.Connection, *, contact_id: str, case_id: int, note: str, at: datetime
+) -> bool:
+    """Attach a citizen's answer to a staff question; reopen the case if it still waits for it.
+
+    The turn read the case before this runs, and staff may have moved it since (another process):
+    a case that no longer waits keeps its status, so the workflow is never bypassed, but the
+    answer is still recorded for staff. Returns whether the case went back to `diproses`.
+    """
+    stop_awaiting(conn, contact_id=contact_id, case_id=case_id)
+    row = conn.execute("SELECT status FROM cases WHERE id = ?", (case_id,)).fetchone()
+    reopened = row is not None and row[0] == CaseStatus.PERLU_INFO
+    if reopened:
+        repo.set_case_status(conn, case_id, CaseStatus.DIPROSES, at)
+    repo.add_case_event(
+        conn,
+        CaseEventRecord(
+            case_id=case_id,
+            at=at,
+            actor=f"contact:{contact_id}",
+            action="info_answered",
+            from_status=CaseStatus.PERLU_INFO if reopened else None,
+            to_status=CaseStatus.DIPROSES if reopened else None,
+            note=note,
+        ),
+    )
+    return reopened
 
 
 def reveal_numbers(

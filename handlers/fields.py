@@ -560,3 +560,20 @@ class DescriptionField(_Base):
             return turn.t("common.voice_attached")
         text = str(value["text"])
         return text if len(text) <= 80 else text[:77] + "..."
+
+
+def place_fields(*, prompt_key: str, subject: Subject) -> tuple[KecamatanField, KelurahanField]:
+    """The kecamatan question (about "you" or someone else) and the kelurahan question after it."""
+    return (
+        KecamatanField(
+            "kecamatan",
+            prompt_key=prompt_key,
+            label_key="reg.label.kecamatan",
+            subject=subject,
+            clears=("kelurahan",),
+            help_key="help.place",
+        ),
+        KelurahanField(
+            "kelurahan", prompt_key="reg.q.kelurahan", label_key="reg.label.kelurahan", help_key="help.place"
+        ),
+    )

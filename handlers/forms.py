@@ -148,7 +148,7 @@ class Form:
 
     def ask_cancel(self, turn: Turn) -> bool:
         """Ask before throwing away a draft; False when there is nothing worth asking about."""
-        if not turn.data.get("answers") or turn.step == CANCEL_CONFIRM:
+        if not has_answers(turn.data) or turn.step == CANCEL_CONFIRM:
             return False
         turn.data["return_to"] = turn.step
         turn.step = CANCEL_CONFIRM
@@ -211,6 +211,9 @@ class Form:
             self._show_summary(turn)
             return
         sub = state.get("sub", {})
+        if "confirm" in sub and sub["confirm"].get("lang", turn.lang) != turn.lang:
+            # The "betul?" was worded in the language used before BAHASA: ask the question itself.
+            sub = state["sub"] = {}
         if "confirm" in sub:
             turn.say(sub["confirm"]["text"], render(turn, f"{current.name}.ok", yes_no_options()))
             return
@@ -224,6 +227,7 @@ class Form:
             self._ask_current(turn)
             return
         sub = state.setdefault("sub", {})
+        pending: dict[str, Any] | None = None
         if "confirm" in sub:
             chosen = pick(turn, f"{current.name}.ok", yes_no_options())
             if chosen is STALE:
@@ -240,19 +244,33 @@ class Form:
                     self._ask_current(turn)
                 return
             # Anything else is a fresh answer to the question itself.
-            sub.pop("confirm")
+            pending = sub.pop("confirm")
         if turn.event.choice is not None and _choice_field(turn.event.choice) != current.name:
             turn.say(turn.t("err.old_button"))
             self._ask_current(turn)
             return
         outcome = current.parse(turn, state["answers"], sub)
+        if isinstance(outcome, Retry) and pending is not None:
+            # Neither Ya/Tidak nor a usable new answer: keep the "betul?" and say how to answer it,
+            # rather than drop it for an explanation about a question that was not asked.
+            sub["confirm"] = pending
+            turn.say(turn.t("err.choose", count=2))
+            self._ask_current(turn)
+            return
         if isinstance(outcome, Accept):
             await self._accept(turn, current, outcome)
         elif isinstance(outcome, Retry):
             turn.say(outcome.text)
             self._ask_current(turn)
         elif isinstance(outcome, Confirm):
-            state["sub"] = {"confirm": {"value": outcome.value, "extra": outcome.extra, "text": outcome.text}}
+            state["sub"] = {
+                "confirm": {
+                    "value": outcome.value,
+                    "extra": outcome.extra,
+                    "text": outcome.text,
+                    "lang": turn.lang,
+                }
+            }
             self._ask_current(turn)
         else:
             state["sub"] = outcome.sub
@@ -350,6 +368,18 @@ class Form:
             return
         turn.say(turn.t("form.cancel_hint"))
         self._ask_current(turn)
+
+
+def has_answers(data: dict[str, Any]) -> bool:
+    """Whether the person answered anything yet; facts filled in beforehand ("_self_name") do not count."""
+    return any(not name.startswith("_") for name in data.get("answers") or {})
+
+
+def resume_step(step: str, data: dict[str, Any]) -> str:
+    """The question to continue a draft at: an open "are you sure?" or "which line?" is not one."""
+    if step == CANCEL_CONFIRM:
+        return str(data.get("return_to", SUMMARY))
+    return SUMMARY if step == EDIT_PICK else step
 
 
 def _choice_field(choice_id: str) -> str:

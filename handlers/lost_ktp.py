@@ -3,16 +3,15 @@
 from typing import Any
 
 from handlers import menu
-from handlers.cases import self_person, submit_case
+from handlers.cases import self_context, submit_case
 from handlers.choices import Option
 from handlers.fields import (
     ChoiceField,
     IdNumberField,
-    KecamatanField,
-    KelurahanField,
     MultiChoiceField,
     NameField,
     PhotoField,
+    place_fields,
 )
 from handlers.forms import Form
 from handlers.turn import Turn
@@ -104,20 +103,7 @@ FIELDS = (
         none_option=Option("none", "doc.none", ("tidak ada", "hilang semua", "none")),
         subject=owner,
     ),
-    KecamatanField(
-        "kecamatan",
-        prompt_key="ktp.q.kecamatan",
-        label_key="reg.label.kecamatan",
-        subject=owner,
-        clears=("kelurahan",),
-        help_key="help.place",
-    ),
-    KelurahanField(
-        "kelurahan",
-        prompt_key="reg.q.kelurahan",
-        label_key="reg.label.kelurahan",
-        help_key="help.place",
-    ),
+    *place_fields(prompt_key="ktp.q.kecamatan", subject=owner),
     PhotoField("photo", prompt_key="ktp.q.photo", label_key="ktp.label.photo", help_key="help.photo"),
 )
 
@@ -130,8 +116,7 @@ class LostKtpForm(Form):
     fields = FIELDS
 
     async def prefill(self, turn: Turn) -> dict[str, Any]:
-        me = await self_person(turn)
-        return {"_self_name": me.full_name, "_self_id": me.id} if me else {}
+        return await self_context(turn)
 
     async def submit(self, turn: Turn, answers: dict[str, Any]) -> None:
         own = answers["whose"] == "self"

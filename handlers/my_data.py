@@ -195,6 +195,14 @@ class PersonEditForm(Form):
     fields = EDITABLE
     with_summary = False
 
+    async def start(self, turn: Turn, answers: dict[str, Any] | None = None) -> None:
+        """Begin with `answers`; without them ("start over" after a pause) show the data again."""
+        if answers is None:
+            # A correction only makes sense for a chosen person and field: start over from the view.
+            await start(turn)
+            return
+        await super().start(turn, answers)
+
     async def begin(self, turn: Turn, person: PersonRecord, field_name: str) -> None:
         """Start correcting `field_name` of `person`."""
         answers = answers_from_person(person)

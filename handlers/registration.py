@@ -4,21 +4,20 @@ from datetime import date
 from typing import Any
 
 from handlers import menu
-from handlers.cases import self_person, submit_case
+from handlers.cases import self_context, submit_case
 from handlers.choices import Option
 from handlers.fields import (
     BirthDateField,
     ChoiceField,
     CountField,
     IdNumberField,
-    KecamatanField,
-    KelurahanField,
     LocationField,
     MultiChoiceField,
     NameField,
     PhoneField,
     TextField,
     YesNoField,
+    place_fields,
 )
 from handlers.forms import Accept, Form, Outcome, Retry
 from handlers.turn import Turn
@@ -129,20 +128,7 @@ FIELDS = (
         use_channel_phone=is_self,
         help_key="help.phone",
     ),
-    KecamatanField(
-        "kecamatan",
-        prompt_key="reg.q.kecamatan",
-        label_key="reg.label.kecamatan",
-        subject=subject,
-        clears=("kelurahan",),
-        help_key="help.place",
-    ),
-    KelurahanField(
-        "kelurahan",
-        prompt_key="reg.q.kelurahan",
-        label_key="reg.label.kelurahan",
-        help_key="help.place",
-    ),
+    *place_fields(prompt_key="reg.q.kecamatan", subject=subject),
     TextField(
         "address",
         prompt_key="reg.q.address",
@@ -232,8 +218,7 @@ class RegistrationForm(Form):
     fields = FIELDS
 
     async def prefill(self, turn: Turn) -> dict[str, Any]:
-        me = await self_person(turn)
-        return {"_self_name": me.full_name} if me else {}
+        return await self_context(turn)
 
     async def submit(self, turn: Turn, answers: dict[str, Any]) -> None:
         person = person_from_answers(turn, answers)

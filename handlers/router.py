@@ -4,18 +4,19 @@ Global words work at every step: MENU, BATAL, KEMBALI, BANTUAN, BERHENTI / MULAI
 opt-in) and BAHASA, in Indonesian or English, typed or as a channel command.
 """
 
+from functools import partial
 from typing import Any, Protocol
 
-from handlers import consent, language, menu, my_data, status
+from handlers import casework, consent, language, menu, my_data, programmes, status
 from handlers.aid import AidForm
 from handlers.choices import STALE, Option, pick, render
-from handlers.forms import Form
+from handlers.forms import Form, has_answers, resume_step
 from handlers.lost_ktp import LostKtpForm
 from handlers.registration import RegistrationForm
 from handlers.talk import TalkForm
 from handlers.turn import Turn
 from storage import repo
-from storage.records import CaseEventRecord, CaseStatus, Consent
+from storage.records import CaseStatus, Consent
 
 
 class Flow(Protocol):
@@ -62,6 +63,10 @@ GLOBAL_WORDS = {
     "subscribe": "start",
     "bahasa": "language",
     "language": "language",
+    # Help and every "done" message say STATUS works at any time, so it must not be read as an answer.
+    "status": "status",
+    "cek status": "status",
+    "check status": "status",
 }
 COMMANDS = {
     "start": "hello",
@@ -103,6 +108,11 @@ async def step(turn: Turn) -> None:
     if turn.contact.consent != Consent.GRANTED:
         await _before_consent(turn, action)
         return
+    if programmes.is_rsvp_choice(turn):
+        await programmes.handle_choice(turn, resume=turn.flow in FLOWS and turn.flow != menu.MENU_FLOW)
+        if turn.flow in FLOWS and turn.flow != menu.MENU_FLOW:
+            await resume_current(turn)
+        return
     if turn.contact.awaiting_case_id is not None and action is None and _is_answer(turn):
         await _attach_info_answer(turn)
         return
@@ -118,7 +128,7 @@ async def step(turn: Turn) -> None:
         await _on_menu(turn)
         return
     if turn.flow in FORMS and _idle_too_long(turn):
-        _offer_resume(turn, {"flow": turn.flow, "step": turn.step, "data": turn.data})
+        _offer_resume(turn, {"flow": turn.flow, **_draft(turn)})
         return
     if turn.flow == menu.MENU_FLOW:
         await _on_menu(turn)
@@ -126,7 +136,7 @@ async def step(turn: Turn) -> None:
         await _on_resume(turn)
     elif turn.flow in FLOWS:
         await FLOWS[turn.flow].handle(turn)
-    else:
+    elif not await programmes.typed_answer(turn):
         menu.show(turn, intro=turn.t("menu.welcome"))
 
 
@@ -158,7 +168,14 @@ async def _before_consent(turn: Turn, action: str | None) -> None:
     elif action == "help":
         turn.say(turn.t("help.before_consent"))
         await consent.start(turn)
-    elif turn.flow == consent.FLOW and turn.step in ("ask", "refused"):
+    elif action in ("stop", "start"):
+        # Not an answer to the notice, but a wish to honour at once (storing it needs no consent).
+        turn.contact.opted_out = action == "stop"
+        if action == "start":
+            turn.contact.unreachable = False
+        turn.say(turn.t("optout.done" if action == "stop" else "optout.undone"))
+        await consent.start(turn)
+    elif turn.flow == consent.FLOW and turn.step in ("ask", "refused") and action != "hello":
         await consent.handle(turn)
     else:
         await consent.start(turn)
@@ -171,8 +188,8 @@ async def _global(turn: Turn, action: str) -> None:
         stashed = _stash_draft(turn)
         menu.show(turn, intro=turn.t("menu.draft_kept") if stashed else None)
     elif action == "hello":
-        if form is not None and turn.data.get("answers"):
-            _offer_resume(turn, {"flow": turn.flow, "step": turn.step, "data": turn.data})
+        if form is not None and has_answers(turn.data):
+            _offer_resume(turn, {"flow": turn.flow, **_draft(turn)})
         else:
             menu.show(turn, intro=turn.t("menu.welcome"))
     elif action == "cancel":
@@ -211,17 +228,20 @@ async def _global(turn: Turn, action: str) -> None:
 
 def _stash_draft(turn: Turn) -> bool:
     """Keep an unfinished form so choosing it again offers to continue."""
-    if turn.flow in FORMS and turn.flow != my_data.EDIT_FLOW and turn.data.get("answers"):
-        turn.drafts[turn.flow] = {"step": turn.step, "data": turn.data}
+    if turn.flow in FORMS and turn.flow != my_data.EDIT_FLOW and has_answers(turn.data):
+        turn.drafts[turn.flow] = _draft(turn)
         return True
     return False
 
 
+def _draft(turn: Turn) -> dict[str, Any]:
+    """The open form's step and data, to continue later at a question."""
+    return {"step": resume_step(turn.step, turn.data), "data": turn.data}
+
+
 def _idle_too_long(turn: Turn) -> bool:
     last = turn.last_activity
-    return (
-        last is not None and turn.now - last > turn.services.resume_after and bool(turn.data.get("answers"))
-    )
+    return last is not None and turn.now - last > turn.services.resume_after and has_answers(turn.data)
 
 
 def _title(turn: Turn, flow: str) -> str:
@@ -260,8 +280,10 @@ async def _on_resume(turn: Turn) -> None:
 
 async def _on_menu(turn: Turn) -> None:
     chosen = pick(turn, menu.MENU_FLOW, menu.OPTIONS)
+    if chosen is None and await programmes.typed_answer(turn):
+        return
     if chosen is STALE or chosen is None:
-        turn.say(turn.t("menu.not_understood"))
+        turn.say(turn.t("err.old_button") if chosen is STALE else turn.t("menu.not_understood"))
         menu.show(turn)
         return
     await start_flow(turn, chosen.key)
@@ -284,28 +306,14 @@ async def _attach_info_answer(turn: Turn) -> None:
     case = await repo.get_case_by_id(turn.db, case_id)
     contact.awaiting_case_id = None
     if case is None or case.status != CaseStatus.PERLU_INFO:
+        turn.write(partial(casework.stop_awaiting, contact_id=contact.id, case_id=case_id))
         await step(turn)
         return
     media = turn.event.media
     note = (turn.event.text or "").strip()[:2000] if media is None else f"{media.kind}:{media.ref}"
-    actor = f"contact:{contact.id}"
-
-    def attach(conn: Any) -> None:
-        repo.set_case_status(conn, case_id, CaseStatus.DIPROSES, turn.now)
-        repo.add_case_event(
-            conn,
-            CaseEventRecord(
-                case_id=case_id,
-                at=turn.now,
-                actor=actor,
-                action="info_answered",
-                from_status=CaseStatus.PERLU_INFO,
-                to_status=CaseStatus.DIPROSES,
-                note=note,
-            ),
-        )
-
-    turn.write(attach)
+    turn.write(
+        partial(casework.attach_info_answer, contact_id=contact.id, case_id=case_id, note=note, at=turn.now)
+    )
     turn.say(turn.t("info.thanks", reference=case.reference))
     if turn.flow in FORMS:
         await FORMS[turn.flow].resume(turn)

@@ -60,6 +60,9 @@ class Turn:
         self.started_at = started_at
         self.last_activity = updated_at
         self.replies: list[Reply] = []
+        # Replies that depend on what a write finds (e.g. a place left in a programme): write functions
+        # append here while the transaction runs; the engine clears it before each attempt.
+        self.late_replies: list[Reply] = []
         self.writes: list[WriteFn] = []
         self.text = normalize(event.text) if event.text else ""
 

@@ -57,6 +57,9 @@ class Reply:
     text: str
     choices: tuple[Choice, ...] = field(default=())
     request: RequestKind | None = None
+    # An approved message template that may carry this text where free-form messages are not allowed
+    # (WhatsApp outside the 24-hour window); other channels ignore it.
+    template: str | None = None
 
     def to_json(self) -> str:
         """Serialise for the outbox."""
@@ -68,6 +71,8 @@ class Reply:
             ]
         if self.request:
             body["request"] = self.request
+        if self.template:
+            body["template"] = self.template
         return json.dumps(body, ensure_ascii=False)
 
     @classmethod
@@ -78,4 +83,5 @@ class Reply:
             text=body["text"],
             choices=tuple(Choice(c["id"], c["label"], c.get("description")) for c in body.get("choices", [])),
             request=body.get("request"),
+            template=body.get("template"),
         )

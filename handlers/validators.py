@@ -48,6 +48,9 @@ class Invalid(ValueError):
 # --- text -----------------------------------------------------------------------------------------
 
 _ZWJ = "\u200d"
+# Terminal escape sequences ("\x1b[31m", from a console or a pasted log): dropping only the ESC
+# control would leave "[31m" behind to be taken for an answer.
+_ESCAPE_SEQUENCE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
 # Raw input longer than this many times max_len is refused before any per-character work, so a
 # pasted megabyte costs nothing; no genuine answer carries that much padding.
 _RAW_LENGTH_FACTOR = 10
@@ -55,7 +58,7 @@ _RAW_LENGTH_FACTOR = 10
 
 def _strip_controls(text: str) -> str:
     """NFC-normalise, turn whitespace controls into spaces, drop other invisible controls."""
-    text = unicodedata.normalize("NFC", text)
+    text = unicodedata.normalize("NFC", _ESCAPE_SEQUENCE.sub("", text))
     out: list[str] = []
     for ch in text:
         category = unicodedata.category(ch)

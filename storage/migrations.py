@@ -156,6 +156,147 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX webhook_inbox_pending ON webhook_inbox(id) WHERE processed_at IS NULL;
         """,
     ),
+    (
+        "0003_outreach",
+        """
+        CREATE TABLE broadcasts (
+            id INTEGER PRIMARY KEY,
+            created_by TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            segment TEXT NOT NULL,
+            text_id TEXT NOT NULL,
+            text_en TEXT,
+            template TEXT,
+            send_at TEXT NOT NULL,
+            status TEXT NOT NULL,
+            recipients INTEGER,
+            enqueued_at TEXT,
+            finished_at TEXT,
+            cancelled_by TEXT
+        );
+        ALTER TABLE outbox ADD COLUMN broadcast_id INTEGER REFERENCES broadcasts(id);
+        ALTER TABLE outbox ADD COLUMN not_before TEXT;
+        ALTER TABLE outbox ADD COLUMN dedupe_key TEXT;
+        ALTER TABLE outbox ADD COLUMN bulk INTEGER GENERATED ALWAYS AS (
+            origin IN ('broadcast', 'reminder', 'programme', 'nudge')
+        ) VIRTUAL;
+        CREATE INDEX outbox_queue ON outbox(status, bulk, id) WHERE status = 'queued';
+        CREATE UNIQUE INDEX outbox_dedupe ON outbox(dedupe_key) WHERE dedupe_key IS NOT NULL;
+        CREATE INDEX outbox_broadcast ON outbox(broadcast_id, status) WHERE broadcast_id IS NOT NULL;
+        CREATE TABLE reminders (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'active',
+            segment TEXT,
+            text_id TEXT,
+            text_en TEXT,
+            cron TEXT,
+            due_at TEXT NOT NULL,
+            case_id INTEGER REFERENCES cases(id),
+            contact_id TEXT REFERENCES contacts(id),
+            programme_id INTEGER,
+            appointment_id INTEGER,
+            created_by TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            last_run_at TEXT
+        );
+        CREATE INDEX reminders_due ON reminders(due_at) WHERE status = 'active';
+        CREATE TABLE reminder_runs (
+            reminder_id INTEGER NOT NULL REFERENCES reminders(id),
+            due_at TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            detail TEXT,
+            recipients INTEGER NOT NULL DEFAULT 0,
+            at TEXT NOT NULL,
+            PRIMARY KEY (reminder_id, due_at)
+        ) WITHOUT ROWID;
+        CREATE TABLE appointments (
+            id INTEGER PRIMARY KEY,
+            case_id INTEGER NOT NULL REFERENCES cases(id),
+            starts_at TEXT NOT NULL,
+            place TEXT NOT NULL,
+            note TEXT,
+            status TEXT NOT NULL DEFAULT 'scheduled',
+            created_by TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX appointments_case ON appointments(case_id);
+        CREATE TABLE programmes (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            skill TEXT NOT NULL,
+            place TEXT NOT NULL,
+            starts_at TEXT NOT NULL,
+            ends_at TEXT NOT NULL,
+            quota INTEGER NOT NULL,
+            status TEXT NOT NULL DEFAULT 'open',
+            created_by TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE rsvps (
+            id INTEGER PRIMARY KEY,
+            programme_id INTEGER NOT NULL REFERENCES programmes(id),
+            contact_id TEXT NOT NULL REFERENCES contacts(id),
+            status TEXT NOT NULL,
+            invited_at TEXT NOT NULL,
+            answered_at TEXT,
+            answer_order INTEGER,
+            UNIQUE (programme_id, contact_id)
+        );
+        CREATE INDEX rsvps_programme ON rsvps(programme_id, status, answered_at);
+        CREATE INDEX rsvps_contact ON rsvps(contact_id, status);
+        """,
+    ),
+    # WhatsApp: when Meta refused a free-form message as outside the 24-hour window (error 131047), so
+    # templates are used until the person writes again; held rows found quickly when they do.
+    (
+        "0004_whatsapp",
+        """
+        CREATE TABLE whatsapp_windows (
+            contact_id TEXT PRIMARY KEY,
+            closed_at TEXT NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX outbox_held ON outbox(contact_id) WHERE status = 'held';
+        """,
+    ),
+    # The staff web dashboard: accounts (argon2 hashes), server-side sessions (only a hash of the cookie
+    # token is kept), who a case is assigned to, and the indexes the queue's filters walk in id order.
+    (
+        "0005_dashboard",
+        """
+        CREATE TABLE staff_users (
+            id INTEGER PRIMARY KEY,
+            username TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            display_name TEXT NOT NULL,
+            role TEXT NOT NULL CHECK (role IN ('admin', 'petugas', 'viewer')),
+            password_hash TEXT NOT NULL,
+            active INTEGER NOT NULL DEFAULT 1,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            last_login_at TEXT
+        );
+        CREATE TABLE staff_sessions (
+            token_hash TEXT PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES staff_users(id),
+            csrf_token TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            seen_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX staff_sessions_user ON staff_sessions(user_id);
+        ALTER TABLE cases ADD COLUMN assignee_id INTEGER REFERENCES staff_users(id);
+        CREATE INDEX cases_kind ON cases(kind);
+        CREATE INDEX cases_status ON cases(status);
+        CREATE INDEX cases_kelurahan ON cases(kelurahan_code);
+        CREATE INDEX cases_assignee ON cases(assignee_id);
+        CREATE INDEX cases_created ON cases(created_at);
+        CREATE INDEX cases_nik_hash ON cases(nik_hash) WHERE nik_hash IS NOT NULL;
+        CREATE INDEX persons_kecamatan ON persons(kecamatan_code);
+        CREATE INDEX outbox_case ON outbox(case_id) WHERE case_id IS NOT NULL;
+        CREATE INDEX appointments_starts ON appointments(starts_at);
+        CREATE INDEX audit_log_actor ON audit_log(actor);
+        """,
+    ),
 ]
 
 

@@ -8,7 +8,7 @@ import json
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from storage.db import Database
@@ -157,18 +157,40 @@ async def case_events(db: Database, case_id: int) -> list[CaseEventRecord]:
     return [CaseEventRecord.model_validate(dict(row)) for row in rows]
 
 
+BULK_ORIGINS = ("broadcast", "reminder", "programme", "nudge")  # the `bulk` column (migration 0003)
+
+
 async def pending_outbox(
-    db: Database, schemes: Sequence[str] | None = None, limit: int = 500
+    db: Database,
+    schemes: Sequence[str] | None = None,
+    limit: int = 500,
+    *,
+    now: datetime | None = None,
+    include_bulk: bool = True,
+    reply_grace: timedelta | None = None,
 ) -> list[OutboxRecord]:
-    """Queued outbound messages, oldest first; only for contacts of `schemes` when given."""
-    if schemes is None:
-        rows = await db.fetchall("SELECT * FROM outbox WHERE status = 'queued' ORDER BY id LIMIT ?", (limit,))
-    else:
-        clause = " OR ".join("contact_id LIKE ?" for _ in schemes) or "0"
-        rows = await db.fetchall(
-            f"SELECT * FROM outbox WHERE status = 'queued' AND ({clause}) ORDER BY id LIMIT ?",
-            (*[f"{scheme}:%" for scheme in schemes], limit),
-        )
+    """Queued outbound messages that may leave now: replies and staff messages first, then bulk.
+
+    Only for contacts of `schemes` when given; rows whose `not_before` is later than `now` wait; bulk
+    rows (broadcasts, reminders, invitations, nudges) are left out when `include_bulk` is false.
+    """
+    clauses = ["status = 'queued'", "bulk = ?"]
+    params: list[Any] = []
+    if schemes is not None:
+        clauses.append("(" + (" OR ".join("contact_id LIKE ?" for _ in schemes) or "0") + ")")
+        params.extend(f"{scheme}:%" for scheme in schemes)
+    if now is not None:
+        clauses.append("(not_before IS NULL OR not_before <= ?)")
+        params.append(iso(now))
+        if reply_grace is not None:
+            # A fresh reply belongs to the conversation turn that wrote it, which sends it in order;
+            # only a reply left behind (the process died before sending) is picked up here.
+            clauses.append("(origin != 'reply' OR created_at <= ?)")
+            params.append(iso(now - reply_grace))
+    sql = f"SELECT * FROM outbox WHERE {' AND '.join(clauses)} ORDER BY id LIMIT ?"
+    rows = await db.fetchall(sql, (0, *params, limit))
+    if include_bulk and len(rows) < limit:
+        rows += await db.fetchall(sql, (1, *params, limit - len(rows)))
     return [outbox_from_row(row) for row in rows]
 
 
@@ -176,7 +198,11 @@ async def pending_outbox(
 
 
 def upsert_contact(conn: sqlite3.Connection, contact: ContactRecord) -> None:
-    """Insert or update a contact row."""
+    """Insert or update a contact row.
+
+    `awaiting_case_id` is only set on insert: staff set it from another process while a turn runs on
+    an older copy of the contact, so it is changed by targeted updates only (see handlers.casework).
+    """
     conn.execute(
         """
         INSERT INTO contacts (id, channel, alt_id, display_name, phone, language, consent,
@@ -187,7 +213,7 @@ def upsert_contact(conn: sqlite3.Connection, contact: ContactRecord) -> None:
             display_name = excluded.display_name, phone = excluded.phone,
             language = excluded.language, consent = excluded.consent,
             consent_version = excluded.consent_version, opted_out = excluded.opted_out,
-            unreachable = excluded.unreachable, awaiting_case_id = excluded.awaiting_case_id,
+            unreachable = excluded.unreachable,
             last_inbound_at = excluded.last_inbound_at, updated_at = excluded.updated_at
         """,
         (
@@ -539,6 +565,8 @@ def erase_contact(conn: sqlite3.Connection, contact_id: str, at: datetime, actor
     ]
     _redact_cases(conn, orphan_cases, at, actor)
     withdraw_consents(conn, contact_id, at)
+    # A staff question pending on an erased case must not capture what they write after consenting again.
+    conn.execute("UPDATE contacts SET awaiting_case_id = NULL WHERE id = ?", (contact_id,))
     conn.execute(
         "UPDATE outbox SET status = 'cancelled', updated_at = ? "
         "WHERE contact_id = ? AND status = 'queued' AND origin != 'reply'",

@@ -4,11 +4,11 @@ import asyncio
 import json
 from collections.abc import Callable
 from datetime import datetime
-from typing import IO, Any
+from typing import IO, Any, get_args
 
 from bot.app import Service
 from bot.outbox import SendResult
-from handlers.types import Inbound, Media, Reply
+from handlers.types import Inbound, Media, MediaKind, Reply
 from storage.records import OutboxStatus
 
 CONSOLE = "console"
@@ -149,14 +149,8 @@ def parse_simulated(raw: str, number: int, at: datetime) -> tuple[Inbound | None
             text=_opt_str(body.get("text")),
             choice=_opt_str(body.get("choice")),
             phone=_opt_str(body.get("phone")),
-            location=(float(location[0]), float(location[1])) if location else None,
-            media=Media(
-                kind=media.get("kind", "photo"),
-                ref=str(media.get("ref", "sim")),
-                mime=media.get("mime"),
-            )
-            if isinstance(media, dict)
-            else None,
+            location=_opt_location(location),
+            media=_opt_media(media),
             command=_opt_str(body.get("command")),
             profile_name=_opt_str(body.get("name")),
         )
@@ -171,6 +165,29 @@ def _opt_str(value: Any) -> str | None:
     if not isinstance(value, str):
         raise TypeError("expected a string")
     return value
+
+
+def _opt_location(value: Any) -> tuple[float, float] | None:
+    if value is None:
+        return None
+    # bool is an int to Python, but `true` is no latitude.
+    if not (
+        isinstance(value, list)
+        and len(value) == 2
+        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+    ):
+        raise TypeError("expected [latitude, longitude]")
+    return float(value[0]), float(value[1])
+
+
+def _opt_media(value: Any) -> Media | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or value.get("kind", "photo") not in get_args(MediaKind):
+        raise TypeError("expected {kind, ref}")
+    return Media(
+        kind=value.get("kind", "photo"), ref=str(value.get("ref", "sim")), mime=_opt_str(value.get("mime"))
+    )
 
 
 async def run_simulation(

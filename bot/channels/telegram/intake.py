@@ -1,0 +1,154 @@
+"""How updates come in: stored first, then handled per user in order, users concurrently.
+
+`Inbox` keeps each raw update in `webhook_inbox` before Telegram is told it arrived (the webhook's 200,
+or the next `getUpdates` offset), and deletes it once handled; updates found there at start-up (the
+process died in between) are handled then. The engine records every `update_id` in the same
+transaction as its effects, so an update handled twice changes nothing and sends nothing twice.
+
+`Lanes` gives each user a FIFO lane: one user's updates run one after another in arrival order, while
+different users run concurrently (up to a limit). python-telegram-bot's `Application` would either run
+every update one at a time, or, with `concurrent_updates`, lose the per-user order; so the channel feeds
+its own lanes from PTB's `getUpdates` and `Update.de_json`.
+"""
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+from collections import deque
+from collections.abc import Awaitable, Callable, Hashable
+from datetime import datetime
+from functools import partial
+
+from storage import repo
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+Job = Callable[[], Awaitable[None]]
+SOURCE = "telegram"
+
+
+class Lanes:
+    """Per-key FIFO lanes run concurrently across keys, at most `concurrency` jobs at once."""
+
+    def __init__(self, concurrency: int) -> None:
+        self._lanes: dict[Hashable, deque[Job]] = {}
+        self._limit = asyncio.Semaphore(concurrency)
+        self._workers: set[asyncio.Task[None]] = set()
+        self.pending = 0
+        self._changed = asyncio.Condition()
+
+    def submit(self, key: Hashable, job: Job) -> None:
+        """Queue `job` behind the key's earlier jobs."""
+        self.pending += 1
+        lane = self._lanes.get(key)
+        if lane is not None:
+            lane.append(job)
+            return
+        self._lanes[key] = deque([job])
+        worker = asyncio.create_task(self._drain(key), name=f"telegram-lane-{key}")
+        self._workers.add(worker)
+        worker.add_done_callback(self._workers.discard)
+
+    async def _drain(self, key: Hashable) -> None:
+        lane = self._lanes[key]
+        try:
+            while lane:
+                async with self._limit:
+                    try:
+                        await lane[0]()
+                    except Exception:  # one bad update must not stop the user's later ones
+                        log.exception("a Telegram update failed")
+                lane.popleft()
+                self.pending -= 1
+                async with self._changed:
+                    self._changed.notify_all()
+        finally:
+            del self._lanes[key]
+
+    async def wait_below(self, limit: int) -> None:
+        """Wait until fewer than `limit` jobs are queued or running (back-pressure for polling)."""
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.pending < limit)
+
+    async def join(self) -> None:
+        """Wait until every queued job has run."""
+        await self.wait_below(1)
+
+    async def close(self) -> None:
+        """Cancel whatever still runs."""
+        for worker in list(self._workers):
+            worker.cancel()
+        await asyncio.gather(*self._workers, return_exceptions=True)
+
+
+def _store(conn: sqlite3.Connection, bodies: list[bytes], at: str) -> list[int]:
+    ids = []
+    for body in bodies:
+        cursor = conn.execute(
+            "INSERT INTO webhook_inbox (source, body, received_at) VALUES (?, ?, ?)", (SOURCE, body, at)
+        )
+        assert cursor.lastrowid is not None
+        ids.append(cursor.lastrowid)
+    return ids
+
+
+def _settle(conn: sqlite3.Connection, done: list[int], failed: list[tuple[int, str]], at: str) -> None:
+    # Handled updates hold message texts: they are deleted, not kept. Failed ones stay for the operator.
+    conn.executemany("DELETE FROM webhook_inbox WHERE id = ?", [(i,) for i in done])
+    conn.executemany(
+        "UPDATE webhook_inbox SET processed_at = ?, error = ? WHERE id = ?", [(at, e, i) for i, e in failed]
+    )
+
+
+class Inbox:
+    """Raw updates kept until handled."""
+
+    def __init__(self, db: Database, clock: Callable[[], datetime], *, flush_seconds: float = 0.2) -> None:
+        self.db = db
+        self.clock = clock
+        self.flush_seconds = flush_seconds
+        self._done: list[int] = []
+        self._failed: list[tuple[int, str]] = []
+        self._wake = asyncio.Event()
+
+    async def store(self, bodies: list[bytes]) -> list[int]:
+        """Keep raw updates (one transaction); return their inbox ids."""
+        return await self.db.write(partial(_store, bodies=bodies, at=repo.iso(self.clock()) or ""))
+
+    def settle(self, inbox_id: int, error: str | None = None) -> None:
+        """Mark an update handled (or failed); written in batches."""
+        if error is None:
+            self._done.append(inbox_id)
+        else:
+            self._failed.append((inbox_id, error))
+        if len(self._done) >= 256:
+            self._wake.set()
+
+    async def flush(self) -> None:
+        """Write the settled marks now."""
+        if not self._done and not self._failed:
+            return
+        done, failed = self._done, self._failed
+        self._done, self._failed = [], []
+        await self.db.write(partial(_settle, done=done, failed=failed, at=repo.iso(self.clock()) or ""))
+
+    async def run(self) -> None:
+        """Flush the settled marks every `flush_seconds` until cancelled."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.flush_seconds)
+            self._wake.clear()
+            try:
+                await self.flush()
+            except Exception:
+                log.exception("could not clear handled Telegram updates")
+
+    async def unhandled(self) -> list[tuple[int, bytes]]:
+        """Updates stored but never handled (the process stopped in between), oldest first."""
+        rows = await self.db.fetchall(
+            "SELECT id, body FROM webhook_inbox WHERE source = ? AND processed_at IS NULL ORDER BY id",
+            (SOURCE,),
+        )
+        return [(int(row["id"]), bytes(row["body"])) for row in rows]

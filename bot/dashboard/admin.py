@@ -1,0 +1,224 @@
+"""Signing in and out, the language switch, and the admin pages: accounts, settings, the audit log."""
+
+import asyncio
+import math
+from datetime import timedelta
+from functools import partial
+from typing import Any
+
+from pydantic import SecretStr
+from starlette.responses import RedirectResponse, Response
+
+from bot.dashboard import accounts
+from bot.dashboard.accounts import AccountError
+from bot.dashboard.app import LANG_COOKIE, SESSION_COOKIE, Ctx, Dashboard, safe_next
+from handlers.i18n import LANGUAGES
+from storage import repo
+
+AUDIT_PAGE = 100
+
+
+def register(d: Dashboard) -> None:
+    """Add these pages to the dashboard."""
+    d.route("/login", login_page, role=None)
+    d.route("/login", login, role=None, methods=("POST",))
+    d.route("/logout", logout, role="viewer", methods=("POST",))
+    d.route("/lang", switch_language, role=None, methods=("POST",))
+    d.route("/accounts", accounts_page, role="admin")
+    d.route("/accounts", create_account, role="admin", methods=("POST",))
+    d.route("/accounts/{user_id:int}", change_account, role="admin", methods=("POST",))
+    d.route("/settings", settings_page, role="admin")
+    d.route("/audit", audit_page, role="admin")
+
+
+async def login_page(ctx: Ctx) -> Response:
+    """The sign-in form (or on to the dashboard when already signed in)."""
+    if ctx.session is not None:
+        return RedirectResponse(safe_next(ctx.query("next")), status_code=303)
+    return ctx.render("login.html", next=safe_next(ctx.query("next")), problem=None, username="")
+
+
+async def login(ctx: Ctx) -> Response:
+    """Check the password; too many failures for an account or an address wait out the window."""
+    username = ctx.field("username", limit=64).lower()
+    password = ctx.field("password", limit=256)
+    target = safe_next(ctx.field("next"))
+    client = ctx.request.client.host if ctx.request.client else "unknown"
+    keys = (f"user:{username}", f"address:{client}")
+    wait = ctx.d.limiter.blocked_for(*keys)
+    if wait > 0:
+        await ctx.audit("login.blocked", target=f"user:{username}", detail=f"address {client}")
+        problem = ctx.msg("login.too_many", minutes=max(1, math.ceil(wait / 60)))
+        return ctx.render("login.html", status=429, next=target, problem=problem, username=username)
+    found = await accounts.password_hash_of(ctx.d.db, username) if username else None
+    ok = await asyncio.to_thread(accounts.check_password, found[1] if found else None, password)
+    if found is None or not ok:
+        ctx.d.limiter.failed(*keys)
+        await ctx.audit("login.failed", target=f"user:{username}", detail=f"address {client}")
+        problem = ctx.msg("login.wrong")
+        return ctx.render("login.html", status=401, next=target, problem=problem, username=username)
+    ctx.d.limiter.succeeded(keys[0])
+    lifetime = ctx.d.config.session_max_hours
+    token, _ = await ctx.d.db.write(
+        partial(accounts.start_session, user_id=found[0], at=ctx.now, lifetime=timedelta(hours=lifetime))
+    )
+    await ctx.d.db.write(
+        partial(
+            repo.audit,
+            actor=f"staff:{username}",
+            action="login",
+            at=ctx.now,
+            detail=f"address {client}",
+        )
+    )
+    ctx.cookies.append((SESSION_COOKIE, token, int(lifetime * 3600)))
+    return ctx.redirect(target)
+
+
+async def logout(ctx: Ctx) -> Response:
+    """End the session."""
+    assert ctx.session is not None
+    await ctx.d.db.write(partial(accounts.end_session, token_hash=ctx.session.token_hash))
+    await ctx.audit("logout")
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+async def switch_language(ctx: Ctx) -> Response:
+    """Bahasa Indonesia or English for this browser."""
+    chosen = ctx.field("lang")
+    if chosen in LANGUAGES:
+        ctx.cookies.append((LANG_COOKIE, chosen, 365 * 24 * 3600))
+    return ctx.redirect(safe_next(ctx.field("next")))
+
+
+async def _accounts(ctx: Ctx, status: int = 200, **values: Any) -> Response:
+    users = await accounts.list_users(ctx.d.db)
+    values.setdefault("problem", None)
+    values.setdefault("created", None)
+    values.setdefault("values", {})
+    return ctx.render("accounts.html", status=status, users=users, roles=accounts.ROLES, **values)
+
+
+async def accounts_page(ctx: Ctx) -> Response:
+    """Every account, with forms to add one and to change one."""
+    return await _accounts(ctx)
+
+
+async def create_account(ctx: Ctx) -> Response:
+    """Add an account; a password left empty is made up and shown once."""
+    username = ctx.field("username", limit=64)
+    role = ctx.field("role")
+    display_name = ctx.field("display_name", limit=80)
+    password = ctx.field("password", limit=256)
+    generated = not password
+    if generated:
+        password = accounts.new_password()
+    try:
+        accounts.validate(username, role, password)
+        hashed = await asyncio.to_thread(accounts.hash_password, password)
+        await ctx.d.db.write(
+            partial(
+                accounts.create_user,
+                username=username,
+                display_name=display_name,
+                role=role,
+                password_hash=hashed,
+                actor=ctx.user.actor,
+                at=ctx.now,
+            )
+        )
+    except AccountError as error:
+        values = {"username": username, "display_name": display_name, "role": role}
+        return await _accounts(ctx, 400, problem=ctx.msg(f"account.{error.reason}"), values=values)
+    created = {"username": username.strip().lower(), "password": password if generated else None}
+    return await _accounts(ctx, created=created)
+
+
+async def change_account(ctx: Ctx) -> Response:
+    """Change a role, switch an account off or on, or give it a new password (shown once)."""
+    user_id = int(ctx.request.path_params["user_id"])
+    action = ctx.field("action")
+    changes: dict[str, Any] = {}
+    password = None
+    if action == "role":
+        changes["role"] = ctx.field("role")
+    elif action in ("disable", "enable"):
+        changes["active"] = action == "enable"
+    elif action == "password":
+        password = accounts.new_password()
+        changes["password_hash"] = await asyncio.to_thread(accounts.hash_password, password)
+    else:
+        return await _accounts(ctx, 400, problem=ctx.msg("refused.bad_form"))
+    try:
+        await ctx.d.db.write(
+            partial(accounts.update_user, user_id=user_id, actor=ctx.user.actor, at=ctx.now, **changes)
+        )
+    except AccountError as error:
+        return await _accounts(ctx, 400, problem=ctx.msg(f"account.{error.reason}"))
+    if password is not None:
+        username = next((u.username for u in await accounts.list_users(ctx.d.db) if u.id == user_id), "")
+        return await _accounts(ctx, created={"username": username, "password": password})
+    return ctx.redirect("/accounts", done="account")
+
+
+def _setting_rows(ctx: Ctx) -> list[tuple[str, list[tuple[str, str]]]]:
+    settings = ctx.d.settings
+    groups = [
+        ("store", settings.store),
+        ("service", settings.service),
+        ("web", settings.web),
+        ("dashboard", settings.dashboard),
+        ("outreach", settings.outreach),
+        ("telegram", settings.telegram),
+        ("whatsapp", settings.whatsapp),
+    ]
+    shown: list[tuple[str, list[tuple[str, str]]]] = []
+    for name, group in groups:
+        rows = []
+        for key, value in group.model_dump().items():
+            if isinstance(getattr(group, key), SecretStr) or "secret" in key or "token" in key:
+                text = ctx.msg("settings.secret_set") if value else ctx.msg("settings.secret_empty")
+            else:
+                text = "-" if value in (None, "") else str(value)
+            rows.append((key, text))
+        shown.append((name, rows))
+    return shown
+
+
+async def settings_page(ctx: Ctx) -> Response:
+    """The settings in force (secrets only say whether they are set); they change in the environment."""
+    return ctx.render("settings.html", groups=_setting_rows(ctx))
+
+
+async def audit_page(ctx: Ctx) -> Response:
+    """The audit log, newest first, filtered by staff member or action."""
+    actor = ctx.query("actor")
+    action = ctx.query("action")
+    before = ctx.query("before")
+    clauses: list[str] = []
+    params: list[Any] = []
+    if actor:
+        clauses.append("actor = ?")
+        params.append(actor if ":" in actor else f"staff:{actor}")
+    if action:
+        clauses.append("action LIKE ? ESCAPE '\\'")
+        params.append(action.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
+    if before.isdigit():
+        clauses.append("id < ?")
+        params.append(int(before))
+    where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+    rows = await ctx.d.db.fetchall(
+        f"SELECT id, at, actor, action, target, detail FROM audit_log{where} ORDER BY id DESC LIMIT ?",
+        (*params, AUDIT_PAGE + 1),
+    )
+    more = len(rows) > AUDIT_PAGE
+    rows = rows[:AUDIT_PAGE]
+    return ctx.render(
+        "audit.html",
+        rows=rows,
+        actor=actor,
+        action=action,
+        older=rows[-1]["id"] if more and rows else None,
+    )

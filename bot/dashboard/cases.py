@@ -1,0 +1,620 @@
+"""The summary, the queue, a case's page and what staff do there, persons, the outbox, exports, media.
+
+Status changes, appointments and the NIK reveal go through the same write functions as every other
+staff surface (`handlers.casework`, `handlers.outreach`), so the workflow, the citizen's message and the
+audit trail are the same whether a change is made here, in the CLI or in the Telegram staff group.
+"""
+
+import json
+import mimetypes
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
+
+from starlette.responses import FileResponse, Response
+
+from bot.dashboard import exports, queries
+from bot.dashboard.app import Ctx, Dashboard, Refused
+from bot.dashboard.queries import QueueFilter
+from handlers import casework
+from handlers.aid import AidForm
+from handlers.casework import CaseworkError
+from handlers.forms import Form
+from handlers.lost_ktp import LostKtpForm
+from handlers.outreach import OutreachError, create_appointment
+from handlers.registration import RegistrationForm
+from handlers.talk import TalkForm
+from handlers.turn import Turn
+from handlers.types import Inbound, Reply
+from storage import repo
+from storage.records import (
+    ALLOWED_TRANSITIONS,
+    CaseEventRecord,
+    CaseKind,
+    CaseRecord,
+    CaseStatus,
+    ContactRecord,
+)
+
+FORMS: dict[CaseKind, Form] = {
+    CaseKind.REGISTRATION: RegistrationForm(),
+    CaseKind.LOST_KTP: LostKtpForm(),
+    CaseKind.AID: AidForm(),
+    CaseKind.MESSAGE: TalkForm(),
+}
+NEEDS_NOTE = {CaseStatus.DITOLAK: "case.need_reason", CaseStatus.PERLU_INFO: "case.need_question"}
+# Served in the page; anything else (an SVG could carry script) is only offered as a download.
+INLINE_MEDIA = {
+    "image/jpeg",
+    "image/png",
+    "image/webp",
+    "image/gif",
+    "audio/ogg",
+    "audio/mpeg",
+    "audio/mp4",
+    "audio/webm",
+    "audio/wav",
+    "audio/x-wav",
+    "video/mp4",
+}
+OPEN_STATUSES = (CaseStatus.BARU, CaseStatus.DIPROSES, CaseStatus.PERLU_INFO)
+SIMULATED = "web:"
+
+
+def register(d: Dashboard) -> None:
+    """Add these pages to the dashboard."""
+    d.route("/", summary_page, role="viewer")
+    d.route("/cases", queue_page, role="viewer")
+    d.route("/cases/export.csv", export_csv, role="viewer")
+    d.route("/cases/export.xlsx", export_xlsx, role="viewer")
+    d.route("/cases/{reference}", case_page, role="viewer")
+    d.route("/cases/{reference}/messages", case_messages, role="viewer")
+    d.route("/cases/{reference}/preview", status_preview, role="petugas")
+    d.route("/cases/{reference}/status", change_status, role="petugas", methods=("POST",))
+    d.route("/cases/{reference}/assign", assign, role="petugas", methods=("POST",))
+    d.route("/cases/{reference}/note", add_note, role="petugas", methods=("POST",))
+    d.route("/cases/{reference}/appointment", set_appointment, role="petugas", methods=("POST",))
+    d.route("/cases/{reference}/reveal", reveal, role="petugas", methods=("POST",))
+    d.route("/persons", persons_page, role="viewer")
+    d.route("/persons/{person_id:int}", person_page, role="viewer")
+    d.route("/outbox", outbox_page, role="viewer")
+    d.route("/media/{ref:path}", media, role="viewer")
+
+
+# ---------------------------------------------------------------- names shown for codes
+
+
+def place_names(d: Dashboard) -> tuple[dict[str, str], dict[str, str]]:
+    """Kecamatan and kelurahan names by code."""
+    kecamatan = {k.code: k.name for k in d.places.kecamatan}
+    kelurahan = {v.code: v.name for k in d.places.kecamatan for v in d.places.kelurahan_of(k.code)}
+    return kecamatan, kelurahan
+
+
+async def staff_choices(d: Dashboard) -> list[dict[str, Any]]:
+    """Active accounts a case can be assigned to (those who may act)."""
+    rows = await d.db.fetchall(
+        "SELECT id, display_name, username FROM staff_users WHERE active = 1 AND role != 'viewer' "
+        "ORDER BY display_name"
+    )
+    return [dict(row) for row in rows]
+
+
+# ---------------------------------------------------------------- summary and queue
+
+
+async def summary_page(ctx: Ctx) -> Response:
+    """Counts by status, kind and kecamatan, and new cases per week as a chart."""
+    numbers = await queries.summary(ctx.d.db, now=ctx.now, tz=ctx.d.tz)
+    kecamatan, _ = place_names(ctx.d)
+    highest = max([count for _, count in numbers.weeks] + [1])
+    return ctx.render(
+        "summary.html",
+        s=numbers,
+        statuses=list(CaseStatus),
+        kinds=list(CaseKind),
+        kecamatan_names=kecamatan,
+        highest=highest,
+    )
+
+
+async def queue_page(ctx: Ctx) -> Response:
+    """The queue: filters, search, pagination."""
+    d = ctx.d
+    flt = QueueFilter.from_query(ctx.request.query_params, d.places)
+    page = await queries.queue_page(d.db, flt, tz=d.tz, sealer=d.sealer, page_size=d.config.page_size)
+    kecamatan, kelurahan = place_names(d)
+    return ctx.render(
+        "queue.html",
+        f=flt,
+        page=page,
+        statuses=list(CaseStatus),
+        kinds=list(CaseKind),
+        places=d.places,
+        kecamatan_names=kecamatan,
+        kelurahan_names=kelurahan,
+        staff=await staff_choices(d),
+        simulated=SIMULATED,
+    )
+
+
+async def export_csv(ctx: Ctx) -> Response:
+    """The filtered queue as CSV, streamed (NIK masked; cells a spreadsheet would run are made inert)."""
+    flt = QueueFilter.from_query(ctx.request.query_params, ctx.d.places)
+    await ctx.audit("cases.export", detail=f"csv {flt.query_string(page=1) or 'all'}")
+    return exports.csv_response(ctx.d, flt, ctx.lang)
+
+
+async def export_xlsx(ctx: Ctx) -> Response:
+    """The filtered queue as an Excel workbook, written row by row to a temporary file."""
+    flt = QueueFilter.from_query(ctx.request.query_params, ctx.d.places)
+    await ctx.audit("cases.export", detail=f"xlsx {flt.query_string(page=1) or 'all'}")
+    return await exports.xlsx_response(ctx.d, flt, ctx.lang)
+
+
+# ---------------------------------------------------------------- one case
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """One answer as shown: its label, its words, and a file to show or play."""
+
+    label: str
+    text: str
+    media_kind: str | None = None
+    media_url: str | None = None
+
+
+def _turn(d: Dashboard, lang: str, now: datetime) -> Turn:
+    """A stand-in conversation step, so the forms can say their answers in words."""
+    contact = ContactRecord(id="web:staff", channel="web", language=lang, created_at=now, updated_at=now)
+    return Turn(
+        event=Inbound(contact=contact.id, at=now),
+        contact=contact,
+        flow="",
+        step="",
+        data={},
+        started_at=now,
+        updated_at=None,
+        services=d.service.services,
+        now=now,
+    )
+
+
+def media_url(d: Dashboard, ref: str) -> str | None:
+    """The dashboard address of a stored file, when the file is here (not only on a platform)."""
+    if not ref.startswith("media/"):
+        return None
+    try:
+        path = d.media.path(ref)
+    except ValueError:
+        return None
+    return f"/{ref}" if path.is_file() else None
+
+
+def answers_of(d: Dashboard, case: CaseRecord, lang: str, now: datetime) -> list[Answer]:
+    """A case's answers in the order of its form, in words, with their photos and voice notes."""
+    form = FORMS.get(case.kind)
+    if form is None:
+        return []
+    turn = _turn(d, lang, now)
+    shown: list[Answer] = []
+    for field in form.fields:
+        if not field.label_key or field.name not in case.answers:
+            continue
+        value = case.answers[field.name]
+        label = d.catalog.text(lang, field.label_key)
+        try:
+            if not field.applies(case.answers):
+                continue
+            text = field.show(turn, value)
+        except (KeyError, TypeError, ValueError):  # an erased or older answer shape
+            text = json.dumps(value, ensure_ascii=False) if value is not None else "-"
+        kind = url = None
+        if isinstance(value, dict):
+            if isinstance(value.get("text"), str):
+                text = value["text"]  # the form shortens long descriptions; staff read them whole
+            if isinstance(value.get("ref"), str):
+                kind, url = str(value.get("kind") or "photo"), media_url(d, value["ref"])
+            elif isinstance(value.get("voice"), str):
+                kind, url = "voice", media_url(d, value["voice"])
+            if "lat" in value and "lon" in value:
+                text = f"{text} ({value['lat']}, {value['lon']})"
+        shown.append(Answer(label, text, kind, url))
+    return shown
+
+
+async def _case_or_404(ctx: Ctx) -> CaseRecord:
+    case = await repo.get_case(ctx.d.db, ctx.request.path_params["reference"][:40])
+    if case is None:
+        raise Refused(404, "refused.no_case")
+    return case
+
+
+def _event_media(d: Dashboard, note: str | None) -> tuple[str | None, str | None]:
+    match = casework_media_note(note)
+    if match is None:
+        return None, None
+    return match[0], media_url(d, match[1])
+
+
+def casework_media_note(note: str | None) -> tuple[str, str] | None:
+    """A citizen's answer that was a file is noted as "photo:<ref>" (see the router)."""
+    if not note or ":" not in note:
+        return None
+    kind, _, ref = note.partition(":")
+    if kind in ("photo", "voice", "audio", "document", "video") and ref:
+        return kind, ref
+    return None
+
+
+async def case_messages_rows(d: Dashboard, case_id: int) -> list[dict[str, Any]]:
+    """Messages queued for the citizen about this case, newest first, with what became of them."""
+    rows = await d.db.fetchall(
+        "SELECT id, origin, payload, status, error, created_at, sent_at, updated_at FROM outbox "
+        "WHERE case_id = ? ORDER BY id DESC LIMIT 50",
+        (case_id,),
+    )
+    return [dict(row) | {"text": Reply.from_json(row["payload"]).text} for row in rows]
+
+
+async def _case_view(ctx: Ctx, case: CaseRecord, status: int = 200, **extra: Any) -> Response:
+    d = ctx.d
+    assert case.id is not None
+    events = await repo.case_events(d.db, case.id)
+    contact = await repo.get_contact(d.db, case.contact_id)
+    kecamatan, kelurahan = place_names(d)
+    assignee = None
+    if (
+        assignee_id := await d.db.fetchval("SELECT assignee_id FROM cases WHERE id = ?", (case.id,))
+    ) is not None:
+        assignee = await d.db.fetchval("SELECT display_name FROM staff_users WHERE id = ?", (assignee_id,))
+    appointments = await d.db.fetchall(
+        "SELECT starts_at, place, note, status, created_by FROM appointments WHERE case_id = ? "
+        "ORDER BY starts_at",
+        (case.id,),
+    )
+    values: dict[str, Any] = {
+        "case": case,
+        "answers": answers_of(d, case, ctx.lang, ctx.now),
+        "events": [(event, *_event_media(d, event.note)) for event in events],
+        "contact": contact,
+        "kecamatan": kecamatan.get(case.kecamatan_code or "", "-"),
+        "kelurahan": kelurahan.get(case.kelurahan_code or "", "-"),
+        "assignee": assignee,
+        "assignee_id": assignee_id,
+        "allowed": sorted(ALLOWED_TRANSITIONS[case.status], key=list(CaseStatus).index),
+        "messages": await case_messages_rows(d, case.id),
+        "appointments": appointments,
+        "staff": await staff_choices(d),
+        "simulated": case.contact_id.startswith(SIMULATED),
+        "revealed": None,
+        "problem": None,
+        "preview": None,
+        "chosen": "",
+        "note": "",
+    }
+    return ctx.render("case.html", status=status, **(values | extra))
+
+
+async def case_page(ctx: Ctx) -> Response:
+    """A case: answers, files, timeline, messages to the citizen, and (for petugas) what can be done."""
+    case = await _case_or_404(ctx)
+    await ctx.audit("case.view", target=case.reference)
+    return await _case_view(ctx, case)
+
+
+async def case_messages(ctx: Ctx) -> Response:
+    """Just the case's messages (the page refreshes them while some wait to be sent)."""
+    case = await _case_or_404(ctx)
+    assert case.id is not None
+    return ctx.render("_case_messages.html", messages=await case_messages_rows(ctx.d, case.id), case=case)
+
+
+async def _preview_text(ctx: Ctx, case: CaseRecord, status: str, note: str) -> str:
+    if status not in {str(s) for s in ALLOWED_TRANSITIONS[case.status]}:
+        return ctx.msg("case.preview_pick")
+    contact = await repo.get_contact(ctx.d.db, case.contact_id)
+    if contact is None or contact.consent != "granted":
+        return ctx.msg("case.preview_unreachable")
+    return casework.citizen_message(
+        ctx.d.catalog, contact.language, CaseStatus(status), case.reference, case.kind, note.strip() or None
+    )
+
+
+async def status_preview(ctx: Ctx) -> Response:
+    """The message the citizen would receive for a status and note (shown while staff type)."""
+    case = await _case_or_404(ctx)
+    text = await _preview_text(
+        ctx, case, ctx.query("status"), ctx.request.query_params.get("note", "")[:2000]
+    )
+    return ctx.render("_preview.html", preview=text)
+
+
+async def change_status(ctx: Ctx) -> Response:
+    """Move the case on and tell the citizen (or, with "preview", only show what they would read)."""
+    case = await _case_or_404(ctx)
+    chosen = ctx.field("status")
+    note = ctx.field("note", limit=2000)
+    if ctx.field("preview"):
+        text = await _preview_text(ctx, case, chosen, note)
+        return await _case_view(ctx, case, preview=text, chosen=chosen, note=note)
+    if chosen not in {str(s) for s in ALLOWED_TRANSITIONS[case.status]}:
+        return await _case_view(ctx, case, 400, problem=ctx.msg("case.pick_status"), note=note)
+    target = CaseStatus(chosen)
+    if target in NEEDS_NOTE and not note:
+        return await _case_view(ctx, case, 400, problem=ctx.msg(NEEDS_NOTE[target]), chosen=chosen)
+    try:
+        await ctx.d.db.write(
+            partial(
+                casework.change_status,
+                catalog=ctx.d.catalog,
+                reference=case.reference,
+                to_status=target,
+                actor=ctx.user.actor,
+                note=note or None,
+                at=ctx.now,
+            )
+        )
+    except CaseworkError as error:  # e.g. someone else moved it a moment ago
+        fresh = await _case_or_404(ctx)
+        return await _case_view(ctx, fresh, 409, problem=ctx.msg("case.not_done", reason=str(error)))
+    ctx.d.service.dispatcher.wake()
+    return ctx.redirect(f"/cases/{case.reference}", done="status")
+
+
+def _assign(
+    conn: sqlite3.Connection, *, case_id: int, reference: str, user_id: int | None, actor: str, at: datetime
+) -> str:
+    name = None
+    if user_id is not None:
+        row = conn.execute(
+            "SELECT display_name FROM staff_users WHERE id = ? AND active = 1 AND role != 'viewer'",
+            (user_id,),
+        ).fetchone()
+        if row is None:
+            raise CaseworkError("no such staff member")
+        name = str(row[0])
+    conn.execute(
+        "UPDATE cases SET assignee_id = ?, updated_at = ? WHERE id = ?", (user_id, repo.iso(at), case_id)
+    )
+    repo.add_case_event(
+        conn, CaseEventRecord(case_id=case_id, at=at, actor=actor, action="assigned", note=name)
+    )
+    repo.audit(conn, actor=actor, action="case.assign", at=at, target=reference, detail=name or "-")
+    return name or ""
+
+
+async def assign(ctx: Ctx) -> Response:
+    """Give the case to a staff member (or to nobody)."""
+    case = await _case_or_404(ctx)
+    assert case.id is not None
+    chosen = ctx.field("assignee")
+    try:
+        await ctx.d.db.write(
+            partial(
+                _assign,
+                case_id=case.id,
+                reference=case.reference,
+                user_id=int(chosen) if chosen.isdigit() else None,
+                actor=ctx.user.actor,
+                at=ctx.now,
+            )
+        )
+    except CaseworkError:
+        return await _case_view(ctx, case, 400, problem=ctx.msg("case.no_staff"))
+    return ctx.redirect(f"/cases/{case.reference}", done="assigned")
+
+
+def _note(
+    conn: sqlite3.Connection, *, case_id: int, reference: str, text: str, actor: str, at: datetime
+) -> None:
+    repo.add_case_event(conn, CaseEventRecord(case_id=case_id, at=at, actor=actor, action="note", note=text))
+    repo.audit(conn, actor=actor, action="case.note", at=at, target=reference)
+
+
+async def add_note(ctx: Ctx) -> Response:
+    """An internal note: for staff only, never sent to the citizen."""
+    case = await _case_or_404(ctx)
+    assert case.id is not None
+    text = ctx.field("note", limit=2000)
+    if not text:
+        return await _case_view(ctx, case, 400, problem=ctx.msg("case.note_empty"))
+    await ctx.d.db.write(
+        partial(_note, case_id=case.id, reference=case.reference, text=text, actor=ctx.user.actor, at=ctx.now)
+    )
+    return ctx.redirect(f"/cases/{case.reference}", done="note")
+
+
+def parse_local(day: str, clock: str, tz: Any) -> datetime | None:
+    """A date (YYYY-MM-DD) and time (HH:MM) typed in WIB, as UTC; None when unreadable."""
+    try:
+        local = datetime.strptime(f"{day.strip()} {clock.strip()}", "%Y-%m-%d %H:%M")
+    except ValueError:
+        return None
+    return local.replace(tzinfo=tz).astimezone(UTC)
+
+
+async def set_appointment(ctx: Ctx) -> Response:
+    """An appointment: the citizen is told now and reminded the day before and that morning."""
+    case = await _case_or_404(ctx)
+    starts = parse_local(ctx.field("date"), ctx.field("time"), ctx.d.tz)
+    place = ctx.field("place", limit=200)
+    if starts is None or not place:
+        return await _case_view(ctx, case, 400, problem=ctx.msg("case.appointment_incomplete"))
+    try:
+        await ctx.d.db.write(
+            partial(
+                create_appointment,
+                reference=case.reference,
+                starts_at=starts,
+                place=place,
+                note=ctx.field("note", limit=500) or None,
+                actor=ctx.user.actor,
+                at=ctx.now,
+                times=ctx.d.times,
+                catalog=ctx.d.catalog,
+            )
+        )
+    except OutreachError:
+        return await _case_view(ctx, case, 400, problem=ctx.msg("case.appointment_past"))
+    ctx.d.service.dispatcher.wake()
+    return ctx.redirect(f"/cases/{case.reference}", done="appointment")
+
+
+async def reveal(ctx: Ctx) -> Response:
+    """Show the full NIK and KK on this page only; the viewing is recorded on the case and in the audit."""
+    case = await _case_or_404(ctx)
+    revealed = await ctx.d.db.write(
+        partial(
+            casework.reveal_numbers,
+            sealer=ctx.d.sealer,
+            reference=case.reference,
+            actor=ctx.user.actor,
+            at=ctx.now,
+        )
+    )
+    return await _case_view(ctx, case, revealed=revealed or {})
+
+
+# ---------------------------------------------------------------- persons
+
+
+async def persons_page(ctx: Ctx) -> Response:
+    """Registered people: search by name, filter by kecamatan or skill."""
+    d = ctx.d
+    q = " ".join(ctx.query("q").split())
+    kecamatan_code = ctx.query("kecamatan")
+    skill = ctx.query("skill")
+    page_text = ctx.query("page")
+    page = min(queries.MAX_PAGE, max(1, int(page_text))) if page_text.isdigit() else 1
+    clauses = ["p.deleted_at IS NULL"]
+    params: list[Any] = []
+    if q:
+        clauses.append("p.full_name LIKE ? ESCAPE '\\'")
+        params.append(queries.like_pattern(q))
+    kecamatan, kelurahan = place_names(d)
+    if kecamatan_code in kecamatan:
+        clauses.append("p.kecamatan_code = ?")
+        params.append(kecamatan_code)
+    else:
+        kecamatan_code = ""
+    skill = skill if skill.isidentifier() else ""
+    if skill:
+        clauses.append("EXISTS (SELECT 1 FROM json_each(p.skills) AS s WHERE s.value = ?)")
+        params.append(skill)
+    where = " AND ".join(clauses)
+    size = d.config.page_size
+    rows = await d.db.fetchall(
+        f"SELECT p.id, p.full_name, p.nik, p.kecamatan_code, p.kelurahan_code, p.skills, p.disaster_victim, "
+        f"p.is_self, p.created_at, (SELECT COUNT(*) FROM cases AS c WHERE c.person_id = p.id) AS cases "
+        f"FROM persons AS p WHERE {where} ORDER BY p.id DESC LIMIT ? OFFSET ?",
+        (*params, size + 1, (page - 1) * size),
+    )
+    more = len(rows) > size
+    people = []
+    for row in rows[:size]:
+        nik = json.loads(row["nik"]) if row["nik"] else None
+        people.append(
+            dict(row)
+            | {"nik_masked": nik["m"] if isinstance(nik, dict) else "-", "skills": json.loads(row["skills"])}
+        )
+    return ctx.render(
+        "persons.html",
+        people=people,
+        q=q,
+        kecamatan=kecamatan_code,
+        skill=skill,
+        page=page,
+        more=more,
+        places=d.places,
+        kecamatan_names=kecamatan,
+        kelurahan_names=kelurahan,
+        skills=SKILLS,
+    )
+
+
+SKILLS = ("masak", "rias", "menjahit", "montir", "service_hp", "lainnya")
+
+
+async def person_page(ctx: Ctx) -> Response:
+    """One person: what they gave (NIK masked), who registered them, their cases."""
+    d = ctx.d
+    person = await repo.get_person(d.db, int(ctx.request.path_params["person_id"]))
+    if person is None:
+        raise Refused(404, "refused.no_person")
+    await ctx.audit("person.view", target=f"person:{person.id}")
+    contact = await repo.get_contact(d.db, person.registered_by)
+    rows = await d.db.fetchall(
+        "SELECT reference, kind, status, created_at FROM cases WHERE person_id = ? ORDER BY id DESC",
+        (person.id,),
+    )
+    kecamatan, kelurahan = place_names(d)
+    return ctx.render(
+        "person.html",
+        person=person,
+        contact=contact,
+        cases=rows,
+        kecamatan=kecamatan.get(person.kecamatan_code or "", "-"),
+        kelurahan=kelurahan.get(person.kelurahan_code or "", "-"),
+        phone=_phone(ctx, person.phone),
+    )
+
+
+def _phone(ctx: Ctx, phone: str | None) -> str:
+    """Viewers see a phone number masked: enough to recognise, not to dial."""
+    if not phone:
+        return "-"
+    if ctx.user.can_act:
+        return phone
+    return phone[:5] + "*" * max(0, len(phone) - 8) + phone[-3:]
+
+
+# ---------------------------------------------------------------- outbox and files
+
+
+async def outbox_page(ctx: Ctx) -> Response:
+    """The newest outbound messages and what became of them."""
+    status = ctx.query("status")
+    origin = ctx.query("origin")
+    clauses: list[str] = []
+    params: list[Any] = []
+    if status.isidentifier():
+        clauses.append("o.status = ?")
+        params.append(status)
+    else:
+        status = ""
+    if origin.isidentifier():
+        clauses.append("o.origin = ?")
+        params.append(origin)
+    else:
+        origin = ""
+    where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+    rows = await ctx.d.db.fetchall(
+        "SELECT o.id, o.contact_id, o.origin, o.payload, o.status, o.error, o.created_at, o.sent_at, "
+        f"o.broadcast_id, c.reference FROM outbox AS o LEFT JOIN cases AS c ON c.id = o.case_id{where} "
+        "ORDER BY o.id DESC LIMIT 100",
+        params,
+    )
+    messages = [dict(row) | {"text": Reply.from_json(row["payload"]).text} for row in rows]
+    return ctx.render("outbox.html", messages=messages, status_filter=status, origin=origin)
+
+
+async def media(ctx: Ctx) -> Response:
+    """A photo or voice note of a case, for signed-in staff only."""
+    ref = "media/" + ctx.request.path_params["ref"]
+    try:
+        path = ctx.d.media.path(ref)
+    except ValueError:
+        raise Refused(404, "refused.no_file") from None
+    if not path.is_file():
+        raise Refused(404, "refused.no_file")
+    mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    if mime in INLINE_MEDIA:
+        return FileResponse(path, media_type=mime, content_disposition_type="inline")
+    return FileResponse(path, media_type="application/octet-stream", filename=path.name)
+
+
+__all__ = ["OPEN_STATUSES", "register"]

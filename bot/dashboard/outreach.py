@@ -1,0 +1,557 @@
+"""Broadcasts, reminders and appointments, training programmes: forms over `handlers.outreach`.
+
+The dashboard only reads forms and shows results; recording a broadcast, writing its outbox rows,
+reminders, invitations and RSVPs are the write functions every staff surface shares.
+"""
+
+import csv
+import io
+import sqlite3
+from datetime import date, datetime
+from functools import partial
+from typing import Any
+
+from starlette.responses import Response
+
+from bot.dashboard.app import Ctx, Dashboard, Refused
+from bot.dashboard.cases import SKILLS, parse_local, place_names
+from bot.staff_cli import safe_cell
+from handlers import outreach
+from handlers.outreach import OutreachError
+from handlers.segments import Segment
+from storage import repo
+from storage.records import CaseKind, CaseStatus
+
+PENDING = ("queued", "sending")
+REPORT_STATUSES = (
+    "queued",
+    "sending",
+    "sent",
+    "delivered",
+    "read",
+    "held",
+    "failed",
+    "unknown",
+    "blocked",
+    "cancelled",
+)
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def register(d: Dashboard) -> None:
+    """Add these pages to the dashboard."""
+    d.route("/segments/preview", segment_preview, role="petugas")
+    d.route("/broadcasts", broadcasts_page, role="viewer")
+    d.route("/broadcasts", create_broadcast, role="petugas", methods=("POST",))
+    d.route("/broadcasts/new", new_broadcast, role="petugas")
+    d.route("/broadcasts/{broadcast_id:int}", broadcast_page, role="viewer")
+    d.route("/broadcasts/{broadcast_id:int}/progress", broadcast_progress, role="viewer")
+    d.route("/broadcasts/{broadcast_id:int}/cancel", cancel_broadcast, role="petugas", methods=("POST",))
+    d.route("/reminders", reminders_page, role="viewer")
+    d.route("/reminders", create_reminder, role="petugas", methods=("POST",))
+    d.route("/reminders/{reminder_id:int}/cancel", cancel_reminder, role="petugas", methods=("POST",))
+    d.route("/programmes", programmes_page, role="viewer")
+    d.route("/programmes", create_programme, role="petugas", methods=("POST",))
+    d.route("/programmes/{programme_id:int}", programme_page, role="viewer")
+    d.route("/programmes/{programme_id:int}/invite", invite, role="petugas", methods=("POST",))
+    d.route("/programmes/{programme_id:int}/attendees.csv", attendees_csv, role="viewer")
+
+
+# ---------------------------------------------------------------- segments
+
+
+def segment_from(ctx: Ctx, *, from_form: bool) -> Segment:
+    """A segment from the `seg_*` fields of a form or query string; unknown values are left out."""
+
+    def many(name: str) -> list[str]:
+        if from_form:
+            return ctx.fields(name)
+        return [v.strip() for v in ctx.request.query_params.getlist(name) if v.strip()]
+
+    def one(name: str) -> str:
+        return ctx.field(name) if from_form else ctx.query(name)
+
+    kecamatan, kelurahan = place_names(ctx.d)
+
+    def day(name: str) -> date | None:
+        try:
+            return date.fromisoformat(one(name)) if one(name) else None
+        except ValueError:
+            return None
+
+    disaster = one("seg_disaster")
+    language = one("seg_language")
+    return Segment(
+        kecamatan=[c for c in many("seg_kecamatan") if c in kecamatan],
+        kelurahan=[c for c in many("seg_kelurahan") if c in kelurahan],
+        skills=[s for s in many("seg_skill") if s in SKILLS],
+        case_kinds=[CaseKind(k) for k in many("seg_case_kind") if k in set(CaseKind)],
+        case_statuses=[CaseStatus(s) for s in many("seg_case_status") if s in set(CaseStatus)],
+        disaster_victim={"yes": True, "no": False}.get(disaster),
+        registered_from=day("seg_from"),
+        registered_to=day("seg_to"),
+        language=language if language in ("id", "en") else None,
+    )
+
+
+def segment_words(ctx: Ctx, segment: Segment) -> str:
+    """What a segment selects, in the staff member's language."""
+    kecamatan, kelurahan = place_names(ctx.d)
+    parts: list[str] = []
+    if segment.kecamatan:
+        parts.append(
+            ctx.msg("segment.words_kecamatan", names=", ".join(kecamatan[c] for c in segment.kecamatan))
+        )
+    if segment.kelurahan:
+        parts.append(
+            ctx.msg("segment.words_kelurahan", names=", ".join(kelurahan[c] for c in segment.kelurahan))
+        )
+    if segment.skills:
+        parts.append(
+            ctx.msg("segment.words_skill", names=", ".join(ctx.msg(f"skill.{s}") for s in segment.skills))
+        )
+    if segment.case_kinds:
+        parts.append(
+            ctx.msg(
+                "segment.words_case_kind", names=", ".join(ctx.msg(f"kind.{k}") for k in segment.case_kinds)
+            )
+        )
+    if segment.case_statuses:
+        names = ", ".join(ctx.msg(f"status.{s}") for s in segment.case_statuses)
+        parts.append(ctx.msg("segment.words_case_status", names=names))
+    if segment.disaster_victim is not None:
+        parts.append(ctx.msg("segment.disaster_yes" if segment.disaster_victim else "segment.disaster_no"))
+    if segment.registered_from or segment.registered_to:
+        parts.append(
+            ctx.msg(
+                "segment.words_registered",
+                start=segment.registered_from.strftime("%d-%m-%Y") if segment.registered_from else "...",
+                end=segment.registered_to.strftime("%d-%m-%Y") if segment.registered_to else "...",
+            )
+        )
+    if segment.language:
+        parts.append(ctx.msg(f"segment.language_{segment.language}"))
+    return "; ".join(parts) or ctx.msg("segment.everyone")
+
+
+async def _preview(ctx: Ctx, segment: Segment) -> tuple[int, list[str]]:
+    count, sample = await ctx.d.db.write(partial(outreach.preview, segment=segment, tz=ctx.d.tz))
+    return int(count), list(sample)
+
+
+async def segment_preview(ctx: Ctx) -> Response:
+    """How many people a segment reaches, with a few names (shown while the form is filled in)."""
+    segment = segment_from(ctx, from_form=False)
+    count, sample = await _preview(ctx, segment)
+    return ctx.render("_segment_preview.html", count=count, sample=sample, words=segment_words(ctx, segment))
+
+
+def _segment_form_values(ctx: Ctx) -> dict[str, Any]:
+    kecamatan, kelurahan = place_names(ctx.d)
+    return {
+        "places": ctx.d.places,
+        "kecamatan_names": kecamatan,
+        "kelurahan_names": kelurahan,
+        "skills": SKILLS,
+        "kinds": list(CaseKind),
+        "statuses": list(CaseStatus),
+    }
+
+
+# ---------------------------------------------------------------- broadcasts
+
+
+def display_state(progress: dict[str, Any]) -> str:
+    """The broadcast's state as staff see it: a sending broadcast with nothing left to send is done."""
+    pending = sum(progress["counts"].get(status, 0) for status in PENDING)
+    if progress["status"] == "sending" and pending == 0:
+        return "done"
+    return str(progress["status"])
+
+
+async def broadcasts_page(ctx: Ctx) -> Response:
+    """Broadcasts, newest first, with their progress."""
+    rows = await ctx.d.db.fetchall("SELECT id FROM broadcasts ORDER BY id DESC LIMIT 100")
+    items = []
+    for row in rows:
+        progress = await ctx.d.db.write(partial(outreach.broadcast_progress, broadcast_id=row[0]))
+        segment = Segment.model_validate(progress["segment"])
+        items.append(progress | {"state": display_state(progress), "words": segment_words(ctx, segment)})
+    return ctx.render("broadcasts.html", items=items)
+
+
+async def new_broadcast(ctx: Ctx) -> Response:
+    """The compose form."""
+    return ctx.render(
+        "broadcast_new.html", problem=None, values={}, preview=None, **_segment_form_values(ctx)
+    )
+
+
+async def create_broadcast(ctx: Ctx) -> Response:
+    """Record the broadcast (its outbox rows are written at once when it is due now)."""
+    segment = segment_from(ctx, from_form=True)
+    text_id = ctx.field("text_id", limit=4000)
+    text_en = ctx.field("text_en", limit=4000)
+    template = ctx.field("template", limit=200)
+    later = ctx.field("when") == "later"
+    send_at = parse_local(ctx.field("date"), ctx.field("time"), ctx.d.tz) if later else ctx.now
+    count, sample = await _preview(ctx, segment)
+    preview = {"count": count, "sample": sample, "words": segment_words(ctx, segment)}
+    problem = None
+    if not text_id:
+        problem = ctx.msg("broadcast.need_text")
+    elif send_at is None:
+        problem = ctx.msg("broadcast.need_time")
+    elif count == 0:
+        problem = ctx.msg("broadcast.nobody")
+    if problem is not None or ctx.field("preview"):
+        return ctx.render(
+            "broadcast_new.html",
+            status=400 if problem else 200,
+            problem=problem,
+            values=_form_dict(ctx),
+            preview=preview,
+            **_segment_form_values(ctx),
+        )
+    assert send_at is not None
+    broadcast_id = await ctx.d.db.write(
+        partial(
+            outreach.create_broadcast,
+            segment=segment,
+            text_id=text_id,
+            text_en=text_en or None,
+            template=template or None,
+            send_at=max(send_at, ctx.now),
+            actor=ctx.user.actor,
+            at=ctx.now,
+            tz=ctx.d.tz,
+            quiet=ctx.d.times.quiet,
+        )
+    )
+    ctx.d.service.dispatcher.wake()
+    return ctx.redirect(f"/broadcasts/{broadcast_id}", done="broadcast")
+
+
+def _form_dict(ctx: Ctx) -> dict[str, Any]:
+    if ctx.form is None:
+        return {}
+    values: dict[str, Any] = {}
+    for key in ctx.form:
+        if key == "csrf_token":
+            continue
+        found = ctx.fields(key)
+        values[key] = found if key.startswith("seg_") else (found[0] if found else "")
+    return values
+
+
+async def _progress(ctx: Ctx) -> dict[str, Any]:
+    broadcast_id = int(ctx.request.path_params["broadcast_id"])
+    try:
+        progress = await ctx.d.db.write(partial(outreach.broadcast_progress, broadcast_id=broadcast_id))
+    except OutreachError:
+        raise Refused(404, "refused.no_broadcast") from None
+    state = display_state(progress)
+    counts = progress["counts"]
+    finished = sum(counts.get(s, 0) for s in REPORT_STATUSES if s not in PENDING and s != "cancelled")
+    quiet = ctx.d.times.quiet
+    send_at = datetime.fromisoformat(progress["send_at"])
+    waits_for = quiet.next_allowed(max(send_at, ctx.now)) if quiet.active(max(send_at, ctx.now)) else None
+    return progress | {
+        "state": state,
+        "finished": finished,
+        "statuses": REPORT_STATUSES,
+        "quiet_until": waits_for if state in ("scheduled", "sending") else None,
+    }
+
+
+async def broadcast_page(ctx: Ctx) -> Response:
+    """One broadcast: its text, who it reaches, live progress, and the final report."""
+    progress = await _progress(ctx)
+    segment = Segment.model_validate(progress["segment"])
+    failures = await ctx.d.db.fetchall(
+        "SELECT contact_id, status, error FROM outbox WHERE broadcast_id = ? "
+        "AND status IN ('failed', 'held', 'blocked', 'unknown') ORDER BY id LIMIT 50",
+        (progress["id"],),
+    )
+    row = await ctx.d.db.fetchone(
+        "SELECT created_by, text_en, template FROM broadcasts WHERE id = ?", (progress["id"],)
+    )
+    assert row is not None
+    return ctx.render(
+        "broadcast.html",
+        p=progress,
+        words=segment_words(ctx, segment),
+        failures=[dict(f) | {"who": mask_contact(f["contact_id"])} for f in failures],
+        created_by=row["created_by"],
+        text_en=row["text_en"],
+        wa_template=row["template"],
+    )
+
+
+def mask_contact(contact_id: str) -> str:
+    """`whatsapp:6281234567890` -> `whatsapp:6281*****7890`: the scheme and enough to recognise."""
+    scheme, _, rest = contact_id.partition(":")
+    if len(rest) <= 8:
+        return contact_id
+    return f"{scheme}:{rest[:4]}{'*' * (len(rest) - 8)}{rest[-4:]}"
+
+
+async def broadcast_progress(ctx: Ctx) -> Response:
+    """The progress block alone (the page asks for it every second until the broadcast is done)."""
+    return ctx.render("_broadcast_progress.html", p=await _progress(ctx))
+
+
+async def cancel_broadcast(ctx: Ctx) -> Response:
+    """Stop a scheduled or running broadcast; what was already sent stays sent."""
+    broadcast_id = int(ctx.request.path_params["broadcast_id"])
+    try:
+        await ctx.d.db.write(
+            partial(outreach.cancel_broadcast, broadcast_id=broadcast_id, actor=ctx.user.actor, at=ctx.now)
+        )
+    except OutreachError:
+        return ctx.redirect(f"/broadcasts/{broadcast_id}", done="too_late")
+    return ctx.redirect(f"/broadcasts/{broadcast_id}", done="cancelled")
+
+
+# ---------------------------------------------------------------- reminders and appointments
+
+
+def cron_of(ctx: Ctx) -> str | None:
+    """The crontab (WIB) of the repeat chosen in the form; None for a one-off reminder."""
+    repeat = ctx.field("repeat")
+    hour, _, minute = ctx.field("time").partition(":")
+    if repeat == "cron":
+        return ctx.field("cron", limit=100)
+    if not (hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60):
+        return ""
+    if repeat == "daily":
+        return f"{int(minute)} {int(hour)} * * *"
+    if repeat == "weekly":
+        day = ctx.field("weekday")
+        return f"{int(minute)} {int(hour)} * * {day}" if day in WEEKDAYS else ""
+    return None
+
+
+async def _reminders(ctx: Ctx, status: int = 200, **values: Any) -> Response:
+    d = ctx.d
+    reminders = [
+        dict(row) | {"words": segment_words(ctx, Segment.model_validate_json(row["segment"]))}
+        for row in await d.db.fetchall(
+            "SELECT id, kind, due_at, cron, text_id, text_en, segment, created_by FROM reminders "
+            "WHERE status = 'active' AND kind IN ('segment', 'recurring') ORDER BY due_at LIMIT 200"
+        )
+    ]
+    runs = await d.db.fetchall(
+        "SELECT r.reminder_id, r.due_at, r.outcome, r.detail, r.recipients, r.at, m.kind, m.text_id "
+        "FROM reminder_runs AS r JOIN reminders AS m ON m.id = r.reminder_id ORDER BY r.at DESC LIMIT 30"
+    )
+    appointments = await d.db.fetchall(
+        "SELECT a.starts_at, a.place, a.note, a.status, c.reference, c.subject_name FROM appointments AS a "
+        "JOIN cases AS c ON c.id = a.case_id WHERE a.starts_at >= ? ORDER BY a.starts_at LIMIT 200",
+        (repo.iso(ctx.now),),
+    )
+    values.setdefault("problem", None)
+    values.setdefault("values", {})
+    return ctx.render(
+        "reminders.html",
+        status=status,
+        reminders=reminders,
+        runs=runs,
+        appointments=appointments,
+        weekdays=WEEKDAYS,
+        **_segment_form_values(ctx),
+        **values,
+    )
+
+
+async def reminders_page(ctx: Ctx) -> Response:
+    """Active reminders, what recent ones did, upcoming appointments, and a form for a new reminder."""
+    return await _reminders(ctx)
+
+
+async def create_reminder(ctx: Ctx) -> Response:
+    """A one-off or repeating message to a segment."""
+    segment = segment_from(ctx, from_form=True)
+    text_id = ctx.field("text_id", limit=4000)
+    cron = cron_of(ctx)
+    due = parse_local(ctx.field("date"), ctx.field("time"), ctx.d.tz) if cron is None else None
+    problem = None
+    if not text_id:
+        problem = "reminder.need_text"
+    elif cron == "" or (cron is None and (due is None or due <= ctx.now)):
+        problem = "reminder.need_time"
+    if problem is None:
+        try:
+            await ctx.d.db.write(
+                partial(
+                    outreach.create_reminder,
+                    segment=segment,
+                    text_id=text_id,
+                    text_en=ctx.field("text_en", limit=4000) or None,
+                    due_at=due,
+                    cron=cron,
+                    actor=ctx.user.actor,
+                    at=ctx.now,
+                    tz=ctx.d.tz,
+                )
+            )
+        except OutreachError:
+            problem = "reminder.bad_schedule"
+    if problem is not None:
+        return await _reminders(ctx, 400, problem=ctx.msg(problem), values=_form_dict(ctx))
+    return ctx.redirect("/reminders", done="reminder")
+
+
+def _cancel_reminder(conn: sqlite3.Connection, *, reminder_id: int, actor: str, at: datetime) -> bool:
+    cursor = conn.execute(
+        "UPDATE reminders SET status = 'cancelled' WHERE id = ? AND status = 'active' "
+        "AND kind IN ('segment', 'recurring')",
+        (reminder_id,),
+    )
+    if cursor.rowcount:
+        repo.audit(conn, actor=actor, action="reminder.cancel", at=at, target=f"reminder:{reminder_id}")
+    return bool(cursor.rowcount)
+
+
+async def cancel_reminder(ctx: Ctx) -> Response:
+    """Stop a reminder (one already sent stays sent)."""
+    reminder_id = int(ctx.request.path_params["reminder_id"])
+    stopped = await ctx.d.db.write(
+        partial(_cancel_reminder, reminder_id=reminder_id, actor=ctx.user.actor, at=ctx.now)
+    )
+    if not stopped:
+        raise Refused(404, "refused.no_reminder")
+    return ctx.redirect("/reminders", done="reminder_cancelled")
+
+
+# ---------------------------------------------------------------- training programmes
+
+
+async def _programmes(ctx: Ctx, status: int = 200, **values: Any) -> Response:
+    rows = await ctx.d.db.fetchall(
+        "SELECT p.*, "
+        "(SELECT COUNT(*) FROM rsvps AS r WHERE r.programme_id = p.id AND r.status = 'confirmed') "
+        "AS confirmed, "
+        "(SELECT COUNT(*) FROM rsvps AS r WHERE r.programme_id = p.id AND r.status = 'waiting') AS waiting "
+        "FROM programmes AS p ORDER BY p.starts_at DESC LIMIT 200"
+    )
+    values.setdefault("problem", None)
+    values.setdefault("values", {})
+    return ctx.render("programmes.html", status=status, programmes=rows, skills=SKILLS, **values)
+
+
+async def programmes_page(ctx: Ctx) -> Response:
+    """Training programmes with their places taken, and a form for a new one."""
+    return await _programmes(ctx)
+
+
+async def create_programme(ctx: Ctx) -> Response:
+    """A programme with a quota; attendees are reminded the day before."""
+    tz = ctx.d.tz
+    starts = parse_local(ctx.field("start_date"), ctx.field("start_time"), tz)
+    ends = parse_local(ctx.field("end_date") or ctx.field("start_date"), ctx.field("end_time"), tz)
+    quota = ctx.field("quota")
+    name, place, skill = ctx.field("name", limit=200), ctx.field("place", limit=200), ctx.field("skill")
+    problem = None
+    if not name or not place or skill not in SKILLS:
+        problem = "programme.incomplete"
+    elif starts is None or ends is None or starts <= ctx.now:
+        problem = "programme.need_time"
+    elif not quota.isdigit() or int(quota) < 1:
+        problem = "programme.need_quota"
+    if problem is None:
+        assert starts is not None and ends is not None
+        try:
+            programme_id = await ctx.d.db.write(
+                partial(
+                    outreach.create_programme,
+                    name=name,
+                    skill=skill,
+                    place=place,
+                    starts_at=starts,
+                    ends_at=ends,
+                    quota=int(quota),
+                    actor=ctx.user.actor,
+                    at=ctx.now,
+                    times=ctx.d.times,
+                )
+            )
+        except OutreachError:
+            problem = "programme.need_time"
+        else:
+            return ctx.redirect(f"/programmes/{programme_id}", done="programme")
+    return await _programmes(ctx, 400, problem=ctx.msg(problem), values=_form_dict(ctx))
+
+
+async def _programme(ctx: Ctx) -> tuple[sqlite3.Row, list[dict[str, Any]]]:
+    programme_id = int(ctx.request.path_params["programme_id"])
+    row = await ctx.d.db.fetchone("SELECT * FROM programmes WHERE id = ?", (programme_id,))
+    if row is None:
+        raise Refused(404, "refused.no_programme")
+    rows = await ctx.d.db.write(partial(outreach.attendees, programme_id=programme_id))
+    return row, rows
+
+
+async def programme_page(ctx: Ctx, status: int = 200, **values: Any) -> Response:
+    """A programme: confirmed places, the waiting list in order, and a form to invite a segment."""
+    programme, rows = await _programme(ctx)
+    values.setdefault("problem", None)
+    values.setdefault("preview", None)
+    values.setdefault("values", {})
+    return ctx.render(
+        "programme.html",
+        status=status,
+        programme=programme,
+        attendees=rows,
+        confirmed=sum(1 for r in rows if r["status"] == "confirmed"),
+        **_segment_form_values(ctx),
+        **values,
+    )
+
+
+async def invite(ctx: Ctx) -> Response:
+    """Invite a segment (Ya / Tidak buttons); everyone already invited is left alone."""
+    programme, _ = await _programme(ctx)
+    segment = segment_from(ctx, from_form=True)
+    count, sample = await _preview(ctx, segment)
+    preview = {"count": count, "sample": sample, "words": segment_words(ctx, segment)}
+    if ctx.field("preview") or count == 0:
+        problem = ctx.msg("broadcast.nobody") if count == 0 else None
+        return await programme_page(
+            ctx, 400 if problem else 200, problem=problem, preview=preview, values=_form_dict(ctx)
+        )
+    await ctx.d.db.write(
+        partial(
+            outreach.invite,
+            programme_id=programme["id"],
+            segment=segment,
+            actor=ctx.user.actor,
+            at=ctx.now,
+            times=ctx.d.times,
+            catalog=ctx.d.catalog,
+        )
+    )
+    ctx.d.service.dispatcher.wake()
+    return ctx.redirect(f"/programmes/{programme['id']}", done="invited")
+
+
+async def attendees_csv(ctx: Ctx) -> Response:
+    """The attendee list as CSV (cells guarded against spreadsheet formulas)."""
+    programme, rows = await _programme(ctx)
+    await ctx.audit("programme.export", target=f"programme:{programme['id']}", detail=f"{len(rows)} rows")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    buffer.write("\ufeff")
+    writer.writerow([ctx.msg(f"attendees.{c}") for c in ("number", "status", "name", "phone", "answered")])
+    for number, row in enumerate(rows, start=1):
+        answered = ctx.d.local(row["answered_at"]) if row["answered_at"] else ""
+        status = ctx.msg(f"rsvp.{row['status']}")
+        writer.writerow(safe_cell(v) for v in (number, status, row["name"], row["phone"] or "", answered))
+    return Response(
+        buffer.getvalue().encode("utf-8"),
+        media_type="text/csv; charset=utf-8",
+        headers={"content-disposition": f'attachment; filename="peserta-program-{programme["id"]}.csv"'},
+    )
+
+
+__all__ = ["register"]

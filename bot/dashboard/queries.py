@@ -1,0 +1,264 @@
+"""Read queries behind the dashboard's pages: the queue and its filters, the summary, persons.
+
+The queue is read newest first and each filter has an index whose entries are in id order, so a page
+is a short index walk even with 100,000 cases. Counts are capped (a page says "10,000+") so that a
+broad filter never scans the whole table just to print a number.
+"""
+
+import re
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, fields, replace
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from handlers.places import Places
+from storage.crypto import Sealer
+from storage.db import Database
+from storage.records import CaseKind, CaseStatus
+
+COUNT_CAP = 10_000
+MAX_PAGE = 200
+REFERENCE = re.compile(r"^(REG|KTP|BAN|PSN)-\d{4}-\d{6}$")
+NIK_LIKE = re.compile(r"^[\d\s.\-]{16,24}$")
+
+QUEUE_COLUMNS = (
+    "c.id, c.reference, c.kind, c.status, c.subject_name, c.kecamatan_code, c.kelurahan_code, "
+    "c.assignee_id, c.duplicate_of, c.contact_id, c.created_at, c.updated_at"
+)
+
+
+def like_pattern(text: str) -> str:
+    """`%text%` for LIKE ... ESCAPE '\\', with the user's own % and _ taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def day_start(day: date, tz: ZoneInfo) -> str:
+    """Midnight of a local day, as stored (UTC ISO)."""
+    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC).isoformat()
+
+
+def _date(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class QueueFilter:
+    """What the queue (and its exports) show: every field optional; unknown values are ignored."""
+
+    kind: str = ""
+    status: str = ""
+    kecamatan: str = ""
+    kelurahan: str = ""
+    assignee: str = ""  # a staff id, "none" (unassigned) or "" (anyone)
+    date_from: str = ""
+    date_to: str = ""
+    q: str = ""
+    page: int = 1
+
+    @classmethod
+    def from_query(cls, params: Mapping[str, str], places: Places) -> "QueueFilter":
+        """Read the filter from a query string, dropping what is not a known value."""
+
+        def get(name: str) -> str:
+            return str(params.get(name, "")).strip()[:100]
+
+        kecamatan = get("kecamatan") if get("kecamatan") in {k.code for k in places.kecamatan} else ""
+        kelurahan = get("kelurahan")
+        if kelurahan:
+            try:
+                places.kelurahan_by_code(kelurahan)
+            except KeyError:
+                kelurahan = ""
+        assignee = get("assignee")
+        page = get("page")
+        return cls(
+            kind=get("kind") if get("kind") in set(CaseKind) else "",
+            status=get("status") if get("status") in set(CaseStatus) else "",
+            kecamatan=kecamatan,
+            kelurahan=kelurahan,
+            assignee=assignee if assignee == "none" or assignee.isdigit() else "",
+            date_from=get("date_from") if _date(get("date_from")) else "",
+            date_to=get("date_to") if _date(get("date_to")) else "",
+            q=" ".join(get("q").split()),
+            page=min(MAX_PAGE, max(1, int(page))) if page.isdigit() else 1,
+        )
+
+    def query_string(self, **changes: Any) -> str:
+        """This filter as a query string (empty values left out), with some fields changed."""
+        changed = replace(self, **changes)
+        pairs = [(f.name, getattr(changed, f.name)) for f in fields(changed)]
+        return urlencode([(k, v) for k, v in pairs if v not in ("", None) and not (k == "page" and v == 1)])
+
+    def page_query(self, page: int) -> str:
+        """The query string of another page of the same filter."""
+        return self.query_string(page=page)
+
+    @property
+    def active(self) -> bool:
+        """Whether anything narrows the queue."""
+        return bool(self.query_string(page=1))
+
+    def where(self, tz: ZoneInfo, sealer: Sealer) -> tuple[str, list[Any]]:
+        """SQL condition over `cases AS c`, with its parameters."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        for column, value in (
+            ("c.kind", self.kind),
+            ("c.status", self.status),
+            ("c.kecamatan_code", self.kecamatan),
+            ("c.kelurahan_code", self.kelurahan),
+        ):
+            if value:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if self.assignee == "none":
+            clauses.append("c.assignee_id IS NULL")
+        elif self.assignee:
+            clauses.append("c.assignee_id = ?")
+            params.append(int(self.assignee))
+        start, end = _date(self.date_from), _date(self.date_to)
+        if start:
+            clauses.append("c.created_at >= ?")
+            params.append(day_start(start, tz))
+        if end:
+            clauses.append("c.created_at < ?")
+            params.append(day_start(end + timedelta(days=1), tz))
+        if self.q:
+            search, search_params = _search(self.q, sealer)
+            clauses.append(search)
+            params.extend(search_params)
+        return (" AND ".join(clauses) or "1"), params
+
+
+def _search(text: str, sealer: Sealer) -> tuple[str, list[Any]]:
+    """A reference finds its case, 16 digits find a NIK (by keyed hash), anything else a name."""
+    upper = text.upper()
+    if REFERENCE.match(upper):
+        return "c.reference = ?", [upper]
+    digits = re.sub(r"\D", "", text)
+    if NIK_LIKE.match(text) and len(digits) == 16:
+        return "c.nik_hash = ?", [sealer.lookup_hash(digits)]
+    pattern = like_pattern(text)
+    return "(c.subject_name LIKE ? ESCAPE '\\' OR c.reference LIKE ? ESCAPE '\\')", [pattern, pattern]
+
+
+@dataclass(frozen=True, slots=True)
+class QueuePage:
+    """One page of the queue."""
+
+    rows: list[dict[str, Any]]
+    total: int
+    capped: bool
+    page: int
+    pages: int
+
+
+async def queue_page(
+    db: Database, flt: QueueFilter, *, tz: ZoneInfo, sealer: Sealer, page_size: int
+) -> QueuePage:
+    """The cases the filter selects, newest first, one page of them."""
+    where, params = flt.where(tz, sealer)
+    total = int(
+        await db.fetchval(
+            f"SELECT COUNT(*) FROM (SELECT 1 FROM cases AS c WHERE {where} LIMIT {COUNT_CAP + 1})", params
+        )
+    )
+    capped = total > COUNT_CAP
+    total = min(total, COUNT_CAP)
+    pages = max(1, min(MAX_PAGE, -(-total // page_size)))
+    page = min(flt.page, pages)
+    rows = await db.fetchall(
+        f"SELECT {QUEUE_COLUMNS}, u.display_name AS assignee_name FROM cases AS c "
+        f"LEFT JOIN staff_users AS u ON u.id = c.assignee_id WHERE {where} "
+        "ORDER BY c.id DESC LIMIT ? OFFSET ?",
+        (*params, page_size, (page - 1) * page_size),
+    )
+    return QueuePage([dict(row) for row in rows], total, capped, page, pages)
+
+
+async def iter_cases(
+    db: Database, flt: QueueFilter, *, tz: ZoneInfo, sealer: Sealer, batch: int = 2000
+) -> AsyncIterator[list[dict[str, Any]]]:
+    """Every case the filter selects (oldest first), in batches, for exports: memory stays flat."""
+    where, params = flt.where(tz, sealer)
+    last_id = 0
+    while True:
+        rows = await db.fetchall(
+            f"SELECT c.*, u.display_name AS assignee_name FROM cases AS c "
+            f"LEFT JOIN staff_users AS u ON u.id = c.assignee_id WHERE {where} AND c.id > ? "
+            "ORDER BY c.id LIMIT ?",
+            (*params, last_id, batch),
+        )
+        if not rows:
+            return
+        yield [dict(row) for row in rows]
+        last_id = rows[-1]["id"]
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """The numbers on the first page."""
+
+    total: int
+    by_status: dict[str, int]
+    by_kind: dict[str, int]
+    by_kecamatan: dict[str | None, int]
+    weeks: list[tuple[date, int]]
+    open_unassigned: int
+    today: int
+
+
+async def summary(db: Database, *, now: datetime, tz: ZoneInfo, weeks: int = 12) -> Summary:
+    """Counts by status, kind and kecamatan, and new cases per week (Monday to Sunday, WIB)."""
+    by_status = {
+        row[0]: int(row[1]) for row in await db.fetchall("SELECT status, COUNT(*) FROM cases GROUP BY status")
+    }
+    by_kind = {
+        row[0]: int(row[1]) for row in await db.fetchall("SELECT kind, COUNT(*) FROM cases GROUP BY kind")
+    }
+    by_kecamatan = {
+        row[0]: int(row[1])
+        for row in await db.fetchall("SELECT kecamatan_code, COUNT(*) FROM cases GROUP BY kecamatan_code")
+    }
+    local_today = now.astimezone(tz).date()
+    this_monday = local_today - timedelta(days=local_today.weekday())
+    first_monday = this_monday - timedelta(weeks=weeks - 1)
+    offset = now.astimezone(tz).utcoffset() or timedelta(0)
+    shift = f"{int(offset.total_seconds())} seconds"
+    # '-6 days' then 'weekday 1' lands on the Monday of the (local) week, Mondays included.
+    counted = {
+        row[0]: int(row[1])
+        for row in await db.fetchall(
+            "SELECT date(created_at, ?, '-6 days', 'weekday 1') AS monday, COUNT(*) FROM cases "
+            "WHERE created_at >= ? GROUP BY monday",
+            (shift, day_start(first_monday, tz)),
+        )
+    }
+    series = [
+        (monday, counted.get(monday.isoformat(), 0))
+        for monday in (first_monday + timedelta(weeks=index) for index in range(weeks))
+    ]
+    open_unassigned = int(
+        await db.fetchval(
+            "SELECT COUNT(*) FROM cases WHERE status IN ('baru', 'diproses', 'perlu_info') "
+            "AND assignee_id IS NULL"
+        )
+    )
+    today = int(
+        await db.fetchval("SELECT COUNT(*) FROM cases WHERE created_at >= ?", (day_start(local_today, tz),))
+    )
+    return Summary(
+        total=sum(by_status.values()),
+        by_status=by_status,
+        by_kind=by_kind,
+        by_kecamatan=by_kecamatan,
+        weeks=series,
+        open_unassigned=open_unassigned,
+        today=today,
+    )

@@ -1,0 +1,84 @@
+// Dinsos Tangsel staff dashboard: small progressive enhancements. Every page works without this file;
+// it only refreshes parts of pages, previews what a form would do, and keeps the simulator on one page.
+(function () {
+  "use strict";
+
+  function get(url) {
+    return fetch(url, { credentials: "same-origin", headers: { "x-requested-with": "fetch" } })
+      .then(function (response) { return response.ok ? response.text() : null; });
+  }
+
+  // <div data-refresh="/url" data-every="1000">: reload the block until it says it is final.
+  function stillWaiting(element) {
+    if (element.querySelector("[data-final]")) return false;
+    if (element.id === "case-messages") return !!element.querySelector(".out-queued, .out-sending");
+    return true;
+  }
+
+  function refresh(element) {
+    var url = element.getAttribute("data-refresh");
+    var every = parseInt(element.getAttribute("data-every") || "2000", 10);
+    var keepScroll = element.hasAttribute("data-keep-scroll");
+    if (keepScroll) element.scrollTop = element.scrollHeight;
+    var timer = setInterval(function () {
+      get(url).then(function (html) {
+        if (html === null || html === element.innerHTML) return;
+        var atBottom = element.scrollTop + element.clientHeight >= element.scrollHeight - 30;
+        element.innerHTML = html;
+        if (keepScroll && atBottom) element.scrollTop = element.scrollHeight;
+        if (!stillWaiting(element)) clearInterval(timer);
+      });
+    }, every);
+  }
+
+  // A form part with data-preview-url: show what the form would do while it is filled in.
+  function query(form) {
+    var params = new URLSearchParams();
+    new FormData(form).forEach(function (value, key) {
+      if (typeof value === "string" && key !== "csrf_token") params.append(key, value);
+    });
+    return params.toString();
+  }
+
+  function preview(part) {
+    var form = part.tagName === "FORM" ? part : part.closest("form");
+    var target = document.getElementById(part.getAttribute("data-preview-target"));
+    if (!form || !target) return;
+    var url = part.getAttribute("data-preview-url");
+    var pending = null;
+    function update() {
+      get(url + "?" + query(form)).then(function (html) { if (html !== null) target.innerHTML = html; });
+    }
+    function later() { clearTimeout(pending); pending = setTimeout(update, 300); }
+    part.addEventListener("input", later);
+    part.addEventListener("change", later);
+    if (part.tagName !== "FORM") update();
+  }
+
+  // The simulator: send without leaving the page, then show the new transcript.
+  function simulator(form) {
+    var lines = document.getElementById(form.getAttribute("data-chat"));
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var data = new FormData(form, event.submitter || undefined);
+      if (event.submitter && event.submitter.name === "choice") {
+        data.set("label", event.submitter.textContent.replace(/^\s*\d+\.\s*/, "").trim());
+      }
+      var text = form.querySelector("input[name=text]");
+      fetch(form.getAttribute("action"), {
+        method: "POST", body: data, credentials: "same-origin", headers: { "x-requested-with": "fetch" }
+      }).then(function (response) { return response.ok ? response.text() : null; }).then(function (html) {
+        if (html !== null && lines) { lines.innerHTML = html; lines.scrollTop = lines.scrollHeight; }
+        if (text) { text.value = ""; text.focus(); }
+        var file = form.querySelector("input[type=file]");
+        if (file) file.value = "";
+      });
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-refresh]").forEach(refresh);
+    document.querySelectorAll("[data-preview-url]").forEach(preview);
+    document.querySelectorAll("form[data-chat]").forEach(simulator);
+  });
+})();

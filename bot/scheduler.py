@@ -1,0 +1,139 @@
+"""The outreach clock: APScheduler 3 ticks, the store decides what is due.
+
+Nothing about a reminder lives only in memory: each tick reads due broadcasts and reminders from the
+store and handles each in its own transaction (see `handlers.outreach.run_reminder`), so a reminder
+that fell due while the service was down is found at the first tick after start, and a crash in the
+middle of a tick leaves every reminder either done (with its outbox rows) or still due — never both.
+"""
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import partial
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.settings import OutreachSettings
+from handlers import outreach
+from handlers.i18n import Catalog
+from handlers.outreach import OutreachTimes, QuietHours
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+
+def outreach_times(settings: OutreachSettings, tz: ZoneInfo) -> OutreachTimes:
+    """The times reminders follow, from settings."""
+    return OutreachTimes(
+        tz=tz,
+        quiet=QuietHours(settings.quiet_start, settings.quiet_end, tz),
+        stale_after=timedelta(hours=settings.stale_after_hours),
+        day_before=settings.appointment_day_before_time,
+        morning=settings.appointment_morning_time,
+    )
+
+
+@dataclass
+class TickReport:
+    """What one tick did."""
+
+    broadcasts_enqueued: int = 0
+    messages_queued: int = 0
+    reminders: list[outreach.ReminderRun] = field(default_factory=list)
+    nudges: int = 0
+    broadcasts_finished: list[int] = field(default_factory=list)
+
+
+class OutreachScheduler:
+    """Turns due broadcasts, reminders and nudges into outbox rows."""
+
+    def __init__(
+        self,
+        db: Database,
+        catalog: Catalog,
+        settings: OutreachSettings,
+        tz: ZoneInfo,
+        clock: Callable[[], datetime],
+        on_queued: Callable[[], None] | None = None,
+    ) -> None:
+        self.db = db
+        self.catalog = catalog
+        self.settings = settings
+        self.times = outreach_times(settings, tz)
+        self.clock = clock
+        self.on_queued = on_queued
+        self._scheduler: AsyncIOScheduler | None = None
+
+    async def tick(self) -> TickReport:
+        """Handle everything due now."""
+        now = self.clock()
+        report = TickReport()
+        for broadcast_id in await self.db.write(partial(outreach.due_broadcasts, at=now)):
+            count = await self.db.write(
+                partial(
+                    outreach.enqueue_broadcast,
+                    broadcast_id=broadcast_id,
+                    at=now,
+                    tz=self.times.tz,
+                    quiet=self.times.quiet,
+                )
+            )
+            report.broadcasts_enqueued += 1
+            report.messages_queued += count
+        while True:
+            due = await self.db.write(partial(outreach.due_reminders, at=now))
+            for reminder_id in due:
+                run = await self.db.write(
+                    partial(
+                        outreach.run_reminder,
+                        reminder_id=reminder_id,
+                        at=now,
+                        times=self.times,
+                        catalog=self.catalog,
+                    )
+                )
+                report.reminders.append(run)
+                report.messages_queued += run.recipients
+                if run.outcome.startswith("skipped"):
+                    log.info("reminder %d due %s skipped: %s", run.reminder_id, run.due_at, run.outcome)
+            if len(due) < 200:
+                break
+        report.nudges = await self.db.write(
+            partial(
+                outreach.queue_nudges,
+                at=now,
+                unfinished_after=timedelta(hours=self.settings.nudge_unfinished_after_hours),
+                info_after=timedelta(days=self.settings.nudge_info_after_days),
+                catalog=self.catalog,
+                quiet=self.times.quiet,
+            )
+        )
+        report.messages_queued += report.nudges
+        report.broadcasts_finished = await self.db.write(partial(outreach.finish_broadcasts, at=now))
+        if report.messages_queued and self.on_queued is not None:
+            self.on_queued()
+        return report
+
+    def start(self) -> None:
+        """Tick now and then every `tick_seconds` (one tick at a time; missed ticks coalesce)."""
+        scheduler = AsyncIOScheduler(timezone=self.times.tz)
+        scheduler.add_job(
+            self.tick,
+            "interval",
+            seconds=self.settings.tick_seconds,
+            next_run_time=datetime.now(self.times.tz),
+            id="outreach-tick",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+        )
+        scheduler.start()
+        self._scheduler = scheduler
+
+    def shutdown(self) -> None:
+        """Stop ticking."""
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+            self._scheduler = None

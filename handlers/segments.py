@@ -1,0 +1,99 @@
+"""Segments: who a broadcast, reminder or invitation reaches.
+
+A segment combines filters (all of them must hold). Contacts who opted out ("berhenti"), who blocked the
+bot (unreachable), or who have not agreed to the privacy notice are always excluded. A field worker who
+registered several people in a kecamatan is one contact and receives one message.
+"""
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from handlers.places import Places
+from storage.records import CaseKind, CaseStatus
+
+
+class Segment(BaseModel):
+    """Filters on registered people and their cases; empty means everyone registered."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kecamatan: list[str] = Field(default_factory=list)
+    kelurahan: list[str] = Field(default_factory=list)
+    skills: list[str] = Field(default_factory=list)
+    case_kinds: list[CaseKind] = Field(default_factory=list)
+    case_statuses: list[CaseStatus] = Field(default_factory=list)
+    disaster_victim: bool | None = None
+    registered_from: date | None = None
+    registered_to: date | None = None
+    language: str | None = None
+
+    def describe(self, places: Places) -> str:
+        """A short human description for previews and reports."""
+        parts: list[str] = []
+        if self.kecamatan:
+            parts.append("kecamatan " + ", ".join(places.kecamatan_by_code(c).name for c in self.kecamatan))
+        if self.kelurahan:
+            parts.append("kelurahan " + ", ".join(places.kelurahan_by_code(c).name for c in self.kelurahan))
+        if self.skills:
+            parts.append("keterampilan " + ", ".join(self.skills))
+        if self.case_kinds:
+            parts.append("jenis kasus " + ", ".join(self.case_kinds))
+        if self.case_statuses:
+            parts.append("status " + ", ".join(self.case_statuses))
+        if self.disaster_victim is not None:
+            parts.append("korban bencana" if self.disaster_victim else "bukan korban bencana")
+        if self.registered_from or self.registered_to:
+            parts.append(f"terdaftar {self.registered_from or '...'} s/d {self.registered_to or '...'}")
+        if self.language:
+            parts.append(f"bahasa {self.language}")
+        return "; ".join(parts) or "semua warga terdaftar"
+
+
+def _in(column: str, values: list[Any], params: list[Any]) -> str:
+    params.extend(values)
+    return f"{column} IN ({', '.join('?' * len(values))})"
+
+
+def _day_start_utc(day: date, tz: ZoneInfo) -> str:
+    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC).isoformat()
+
+
+def segment_where(segment: Segment, tz: ZoneInfo) -> tuple[str, list[Any]]:
+    """SQL condition over `contacts AS c` selecting the segment's reachable contacts, with parameters."""
+    params: list[Any] = []
+    clauses = ["c.consent = 'granted'", "c.opted_out = 0", "c.unreachable = 0"]
+    person: list[str] = []
+    if segment.kecamatan:
+        person.append(_in("p.kecamatan_code", segment.kecamatan, params))
+    if segment.kelurahan:
+        person.append(_in("p.kelurahan_code", segment.kelurahan, params))
+    if segment.skills:
+        inner = _in("s.value", segment.skills, params)
+        person.append(f"EXISTS (SELECT 1 FROM json_each(p.skills) AS s WHERE {inner})")
+    if segment.disaster_victim is not None:
+        person.append("p.disaster_victim = ?")
+        params.append(int(segment.disaster_victim))
+    if segment.registered_from is not None:
+        person.append("p.created_at >= ?")
+        params.append(_day_start_utc(segment.registered_from, tz))
+    if segment.registered_to is not None:
+        person.append("p.created_at < ?")
+        params.append(_day_start_utc(segment.registered_to + timedelta(days=1), tz))
+    case: list[str] = []
+    if segment.case_kinds:
+        case.append(_in("k.kind", [str(k) for k in segment.case_kinds], params))
+    if segment.case_statuses:
+        case.append(_in("k.status", [str(s) for s in segment.case_statuses], params))
+    if person or not case:
+        condition = " AND ".join(["p.registered_by = c.id", "p.deleted_at IS NULL", *person])
+        clauses.append(f"EXISTS (SELECT 1 FROM persons AS p WHERE {condition})")
+    if case:
+        condition = " AND ".join(["k.contact_id = c.id", *case])
+        clauses.append(f"EXISTS (SELECT 1 FROM cases AS k WHERE {condition})")
+    if segment.language:
+        clauses.append("c.language = ?")
+        params.append(segment.language)
+    return " AND ".join(clauses), params

@@ -1,0 +1,267 @@
+"""The fake Meta side of WhatsApp for tests and benchmarks.
+
+`FakeGraph` is a Graph API that records sends, serves media and fails on cue. In tests it runs in-process
+(`httpx.ASGITransport(app=fake.app)`); the benchmark serves it with uvicorn on 127.0.0.1
+(`python -m tests.fake_graph --port 8799`) and reads what it recorded from `/_fake/sent`. Answers use the
+shapes of the recorded bodies in tests/data/whatsapp (send_response_*.json, graph_error_131047.json).
+`webhook_body` and `sign` build and sign webhook deliveries the way Meta does.
+"""
+
+import argparse
+import asyncio
+import hashlib
+import hmac
+import itertools
+import json
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+DATA = Path(__file__).parent / "data" / "whatsapp"
+TOKEN = "test-access-token"
+APP_SECRET = "test-app-secret"
+PHONE_NUMBER_ID = "1122334455667"
+
+ERRORS: dict[int, tuple[str, str]] = {
+    131047: (
+        "(#131047) Re-engagement message",
+        "Message failed to send because more than 24 hours have passed since the customer last replied "
+        "to this number.",
+    ),
+    130429: ("(#130429) Rate limit hit", "Cloud API message throughput has been reached."),
+    131056: (
+        "(#131056) (Business Account, Consumer Account) pair rate limit hit",
+        "Too many messages sent from the sender phone number to the same recipient phone number in a "
+        "short period of time.",
+    ),
+    131026: ("(#131026) Message undeliverable", "Unable to deliver message."),
+}
+
+
+def load(name: str) -> dict[str, Any]:
+    """A recorded payload from tests/data/whatsapp."""
+    body: dict[str, Any] = json.loads((DATA / name).read_text())
+    return body
+
+
+def error_body(code: int) -> dict[str, Any]:
+    """A Graph error body in the recorded shape, for `code`."""
+    body = load("graph_error_131047.json")
+    message, details = ERRORS[code]
+    body["error"].update(code=code, message=message)
+    body["error"]["error_data"]["details"] = details
+    return body
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """One message the fake accepted."""
+
+    wamid: str
+    to: str
+    type: str
+    body: dict[str, Any]
+    at: float
+
+    @property
+    def text(self) -> str:
+        """The visible body text (text, interactive body, or the template's first parameter)."""
+        if self.type == "text":
+            return str(self.body["text"]["body"])
+        if self.type == "interactive":
+            return str(self.body["interactive"]["body"]["text"])
+        if self.type == "template":
+            components = self.body["template"].get("components") or [{"parameters": [{"text": ""}]}]
+            return str(components[0]["parameters"][0]["text"])
+        return ""
+
+    @property
+    def interactive_type(self) -> str | None:
+        """`button`, `list` or `location_request_message` for interactive messages."""
+        return str(self.body["interactive"]["type"]) if self.type == "interactive" else None
+
+    @property
+    def options(self) -> list[dict[str, Any]]:
+        """Buttons ({id, title}) or list rows ({id, title, description?}) offered."""
+        if self.interactive_type == "button":
+            return [b["reply"] for b in self.body["interactive"]["action"]["buttons"]]
+        if self.interactive_type == "list":
+            return [row for s in self.body["interactive"]["action"]["sections"] for row in s["rows"]]
+        return []
+
+
+@dataclass
+class FakeGraph:
+    """The fake's state: what was sent, media it can serve, and errors queued for the next sends."""
+
+    phone_number_id: str = PHONE_NUMBER_ID
+    latency: float = 0.0
+    sent: list[Sent] = field(default_factory=list)
+    media: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    # Errors answered to the next sends (any recipient), in order.
+    fail_next: list[int] = field(default_factory=list)
+    # Recipients whose 24-hour window is closed: free-form sends to them get 131047.
+    closed_windows: set[str] = field(default_factory=set)
+    refused: list[tuple[str, int]] = field(default_factory=list)
+    requests: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    _ids: "itertools.count[int]" = field(default_factory=lambda: itertools.count(1))
+
+    def __post_init__(self) -> None:
+        self.app = Starlette(
+            routes=[
+                Route("/_fake/sent", self._dump, methods=["GET"]),
+                Route("/media-files/{media_id}", self._media_file, methods=["GET"]),
+                Route("/{version}/{phone_id}/messages", self._messages, methods=["POST"]),
+                Route("/{version}/{media_id}", self._media_url, methods=["GET"]),
+            ]
+        )
+
+    def to(self, recipient: str) -> list[Sent]:
+        """Messages sent to one recipient (wa_id or BSUID), in order."""
+        return [s for s in self.sent if s.to == recipient]
+
+    def add_media(self, media_id: str, data: bytes, mime: str) -> None:
+        """Make a media id downloadable."""
+        self.media[media_id] = (data, mime)
+
+    @staticmethod
+    def _authorised(request: Request) -> bool:
+        return request.headers.get("authorization") == f"Bearer {TOKEN}"
+
+    async def _messages(self, request: Request) -> Response:
+        self.requests["messages"] += 1
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        if not self._authorised(request):
+            return JSONResponse({"error": {"message": "Invalid OAuth access token", "code": 190}}, 401)
+        if request.path_params["phone_id"] != self.phone_number_id:
+            return JSONResponse({"error": {"message": "Unknown phone number id", "code": 100}}, 400)
+        body = await request.json()
+        recipient = body.get("to") or body.get("recipient")
+        code = None
+        if self.fail_next:
+            code = self.fail_next.pop(0)
+        elif recipient in self.closed_windows and body.get("type") != "template":
+            code = 131047
+        if code is not None:
+            self.refused.append((recipient, code))
+            return JSONResponse(error_body(code), status_code=400)
+        wamid = f"wamid.FAKE{next(self._ids):08d}"
+        self.sent.append(Sent(wamid, recipient, body.get("type", ""), body, time.monotonic()))
+        shape = "send_response_phone.json" if "to" in body else "send_response_bsuid.json"
+        answer = load(shape)
+        answer["contacts"][0]["input"] = recipient
+        answer["messages"][0]["id"] = wamid
+        return JSONResponse(answer)
+
+    async def _media_url(self, request: Request) -> Response:
+        self.requests["media_url"] += 1
+        media_id = request.path_params["media_id"]
+        if not self._authorised(request) or media_id not in self.media:
+            return JSONResponse({"error": {"message": "Unsupported get request", "code": 100}}, 400)
+        data, mime = self.media[media_id]
+        return JSONResponse(
+            {
+                "messaging_product": "whatsapp",
+                "url": f"{request.base_url}media-files/{media_id}",
+                "mime_type": mime,
+                "sha256": "0" * 64,
+                "file_size": len(data),
+                "id": media_id,
+            }
+        )
+
+    async def _media_file(self, request: Request) -> Response:
+        self.requests["media_file"] += 1
+        media_id = request.path_params["media_id"]
+        if not self._authorised(request) or media_id not in self.media:
+            return Response(status_code=404)
+        data, mime = self.media[media_id]
+        return Response(data, media_type=mime)
+
+    async def _dump(self, request: Request) -> Response:
+        return JSONResponse([{"wamid": s.wamid, "to": s.to, "type": s.type, "at": s.at} for s in self.sent])
+
+
+def sign(body: bytes, secret: str = APP_SECRET) -> str:
+    """The X-Hub-Signature-256 header Meta would send with `body`."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def webhook_body(
+    message: dict[str, Any],
+    *,
+    wa_id: str | None,
+    user_id: str | None = None,
+    name: str = "Warga",
+    phone_number_id: str = PHONE_NUMBER_ID,
+) -> dict[str, Any]:
+    """A messages webhook in Meta's shape (as in tests/data/whatsapp/text.json) carrying `message`."""
+    contact: dict[str, Any] = {"profile": {"name": name}}
+    message = dict(message)
+    if wa_id:
+        contact["wa_id"] = message["from"] = wa_id
+    if user_id:
+        contact["user_id"] = message["from_user_id"] = user_id
+    message.setdefault("timestamp", str(int(time.time())))
+    value = {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "6281100000000", "phone_number_id": phone_number_id},
+        "contacts": [contact],
+        "messages": [message],
+    }
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "102290129340398", "changes": [{"value": value, "field": "messages"}]}],
+    }
+
+
+def status_body(wamid: str, status: str, recipient: str, *, error: int | None = None) -> dict[str, Any]:
+    """A statuses webhook for a message the service sent; failed ones without contacts[] (2026 form)."""
+    entry: dict[str, Any] = {
+        "id": wamid,
+        "status": status,
+        "timestamp": str(int(time.time())),
+        "recipient_id": recipient,
+    }
+    value: dict[str, Any] = {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "6281100000000", "phone_number_id": PHONE_NUMBER_ID},
+        "statuses": [entry],
+    }
+    if error is not None:
+        message, details = ERRORS[error]
+        title = message.split(") ", 1)[1]
+        entry["errors"] = [
+            {"code": error, "title": title, "message": title, "error_data": {"details": details}}
+        ]
+    else:
+        value["contacts"] = [{"profile": {"name": "Warga"}, "wa_id": recipient}]
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "102290129340398", "changes": [{"value": value, "field": "messages"}]}],
+    }
+
+
+def main() -> None:
+    """Serve the fake on 127.0.0.1 (for the benchmark)."""
+    import uvicorn
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=8799)
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="delay before answering each send")
+    parser.add_argument("--phone-number-id", default="1122334455667")
+    args = parser.parse_args()
+    fake = FakeGraph(phone_number_id=args.phone_number_id, latency=args.latency_ms / 1000)
+    uvicorn.run(fake.app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""Seeding registered contacts straight into the store, for outreach tests and benchmarks."""
+
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from storage import repo
+from storage.records import Consent, ContactRecord, PersonRecord
+
+
+@dataclass
+class Person:
+    """One registered contact to seed (a field worker may have several persons)."""
+
+    contact: str
+    name: str = "Warga"
+    kecamatan: str = "36.74.03"
+    kelurahan: str = "36.74.03.1011"
+    skills: list[str] = field(default_factory=list)
+    disaster_victim: bool = False
+    language: str = "id"
+    opted_out: bool = False
+    unreachable: bool = False
+    consent: Consent = Consent.GRANTED
+    created_at: datetime = datetime(2026, 11, 1, 3, 0, tzinfo=UTC)
+    extra_persons: int = 0
+    last_inbound_at: datetime | None = None
+
+
+def seed(conn: sqlite3.Connection, people: list[Person]) -> None:
+    """Write contacts and their persons (a write function for `Database.write`)."""
+    for person in people:
+        repo.upsert_contact(
+            conn,
+            ContactRecord(
+                id=person.contact,
+                channel=person.contact.split(":", 1)[0],
+                language=person.language,
+                consent=person.consent,
+                consent_version="2026-11",
+                opted_out=person.opted_out,
+                unreachable=person.unreachable,
+                last_inbound_at=person.last_inbound_at or person.created_at,
+                created_at=person.created_at,
+                updated_at=person.created_at,
+            ),
+        )
+        for number in range(1 + person.extra_persons):
+            repo.insert_person(
+                conn,
+                PersonRecord(
+                    registered_by=person.contact,
+                    is_self=number == 0,
+                    full_name=person.name if number == 0 else f"{person.name} Keluarga",
+                    kecamatan_code=person.kecamatan,
+                    kelurahan_code=person.kelurahan,
+                    skills=person.skills,
+                    disaster_victim=person.disaster_victim,
+                    created_at=person.created_at,
+                    updated_at=person.created_at,
+                ),
+            )
+
+
+def seed_many(conn: sqlite3.Connection, count: int, scheme: str = "console", prefix: str = "w") -> None:
+    """`count` plain registered contacts, quickly (for large broadcasts)."""
+    stamp = "2026-11-01T03:00:00+00:00"
+    conn.executemany(
+        "INSERT INTO contacts (id, channel, language, consent, consent_version, created_at, updated_at, "
+        "last_inbound_at) VALUES (?, ?, 'id', 'granted', '2026-11', ?, ?, ?)",
+        [(f"{scheme}:{prefix}{i}", scheme, stamp, stamp, stamp) for i in range(count)],
+    )
+    conn.executemany(
+        "INSERT INTO persons (registered_by, is_self, full_name, kecamatan_code, kelurahan_code, created_at, "
+        "updated_at) VALUES (?, 1, 'Warga', '36.74.03', '36.74.03.1011', ?, ?)",
+        [(f"{scheme}:{prefix}{i}", stamp, stamp) for i in range(count)],
+    )

@@ -1,0 +1,183 @@
+"""Kill -9 the service in the middle of a 2,000-recipient broadcast; after a restart everyone has it once."""
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import parse_qs, urlparse
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.app import DB_FILE_NAME
+from handlers import outreach
+from handlers.outreach import QuietHours
+from handlers.segments import Segment
+from storage.db import Database
+from tests.outreach_support import seed_many
+from tests.support import TEST_KEY
+
+RECIPIENTS = 2000
+WIB = ZoneInfo("Asia/Jakarta")
+
+
+class Sink:
+    """The fake platform: records every complete message POST, answers whether a key arrived."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.posts: list[dict[str, Any]] = []
+        self.keys: set[str] = set()
+
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                try:
+                    body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                except ValueError:  # the sender was killed mid-request: nothing arrived
+                    self.send_response(400)
+                    self.end_headers()
+                    return
+                time.sleep(0.001)  # a little platform latency keeps several sends in flight
+                with sink.lock:
+                    sink.posts.append(body)
+                    sink.keys.add(body["key"])
+                self._json({"ok": True})
+
+            def do_GET(self) -> None:
+                key = parse_qs(urlparse(self.path).query)["key"][0]
+                with sink.lock:
+                    known = key in sink.keys
+                self._json({"delivered": known})
+
+            def _json(self, body: dict[str, Any]) -> None:
+                raw = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+        return Handler
+
+
+@pytest.fixture
+def sink() -> Iterator[tuple[Sink, str]]:
+    state = Sink()
+    ThreadingHTTPServer.request_queue_size = 256  # the sender opens dozens of connections at once
+    server = ThreadingHTTPServer(("127.0.0.1", 0), state.handler())
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield state, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def start(data_dir: Path, url: str, log: IO[bytes]) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "DINSOS_DATA_DIR": str(data_dir),
+        "DINSOS_SECRET_KEY": TEST_KEY,
+        "DINSOS_WEB_PORT": "0",
+        "DINSOS_OUTREACH_TICK_SECONDS": "0.2",
+        "DINSOS_OUTBOX_POLL_SECONDS": "0.1",
+        "DINSOS_OUTREACH_QUIET_START": "00:00",  # no quiet hours in this test, whatever the hour
+        "DINSOS_OUTREACH_QUIET_END": "00:00",
+        "DINSOS_LOG_LEVEL": "WARNING",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.service_proc", url],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+    )
+
+
+def wait_for(condition: Any, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+async def test_kill_9_mid_broadcast_then_restart_delivers_each_exactly_once(
+    tmp_path: Path, sink: tuple[Sink, str]
+) -> None:
+    state, url = sink
+    data_dir = tmp_path / "data"
+    db = await Database.open(data_dir / DB_FILE_NAME)
+    now = datetime.now(UTC)
+    await db.write(partial(seed_many, count=RECIPIENTS))
+    quiet = QuietHours(datetime.min.time(), datetime.min.time(), WIB)
+    broadcast_id = await db.write(
+        partial(
+            outreach.create_broadcast,
+            segment=Segment(),
+            text_id="Pelatihan montir minggu depan.",
+            text_en=None,
+            template=None,
+            send_at=now + timedelta(seconds=1),
+            actor="staff:test",
+            at=now,
+            tz=WIB,
+            quiet=quiet,
+        )
+    )
+    await db.close()
+
+    log = (tmp_path / "service.log").open("ab")
+    first = start(data_dir, url, log)
+    try:
+        assert wait_for(lambda: len(state.posts) >= RECIPIENTS // 3, 60), "the broadcast did not start"
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    delivered_at_kill = len(state.posts)
+    assert delivered_at_kill < RECIPIENTS, "killed too late to test anything"
+
+    second = start(data_dir, url, log)
+    try:
+        assert wait_for(lambda: len(state.keys) >= RECIPIENTS, 60), "not everyone got the broadcast"
+        await asyncio.sleep(0.5)  # anything sent twice would arrive now
+    finally:
+        second.send_signal(signal.SIGTERM)
+        try:
+            second.wait(10)
+        except subprocess.TimeoutExpired:
+            second.kill()
+        log.close()
+
+    per_recipient = Counter(post["to"] for post in state.posts)
+    assert len(per_recipient) == RECIPIENTS
+    assert set(per_recipient.values()) == {1}, "somebody got the message twice"
+    assert len(state.posts) == RECIPIENTS
+    db = await Database.open(data_dir / DB_FILE_NAME)
+    try:
+        rows = await db.fetchall(
+            "SELECT status, COUNT(*) FROM outbox WHERE broadcast_id = ? GROUP BY status", (broadcast_id,)
+        )
+        statuses = {row[0]: row[1] for row in rows}
+        assert statuses == {"sent": RECIPIENTS}
+    finally:
+        await db.close()
