@@ -76,7 +76,7 @@ async def _chat(settings: Settings, name: str) -> None:
     try:
         await run_terminal_chat(service, name, stdin=sys.stdin, stdout=sys.stdout, clock=utcnow)
     finally:
-        scheduler.shutdown()
+        await scheduler.stop()
         sender.cancel()
         await asyncio.gather(sender, return_exceptions=True)
         await service.close()

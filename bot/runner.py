@@ -116,7 +116,7 @@ async def run_service(
         await stop.wait()
     finally:
         server.should_exit = True
-        scheduler.shutdown()
+        await scheduler.stop()
         # The sender finishes the batches it started before the channels close, so no row it
         # claimed is left `sending` (which the next start would have to mark `unknown`).
         service.dispatcher.stop()

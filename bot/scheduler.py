@@ -6,6 +6,8 @@ that fell due while the service was down is found at the first tick after start,
 middle of a tick leaves every reminder either done (with its outbox rows) or still due — never both.
 """
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +24,8 @@ from handlers.outreach import OutreachTimes, QuietHours
 from storage.db import Database
 
 log = logging.getLogger(__name__)
+
+STOP_WAIT_SECONDS = 15.0
 
 
 def outreach_times(settings: OutreachSettings, tz: ZoneInfo) -> OutreachTimes:
@@ -65,9 +69,14 @@ class OutreachScheduler:
         self.clock = clock
         self.on_queued = on_queued
         self._scheduler: AsyncIOScheduler | None = None
+        self._ticking = asyncio.Lock()
 
     async def tick(self) -> TickReport:
-        """Handle everything due now."""
+        """Handle everything due now (one tick at a time)."""
+        async with self._ticking:
+            return await self._tick()
+
+    async def _tick(self) -> TickReport:
         now = self.clock()
         report = TickReport()
         for broadcast_id in await self.db.write(partial(outreach.due_broadcasts, at=now)):
@@ -137,3 +146,10 @@ class OutreachScheduler:
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
             self._scheduler = None
+
+    async def stop(self) -> None:
+        """Stop ticking and let a tick in progress finish its writes before the store closes."""
+        self.shutdown()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(STOP_WAIT_SECONDS), self._ticking:
+                pass
