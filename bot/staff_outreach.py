@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import partial
-from typing import IO, Any
+from typing import IO
 from zoneinfo import ZoneInfo
 
 from bot.engine import utcnow
@@ -294,19 +294,9 @@ async def _reminder(args: argparse.Namespace, ctx: StaffContext) -> int:
             )
         return 0
 
-    def cancel(conn: Any) -> int:
-        cursor = conn.execute(
-            "UPDATE reminders SET status = 'cancelled' WHERE id = ? AND status = 'active'", (args.id,)
-        )
-        if cursor.rowcount:
-            from storage import repo
-
-            repo.audit(
-                conn, actor=ctx.actor, action="reminder.cancel", at=ctx.now, target=f"reminder:{args.id}"
-            )
-        return int(cursor.rowcount)
-
-    if not await ctx.db.write(cancel):
+    if not await ctx.db.write(
+        partial(outreach.cancel_reminder, reminder_id=args.id, actor=ctx.actor, at=ctx.now)
+    ):
         raise OutreachError(f"no active reminder {args.id}")
     print(f"Pengingat {args.id} dihentikan.", file=ctx.out)
     return 0

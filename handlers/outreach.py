@@ -334,6 +334,18 @@ def create_reminder(
     return cursor.lastrowid
 
 
+def cancel_reminder(conn: sqlite3.Connection, *, reminder_id: int, actor: str, at: datetime) -> bool:
+    """Stop a staff reminder (one-off or recurring; appointment and programme reminders follow those)."""
+    cursor = conn.execute(
+        "UPDATE reminders SET status = 'cancelled' WHERE id = ? AND status = 'active' "
+        "AND kind IN ('segment', 'recurring')",
+        (reminder_id,),
+    )
+    if cursor.rowcount:
+        repo.audit(conn, actor=actor, action="reminder.cancel", at=at, target=f"reminder:{reminder_id}")
+    return bool(cursor.rowcount)
+
+
 @dataclass(frozen=True, slots=True)
 class ReminderRun:
     """What one due reminder did."""

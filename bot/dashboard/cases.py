@@ -27,7 +27,7 @@ from handlers.outreach import OutreachError, create_appointment
 from handlers.registration import RegistrationForm
 from handlers.talk import TalkForm
 from handlers.turn import Turn
-from handlers.types import Inbound, Reply
+from handlers.types import Reply
 from storage import repo
 from storage.records import (
     ALLOWED_TRANSITIONS,
@@ -35,7 +35,6 @@ from storage.records import (
     CaseKind,
     CaseRecord,
     CaseStatus,
-    ContactRecord,
 )
 
 FORMS: dict[CaseKind, Form] = {
@@ -169,18 +168,7 @@ class Answer:
 
 def _turn(d: Dashboard, lang: str, now: datetime) -> Turn:
     """A stand-in conversation step, so the forms can say their answers in words."""
-    contact = ContactRecord(id="web:staff", channel="web", language=lang, created_at=now, updated_at=now)
-    return Turn(
-        event=Inbound(contact=contact.id, at=now),
-        contact=contact,
-        flow="",
-        step="",
-        data={},
-        started_at=now,
-        updated_at=None,
-        services=d.service.services,
-        now=now,
-    )
+    return Turn.for_display(d.service.services, contact_id="web:staff", language=lang, now=now)
 
 
 def media_url(d: Dashboard, ref: str) -> str | None:

@@ -402,22 +402,11 @@ async def create_reminder(ctx: Ctx) -> Response:
     return ctx.redirect("/reminders", done="reminder")
 
 
-def _cancel_reminder(conn: sqlite3.Connection, *, reminder_id: int, actor: str, at: datetime) -> bool:
-    cursor = conn.execute(
-        "UPDATE reminders SET status = 'cancelled' WHERE id = ? AND status = 'active' "
-        "AND kind IN ('segment', 'recurring')",
-        (reminder_id,),
-    )
-    if cursor.rowcount:
-        repo.audit(conn, actor=actor, action="reminder.cancel", at=at, target=f"reminder:{reminder_id}")
-    return bool(cursor.rowcount)
-
-
 async def cancel_reminder(ctx: Ctx) -> Response:
     """Stop a reminder (one already sent stays sent)."""
     reminder_id = int(ctx.request.path_params["reminder_id"])
     stopped = await ctx.d.db.write(
-        partial(_cancel_reminder, reminder_id=reminder_id, actor=ctx.user.actor, at=ctx.now)
+        partial(outreach.cancel_reminder, reminder_id=reminder_id, actor=ctx.user.actor, at=ctx.now)
     )
     if not stopped:
         raise Refused(404, "refused.no_reminder")

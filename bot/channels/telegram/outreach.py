@@ -152,18 +152,6 @@ def drop_draft(conn: sqlite3.Connection, key: str) -> None:
     conn.execute("DELETE FROM channel_state WHERE name = ?", (key,))
 
 
-def cancel_reminder(conn: sqlite3.Connection, *, reminder_id: int, actor: str, at: datetime) -> bool:
-    """Stop an active broadcast-style reminder (not appointment or programme ones); False if none."""
-    cursor = conn.execute(
-        "UPDATE reminders SET status = 'cancelled' WHERE id = ? AND status = 'active' "
-        "AND kind IN ('segment', 'recurring')",
-        (reminder_id,),
-    )
-    if cursor.rowcount:
-        repo.audit(conn, actor=actor, action="reminder.cancel", at=at, target=f"reminder:{reminder_id}")
-    return bool(cursor.rowcount)
-
-
 # ---------------------------------------------------------------- the one-line form
 
 
@@ -1283,7 +1271,8 @@ class OutreachDesk:
         elif action == "rxx":
             actor = self.desk.actor(user)
             first, stopped = await self._once(
-                event_id, partial(cancel_reminder, reminder_id=record_id, actor=actor, at=self.desk.now())
+                event_id,
+                partial(outreach.cancel_reminder, reminder_id=record_id, actor=actor, at=self.desk.now()),
             )
             if not first:
                 await self.desk._answer(query)
@@ -1327,7 +1316,12 @@ class OutreachDesk:
 
     async def _stop_reminder_now(self, user: User, reminder_id: int, reply_to: int) -> None:
         stopped = await self.db.write(
-            partial(cancel_reminder, reminder_id=reminder_id, actor=self.desk.actor(user), at=self.desk.now())
+            partial(
+                outreach.cancel_reminder,
+                reminder_id=reminder_id,
+                actor=self.desk.actor(user),
+                at=self.desk.now(),
+            )
         )
         key = "staff.outreach.reminder_stopped" if stopped else "staff.outreach.reminder_not_found"
         await self.desk._say(self.t(key, id=reminder_id), reply_to=reply_to)

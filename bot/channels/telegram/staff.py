@@ -54,9 +54,8 @@ from handlers.lost_ktp import LostKtpForm
 from handlers.registration import RegistrationForm
 from handlers.talk import TalkForm
 from handlers.turn import Turn
-from handlers.types import Inbound
 from storage import repo
-from storage.records import ALLOWED_TRANSITIONS, CaseKind, CaseRecord, CaseStatus, ContactRecord
+from storage.records import ALLOWED_TRANSITIONS, CaseKind, CaseRecord, CaseStatus
 
 log = logging.getLogger(__name__)
 
@@ -278,20 +277,8 @@ class StaffDesk:
     # ------------------------------------------------------------ the card
 
     def _turn(self) -> Turn:
-        now = self.now()
-        contact = ContactRecord(
-            id="telegram:staff", channel="telegram", language=self.language, created_at=now, updated_at=now
-        )
-        return Turn(
-            event=Inbound(contact=contact.id, at=now),
-            contact=contact,
-            flow="",
-            step="",
-            data={},
-            started_at=now,
-            updated_at=None,
-            services=self.service.services,
-            now=now,
+        return Turn.for_display(
+            self.service.services, contact_id="telegram:staff", language=self.language, now=self.now()
         )
 
     def _place(self, case: CaseRecord) -> str:
