@@ -27,6 +27,11 @@ def owner(answers: dict[str, Any]) -> str | None:
     return answers.get("owner_name")
 
 
+def owner_to_ask(answers: dict[str, Any]) -> str | None:
+    """Ask "your name" for one's own card, "the owner's name" otherwise (not known yet: empty)."""
+    return None if answers.get("whose") == "self" else ""
+
+
 def needs_owner_name(answers: dict[str, Any]) -> bool:
     """Ask the owner's name unless it is the contact's own card and they are registered."""
     return answers.get("whose") != "self" or not answers.get("_self_name")
@@ -47,6 +52,7 @@ FIELDS = (
         "owner_name",
         prompt_key="ktp.q.owner_name",
         label_key="ktp.label.owner_name",
+        subject=owner_to_ask,
         when=needs_owner_name,
         help_key="help.full_name",
     ),

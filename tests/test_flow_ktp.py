@@ -110,7 +110,7 @@ async def test_family_member_card_asks_owner_name_and_uses_it(chat: Chat, servic
     await chat.say("ktp")  # a menu word
     assert chat.last.text == t("ktp.q.whose")
     await chat.tap(t("ktp.whose.family"))
-    assert chat.last.text == t("ktp.q.owner_name")
+    assert chat.last.text == t("ktp.q.owner_name.other")
     await chat.say("AHMAD FAUZI")
     assert chat.last.text == t("ktp.q.what_happened.other", name="Ahmad Fauzi")
     await chat.say("hilang")
@@ -152,7 +152,7 @@ async def test_own_card_when_not_registered_asks_the_name(chat: Chat, service: S
     await agree(chat)
     await chat.tap(t("menu.lost_ktp"))
     await chat.tap(t("ktp.whose.self"))
-    assert chat.last.text == t("ktp.q.owner_name")
+    assert chat.last.text == t("ktp.q.owner_name.self")  # asked about "you", not "the owner"
     await chat.say("Rina Wati")
     assert chat.last.text == t("ktp.q.what_happened.self")  # still "your KTP"
 
@@ -162,7 +162,7 @@ async def test_lost_ktp_in_english(chat: Chat, service: Service) -> None:
     await chat.tap(t("menu.lost_ktp", "en"))
     assert chat.last.text == t("ktp.q.whose", "en")
     await chat.tap(t("ktp.whose.other", "en"))
-    assert chat.last.text == t("ktp.q.owner_name", "en")
+    assert chat.last.text == t("ktp.q.owner_name.other", "en")
     await chat.say("Dewi Lestari")
     assert chat.last.text == t("ktp.q.what_happened.other", "en", name="Dewi Lestari")
     await chat.say("stolen")

@@ -92,7 +92,7 @@ async def test_idle_form_can_restart_or_wait_at_the_menu(chat: Chat, service: Se
     await chat.tap(t("resume.restart"))
     assert chat.last.text == t("ktp.q.whose")  # the first question, nothing kept
     await chat.tap(t("ktp.whose.other"))
-    assert chat.last.text == t("ktp.q.owner_name")  # the name typed before is gone
+    assert chat.last.text == t("ktp.q.owner_name.other")  # the name typed before is gone
     await chat.say("Dewi Lestari")
     clock.advance(hours=3)
     await chat.say("dicuri")
@@ -153,7 +153,7 @@ async def test_back_help_cancel_and_broadcast_words(chat: Chat, service: Service
     await chat.say("KEMBALI")
     assert chat.last.text == t("ktp.q.what_happened.other", name="Ahmad Fauzi")
     await chat.say("kembali")
-    assert chat.last.text == t("ktp.q.owner_name")
+    assert chat.last.text == t("ktp.q.owner_name.other")
     await chat.say("Ahmad Fauzi")
 
     await chat.say("berhenti")
