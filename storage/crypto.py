@@ -46,6 +46,7 @@ class Sealer:
     def __init__(self, master_key: bytes) -> None:
         if len(master_key) < 32:
             raise ValueError("the master key must be at least 32 bytes")
+        self._master = master_key
         self._aead = AESGCM(_derive(master_key, b"dinsos-intake/aead"))
         self._mac_key = _derive(master_key, b"dinsos-intake/lookup-hash")
 
@@ -64,9 +65,30 @@ class Sealer:
         raw = base64.urlsafe_b64decode(sealed.c.encode())
         return self._aead.decrypt(raw[:12], raw[12:], b"id-number").decode()
 
+    def cipher(self, purpose: str) -> "BlobCipher":
+        """A cipher for other data kept only for a while (e.g. raw webhook bodies), with its own sub-key."""
+        return BlobCipher(self._master, purpose)
+
     def lookup_hash(self, number: str) -> str:
         """Keyed hash of a number, for finding duplicates without decrypting."""
         return hmac.new(self._mac_key, number.encode(), hashlib.sha256).hexdigest()
+
+
+class BlobCipher:
+    """AES-GCM for opaque bytes, e.g. raw webhook bodies, which can hold a typed NIK."""
+
+    def __init__(self, master_key: bytes, purpose: str) -> None:
+        self._aad = purpose.encode()
+        self._aead = AESGCM(_derive(master_key, b"dinsos-intake/" + self._aad))
+
+    def seal(self, body: bytes) -> bytes:
+        """Nonce + ciphertext of `body`."""
+        nonce = os.urandom(12)
+        return nonce + self._aead.encrypt(nonce, body, self._aad)
+
+    def open(self, blob: bytes) -> bytes:
+        """The bytes sealed in `blob`."""
+        return self._aead.decrypt(blob[:12], blob[12:], self._aad)
 
 
 def _derive(master: bytes, info: bytes) -> bytes:

@@ -37,6 +37,7 @@ from bot.web import build_asgi
 from handlers.i18n import Catalog
 from handlers.types import Choice, Reply
 from storage import repo
+from storage.crypto import Sealer, load_or_create_key
 from tests.fake_telegram import TOKEN, FakeTelegram, Sent
 from tests.support import TEST_KEY, Clock
 
@@ -621,11 +622,13 @@ async def test_updates_stored_before_a_crash_are_handled_at_start(tmp_path: Path
         async with world(tmp_path, clock, fake=fake):
             pass
         update = fake.text(CITIZEN, "halo")
+        key, _ = load_or_create_key(TEST_KEY, tmp_path / "data")
+        sealed = Sealer(key).cipher("webhook-inbox").seal(json.dumps(update).encode())
         db = sqlite3.connect(tmp_path / "data" / "intake.sqlite3")
         with db:
             db.execute(
                 "INSERT INTO webhook_inbox (source, body, received_at) VALUES ('telegram', ?, '2026-11-20')",
-                (json.dumps(update).encode(),),
+                (sealed,),
             )
         db.close()
         async with world(tmp_path, clock, fake=fake) as w:

@@ -74,7 +74,7 @@ class TelegramAdapter:
         media = MediaStore(settings.store.data_dir)
         self.reader = InboundReader(bot, media)
         self.lanes = Lanes(telegram.concurrency)
-        self.inbox = Inbox(service.db, service.engine.clock)
+        self.inbox = Inbox(service.db, service.engine.clock, service.services.sealer.cipher("webhook-inbox"))
         self.max_body_bytes = settings.web.max_body_bytes
         self.staff: StaffDesk | None = None
         if telegram.staff_chat_id is not None:

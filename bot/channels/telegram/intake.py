@@ -21,6 +21,7 @@ from datetime import datetime
 from functools import partial
 
 from storage import repo
+from storage.crypto import BlobCipher
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,7 @@ class Lanes:
 
 
 def _store(conn: sqlite3.Connection, bodies: list[bytes], at: str) -> list[int]:
+    # `bodies` arrive sealed: raw updates can hold a typed NIK, never stored in clear.
     ids = []
     for body in bodies:
         cursor = conn.execute(
@@ -105,8 +107,16 @@ def _settle(conn: sqlite3.Connection, done: list[int], failed: list[tuple[int, s
 class Inbox:
     """Raw updates kept until handled."""
 
-    def __init__(self, db: Database, clock: Callable[[], datetime], *, flush_seconds: float = 0.2) -> None:
+    def __init__(
+        self,
+        db: Database,
+        clock: Callable[[], datetime],
+        cipher: BlobCipher,
+        *,
+        flush_seconds: float = 0.2,
+    ) -> None:
         self.db = db
+        self.cipher = cipher
         self.clock = clock
         self.flush_seconds = flush_seconds
         self._done: list[int] = []
@@ -115,7 +125,8 @@ class Inbox:
 
     async def store(self, bodies: list[bytes]) -> list[int]:
         """Keep raw updates (one transaction); return their inbox ids."""
-        return await self.db.write(partial(_store, bodies=bodies, at=repo.iso(self.clock()) or ""))
+        sealed = [self.cipher.seal(body) for body in bodies]
+        return await self.db.write(partial(_store, bodies=sealed, at=repo.iso(self.clock()) or ""))
 
     def settle(self, inbox_id: int, error: str | None = None) -> None:
         """Mark an update handled (or failed); written in batches."""
@@ -151,4 +162,11 @@ class Inbox:
             "SELECT id, body FROM webhook_inbox WHERE source = ? AND processed_at IS NULL ORDER BY id",
             (SOURCE,),
         )
-        return [(int(row["id"]), bytes(row["body"])) for row in rows]
+        readable: list[tuple[int, bytes]] = []
+        for row in rows:
+            try:
+                readable.append((int(row["id"]), self.cipher.open(bytes(row["body"]))))
+            except Exception as error:  # a key change or a damaged row: keep it, say so, go on
+                log.error("stored Telegram update %d could not be read (%s)", row["id"], type(error).__name__)
+                self.settle(int(row["id"]), error=type(error).__name__)
+        return readable

@@ -23,11 +23,10 @@ from bot.channels.whatsapp.sender import (
     ConfigurationError,
     WhatsAppChannel,
 )
-from bot.channels.whatsapp.store import InboxCipher
+from bot.channels.whatsapp.store import INBOX_PURPOSE
 from bot.channels.whatsapp.webhook import InboxWorker, Webhook
 from bot.media import MediaStore
 from bot.settings import Settings
-from storage.crypto import load_or_create_key
 
 __all__ = ["WhatsAppRuntime", "build", "setup"]
 
@@ -99,8 +98,6 @@ async def build(
     # pywa sets Meta's address on the session it is given; point it at the configured Graph API.
     http.base_url = httpx.URL(f"{wa.graph_base_url.rstrip('/')}/v{version}/")
     store = settings.store
-    configured_key = store.secret_key.get_secret_value() if store.secret_key else None
-    master_key, _ = load_or_create_key(configured_key, store.data_dir)
     channel = WhatsAppChannel(
         wa,
         client=client,
@@ -110,7 +107,9 @@ async def build(
         clock=service.engine.clock,
         default_language=service.engine.default_language,
     )
-    worker = InboxWorker(service, channel, InboxCipher(master_key), concurrency=wa.concurrency)
+    worker = InboxWorker(
+        service, channel, service.services.sealer.cipher(INBOX_PURPOSE), concurrency=wa.concurrency
+    )
     await worker.recover()
     webhook = Webhook(
         path=wa.webhook_path,

@@ -3,42 +3,19 @@
 Write functions take a `sqlite3.Connection` and run inside the writer's transaction (`Database.write`).
 """
 
-import os
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
-
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from bot.channels.whatsapp.payloads import StatusUpdate
 from storage.db import Database
 from storage.repo import iso
 
 SOURCE = "whatsapp"
+INBOX_PURPOSE = "webhook-inbox"  # sub-key for the sealed bodies kept until processed
 WINDOW = timedelta(hours=24)
 RESEND_NOTE = "131047 outside the 24-hour window; sending the template instead"
-
-
-class InboxCipher:
-    """Encrypts webhook bodies at rest: they can hold a typed NIK, which is never stored in clear."""
-
-    _AAD = b"whatsapp-webhook-inbox"
-
-    def __init__(self, master_key: bytes) -> None:
-        key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"dinsos-intake/webhook-inbox")
-        self._aead = AESGCM(key.derive(master_key))
-
-    def seal(self, body: bytes) -> bytes:
-        """Nonce + ciphertext of `body`."""
-        nonce = os.urandom(12)
-        return nonce + self._aead.encrypt(nonce, body, self._AAD)
-
-    def open(self, blob: bytes) -> bytes:
-        """The body sealed in `blob`."""
-        return self._aead.decrypt(blob[:12], blob[12:], self._AAD)
 
 
 # ---------------------------------------------------------------- webhook inbox

@@ -24,6 +24,7 @@ from bot.channels.whatsapp import store
 from bot.channels.whatsapp.payloads import IncomingMessage, StatusUpdate, parse_webhook
 from bot.channels.whatsapp.sender import WhatsAppChannel
 from bot.engine import KeyedLocks
+from storage.crypto import BlobCipher
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,7 @@ class InboxWorker:
     """Processes stored webhook bodies: messages to the engine, statuses to the outbox."""
 
     def __init__(
-        self, service: Service, channel: WhatsAppChannel, cipher: store.InboxCipher, *, concurrency: int
+        self, service: Service, channel: WhatsAppChannel, cipher: BlobCipher, *, concurrency: int
     ) -> None:
         self.service = service
         self.channel = channel
