@@ -371,9 +371,10 @@ async def test_a_crash_mid_dispatch_redoes_the_reminder_once(seeded: Service, cl
     assert await service.db.fetchval("SELECT COUNT(*) FROM outbox WHERE origin = 'reminder'") == 4
 
 
-async def test_appointment_reminders_day_before_and_morning(
-    chat: Chat, service: Service, clock: Clock
-) -> None:
+async def case_with_appointment(
+    chat: Chat, service: Service, clock: Clock, starts: str, place: str, note: str | None
+) -> OutreachScheduler:
+    """A citizen's message case with an appointment set at 2026-11-20 10:00 WIB; the scheduler to tick."""
     from tests.flow_steps import agree
 
     await agree(chat)
@@ -385,14 +386,23 @@ async def test_appointment_reminders_day_before_and_morning(
         partial(
             outreach.create_appointment,
             reference="PSN-2026-000001",
-            starts_at=wib("2026-11-24 09:00"),
-            place="Kantor Dinsos, Jl. Witana Harja",
-            note="Bawa fotokopi KK.",
+            starts_at=wib(starts),
+            place=place,
+            note=note,
             actor="staff:test",
             at=clock.now,
             times=scheduler.times,
             catalog=CATALOG,
         )
+    )
+    return scheduler
+
+
+async def test_appointment_reminders_day_before_and_morning(
+    chat: Chat, service: Service, clock: Clock
+) -> None:
+    scheduler = await case_with_appointment(
+        chat, service, clock, "2026-11-24 09:00", "Kantor Dinsos, Jl. Witana Harja", "Bawa fotokopi KK."
     )
     told = await service.db.fetchval("SELECT payload FROM outbox WHERE origin = 'staff' ORDER BY id DESC")
     assert "24-11-2026" in told and "09:00" in told and "Kantor Dinsos" in told
@@ -419,26 +429,7 @@ async def test_appointment_reminders_day_before_and_morning(
 async def test_appointment_passed_during_downtime_is_skipped(
     chat: Chat, service: Service, clock: Clock
 ) -> None:
-    from tests.flow_steps import agree
-
-    await agree(chat)
-    await chat.tap(CATALOG.text("id", "menu.talk"))
-    await chat.say("Saya mau tanya soal KTP")
-    scheduler = scheduler_for(service, clock)
-    clock.now = wib("2026-11-20 10:00")
-    await service.db.write(
-        partial(
-            outreach.create_appointment,
-            reference="PSN-2026-000001",
-            starts_at=wib("2026-11-21 09:00"),
-            place="Kantor Dinsos",
-            note=None,
-            actor="staff:test",
-            at=clock.now,
-            times=scheduler.times,
-            catalog=CATALOG,
-        )
-    )
+    scheduler = await case_with_appointment(chat, service, clock, "2026-11-21 09:00", "Kantor Dinsos", None)
     clock.now = wib("2026-11-21 12:00")  # down from before 16:00 yesterday until after the appointment
     outcomes = sorted(r.outcome for r in (await scheduler.tick()).reminders)
     assert outcomes == ["skipped_stale", "skipped_stale"]
