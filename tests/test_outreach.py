@@ -60,6 +60,32 @@ async def drain(service: Service) -> None:
             await task
 
 
+async def broadcast(
+    service: Service,
+    text: str,
+    clock: Clock,
+    *,
+    segment: Segment | None = None,
+    text_en: str | None = None,
+    send_at: datetime | None = None,
+) -> int:
+    """A broadcast created by staff now (sent now unless `send_at` is later)."""
+    return await service.db.write(
+        partial(
+            outreach.create_broadcast,
+            segment=segment or Segment(),
+            text_id=text,
+            text_en=text_en,
+            template=None,
+            send_at=send_at or clock.now,
+            actor="staff:test",
+            at=clock.now,
+            tz=WIB,
+            quiet=scheduler_for(service, clock).times.quiet,
+        )
+    )
+
+
 PEOPLE = [
     Person("console:ani", "Ani", skills=["masak", "rias"], disaster_victim=True),
     Person("console:budi", "Budi", kecamatan="36.74.06", kelurahan="36.74.06.1001", skills=["montir"]),
@@ -130,20 +156,12 @@ async def test_broadcast_reaches_each_recipient_once_in_their_language(
     seeded: Service, channel: RecordingChannel, clock: Clock
 ) -> None:
     service = seeded
-    times = scheduler_for(service, clock).times
-    broadcast_id = await service.db.write(
-        partial(
-            outreach.create_broadcast,
-            segment=Segment(skills=["masak", "service_hp"]),
-            text_id="Pelatihan montir minggu depan, yang berminat daftar.",
-            text_en="Mechanic training next week.",
-            template=None,
-            send_at=clock.now,
-            actor="staff:test",
-            at=clock.now,
-            tz=WIB,
-            quiet=times.quiet,
-        )
+    broadcast_id = await broadcast(
+        service,
+        "Pelatihan montir minggu depan, yang berminat daftar.",
+        clock,
+        segment=Segment(skills=["masak", "service_hp"]),
+        text_en="Mechanic training next week.",
     )
     progress = await service.db.write(partial(outreach.broadcast_progress, broadcast_id=broadcast_id))
     assert progress["recipients"] == 3 and progress["counts"] == {"queued": 3}
@@ -167,21 +185,7 @@ async def test_quiet_hours_postpone_bulk_but_not_replies(
     service, channel = await start_service(tmp_path / "q", clock, channel)
     try:
         await service.db.write(partial(seed, people=PEOPLE[:2]))
-        times = scheduler_for(service, clock).times
-        await service.db.write(
-            partial(
-                outreach.create_broadcast,
-                segment=Segment(),
-                text_id="Besok jam 9 bawa KK ke kantor Dinsos.",
-                text_en=None,
-                template=None,
-                send_at=clock.now,
-                actor="staff:test",
-                at=clock.now,
-                tz=WIB,
-                quiet=times.quiet,
-            )
-        )
+        await broadcast(service, "Besok jam 9 bawa KK ke kantor Dinsos.", clock)
         await drain(service)
         assert not channel.sent["console:ani"], "nothing goes out at 21:30 WIB"
         chat = Chat(service, channel, clock, name="zahra")
@@ -201,22 +205,8 @@ async def test_cancel_stops_a_running_broadcast(
     seeded: Service, channel: RecordingChannel, clock: Clock
 ) -> None:
     service = seeded
-    quiet = scheduler_for(service, clock).times.quiet
     clock.now = wib("2026-11-20 22:00")  # quiet: nothing leaves before the cancel
-    broadcast_id = await service.db.write(
-        partial(
-            outreach.create_broadcast,
-            segment=Segment(),
-            text_id="Info",
-            text_en=None,
-            template=None,
-            send_at=clock.now,
-            actor="staff:test",
-            at=clock.now,
-            tz=WIB,
-            quiet=quiet,
-        )
-    )
+    broadcast_id = await broadcast(service, "Info", clock)
     cancelled = await service.db.write(
         partial(outreach.cancel_broadcast, broadcast_id=broadcast_id, actor="staff:test", at=clock.now)
     )
@@ -238,20 +228,7 @@ async def test_scheduled_broadcast_waits_for_its_time(
     service = seeded
     scheduler = scheduler_for(service, clock)
     clock.now = wib("2026-11-20 10:00")
-    await service.db.write(
-        partial(
-            outreach.create_broadcast,
-            segment=Segment(),
-            text_id="Siaran terjadwal",
-            text_en=None,
-            template=None,
-            send_at=wib("2026-11-20 13:00"),
-            actor="staff:test",
-            at=clock.now,
-            tz=WIB,
-            quiet=scheduler.times.quiet,
-        )
-    )
+    await broadcast(service, "Siaran terjadwal", clock, send_at=wib("2026-11-20 13:00"))
     assert (await scheduler.tick()).messages_queued == 0
     clock.now = wib("2026-11-20 13:00")
     assert (await scheduler.tick()).messages_queued == 4
@@ -476,35 +453,21 @@ async def test_opted_out_and_blocked_receive_nothing_until_mulai(
 
     await agree(chat)
     await register(chat, name="Siti Aminah")
-    quiet = scheduler_for(service, clock).times.quiet
 
-    async def broadcast(text: str) -> None:
-        await service.db.write(
-            partial(
-                outreach.create_broadcast,
-                segment=Segment(),
-                text_id=text,
-                text_en=None,
-                template=None,
-                send_at=clock.now,
-                actor="staff:test",
-                at=clock.now,
-                tz=WIB,
-                quiet=quiet,
-            )
-        )
+    async def broadcast_and_drain(text: str) -> None:
+        await broadcast(service, text, clock)
         await drain(service)
 
     await chat.say("berhenti")
-    await broadcast("Siaran pertama")
+    await broadcast_and_drain("Siaran pertama")
     assert "Siaran pertama" not in [r.text for r in channel.sent[chat.contact]]
     await chat.say("mulai")
-    await broadcast("Siaran kedua")
+    await broadcast_and_drain("Siaran kedua")
     assert channel.sent[chat.contact][-1].text == "Siaran kedua"
     await service.db.write(
         lambda conn: conn.execute("UPDATE contacts SET unreachable = 1 WHERE id = ?", (chat.contact,))
     )
-    await broadcast("Siaran ketiga")
+    await broadcast_and_drain("Siaran ketiga")
     assert channel.sent[chat.contact][-1].text == "Siaran kedua"
 
 
