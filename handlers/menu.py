@@ -29,3 +29,8 @@ def show(turn: Turn, *, intro: str | None = None) -> None:
 def greeting(turn: Turn) -> str:
     """A warm answer to "halo", "pagi" or "assalamualaikum" (the salam is answered in kind)."""
     return turn.t("menu.salam" if intents.is_salam(turn.text) else "menu.greeting")
+
+
+def show_quietly(turn: Turn) -> None:
+    """Put the contact at the menu without a message (the next words are read as a menu answer)."""
+    turn.goto(MENU_FLOW, "main", {})
