@@ -7,18 +7,19 @@ and place the registration already holds, and links the case to that person.
 
 from typing import Any
 
-from rapidfuzz import fuzz, process
+from rapidfuzz import fuzz
 
-from handlers.forms import Accept, Field, Outcome, Retry
+from handlers.fields import _Base
+from handlers.forms import Accept, Outcome, Retry
 from handlers.turn import Turn
 from handlers.types import Choice, Reply
-from handlers.validators import normalize
+from handlers.validators import Invalid, normalize, parse_name
 from storage import repo
 
 PERSONS = "_persons"  # hidden answer: who can be picked
 MAX_LISTED = 9  # with "someone else", ten rows: the most a WhatsApp list holds
 NEW = "new"
-NAME_CUTOFF = 85
+NAME_CUTOFF = 90
 NEW_WORDS = frozenset(("baru", "lain", "orang lain", "belum terdaftar", "new", "other", "someone else"))
 
 
@@ -41,7 +42,7 @@ async def registered_context(turn: Turn) -> dict[str, Any]:
     return {PERSONS: listed} if listed else {}
 
 
-class PersonPickField(Field):
+class PersonPickField(_Base):
     """Which registered person this is about; the value is {"id", "name"}, or None for someone new."""
 
     def __init__(
@@ -54,9 +55,7 @@ class PersonPickField(Field):
         other_values: tuple[str, ...],
         fills: tuple[str, ...],
     ) -> None:
-        self.name = name
-        self.prompt_key = prompt_key
-        self.label_key = label_key
+        super().__init__(name, prompt_key=prompt_key, label_key=label_key, help_key="help.pick")
         self.name_field = name_field
         self.other_key, self.other_values = other_values[0], other_values[1:]
         self.fills = fills
@@ -78,13 +77,21 @@ class PersonPickField(Field):
 
     def parse(self, turn: Turn, answers: dict[str, Any], sub: dict[str, Any]) -> Outcome:
         choices = self._choices(turn, answers)
-        chosen: str | None = None
         if turn.event.choice is not None:
-            chosen = turn.event.choice.rpartition(":")[2]
-        elif turn.text.isdigit() and 0 < int(turn.text) <= len(choices):
-            chosen = choices[int(turn.text) - 1].id.rpartition(":")[2]
-        elif turn.text:
+            chosen: str | None = turn.event.choice.rpartition(":")[2]
+        elif turn.text.isdigit():
+            number = int(turn.text)
+            chosen = choices[number - 1].id.rpartition(":")[2] if 0 < number <= len(choices) else None
+        elif turn.text in NEW_WORDS or turn.text == normalize(turn.t("pick.someone_new")):
+            chosen = NEW
+        else:
             chosen = self._by_name(turn, answers)
+            if chosen is None:
+                # A name not on the list: someone new, and the name is the answer to the name question.
+                try:
+                    return Accept(None, extra={self.name_field: parse_name(turn.event.text or "")})
+                except Invalid:
+                    pass
         if chosen == NEW:
             return Accept(None)
         person = next((p for p in answers[PERSONS] if str(p["id"]) == chosen), None)
@@ -98,14 +105,15 @@ class PersonPickField(Field):
         return Accept({"id": person["id"], "name": person["name"]}, extra=extra)
 
     def _by_name(self, turn: Turn, answers: dict[str, Any]) -> str | None:
-        if turn.text in NEW_WORDS or turn.text == normalize(turn.t("pick.someone_new")):
-            return NEW
-        names = {normalize(p["name"]): str(p["id"]) for p in answers[PERSONS]}
-        best = process.extractOne(turn.text, list(names), scorer=fuzz.WRatio, score_cutoff=NAME_CUTOFF)
-        return names[best[0]] if best else None
+        """The one listed person the typed name means: the whole name (small typos forgiven) or part of it."""
+        typed = turn.text
+        names = {str(p["id"]): normalize(p["name"]) for p in answers[PERSONS]}
+        close = [pid for pid, name in names.items() if fuzz.ratio(typed, name) >= NAME_CUTOFF]
+        if len(close) == 1:
+            return close[0]
+        words = set(typed.split())
+        partial = [pid for pid, name in names.items() if words <= set(name.split())]
+        return partial[0] if len(partial) == 1 else None
 
     def show(self, turn: Turn, value: Any) -> str:
         return turn.t("pick.someone_new") if not value else str(value["name"])
-
-    def help(self, turn: Turn) -> str:
-        return turn.t("help.pick")

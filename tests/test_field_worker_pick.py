@@ -75,10 +75,19 @@ async def test_aid_for_a_registered_person_and_someone_new(chat: Chat, service: 
     # Someone never registered: the name is asked as before, and the case has no person.
     await chat.tap(t("menu.aid"))
     await chat.tap(t("aid.for_other"))
-    await chat.say("xyz")
+    await chat.say("7")
     assert chat.replies[0].text == t("pick.retry", count=4)
     await chat.tap(t("pick.someone_new"))
     assert chat.last.text == t("aid.q.name")
+    await chat.say("menu")
+    # Typing a new name at the list is the name of someone new: no extra question.
+    await chat.tap(t("menu.aid"))
+    await chat.tap(t("resume.restart"))
+    await chat.tap(t("aid.for_other"))
+    await chat.say("Siti Rahma")  # close to Siti Aminah, but someone else
+    assert chat.last.text == t("aid.q.kind")
+    await chat.say("kembali")
+    assert chat.last.text.startswith(t("aid.q.person", lines="")[:20])
 
 
 async def test_without_registered_people_nothing_changes(chat: Chat, service: Service) -> None:
