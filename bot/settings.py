@@ -31,7 +31,7 @@ class ServiceSettings(BaseSettings):
     default_language: Literal["id", "en"] = "id"
     timezone: str = "Asia/Jakarta"
     resume_after_minutes: int = Field(default=120, ge=1)
-    notice_version: str = "2026-11"
+    notice_version: str = "2026-12"
     outbox_poll_seconds: float = Field(default=2.0, gt=0)
     log_level: str = "INFO"
 

@@ -297,6 +297,14 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX audit_log_actor ON audit_log(actor);
         """,
     ),
+    # Consent to information messages is a purpose of its own (UU PDP Pasal 22(4)): each consent row says
+    # which purpose it answers ('service' or 'broadcast').
+    (
+        "0008_consent_purpose",
+        """
+        ALTER TABLE consents ADD COLUMN purpose TEXT NOT NULL DEFAULT 'service'
+        """,
+    ),
 ]
 
 
