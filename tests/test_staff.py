@@ -466,7 +466,7 @@ async def test_info_answer_arrives_while_filling_a_form(office: Office) -> None:
     await ask(office, siti, reference, question)
     await siti.say("Masih ada, fotokopi KK saya simpan.")
     assert [r.text for r in siti.replies] == [t("info.thanks", reference=reference), t("aid.q.kind")]
-    assert len(siti.last.choices) == 7
+    assert len(siti.last.choices) == 10  # the aid kinds
 
     case = await office.case(reference)
     assert case.status == CaseStatus.DIPROSES and case.info_question is None
