@@ -51,8 +51,9 @@ class Service:
         files of erased data. Return the references deleted."""
         media = event.media if event is not None else None
         received = media.ref if media is not None and repo.MEDIA_REF.fullmatch(media.ref) else None
-        if received is None and await self.db.fetchval("SELECT 1 FROM media_erasures LIMIT 1") is None:
+        if received is None and not repo.MEDIA_ERASED.is_set():
             return []
+        repo.MEDIA_ERASED.clear()
 
         def unneeded(conn: sqlite3.Connection) -> list[str]:
             refs = repo.take_media_erasures(conn)
@@ -131,7 +132,10 @@ async def build_service(
         quiet=QuietHours(outreach.quiet_start, outreach.quiet_end, services.timezone),
     )
     await dispatcher.recover()
-    return Service(settings, db, services, engine, dispatcher)
+    built = Service(settings, db, services, engine, dispatcher)
+    repo.MEDIA_ERASED.set()  # files left queued by a stop between an erasure and their deletion
+    await built.tidy_media()
+    return built
 
 
 class ServiceLock:

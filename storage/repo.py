@@ -7,6 +7,7 @@ them to `Database.write` directly or collect several into one atomic unit.
 import json
 import re
 import sqlite3
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -557,10 +558,15 @@ def erase_person(conn: sqlite3.Connection, person_id: int, at: datetime, actor: 
 MEDIA_REF = re.compile(r"media/\d{4}/\d{2}/[0-9a-f]{32}\.[A-Za-z0-9]{1,8}")
 
 
+MEDIA_ERASED = threading.Event()
+"""Set when files were queued for deletion, so the service looks at the queue only then."""
+
+
 def _erase_media_in(conn: sqlite3.Connection, text: str | None, at: datetime) -> None:
     """Queue every file named in `text` for deletion from the media folder (see take_media_erasures)."""
     for ref in set(MEDIA_REF.findall(text or "")):
         conn.execute("INSERT OR IGNORE INTO media_erasures (ref, at) VALUES (?, ?)", (ref, iso(at)))
+        MEDIA_ERASED.set()
 
 
 def take_media_erasures(conn: sqlite3.Connection) -> list[str]:
