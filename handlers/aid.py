@@ -146,6 +146,12 @@ class AidForm(Form):
     title_key = "aid.title"
     fields = FIELDS
 
+    async def start(self, turn: Turn, answers: dict[str, Any] | None = None) -> None:
+        """Begin; a request that already says "darurat" shows Tangsel Siaga 112 before anything else."""
+        if answers is not None and is_emergency(answers):
+            turn.say(turn.t("aid.emergency_112"))
+        await super().start(turn, answers)
+
     async def prefill(self, turn: Turn) -> dict[str, Any]:
         return {**await self_context(turn), **await registered_context(turn)}
 
