@@ -21,6 +21,21 @@ class StoreSettings(BaseSettings):
     reader_connections: int = Field(default=2, ge=1, le=8)
 
 
+class BackupSettings(BaseSettings):
+    """The nightly backup the running service makes (`python -m bot backup FILE` makes one by hand)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="DINSOS_BACKUP_", env_file=".env", extra="ignore", env_ignore_empty=True
+    )
+
+    # Folder of the nightly backups (kept apart from the data directory; the key is never in them).
+    dir: Path = Path("backups")
+    # Local time (DINSOS_TIMEZONE) of the nightly backup.
+    daily_at: time = time(2, 0)
+    # Nightly backups kept (older ones are deleted); 0 turns the nightly backup off.
+    keep: int = Field(default=14, ge=0, le=365)
+
+
 class ServiceSettings(BaseSettings):
     """How conversations behave."""
 
@@ -176,6 +191,7 @@ class Settings:
         whatsapp: WhatsAppSettings | None = None,
         outreach: OutreachSettings | None = None,
         dashboard: DashboardSettings | None = None,
+        backup: BackupSettings | None = None,
     ) -> None:
         self.store = store or StoreSettings()
         self.service = service or ServiceSettings()
@@ -184,3 +200,4 @@ class Settings:
         self.whatsapp = whatsapp or WhatsAppSettings()
         self.outreach = outreach or OutreachSettings()
         self.dashboard = dashboard or DashboardSettings()
+        self.backup = backup or BackupSettings()

@@ -22,6 +22,7 @@ from handlers.outreach import OutreachError
 from handlers.places import Places
 from storage import repo
 from storage.db import Database
+from storage.keys import record_check_value
 from storage.records import CaseKind, CaseRecord, CaseStatus
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -139,10 +140,12 @@ def _public(answers: dict[str, Any]) -> dict[str, Any]:
 
 async def run(args: argparse.Namespace, settings: Settings, out: IO[str] = sys.stdout) -> int:
     """Run one staff command; return the exit code."""
+    sealer = open_sealer(settings)  # a missing or wrong key stops here, before the store is touched
     db = await Database.open(
         settings.store.data_dir / DB_FILE_NAME, synchronous=settings.store.sqlite_synchronous
     )
     try:
+        await db.write(partial(record_check_value, sealer=sealer))
         return await _dispatch(args, settings, db, out)
     except (CaseworkError, OutreachError) as error:
         print(f"error: {error}", file=sys.stderr)

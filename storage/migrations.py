@@ -297,6 +297,17 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX audit_log_actor ON audit_log(actor);
         """,
     ),
+    # Which key sealed the store: a check value derived from the key (never the key), compared at start.
+    (
+        "0010_key_check",
+        """
+        CREATE TABLE store_key (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            check_value TEXT NOT NULL,
+            recorded_at TEXT NOT NULL
+        );
+        """,
+    ),
 ]
 
 
