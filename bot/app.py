@@ -4,14 +4,16 @@ import fcntl
 import logging
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
+from time import perf_counter
 from typing import IO
 from zoneinfo import ZoneInfo
 
 from bot.engine import Clock, Engine, utcnow
+from bot.metrics import Metrics
 from bot.outbox import Channel, Dispatcher
 from bot.settings import Settings
 from handlers.i18n import Catalog
@@ -39,10 +41,19 @@ class Service:
     services: Services
     engine: Engine
     dispatcher: Dispatcher
+    metrics: Metrics = field(default_factory=Metrics)
 
     async def receive(self, event: Inbound) -> list[OutboxRecord]:
-        """Handle an inbound event and send its replies."""
-        return await self.engine.handle(event, after_commit=self.dispatcher.deliver)
+        """Handle an inbound event and send its replies (counted and timed for /metrics)."""
+        started = perf_counter()
+        try:
+            records = await self.engine.handle(event, after_commit=self.dispatcher.deliver)
+        except BaseException:
+            self.metrics.inbound_done(event.contact, "error", perf_counter() - started)
+            raise
+        outcome = "replied" if records else "no_reply"
+        self.metrics.inbound_done(event.contact, outcome, perf_counter() - started)
+        return records
 
     async def close(self) -> None:
         """Close the store (pending writes finish first)."""

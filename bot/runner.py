@@ -22,7 +22,7 @@ from bot.nightly_backup import run_nightly_backups
 from bot.outbox import Channel
 from bot.scheduler import OutreachScheduler
 from bot.settings import Settings
-from bot.web import build_asgi
+from bot.web import Probes, build_asgi
 
 log = logging.getLogger(__name__)
 
@@ -153,11 +153,26 @@ async def _run_bound(
             name="backup",
         )
     )
-    tasks += [asyncio.create_task(task) for runtime in runtimes for task in runtime.tasks]
+    channel_tasks = {
+        name: [asyncio.create_task(task, name=f"channel-{name}") for task in runtime.tasks]
+        for name, runtime in zip(enabled_channels(settings), runtimes, strict=True)
+    }
+    tasks += [task for started in channel_tasks.values() for task in started]
+    token = settings.web.metrics_token
+    probes = Probes(
+        db=service.db,
+        metrics=service.metrics,
+        clock=utcnow,
+        channels=lambda: {name: not any(t.done() for t in runs) for name, runs in channel_tasks.items()},
+        scheduler_running=lambda: scheduler.running,
+        metrics_token=token.get_secret_value() if token else None,
+    )
     server = _Server(
         uvicorn.Config(
             # The dashboard comes last: its pages sit at the root, after the channels' webhook paths.
-            build_asgi([*(route for runtime in runtimes for route in runtime.routes), *dashboard.routes()]),
+            build_asgi(
+                [*(route for runtime in runtimes for route in runtime.routes), *dashboard.routes()], probes
+            ),
             host=settings.web.host,
             port=settings.web.port,
             log_config=None,

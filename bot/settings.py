@@ -61,6 +61,12 @@ class WebSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)  # 0: any free port (tests)
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    # /metrics answers only requests from this machine (not through a proxy) unless this token is set;
+    # then only requests with "Authorization: Bearer <token>".
+    metrics_token: SecretStr | None = None
+    # Addresses of the reverse proxies in front (comma separated IPs or networks, e.g. "127.0.0.1,::1").
+    # Only a request from one of these may name the client's address in X-Forwarded-For.
+    trusted_proxies: str = ""
 
 
 class TelegramSettings(BaseSettings):
