@@ -174,8 +174,10 @@ class DashboardSettings(BaseSettings):
     session_idle_hours: float = Field(default=8.0, gt=0)
     # ... and after this many hours in any case.
     session_max_hours: float = Field(default=72.0, gt=0)
-    # Failed sign-ins allowed per account and per address within the window, then refused until it passes.
+    # Failed sign-ins per (account, address) before delays start (1 s, doubling, up to the window), and
+    # per address for all accounts together; kept in the store.
     login_attempts: int = Field(default=5, ge=1, le=100)
+    login_attempts_per_address: int = Field(default=20, ge=1, le=1000)
     login_window_minutes: float = Field(default=15.0, gt=0)
     # Session cookie only over HTTPS: "always", "never", or "auto" = when the request came over HTTPS.
     secure_cookies: Literal["auto", "always", "never"] = "auto"

@@ -78,6 +78,40 @@ class Hardened:
                 self.metrics.webhook_seconds.labels(channel[:20]).observe(perf_counter() - started)
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(text: str) -> list[Network]:
+    """ "127.0.0.1, ::1, 10.0.0.0/8" as networks (a bad entry is a settings error, said at start)."""
+    return [ipaddress.ip_network(part.strip(), strict=False) for part in text.split(",") if part.strip()]
+
+
+def _in(address: str, networks: list[Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
+
+
+def client_address(request: Request, trusted: list[Network]) -> str:
+    """The client's address: the connecting one, unless that is a trusted proxy; then the right-most
+    address in X-Forwarded-For that is not a trusted proxy (what the proxy itself saw; addresses a
+    client wrote into the header sit to its left and are ignored)."""
+    peer = request.client.host if request.client else "unknown"
+    if not trusted or not _in(peer, trusted):
+        return peer
+    header = request.headers.get("x-forwarded-for", "")
+    forwarded = [part.strip() for part in header.split(",") if part.strip()]
+    for candidate in reversed(forwarded):
+        if not _in(candidate, trusted):
+            try:
+                return str(ipaddress.ip_address(candidate))
+            except ValueError:
+                return peer  # a malformed entry: fall back to the proxy's own address
+    return peer
+
+
 def _is_loopback(request: Request) -> bool:
     host = request.client.host if request.client else ""
     try:

@@ -308,6 +308,21 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    # Sign-in limits kept in the store (a restart forgets nothing): failures per (account, address) and
+    # per address, with the time until the next attempt is allowed; and the first admin's made-up
+    # password, which must be changed at the first sign-in.
+    (
+        "0010b_login_limits",
+        """
+        CREATE TABLE login_limits (
+            key TEXT PRIMARY KEY,
+            failures INTEGER NOT NULL,
+            last_at TEXT NOT NULL,
+            blocked_until TEXT
+        ) WITHOUT ROWID;
+        ALTER TABLE staff_users ADD COLUMN must_change_password INTEGER NOT NULL DEFAULT 0;
+        """,
+    ),
 ]
 
 

@@ -103,7 +103,8 @@ async def metrics_text(
     )
     transport = httpx.ASGITransport(app=build_asgi([], probes), client=client)
     async with httpx.AsyncClient(transport=transport, base_url="http://dinsos") as http:
-        return await http.get("/metrics", headers=kw.get("headers") and {"Authorization": kw["headers"]})
+        headers = {"Authorization": kw["headers"]} if "headers" in kw else None
+        return await http.get("/metrics", headers=headers)
 
 
 async def test_metrics_count_inbound_outbound_backlog_and_broadcasts(tmp_path: Path) -> None:
