@@ -15,6 +15,7 @@ python -m bot rotate-key      re-seal every NIK/KK under a new key (service stop
 import argparse
 import asyncio
 import getpass
+import io
 import sys
 from collections.abc import Sequence
 from functools import partial
@@ -119,7 +120,9 @@ async def _simulate(settings: Settings) -> None:
     channel = JsonLinesChannel(sys.stdout)
     service = await build_service(settings, {CONSOLE: channel}, fallback=channel)
     try:
-        await run_simulation(service, stdin=sys.stdin, stdout=sys.stdout, clock=utcnow)
+        # Bytes that are not UTF-8 become lone surrogates, which the line parser refuses kindly.
+        stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="surrogateescape")
+        await run_simulation(service, stdin=stdin, stdout=sys.stdout, clock=utcnow)
     finally:
         await service.close()
 

@@ -32,6 +32,14 @@ BASE_HEADERS = [
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
 ]
 FORWARDING_HEADERS = ("x-forwarded-for", "forwarded", "x-real-ip")
+SQLITE_MAX_INT = 2**63 - 1
+
+
+def _huge_number_in(path: str) -> bool:
+    """Whether a path segment is a number no stored id can be (SQLite integers end at 2^63 - 1)."""
+    return any(
+        part.isdigit() and (len(part) > 19 or int(part) > SQLITE_MAX_INT) for part in path.split("/")
+    )
 
 
 @dataclass
@@ -70,6 +78,9 @@ class Hardened:
                 message = {**message, "headers": headers}
             await send(message)
 
+        if _huge_number_in(path):
+            # `/persons/99999999999999999999` names nothing: not found, before any route reads it.
+            scope = {**scope, "path": "/.not-found", "raw_path": b"/.not-found"}
         try:
             await self.app(scope, receive, send_with_headers)
         finally:
