@@ -16,10 +16,13 @@ import argparse
 import asyncio
 import getpass
 import io
+import os
 import sys
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
+
+from pydantic import ValidationError
 
 from bot import staff_cli
 from bot.app import DB_FILE_NAME, ServiceLock, build_service, open_sealer
@@ -229,7 +232,13 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `python -m bot` and the `dinsos-intake` script."""
     args = _parser().parse_args(argv)
-    settings = _settings(args)
+    try:
+        settings = _settings(args)
+    except ValidationError as invalid:
+        first = invalid.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        print(f"dinsos-intake: setting {where.upper()} is not valid: {first['msg']}", file=sys.stderr)
+        return 2
     setup_logging(settings.service.log_level if args.command != "simulate" else "WARNING")
     try:
         return _run(args, settings)
@@ -237,6 +246,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         # One clear sentence for the operator, no traceback; nothing was written.
         print(f"dinsos-intake: {problem}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader went away (`staff list | head`): stop quietly; point stdout at /dev/null so the
+        # interpreter's last flush does not complain either.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

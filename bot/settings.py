@@ -49,6 +49,8 @@ class ServiceSettings(BaseSettings):
     notice_version: str = "2026-11"
     outbox_poll_seconds: float = Field(default=2.0, gt=0)
     log_level: str = "INFO"
+    # Language of the staff command line (python -m bot staff ...): id or en; --lang overrides it.
+    staff_language: Literal["id", "en"] = "id"
 
 
 class WebSettings(BaseSettings):

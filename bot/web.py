@@ -37,9 +37,7 @@ SQLITE_MAX_INT = 2**63 - 1
 
 def _huge_number_in(path: str) -> bool:
     """Whether a path segment is a number no stored id can be (SQLite integers end at 2^63 - 1)."""
-    return any(
-        part.isdigit() and (len(part) > 19 or int(part) > SQLITE_MAX_INT) for part in path.split("/")
-    )
+    return any(part.isdigit() and (len(part) > 19 or int(part) > SQLITE_MAX_INT) for part in path.split("/"))
 
 
 @dataclass
