@@ -3,6 +3,7 @@
 import fcntl
 import logging
 import os
+import sqlite3
 import sys
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -13,6 +14,7 @@ from typing import IO
 from zoneinfo import ZoneInfo
 
 from bot.engine import Clock, Engine, utcnow
+from bot.media import MediaStore
 from bot.metrics import Metrics
 from bot.outbox import Channel, Dispatcher
 from bot.settings import Settings
@@ -21,6 +23,7 @@ from handlers.outreach import QuietHours
 from handlers.places import Places
 from handlers.turn import Services
 from handlers.types import Inbound
+from storage import repo
 from storage.backup import DB_FILE_NAME
 from storage.crypto import KEY_FILE_NAME, Sealer
 from storage.db import Database
@@ -44,7 +47,8 @@ class Service:
     metrics: Metrics = field(default_factory=Metrics)
 
     async def receive(self, event: Inbound) -> list[OutboxRecord]:
-        """Handle an inbound event and send its replies (counted and timed for /metrics)."""
+        """Handle an inbound event and send its replies (counted and timed for /metrics); then tidy the
+        media folder."""
         started = perf_counter()
         try:
             records = await self.engine.handle(event, after_commit=self.dispatcher.deliver)
@@ -53,7 +57,36 @@ class Service:
             raise
         outcome = "replied" if records else "no_reply"
         self.metrics.inbound_done(event.contact, outcome, perf_counter() - started)
+        await self.tidy_media(event)
         return records
+
+    async def tidy_media(self, event: Inbound | None = None) -> list[str]:
+        """Delete files nothing holds: the event's file when no conversation or case kept it, and the
+        files of erased data. Return the references deleted."""
+        media = event.media if event is not None else None
+        received = media.ref if media is not None and repo.MEDIA_REF.fullmatch(media.ref) else None
+        if received is None and not repo.MEDIA_ERASED.is_set():
+            return []
+        repo.MEDIA_ERASED.clear()
+
+        def unneeded(conn: sqlite3.Connection) -> list[str]:
+            refs = repo.take_media_erasures(conn)
+            if (
+                received is not None
+                and event is not None
+                and not repo.media_in_use(conn, event.contact, received)
+            ):
+                refs.append(received)
+            return refs
+
+        refs = await self.db.write(unneeded)
+        store = MediaStore(self.settings.store.data_dir)
+        for ref in refs:
+            try:
+                store.path(ref).unlink(missing_ok=True)
+            except (OSError, ValueError):
+                log.warning("a media file could not be deleted")
+        return refs
 
     async def close(self) -> None:
         """Close the store (pending writes finish first)."""
@@ -123,7 +156,10 @@ async def build_service(
         quiet=QuietHours(outreach.quiet_start, outreach.quiet_end, services.timezone),
     )
     await dispatcher.recover()
-    return Service(settings, db, services, engine, dispatcher)
+    built = Service(settings, db, services, engine, dispatcher)
+    repo.MEDIA_ERASED.set()  # files left queued by a stop between an erasure and their deletion
+    await built.tidy_media()
+    return built
 
 
 class ServiceLock:
