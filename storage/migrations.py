@@ -319,6 +319,32 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE consents ADD COLUMN purpose TEXT NOT NULL DEFAULT 'service'
         """,
     ),
+    # Which key sealed the store: a check value derived from the key (never the key), compared at start.
+    (
+        "0010_key_check",
+        """
+        CREATE TABLE store_key (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            check_value TEXT NOT NULL,
+            recorded_at TEXT NOT NULL
+        );
+        """,
+    ),
+    # Sign-in limits kept in the store (a restart forgets nothing): failures per (account, address) and
+    # per address, with the time until the next attempt is allowed; and the first admin's made-up
+    # password, which must be changed at the first sign-in.
+    (
+        "0010b_login_limits",
+        """
+        CREATE TABLE login_limits (
+            key TEXT PRIMARY KEY,
+            failures INTEGER NOT NULL,
+            last_at TEXT NOT NULL,
+            blocked_until TEXT
+        ) WITHOUT ROWID;
+        ALTER TABLE staff_users ADD COLUMN must_change_password INTEGER NOT NULL DEFAULT 0;
+        """,
+    ),
 ]
 
 
