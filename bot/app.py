@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from bot.engine import Clock, Engine, utcnow
 from bot.outbox import Channel, Dispatcher
 from bot.settings import Settings
+from bot.voice import VoiceBank
 from handlers.i18n import Catalog
 from handlers.outreach import QuietHours
 from handlers.places import Places
@@ -36,6 +37,7 @@ class Service:
     services: Services
     engine: Engine
     dispatcher: Dispatcher
+    voice: VoiceBank | None = None
 
     async def receive(self, event: Inbound) -> list[OutboxRecord]:
         """Handle an inbound event and send its replies."""
@@ -90,6 +92,7 @@ async def build_service(
     )
     engine = Engine(services, default_language=service_settings.default_language, clock=clock)
     outreach = settings.outreach
+    voice = VoiceBank(store.data_dir, services.catalog, settings.voice)
     dispatcher = Dispatcher(
         db,
         channels,
@@ -97,9 +100,10 @@ async def build_service(
         poll_seconds=service_settings.outbox_poll_seconds,
         fallback=fallback,
         quiet=QuietHours(outreach.quiet_start, outreach.quiet_end, services.timezone),
+        voice=voice,
     )
     await dispatcher.recover()
-    return Service(settings, db, services, engine, dispatcher)
+    return Service(settings, db, services, engine, dispatcher, voice)
 
 
 class ServiceLock:
