@@ -297,6 +297,20 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX audit_log_actor ON audit_log(actor);
         """,
     ),
+    # Answers as people give them: a birth date known only to the month, the year or from an age keeps its
+    # precision; who agreed to a registration made by a field worker (the person, or a parent or guardian
+    # for a child); files to delete from the media folder once the data they belonged to is erased.
+    (
+        "0007_answers_precision",
+        """
+        ALTER TABLE persons ADD COLUMN birth_precision TEXT;
+        ALTER TABLE persons ADD COLUMN agreed_by TEXT;
+        CREATE TABLE media_erasures (
+            ref TEXT PRIMARY KEY,
+            at TEXT NOT NULL
+        ) WITHOUT ROWID;
+        """,
+    ),
     # Voice notes: who wants every question spoken too, the office's recorded prompts (the audio files live
     # in the data directory), and media ids a platform gave an uploaded voice note, reused while valid.
     (
