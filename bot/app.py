@@ -18,6 +18,7 @@ from bot.media import MediaStore
 from bot.metrics import Metrics
 from bot.outbox import Channel, Dispatcher
 from bot.settings import Settings
+from bot.voice import VoiceBank
 from handlers.i18n import Catalog
 from handlers.outreach import QuietHours
 from handlers.places import Places
@@ -45,6 +46,7 @@ class Service:
     engine: Engine
     dispatcher: Dispatcher
     metrics: Metrics = field(default_factory=Metrics)
+    voice: VoiceBank | None = None
 
     async def receive(self, event: Inbound) -> list[OutboxRecord]:
         """Handle an inbound event and send its replies (counted and timed for /metrics); then tidy the
@@ -147,6 +149,7 @@ async def build_service(
     )
     engine = Engine(services, default_language=service_settings.default_language, clock=clock)
     outreach = settings.outreach
+    voice = VoiceBank(store.data_dir, services.catalog, settings.voice)
     dispatcher = Dispatcher(
         db,
         channels,
@@ -154,9 +157,10 @@ async def build_service(
         poll_seconds=service_settings.outbox_poll_seconds,
         fallback=fallback,
         quiet=QuietHours(outreach.quiet_start, outreach.quiet_end, services.timezone),
+        voice=voice,
     )
     await dispatcher.recover()
-    built = Service(settings, db, services, engine, dispatcher)
+    built = Service(settings, db, services, engine, dispatcher, voice)
     repo.MEDIA_ERASED.set()  # files left queued by a stop between an erasure and their deletion
     await built.tidy_media()
     return built

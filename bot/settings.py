@@ -189,6 +189,32 @@ class DashboardSettings(BaseSettings):
     page_size: int = Field(default=50, ge=10, le=500)
 
 
+class VoiceSettings(BaseSettings):
+    """Voice notes: espeak-ng (the spoken fallback) and ffmpeg (OGG/Opus), both from Debian's packages."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="DINSOS_VOICE_", env_file=".env", extra="ignore", env_ignore_empty=True
+    )
+
+    # Off: contacts in voice mode get text only.
+    enabled: bool = True
+    espeak: str = "espeak-ng"
+    ffmpeg: str = "ffmpeg"
+    ffprobe: str = "ffprobe"
+    espeak_voice_id: str = "id"
+    espeak_voice_en: str = "en-us"
+    # Words per minute: a little slower than espeak-ng's 175, for listeners who are not used to it.
+    espeak_speed: int = Field(default=145, ge=80, le=300)
+    # Synthesis and conversion processes running at once.
+    max_jobs: int = Field(default=2, ge=1, le=16)
+    tool_timeout_seconds: float = Field(default=60.0, gt=0)
+    max_recording_seconds: float = Field(default=120.0, gt=1)
+    # Voice notes that speak someone's answers (names, reference numbers) are deleted after this long.
+    personal_retention_hours: float = Field(default=24.0, gt=0)
+    # An uploaded WhatsApp media id is reused this long (Meta keeps media 30 days), then uploaded again.
+    whatsapp_media_days: float = Field(default=25.0, gt=0, le=30)
+
+
 class Settings:
     """All settings of one service instance, grouped by concern."""
 
@@ -202,6 +228,7 @@ class Settings:
         outreach: OutreachSettings | None = None,
         dashboard: DashboardSettings | None = None,
         backup: BackupSettings | None = None,
+        voice: VoiceSettings | None = None,
     ) -> None:
         self.store = store or StoreSettings()
         self.service = service or ServiceSettings()
@@ -211,3 +238,4 @@ class Settings:
         self.outreach = outreach or OutreachSettings()
         self.dashboard = dashboard or DashboardSettings()
         self.backup = backup or BackupSettings()
+        self.voice = voice or VoiceSettings()

@@ -345,6 +345,31 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE staff_users ADD COLUMN must_change_password INTEGER NOT NULL DEFAULT 0;
         """,
     ),
+    # Voice notes: who wants every question spoken too, the office's recorded prompts (the audio files live
+    # in the data directory), and media ids a platform gave an uploaded voice note, reused while valid.
+    (
+        "0011_voice",
+        """
+        ALTER TABLE contacts ADD COLUMN voice INTEGER NOT NULL DEFAULT 0;
+        CREATE TABLE voice_prompts (
+            language TEXT NOT NULL,
+            slot TEXT NOT NULL,
+            file TEXT NOT NULL,
+            duration_ms INTEGER NOT NULL,
+            source TEXT NOT NULL,
+            recorded_by TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (language, slot)
+        ) WITHOUT ROWID;
+        CREATE TABLE voice_uploads (
+            channel TEXT NOT NULL,
+            audio TEXT NOT NULL,
+            media_id TEXT NOT NULL,
+            uploaded_at TEXT NOT NULL,
+            PRIMARY KEY (channel, audio)
+        ) WITHOUT ROWID;
+        """,
+    ),
 ]
 
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import IO, Any, get_args
 
 from bot.app import Service
-from bot.outbox import SendResult
+from bot.outbox import SendResult, current_voice_note
 from handlers.types import Inbound, Media, MediaKind, Reply
 from storage.records import OutboxStatus
 
@@ -45,13 +45,17 @@ class TerminalChannel:
         self.out = out
 
     async def send(self, contact_id: str, reply: Reply) -> SendResult:
-        """Print the reply."""
-        print("\n" + render_text(reply), file=self.out, flush=True)
+        """Print the reply (and where its voice note is, to play it)."""
+        text = render_text(reply)
+        audio = current_voice_note.get()
+        if audio is not None:
+            text += f"\n  🔊 {audio}"
+        print("\n" + text, file=self.out, flush=True)
         return SendResult(OutboxStatus.SENT)
 
 
 class JsonLinesChannel:
-    """Writes each reply as one JSON line: {"to", "text", "choices", "request"}."""
+    """Writes each reply as one JSON line: {"to", "text", "choices", "request", "voice"}."""
 
     scheme = CONSOLE
 
@@ -65,6 +69,9 @@ class JsonLinesChannel:
             body["choices"] = [{"id": c.id, "label": c.label} for c in reply.choices]
         if reply.request:
             body["request"] = reply.request
+        audio = current_voice_note.get()
+        if audio is not None:
+            body["voice"] = str(audio)
         self.out.write(json.dumps(body, ensure_ascii=False) + "\n")
         return SendResult(OutboxStatus.SENT)
 

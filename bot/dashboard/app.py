@@ -66,7 +66,8 @@ SECURITY_HEADERS = [
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"same-origin"),
     (b"cross-origin-opener-policy", b"same-origin"),
-    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+    # The microphone for this site only: the "Suara" page records the office's voice.
+    (b"permissions-policy", b"camera=(), microphone=(self), geolocation=()"),
 ]
 
 
@@ -243,11 +244,12 @@ class Dashboard:
     # ------------------------------------------------------------ assembly
 
     def _register(self) -> None:
-        from bot.dashboard import admin, cases, outreach, simulator
+        from bot.dashboard import admin, cases, outreach, simulator, voice
 
         admin.register(self)
         cases.register(self)
         outreach.register(self)
+        voice.register(self)
         if self.config.simulator and self.web_channel is not None:
             simulator.register(self)
 
