@@ -2,12 +2,13 @@
 
 import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from handlers.geo import Boundaries
 from handlers.i18n import Catalog
 from handlers.places import Places
 from handlers.types import Choice, Inbound, Reply, RequestKind
@@ -31,6 +32,8 @@ class Services:
     notice_version: str
     resume_after: timedelta
     timezone: ZoneInfo
+    # Kelurahan boundaries (which kelurahan a shared location falls in), loaded once per process.
+    boundaries: Boundaries = field(default_factory=Boundaries.shared)
 
 
 class Turn:
