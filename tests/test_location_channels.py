@@ -53,7 +53,6 @@ async def test_telegram_location_button_answers_the_place_with_one_yes(tmp_path:
         await say("1 2")
         await w.tap(user, t("common.yes"))
         await w.tap(user, t("doc.kk"))
-        await w.tap(user, t("common.done"))
         await w.tap(user, t("received.none"))
         sent = await w.tap(user, t("form.send"))
         assert "REG-2026-000001" in (sent[0].text or "")
@@ -61,7 +60,8 @@ async def test_telegram_location_button_answers_the_place_with_one_yes(tmp_path:
         assert case is not None
         assert (case.kecamatan_code, case.kelurahan_code) == (PONDOK_AREN, JURANGMANGU_TIMUR)
         assert (case.latitude, case.longitude) == inside(JURANGMANGU_TIMUR)
-        # Typed, the same answers take kecamatan, kelurahan and the location question: three turns.
+        # Typed, the same answers take the kecamatan, the kelurahan and the location shared with the
+        # address: three turns for what the location and its yes gave here.
         assert place_turns == 3 - 1 and turns == 7
 
 
@@ -74,9 +74,7 @@ async def test_whatsapp_location_message_answers_the_place_with_one_yes(
     await siti.tap(t("menu.registration"))
     await siti.tap(t("reg.for_self"))
     await siti.say("siti aminah")
-    await siti.say("3674 0157 0885 0001")
-    await siti.say("17 Agustus 1985")
-    await siti.tap(t("sex.female"))
+    await siti.say("3674 0157 0885 0001")  # it answers the birth date and sex questions too
     await siti.tap(t("reg.phone_use_known"))
     # WhatsApp's own "send location" request, then the kecamatan list.
     assert [s.interactive_type for s in siti.replies][-2:] == ["location_request_message", "list"]
@@ -95,7 +93,6 @@ async def test_whatsapp_location_message_answers_the_place_with_one_yes(
     await siti.say("1 2")
     await siti.say("ya")
     await siti.tap(t("doc.kk"))
-    await siti.tap(t("common.done"))
     await siti.tap(t("received.none"))
     await siti.tap(t("form.send"))
     assert "REG-2026-000001" in siti.replies[0].text
@@ -134,5 +131,6 @@ def test_simulate_location_answers_the_place_with_one_yes(
     done = send({"text": "kirim"})
     assert "REG-2026-000001" in str(done[0]["text"])
     sim.close()
-    # Typed, the place takes kecamatan, kelurahan and "0" at the location question: 19 turns in all.
+    # Typed, the same answers take the kecamatan, the kelurahan and the location shared with the
+    # address: 19 turns in all.
     assert turns == 18

@@ -57,8 +57,11 @@ async def shared_place(chat: Chat, lang: str) -> None:
     await chat.tap(t("common.yes", lang))
 
 
-async def register_with(chat: CountingChat, place: Place, lang: str = "id") -> tuple[int, str]:
-    """Register oneself from the menu to the reference, the place answered by `place`; turns taken."""
+async def register_with(
+    chat: CountingChat, place: Place, lang: str = "id", *, location_at_address: bool = False
+) -> tuple[int, str]:
+    """Register oneself from the menu to the reference, the place answered by `place` (and, if asked, the
+    location shared with the address); the turns taken."""
     start = chat.turns
     await chat.tap(t("menu.registration", lang))
     for answer in ("1", "Siti Aminah", "0", "17-08-1985", "perempuan", "0"):
@@ -68,9 +71,13 @@ async def register_with(chat: CountingChat, place: Place, lang: str = "id") -> t
     assert offer.request == "location"  # offered with the place question, on a channel that can share
     await place(chat, lang)
     assert chat.last.text == t("reg.q.address.self", lang)
+    shared = place is shared_place
+    # The address question offers to share the location only when the place did not bring one.
+    assert chat.last.request == (None if shared else "location")
+    if location_at_address:
+        await chat.share_location(*inside(JURANGMANGU_TIMUR))
+        assert chat.last.text == t("form.address_after_location", lang)
     await chat.say("Jl. H. Sarmili RT 03/RW 05")
-    if chat.last.request == "location":  # the lapak's location: asked only when none was shared yet
-        await chat.say("0")
     for answer in ("3", "7", "tidak", "5", "5"):
         await chat.say(answer)
     await chat.say("kirim")
@@ -98,12 +105,14 @@ async def test_sharing_the_location_takes_fewer_turns_than_typing_the_place(
     sharer = CountingChat(service, channel, clock, name="pembagi")
     await agree(typist)
     await agree(sharer)
-    typed, _ = await register_with(typist, typed_place)
-    shared, _ = await register_with(sharer, shared_place)
-    # Typed: kecamatan, kelurahan, and the location question after the address; shared: the location
-    # and its yes, which also answer the location question.
+    typed, typed_ref = await register_with(typist, typed_place, location_at_address=True)
+    shared, shared_ref = await register_with(sharer, shared_place)
+    # The same answers (kecamatan, kelurahan and the map location): typed, the kecamatan, the kelurahan
+    # and the location shared with the address; shared first, the location and its one yes.
     assert (typed, shared) == (17, 16)
-    assert shared == typed - 1
+    for reference in (typed_ref, shared_ref):
+        stored = await case(service, reference)
+        assert (stored.kelurahan_code, stored.latitude) == (JURANGMANGU_TIMUR, inside(JURANGMANGU_TIMUR)[0])
 
 
 async def test_in_english_too(person: CountingChat, service: Service) -> None:
@@ -139,7 +148,6 @@ async def test_no_to_the_proposal_asks_the_place_again_and_keeps_nothing(person:
     await person.say("Pamulang")
     await person.say("Benda Baru")
     assert person.last.text == t("reg.q.address.self")
-    await person.say("Gang Mawar 2")
     assert person.last.request == "location"  # the refused location was not kept
 
 
