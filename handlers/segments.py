@@ -88,12 +88,14 @@ def segment_where(segment: Segment, tz: ZoneInfo) -> tuple[str, list[Any]]:
         case.append(_in("k.kind", [str(k) for k in segment.case_kinds], params))
     if segment.case_statuses:
         case.append(_in("k.status", [str(s) for s in segment.case_statuses], params))
+    # Uncorrelated IN lists rather than EXISTS per contact: SQLite builds each list once from the
+    # filter's own index and then looks contacts up by id, instead of probing persons for every contact.
     if person or not case:
-        condition = " AND ".join(["p.registered_by = c.id", "p.deleted_at IS NULL", *person])
-        clauses.append(f"EXISTS (SELECT 1 FROM persons AS p WHERE {condition})")
+        condition = " AND ".join(["p.deleted_at IS NULL", *person])
+        clauses.append(f"c.id IN (SELECT p.registered_by FROM persons AS p WHERE {condition})")
     if case:
-        condition = " AND ".join(["k.contact_id = c.id", *case])
-        clauses.append(f"EXISTS (SELECT 1 FROM cases AS k WHERE {condition})")
+        condition = " AND ".join(case)
+        clauses.append(f"c.id IN (SELECT k.contact_id FROM cases AS k WHERE {condition})")
     if segment.language:
         clauses.append("c.language = ?")
         params.append(segment.language)

@@ -370,6 +370,22 @@ MIGRATIONS: list[tuple[str, str]] = [
         ) WITHOUT ROWID;
         """,
     ),
+    # Maps: where a case's person shared their location (copied from the answers of cases filed before),
+    # the index the summary map counts from without reading the table (any of its filters), the located
+    # cases newest first, and the summary's open-and-unassigned count without reading the table.
+    (
+        "0012_case_location",
+        """
+        ALTER TABLE cases ADD COLUMN latitude REAL;
+        ALTER TABLE cases ADD COLUMN longitude REAL;
+        UPDATE cases SET latitude = json_extract(answers, '$.location.lat'),
+            longitude = json_extract(answers, '$.location.lon')
+            WHERE json_type(answers, '$.location') = 'object';
+        CREATE INDEX cases_map ON cases(status, kelurahan_code, kind, created_at, contact_id);
+        CREATE INDEX cases_located ON cases(id) WHERE latitude IS NOT NULL;
+        CREATE INDEX cases_open_unassigned ON cases(status) WHERE assignee_id IS NULL;
+        """,
+    ),
 ]
 
 

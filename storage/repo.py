@@ -452,9 +452,9 @@ def insert_case(conn: sqlite3.Connection, case: CaseRecord, actor: str) -> int:
     cursor = conn.execute(
         """
         INSERT INTO cases (reference, kind, status, person_id, contact_id, subject_name,
-            kecamatan_code, kelurahan_code, answers, nik_hash, duplicate_of, info_question,
-            citizen_note, created_at, updated_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            kecamatan_code, kelurahan_code, latitude, longitude, answers, nik_hash, duplicate_of,
+            info_question, citizen_note, created_at, updated_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         """,
         (
             case.reference,
@@ -465,6 +465,8 @@ def insert_case(conn: sqlite3.Connection, case: CaseRecord, actor: str) -> int:
             case.subject_name,
             case.kecamatan_code,
             case.kelurahan_code,
+            case.latitude,
+            case.longitude,
             json.dumps(case.answers, ensure_ascii=False, default=str),
             case.nik_hash,
             case.duplicate_of,

@@ -535,20 +535,7 @@ async def test_a_programme_invites_a_segment_and_exports_its_attendees(desk: Des
     csrf = await desk.signed_in("petugas")
     await desk.seed(SeedCase("Ani", skills=["montir"]), SeedCase("Budi", skills=["masak"]))
     start = (clock() + timedelta(days=7)).astimezone(desk.dashboard.tz)
-    made = await desk.client.post(
-        "/programmes",
-        data={
-            "csrf_token": csrf,
-            "name": "Pelatihan montir",
-            "skill": "montir",
-            "place": "Panti Tunas Sosial",
-            "start_date": f"{start:%Y-%m-%d}",
-            "start_time": "09:00",
-            "end_time": "15:00",
-            "quota": "20",
-        },
-    )
-    assert made.status_code == 303
+    await desk.programme(csrf, start)
     (programme,) = await desk.rows("SELECT id, quota FROM programmes")
     invited = await desk.client.post(
         f"/programmes/{programme['id']}/invite", data={"csrf_token": csrf, "seg_skill": "montir"}

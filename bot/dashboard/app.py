@@ -238,6 +238,8 @@ class Dashboard:
         )
         self.env.filters["local"] = self.local
         self.env.filters["local_date"] = self.local_date
+        # The kelurahan outlines, for the maps drawn in templates.
+        self.env.globals["kelurahan_map"] = service.services.boundaries
         self._routes: list[BaseRoute] = []
         self._register()
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from starlette.responses import FileResponse, Response
 
-from bot.dashboard import exports, queries
+from bot.dashboard import exports, maps, queries
 from bot.dashboard.app import Ctx, Dashboard, Refused
 from bot.dashboard.queries import QueueFilter
 from handlers import casework
@@ -106,7 +106,7 @@ async def staff_choices(d: Dashboard) -> list[dict[str, Any]]:
 
 
 async def summary_page(ctx: Ctx) -> Response:
-    """Counts by status, kind and kecamatan, and new cases per week as a chart."""
+    """The map of cases per kelurahan, counts by status, kind and kecamatan, new cases per week."""
     numbers = await queries.summary(ctx.d.db, now=ctx.now, tz=ctx.d.tz)
     kecamatan, _ = place_names(ctx.d)
     highest = max([count for _, count in numbers.weeks] + [1])
@@ -117,6 +117,8 @@ async def summary_page(ctx: Ctx) -> Response:
         kinds=list(CaseKind),
         kecamatan_names=kecamatan,
         highest=highest,
+        map=await maps.summary_map(ctx),
+        **maps.segment_form(ctx),
     )
 
 
@@ -308,6 +310,7 @@ async def _case_view(ctx: Ctx, case: CaseRecord, status: int = 200, **extra: Any
         "preview": None,
         "chosen": "",
         "note": "",
+        "case_map": maps.case_map(d, case, show_point=ctx.user.can_act),
     }
     return ctx.render("case.html", status=status, **(values | extra))
 
