@@ -160,7 +160,7 @@ async def build_service(
         voice=voice,
     )
     await dispatcher.recover()
-    built = Service(settings, db, services, engine, dispatcher, voice)
+    built = Service(settings, db, services, engine, dispatcher, voice=voice)
     repo.MEDIA_ERASED.set()  # files left queued by a stop between an erasure and their deletion
     await built.tidy_media()
     return built
