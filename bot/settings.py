@@ -33,6 +33,8 @@ class ServiceSettings(BaseSettings):
     resume_after_minutes: int = Field(default=120, ge=1)
     notice_version: str = "2026-11"
     outbox_poll_seconds: float = Field(default=2.0, gt=0)
+    # Outbound messages on the wire at once (all channels): the most a crash can leave "in doubt".
+    outbox_in_flight: int = Field(default=8, ge=1, le=256)
     log_level: str = "INFO"
 
 

@@ -14,7 +14,7 @@ import hmac
 import itertools
 import json
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -103,6 +103,8 @@ class FakeGraph:
 
     phone_number_id: str = PHONE_NUMBER_ID
     latency: float = 0.0
+    # Cloud API throughput per business number: sends beyond it in any one second get 130429.
+    limit_per_second: float | None = None
     sent: list[Sent] = field(default_factory=list)
     media: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     # Errors answered to the next sends (any recipient), in order.
@@ -112,6 +114,7 @@ class FakeGraph:
     refused: list[tuple[str, int]] = field(default_factory=list)
     requests: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     _ids: "itertools.count[int]" = field(default_factory=lambda: itertools.count(1))
+    _window: deque[float] = field(default_factory=deque)
 
     def __post_init__(self) -> None:
         self.app = Starlette(
@@ -148,6 +151,8 @@ class FakeGraph:
         code = None
         if self.fail_next:
             code = self.fail_next.pop(0)
+        elif self._over_limit():
+            code = 130429
         elif recipient in self.closed_windows and body.get("type") != "template":
             code = 131047
         if code is not None:
@@ -160,6 +165,17 @@ class FakeGraph:
         answer["contacts"][0]["input"] = recipient
         answer["messages"][0]["id"] = wamid
         return JSONResponse(answer)
+
+    def _over_limit(self) -> bool:
+        if not self.limit_per_second:
+            return False
+        now = time.monotonic()
+        while self._window and self._window[0] <= now - 1.0:
+            self._window.popleft()
+        if len(self._window) >= self.limit_per_second:
+            return True
+        self._window.append(now)
+        return False
 
     async def _media_url(self, request: Request) -> Response:
         self.requests["media_url"] += 1

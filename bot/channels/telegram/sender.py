@@ -19,7 +19,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 
 from bot.channels.telegram.pacing import ChatPacer, Pacer
 from bot.channels.telegram.render import LONG_ID_PREFIX, render
-from bot.outbox import SendResult, current_outbox_row
+from bot.outbox import SendResult, current_outbox_row, gate_begun, leaving
 from bot.settings import TelegramSettings
 from handlers.i18n import Catalog
 from handlers.types import Reply
@@ -104,6 +104,7 @@ class TelegramChannel:
     """Sends outbox rows to Telegram chats, paced, with honest results."""
 
     scheme = SCHEME
+    marks_sending = True  # `call` marks the outbox row `sending` once its pacing slots are taken
 
     def __init__(self, bot: Bot, db: Database, catalog: Catalog, settings: TelegramSettings) -> None:
         self.bot = bot
@@ -140,8 +141,9 @@ class TelegramChannel:
             if chat_id is not None:
                 await (self.group_pacer if group else self.chat_pacer).acquire(chat_id)
             await self.pacer.acquire(urgent=urgent)
-            if self._closing:
+            if self._closing and not gate_begun():
                 raise ChannelClosed
+            await leaving()  # an outbox row becomes `sending` only now, as its request leaves
             self._in_flight += 1
             self._settled.clear()
             try:

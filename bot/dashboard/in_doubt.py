@@ -1,0 +1,37 @@
+"""Messages in doubt: sent when the service died, so nobody knows whether they arrived.
+
+Staff see them as people (name, channel, message) and choose to send them again, one by one or all;
+each choice is audited. Nothing is sent again without that choice.
+"""
+
+from functools import partial
+
+from starlette.responses import Response
+
+from bot import outbox
+from bot.dashboard.app import Ctx, Dashboard
+
+PATH = "/outbox/in-doubt"
+
+
+def register(d: Dashboard) -> None:
+    """Add the page and its form."""
+    d.route(PATH, in_doubt_page, role="viewer")
+    d.route(f"{PATH}/resend", resend, role="petugas", methods=("POST",))
+
+
+async def in_doubt_page(ctx: Ctx) -> Response:
+    """The messages in doubt, oldest first."""
+    return ctx.render("in_doubt.html", rows=await outbox.in_doubt(ctx.d.db))
+
+
+async def resend(ctx: Ctx) -> Response:
+    """Queue one message (`id`) or all of them (`all`) again."""
+    ids: list[int] | None = None
+    if ctx.field("all") != "1":
+        raw = ctx.field("id", limit=20)
+        if not raw.isdigit():
+            return ctx.redirect(PATH)
+        ids = [int(raw)]
+    await ctx.d.db.write(partial(outbox.resend_in_doubt, ids=ids, actor=ctx.user.actor, at=ctx.now))
+    return ctx.redirect(PATH, done="resent")
