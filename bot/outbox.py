@@ -213,6 +213,38 @@ async def in_doubt(db: Database, limit: int = 500) -> list[InDoubt]:
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class Flooder:
+    """A contact who sent far more messages than could be answered at once (kept, answered in turn)."""
+
+    contact_id: str
+    name: str
+    channel: str
+    since: str
+    waiting: int
+
+
+async def flooders(db: Database, limit: int = 50) -> list[Flooder]:
+    """Contacts marked as flooding, most recent first."""
+    rows = await db.fetchall(
+        "SELECT c.id, c.display_name, c.flooded_at, c.flood_waiting, "
+        "(SELECT p.full_name FROM persons AS p WHERE p.registered_by = c.id "
+        "ORDER BY p.is_self DESC, p.id LIMIT 1) AS person "
+        "FROM contacts AS c WHERE c.flooded_at IS NOT NULL ORDER BY c.flooded_at DESC LIMIT ?",
+        (limit,),
+    )
+    return [
+        Flooder(
+            contact_id=str(row["id"]),
+            name=str(row["person"] or row["display_name"] or ""),
+            channel=str(row["id"]).split(":", 1)[0],
+            since=str(row["flooded_at"]),
+            waiting=int(row["flood_waiting"] or 0),
+        )
+        for row in rows
+    ]
+
+
 def resend_in_doubt(conn: sqlite3.Connection, ids: list[int] | None, *, actor: str, at: datetime) -> int:
     """Staff chose to send rows in doubt again (`ids`, or all when None): queue them, audited."""
     sql = "UPDATE outbox SET status = 'queued', error = NULL, not_before = NULL, updated_at = ? "

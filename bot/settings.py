@@ -82,6 +82,9 @@ class TelegramSettings(BaseSettings):
     max_send_attempts: int = Field(default=5, ge=1, le=20)
     # Updates of different people handled at the same time (one person's updates stay in order).
     concurrency: int = Field(default=256, ge=1, le=4096)
+    # Updates one chat may have waiting in memory; beyond that they wait in the store and are answered
+    # in turn with everyone else's (a flood is logged and marked on the contact for staff).
+    per_chat_backlog: int = Field(default=16, ge=1, le=1000)
     # Open connections to the Bot API.
     connection_pool_size: int = Field(default=128, ge=1, le=1024)
     # How often (seconds) the staff-card poster looks for new cases.
@@ -120,6 +123,9 @@ class WhatsAppSettings(BaseSettings):
     request_timeout_seconds: float = Field(default=20.0, gt=0)
     # Webhook events handled at once (different contacts; one contact's events stay in order).
     concurrency: int = Field(default=64, ge=1, le=1024)
+    # Messages one contact may have waiting in memory; beyond that they wait in the store and are
+    # answered in turn with everyone else's (a flood is logged and marked on the contact for staff).
+    per_contact_backlog: int = Field(default=16, ge=1, le=1000)
 
     @property
     def enabled(self) -> bool:

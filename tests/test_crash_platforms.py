@@ -124,6 +124,10 @@ def start(data_dir: Path, platform: Platform, log: IO[bytes]) -> subprocess.Pope
     )
 
 
+def log_tail(tmp_path: Path) -> str:
+    return (tmp_path / "service.log").read_text(errors="replace")[-2000:]
+
+
 async def until(condition: Callable[[], bool], seconds: float) -> bool:
     deadline = asyncio.get_running_loop().time() + seconds
     while asyncio.get_running_loop().time() < deadline:
@@ -183,7 +187,8 @@ async def test_a_broadcast_survives_a_crash_or_a_stop(
         with (tmp_path / "service.log").open("ab") as log:
             first = start(data_dir, platform, log)
             try:
-                assert await until(lambda: len(platform.recipients()) >= after, 30), "no broadcast"
+                reached = await until(lambda: len(platform.recipients()) >= after, 60)
+                assert reached, f"only {len(platform.recipients())} sent: {log_tail(tmp_path)}"
                 first.send_signal(signal.SIGKILL if how == "kill" else signal.SIGTERM)
                 await exited(first, 20)
             finally:
@@ -200,8 +205,8 @@ async def test_a_broadcast_survives_a_crash_or_a_stop(
 
             second = start(data_dir, platform, log)
             try:
-                done = await until(lambda: len(set(platform.recipients())) >= RECIPIENTS - in_doubt, 30)
-                assert done, "the restarted service did not finish the broadcast"
+                done = await until(lambda: len(set(platform.recipients())) >= RECIPIENTS - in_doubt, 60)
+                assert done, f"the restarted service did not finish the broadcast: {log_tail(tmp_path)}"
                 await asyncio.sleep(0.5)  # anything sent twice would arrive now
             finally:
                 second.send_signal(signal.SIGTERM)

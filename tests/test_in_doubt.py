@@ -106,3 +106,18 @@ async def test_staff_cli_lists_in_doubt_people_and_resends_only_what_is_chosen(
         audited = await desk.rows("SELECT actor, target FROM audit_log WHERE action = 'outbox.resend'")
         assert [a["target"] for a in audited] == [f"outbox:{budi}", f"outbox:{ani}"]
         assert {a["actor"] for a in audited} == {"staff:rina"}
+
+
+async def test_a_flooding_contact_is_marked_for_staff(tmp_path: Path, clock: Clock) -> None:
+    from bot.engine import mark_flooding
+
+    async with open_desk(tmp_path / "data", clock) as desk:
+        db = desk.service.db
+        await db.write(partial(seed, people=[Person("telegram:4242", "Citra Dewi")]))
+        await desk.signed_in("viewer", "vera")
+        page = (await desk.client.get("/outbox/in-doubt")).text
+        assert "Citra Dewi" not in page and "Warga yang mengirim sangat banyak pesan" not in page
+        await mark_flooding(db, clock, "telegram", 4242, 1234)
+        page = (await desk.client.get("/outbox/in-doubt")).text
+        flood_part = page.split("Warga yang mengirim sangat banyak pesan", 1)[1]
+        assert "Citra Dewi" in flood_part and "1234" in flood_part and "Telegram" in flood_part

@@ -1,7 +1,8 @@
 """Messages in doubt: sent when the service died, so nobody knows whether they arrived.
 
 Staff see them as people (name, channel, message) and choose to send them again, one by one or all;
-each choice is audited. Nothing is sent again without that choice.
+each choice is audited. Nothing is sent again without that choice. The same page lists the people who
+recently sent far more messages than could be answered at once (kept, and answered in turn).
 """
 
 from functools import partial
@@ -22,7 +23,8 @@ def register(d: Dashboard) -> None:
 
 async def in_doubt_page(ctx: Ctx) -> Response:
     """The messages in doubt, oldest first."""
-    return ctx.render("in_doubt.html", rows=await outbox.in_doubt(ctx.d.db))
+    db = ctx.d.db
+    return ctx.render("in_doubt.html", rows=await outbox.in_doubt(db), flooders=await outbox.flooders(db))
 
 
 async def resend(ctx: Ctx) -> Response:

@@ -108,7 +108,11 @@ async def build(
         default_language=service.engine.default_language,
     )
     worker = InboxWorker(
-        service, channel, service.services.sealer.cipher(INBOX_PURPOSE), concurrency=wa.concurrency
+        service,
+        channel,
+        service.services.sealer.cipher(INBOX_PURPOSE),
+        concurrency=wa.concurrency,
+        backlog=wa.per_contact_backlog,
     )
     await worker.recover()
     webhook = Webhook(
