@@ -68,8 +68,9 @@ class TelegramSettings(BaseSettings):
     staff: str = ""
     rate_per_second: float = Field(default=30.0, gt=0)
     per_chat_interval_seconds: float = Field(default=1.0, ge=0)
-    # Messages one chat may receive at once before the per-chat interval applies (a question and its hint).
-    per_chat_burst: int = Field(default=3, ge=1, le=20)
+    # Messages one chat may receive ahead of that interval in a quick exchange (Telegram tolerates short
+    # bursts in a private chat): a person answering at once is never kept waiting; bulk gets no burst.
+    per_chat_burst: int = Field(default=20, ge=1, le=60)
     # Seconds between two messages to the staff group (Telegram allows about 20 per minute in a group).
     group_interval_seconds: float = Field(default=3.0, ge=0)
     # Path of the webhook on this server; DINSOS_TELEGRAM_WEBHOOK_URL is its public address.

@@ -59,6 +59,7 @@ class Sent:
     params: dict[str, Any]
     file_bytes: int = 0
     edits: list[str] = field(default_factory=list)
+    at: float = 0.0  # when it arrived (time.monotonic)
 
     @property
     def buttons(self) -> list[tuple[str, str]]:
@@ -95,12 +96,20 @@ class FakeTelegram:
         retry_after: int = 1,
         latency: float = 0.0,
         hang_seconds: float = 3.0,
+        chat_interval: float | None = None,
+        chat_burst: int = 20,
     ) -> None:
         self.token = token
         self.limit_per_second = limit_per_second
         self.retry_after = retry_after
         self.latency = latency
         self.hang_seconds = hang_seconds
+        # Per-chat limit as Telegram applies it: one message per `chat_interval` seconds over time, with
+        # short bursts of up to `chat_burst`; beyond it a 429. Off when None.
+        self.chat_interval = chat_interval
+        self.chat_burst = chat_burst
+        self.chat_limited = 0
+        self._chat_tat: dict[int, float] = {}
         self.blocked: set[int] = set()
         self.hanging: set[int] = set()
         self.sent: list[Sent] = []
@@ -226,6 +235,18 @@ class FakeTelegram:
         self._window.append(now)
         return False
 
+    def _chat_over_limit(self, chat_id: Any) -> float:
+        """Seconds the chat must wait (0: the message may go)."""
+        if not self.chat_interval or not isinstance(chat_id, int):
+            return 0.0
+        now = time.monotonic()
+        tat = max(self._chat_tat.get(chat_id, now), now)
+        wait = tat + self.chat_interval - self.chat_burst * self.chat_interval - now
+        if wait > 0:
+            return wait
+        self._chat_tat[chat_id] = tat + self.chat_interval
+        return 0.0
+
     @staticmethod
     def _error(code: int, description: str, **parameters: Any) -> JSONResponse:
         body: dict[str, Any] = {"ok": False, "error_code": code, "description": description}
@@ -247,6 +268,10 @@ class FakeTelegram:
                 429, f"Too Many Requests: retry after {self.retry_after}", retry_after=self.retry_after
             )
         chat_id = params.get("chat_id")
+        if method in SEND_METHODS and (wait := self._chat_over_limit(chat_id)):
+            self.chat_limited += 1
+            retry = max(1, round(wait + 0.5))
+            return self._error(429, f"Too Many Requests: retry after {retry}", retry_after=retry)
         if method in SEND_METHODS and chat_id in self.blocked:
             return self._error(403, "Forbidden: bot was blocked by the user")
         handler = getattr(self, f"_do_{method}", None)
@@ -331,6 +356,7 @@ class FakeTelegram:
             reply_markup=markup,
             params=params,
             file_bytes=size,
+            at=time.monotonic(),
         )
         self.sent.append(sent)
         self.messages[(chat_id, sent.message_id)] = sent

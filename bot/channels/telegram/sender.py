@@ -174,12 +174,14 @@ class TelegramChannel:
         rendered = render(reply, self.catalog, language, remove_keyboard=chat_id in self._reply_keyboards)
         if rendered.long_ids:
             await self._remember_long_ids(rendered.long_ids)
+        # The bubbles of one reply are booked together and leave back to back, so a question and its
+        # hint arrive as one unit; bulk messages get no burst (one per interval to a chat).
+        await self.chat_pacer.acquire(chat_id, len(rendered.messages), burst=None if urgent else 1)
         message: Message | None = None
         for index, outgoing in enumerate(rendered.messages):
             try:
                 message = await self.call(
                     partial(self.bot.send_message, chat_id, outgoing.text, reply_markup=outgoing.markup),
-                    chat_id=chat_id,
                     urgent=urgent,
                 )
             except ChannelClosed:
