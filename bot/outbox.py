@@ -284,10 +284,10 @@ class Dispatcher:
         self.clock = clock
         self.poll_seconds = poll_seconds
         # At most `in_flight` rows are `sending` at once (the most a kill -9 can leave in doubt); bulk
-        # rows may take all but two of those slots, so a reply never waits behind a broadcast.
+        # rows may take all but one of those slots, so a reply never waits behind a broadcast.
         self.in_flight = max(1, in_flight)
         self._slots = asyncio.Semaphore(self.in_flight)
-        self._bulk_slots = asyncio.Semaphore(max(1, self.in_flight - 2))
+        self._bulk_slots = asyncio.Semaphore(max(1, self.in_flight - 1))
         self._held: set[int] = set()  # rows handed to a channel by this process, not yet finished
         self._waiting: dict[asyncio.Task[None], SendGate] = {}  # each contact task's current row
         self._stopping = False
@@ -398,9 +398,15 @@ class Dispatcher:
         if not gate.begun and result.status == OutboxStatus.QUEUED:
             return  # never left: still queued as it was
         try:
-            await self.db.write(partial(_record, outbox_id=gate.record.id, result=result, at=self.clock()))
+            recorded = self.db.submit(
+                partial(_record, outbox_id=gate.record.id, result=result, at=self.clock())
+            )
         finally:
+            # The slot is free as soon as the result is queued: writes commit in the order they are
+            # queued, so the next row's `sending` mark never reaches the disk before this row's result,
+            # and at most `in_flight` rows are ever marked without a result.
             self._release(gate)
+        await recorded
 
     async def _send_one(self, record: OutboxRecord, gate: SendGate) -> SendResult | None:
         """The row's result (None: not sent, still queued)."""

@@ -50,11 +50,13 @@ class Platform:
     scheme: str
     env: dict[str, str]
     recipients: Callable[[], list[str]]  # who received a message, one entry per message
+    times: Callable[[], list[float]]  # when each arrived (time.monotonic)
+    limited: Callable[[], int]  # rate-limit answers (429 / 130429) given
 
 
 @contextlib.asynccontextmanager
-async def telegram() -> AsyncIterator[Platform]:
-    fake = FakeTelegram(limit_per_second=RATE, latency=0.02)
+async def telegram(rate: float = RATE) -> AsyncIterator[Platform]:
+    fake = FakeTelegram(limit_per_second=rate, latency=0.02)
     await fake.start()
     try:
         yield Platform(
@@ -63,18 +65,20 @@ async def telegram() -> AsyncIterator[Platform]:
                 "DINSOS_TELEGRAM_TOKEN": TOKEN,
                 "DINSOS_TELEGRAM_BASE_URL": fake.base_url,
                 "DINSOS_TELEGRAM_BASE_FILE_URL": fake.base_file_url,
-                "DINSOS_TELEGRAM_RATE_PER_SECOND": str(RATE),
+                "DINSOS_TELEGRAM_RATE_PER_SECOND": str(rate),
                 "DINSOS_TELEGRAM_POLL_TIMEOUT_SECONDS": "1",
             },
             lambda: [f"telegram:{sent.chat_id}" for sent in fake.sent],
+            lambda: [sent.at for sent in fake.sent],
+            lambda: fake.limited,
         )
     finally:
         await fake.stop()
 
 
 @contextlib.asynccontextmanager
-async def whatsapp() -> AsyncIterator[Platform]:
-    fake = FakeGraph(latency=0.03, limit_per_second=RATE)
+async def whatsapp(rate: float = RATE) -> AsyncIterator[Platform]:
+    fake = FakeGraph(latency=0.03, limit_per_second=rate)
     server = _Server(uvicorn.Config(fake.app, host="127.0.0.1", port=0, log_config=None, lifespan="off"))
     task = asyncio.create_task(server.serve())
     while not server.started:
@@ -92,9 +96,11 @@ async def whatsapp() -> AsyncIterator[Platform]:
                 "DINSOS_WHATSAPP_VERIFY_TOKEN": "verify",
                 "DINSOS_WHATSAPP_GRAPH_BASE_URL": f"http://127.0.0.1:{port}",
                 "DINSOS_WHATSAPP_TEMPLATE_NAME": "pengumuman",
-                "DINSOS_WHATSAPP_RATE_PER_SECOND": str(RATE),
+                "DINSOS_WHATSAPP_RATE_PER_SECOND": str(rate),
             },
             lambda: [f"whatsapp:{sent.to}" for sent in fake.sent],
+            lambda: [sent.at for sent in fake.sent],
+            lambda: len(fake.refused),
         )
     finally:
         server.should_exit = True
@@ -105,7 +111,9 @@ PLATFORMS = {"telegram": telegram, "whatsapp": whatsapp}
 PREFIX = {"telegram": "1000", "whatsapp": "62811000"}
 
 
-def start(data_dir: Path, platform: Platform, log: IO[bytes]) -> subprocess.Popen[bytes]:
+def start(
+    data_dir: Path, platform: Platform, log: IO[bytes], in_flight: int = IN_FLIGHT
+) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         **platform.env,
@@ -114,7 +122,7 @@ def start(data_dir: Path, platform: Platform, log: IO[bytes]) -> subprocess.Pope
         "DINSOS_WEB_PORT": "0",
         "DINSOS_OUTREACH_TICK_SECONDS": "0.2",
         "DINSOS_OUTBOX_POLL_SECONDS": "0.1",
-        "DINSOS_OUTBOX_IN_FLIGHT": str(IN_FLIGHT),
+        "DINSOS_OUTBOX_IN_FLIGHT": str(in_flight),
         "DINSOS_OUTREACH_QUIET_START": "00:00",  # no quiet hours in this test, whatever the hour
         "DINSOS_OUTREACH_QUIET_END": "00:00",
         "DINSOS_LOG_LEVEL": "WARNING",
@@ -143,10 +151,10 @@ async def exited(process: subprocess.Popen[bytes], seconds: float) -> int:
     return process.wait(5)
 
 
-async def prepare(data_dir: Path, scheme: str) -> int:
+async def prepare(data_dir: Path, scheme: str, recipients: int = RECIPIENTS) -> int:
     db = await Database.open(data_dir / DB_FILE_NAME)
     now = datetime.now(UTC)
-    await db.write(partial(seed_many, count=RECIPIENTS, scheme=scheme, prefix=PREFIX[scheme]))
+    await db.write(partial(seed_many, count=recipients, scheme=scheme, prefix=PREFIX[scheme]))
     broadcast_id: int = await db.write(
         partial(
             outreach.create_broadcast,
