@@ -139,6 +139,19 @@ async def cases_of_contact(db: Database, contact_id: str, limit: int = 5) -> lis
     return [case_from_row(row) for row in rows]
 
 
+async def cases_for_contact(db: Database, contact_id: str, limit: int = 1000) -> list[CaseRecord]:
+    """Every case of the contact and of the persons they registered: questions from staff first, then
+    newest first."""
+    rows = await db.fetchall(
+        """SELECT * FROM cases
+           WHERE contact_id = ?
+              OR person_id IN (SELECT id FROM persons WHERE registered_by = ? AND deleted_at IS NULL)
+           ORDER BY status = 'perlu_info' DESC, id DESC LIMIT ?""",
+        (contact_id, contact_id, limit),
+    )
+    return [case_from_row(row) for row in rows]
+
+
 async def get_case(db: Database, reference: str) -> CaseRecord | None:
     """A case by reference number (case-insensitive)."""
     row = await db.fetchone("SELECT * FROM cases WHERE reference = ?", (reference.strip().upper(),))

@@ -314,7 +314,36 @@ async def check_help(chat: Chat, place: Place, before: Stored, replies: list[Rep
     assert await stored(chat) == before
 
 
+def _which(place: Place, action: str, lang: str) -> Reply:
+    """The question a plain BERHENTI / MULAI asks: in a form it names the form; at the menu no Continue."""
+    in_form = place.draft or place.form_start
+    at_menu = place.question.text == t("menu.prompt", lang)
+    if action == "stop":
+        title = t("reg.title", lang)
+        text = t("words.stop_in_form", lang, title=title) if in_form else t("words.stop_which", lang)
+        keys = ["info", "bye"]
+    else:
+        text = (
+            t("words.start_in_form", lang, title=t("reg.title", lang))
+            if in_form
+            else t("words.start_which", lang)
+            if at_menu
+            else t("words.start_in_flow", lang)
+        )
+        keys = ["info", "menu"]
+    labels = {"info": f"words.{action}_info", "bye": "words.bye", "menu": "words.open_menu"}
+    choices = [Choice(f"words:{key}", t(labels[key], lang)) for key in keys]
+    if not at_menu:
+        choices.append(Choice("words:continue", t("words.continue", lang)))
+    return Reply(text=text, choices=tuple(choices))
+
+
 async def check_stop(chat: Chat, place: Place, before: Stored, replies: list[Reply], lang: str) -> None:
+    if place.consented:
+        # A plain BERHENTI never acts by itself: it asks which is meant, and changes nothing yet.
+        assert replies == [_which(place, "stop", lang)]
+        assert await contact_flags(chat) == (0, 0)
+        replies = await chat.choose("words:info")
     assert replies == [Reply(text=t("optout.done", lang)), place.question]
     assert await contact_flags(chat) == (1, 0)
     assert await stored(chat) == before
@@ -342,6 +371,10 @@ async def check_language(chat: Chat, place: Place, before: Stored, replies: list
 
 
 async def check_start(chat: Chat, place: Place, before: Stored, replies: list[Reply], lang: str) -> None:
+    if place.consented:
+        assert replies == [_which(place, "start", lang)]
+        assert (await contact_flags(chat))[0] == 1  # still opted out until the answer
+        replies = await chat.choose("words:info")
     assert replies == [Reply(text=t("optout.undone", lang)), place.question]
     assert await contact_flags(chat) == (0, 0)  # opted in again, and reachable
     assert await stored(chat) == before
@@ -398,11 +431,18 @@ SPELLINGS: dict[str, list[Input | str]] = {
         say("Berhenti"),
         say("stop"),
         say("STOP"),
-        say("unsubscribe"),
         "berhenti",
         "/stop",
     ],
-    "start": [say("mulai"), say("Mulai"), say("start"), say("START"), say("subscribe"), "mulai", "/mulai"],
+    "start": [say("mulai"), say("Mulai"), say("start"), say("START"), "mulai", "/mulai"],
+    "stop_info": [say("berhenti info"), say("BERHENTI INFO"), say("stop info"), say("unsubscribe")],
+    "start_info": [
+        say("mulai info"),
+        say("MULAI INFO"),
+        say("start info"),
+        say("subscribe"),
+        say("terima info"),
+    ],
     "language": [say("bahasa"), say("Bahasa"), say("language"), say("LANGUAGE"), "bahasa", "/language"],
 }
 # What the first reply says at the NIK question of an Indonesian contact.
@@ -411,8 +451,10 @@ AT_NIK = {
     "cancel": t("form.cancel_confirm", title=t("reg.title")),
     "back": t("reg.q.full_name.self"),
     "help": t("help.nik"),
-    "stop": t("optout.done"),
-    "start": t("optout.undone"),
+    "stop": t("words.stop_in_form", title=t("reg.title")),
+    "start": t("words.start_in_form", title=t("reg.title")),
+    "stop_info": t("optout.done"),
+    "start_info": t("optout.undone"),
     "language": t("language.prompt"),
 }
 
@@ -433,7 +475,7 @@ async def test_any_case_and_channel_commands_mean_the_same(chat: Chat, service: 
     for number, spelling in enumerate(SPELLINGS[action]):
         person = Chat(service, chat.channel, chat.clock, name=f"warga{number}")
         await walk_to(person, "registration", "nik")
-        if action == "start":
+        if action in ("start", "start_info"):
             await _opt_out_first(person)
         replies = await (person.command(spelling) if isinstance(spelling, str) else send(person, spelling))
         state = await stored(person)
@@ -564,7 +606,8 @@ async def test_global_words_while_correcting_data_saya(chat: Chat, service: Serv
     assert await chat.say("BANTUAN") == [Reply(text=t("help.nik")), question]
     assert (await chat.say("BATAL"))[-1].text == t("form.cancel_confirm", title=t("mydata.edit_title"))
     assert await chat.say("tidak") == [question]
-    assert await chat.say("BERHENTI") == [Reply(text=t("optout.done")), question]
+    assert (await chat.say("BERHENTI"))[-1].text == t("words.stop_in_form", title=t("mydata.edit_title"))
+    assert await chat.say("1") == [Reply(text=t("optout.done")), question]
     assert await contact_flags(chat) == (1, 0)
     assert await stored(chat) == before
     assert await chat.say("KEMBALI") == [menu_reply("id")]
