@@ -176,6 +176,14 @@ def _resolve_interrupted(
             )
 
 
+def _person(contact: str) -> str:
+    """SQL for the name of the person a contact registered (themselves first), as `person`."""
+    return (
+        f"(SELECT p.full_name FROM persons AS p WHERE p.registered_by = {contact} "
+        "ORDER BY p.is_self DESC, p.id LIMIT 1) AS person"
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class InDoubt:
     """A message that may or may not have reached its person (the process died while it was sent)."""
@@ -193,8 +201,7 @@ async def in_doubt(db: Database, limit: int = 500) -> list[InDoubt]:
     """The rows in doubt (`unknown`), oldest first, as people: name, channel and message."""
     rows = await db.fetchall(
         "SELECT o.id, o.contact_id, o.payload, o.origin, o.updated_at, c.display_name, "
-        "(SELECT p.full_name FROM persons AS p WHERE p.registered_by = o.contact_id "
-        "ORDER BY p.is_self DESC, p.id LIMIT 1) AS person "
+        f"{_person('o.contact_id')} "
         "FROM outbox AS o LEFT JOIN contacts AS c ON c.id = o.contact_id "
         "WHERE o.status = 'unknown' ORDER BY o.id LIMIT ?",
         (limit,),
@@ -227,9 +234,7 @@ class Flooder:
 async def flooders(db: Database, limit: int = 50) -> list[Flooder]:
     """Contacts marked as flooding, most recent first."""
     rows = await db.fetchall(
-        "SELECT c.id, c.display_name, c.flooded_at, c.flood_waiting, "
-        "(SELECT p.full_name FROM persons AS p WHERE p.registered_by = c.id "
-        "ORDER BY p.is_self DESC, p.id LIMIT 1) AS person "
+        f"SELECT c.id, c.display_name, c.flooded_at, c.flood_waiting, {_person('c.id')} "
         "FROM contacts AS c WHERE c.flooded_at IS NOT NULL ORDER BY c.flooded_at DESC LIMIT ?",
         (limit,),
     )

@@ -24,6 +24,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from tests.fake_telegram import over_limit
+
 DATA = Path(__file__).parent / "data" / "whatsapp"
 TOKEN = "test-access-token"
 APP_SECRET = "test-app-secret"
@@ -151,7 +153,7 @@ class FakeGraph:
         code = None
         if self.fail_next:
             code = self.fail_next.pop(0)
-        elif self._over_limit():
+        elif over_limit(self._window, self.limit_per_second):
             code = 130429
         elif recipient in self.closed_windows and body.get("type") != "template":
             code = 131047
@@ -165,17 +167,6 @@ class FakeGraph:
         answer["contacts"][0]["input"] = recipient
         answer["messages"][0]["id"] = wamid
         return JSONResponse(answer)
-
-    def _over_limit(self) -> bool:
-        if not self.limit_per_second:
-            return False
-        now = time.monotonic()
-        while self._window and self._window[0] <= now - 1.0:
-            self._window.popleft()
-        if len(self._window) >= self.limit_per_second:
-            return True
-        self._window.append(now)
-        return False
 
     async def _media_url(self, request: Request) -> Response:
         self.requests["media_url"] += 1

@@ -47,6 +47,20 @@ SEND_METHODS = {"sendMessage", "sendPhoto", "sendVoice", "sendAudio", "sendDocum
 LIMITED_METHODS = SEND_METHODS | {"editMessageText", "editMessageReplyMarkup"}
 
 
+def over_limit(window: deque[float], limit: float | None) -> bool:
+    """Whether one more request now would pass `limit` in the last second (sliding window); counts it
+    when it does not."""
+    if not limit:
+        return False
+    now = time.monotonic()
+    while window and window[0] <= now - 1.0:
+        window.popleft()
+    if len(window) >= limit:
+        return True
+    window.append(now)
+    return False
+
+
 @dataclass
 class Sent:
     """One message the bot sent (its current state: edits change it)."""
@@ -225,15 +239,7 @@ class FakeTelegram:
         return params
 
     def _over_limit(self) -> bool:
-        if not self.limit_per_second:
-            return False
-        now = time.monotonic()
-        while self._window and self._window[0] <= now - 1.0:
-            self._window.popleft()
-        if len(self._window) >= self.limit_per_second:
-            return True
-        self._window.append(now)
-        return False
+        return over_limit(self._window, self.limit_per_second)
 
     def _chat_over_limit(self, chat_id: Any) -> float:
         """Seconds the chat must wait (0: the message may go)."""

@@ -9,38 +9,30 @@ SIGTERM nobody is left without it.
 
 import asyncio
 import contextlib
-import os
 import signal
 import subprocess
 import sys
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
 from typing import IO
-from zoneinfo import ZoneInfo
 
 import pytest
 import uvicorn
 
 from bot.app import DB_FILE_NAME
-from handlers import outreach
-from handlers.outreach import QuietHours
-from handlers.segments import Segment
 from storage.db import Database
 from tests import fake_graph
 from tests.fake_graph import FakeGraph
 from tests.fake_telegram import TOKEN, FakeTelegram, _Server
-from tests.outreach_support import seed_many
-from tests.support import TEST_KEY
+from tests.outreach_support import seed_broadcast
+from tests.service_proc import service_env
 
 RECIPIENTS = 300
 IN_FLIGHT = 4  # the outbox's bound on rows `sending` at once, set for these runs
 RATE = 150  # messages per second, the fakes' limit and the senders' setting (real pacing, quicker runs)
 ROOT = Path(__file__).resolve().parent.parent
-WIB = ZoneInfo("Asia/Jakarta")
 
 
 @dataclass
@@ -114,19 +106,7 @@ PREFIX = {"telegram": "1000", "whatsapp": "62811000"}
 def start(
     data_dir: Path, platform: Platform, log: IO[bytes], in_flight: int = IN_FLIGHT
 ) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        **platform.env,
-        "DINSOS_DATA_DIR": str(data_dir),
-        "DINSOS_SECRET_KEY": TEST_KEY,
-        "DINSOS_WEB_PORT": "0",
-        "DINSOS_OUTREACH_TICK_SECONDS": "0.2",
-        "DINSOS_OUTBOX_POLL_SECONDS": "0.1",
-        "DINSOS_OUTBOX_IN_FLIGHT": str(in_flight),
-        "DINSOS_OUTREACH_QUIET_START": "00:00",  # no quiet hours in this test, whatever the hour
-        "DINSOS_OUTREACH_QUIET_END": "00:00",
-        "DINSOS_LOG_LEVEL": "WARNING",
-    }
+    env = service_env(data_dir, **platform.env, DINSOS_OUTBOX_IN_FLIGHT=str(in_flight))
     return subprocess.Popen(
         [sys.executable, "-m", "bot", "run"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log
     )
@@ -152,25 +132,7 @@ async def exited(process: subprocess.Popen[bytes], seconds: float) -> int:
 
 
 async def prepare(data_dir: Path, scheme: str, recipients: int = RECIPIENTS) -> int:
-    db = await Database.open(data_dir / DB_FILE_NAME)
-    now = datetime.now(UTC)
-    await db.write(partial(seed_many, count=recipients, scheme=scheme, prefix=PREFIX[scheme]))
-    broadcast_id: int = await db.write(
-        partial(
-            outreach.create_broadcast,
-            segment=Segment(),
-            text_id="Pelatihan montir minggu depan.",
-            text_en=None,
-            template=None,
-            send_at=now,
-            actor="staff:test",
-            at=now,
-            tz=WIB,
-            quiet=QuietHours(datetime.min.time(), datetime.min.time(), WIB),
-        )
-    )
-    await db.close()
-    return broadcast_id
+    return await seed_broadcast(data_dir, recipients, scheme=scheme, prefix=PREFIX[scheme])
 
 
 async def statuses(data_dir: Path, broadcast_id: int) -> dict[str, int]:
