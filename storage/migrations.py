@@ -306,6 +306,20 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE contacts ADD COLUMN flood_waiting INTEGER;
         """,
     ),
+    # Answers as people give them: a birth date known only to the month, the year or from an age keeps its
+    # precision; who agreed to a registration made by a field worker (the person, or a parent or guardian
+    # for a child); files to delete from the media folder once the data they belonged to is erased.
+    (
+        "0007_answers_precision",
+        """
+        ALTER TABLE persons ADD COLUMN birth_precision TEXT;
+        ALTER TABLE persons ADD COLUMN agreed_by TEXT;
+        CREATE TABLE media_erasures (
+            ref TEXT PRIMARY KEY,
+            at TEXT NOT NULL
+        ) WITHOUT ROWID;
+        """,
+    ),
 ]
 
 

@@ -160,19 +160,16 @@ async def at_kelurahan(chat: Chat, lang: str) -> Place:
 
 
 async def at_multi_choice(chat: Chat, lang: str) -> Place:
-    """The skills question with one skill tapped so far."""
+    """The skills question (several picks in one answer)."""
     asked = await _asked(chat, "registration", lang, "skills")
-    await chat.choose("skills:masak")
-    assert chat.last.text == t("form.multi_selected", lang, items=t("skill.masak", lang))
     return Place(
-        question=chat.last,
-        text_in=lambda lang: t("form.multi_selected", lang, items=t("skill.masak", lang)),
+        question=asked["skills"],
+        text_in=lambda lang: t("reg.q.skills.self", lang) + "\n" + t("form.multi_hint", lang),
         draft=True,
         help_key="help.generic",
         previous=asked["household_size"],
         previous_step="household_size",
         redo=say("5"),
-        after_redo=asked["skills"],
     )
 
 
@@ -547,7 +544,7 @@ async def test_prefilled_form_has_nothing_to_keep_or_confirm(chat: Chat) -> None
         ("menu", "sex:P"),
         ("nik", "for_whom:self"),
         ("kelurahan", "kecamatan:36.74.03"),
-        ("multi_choice", "skills:masak"),
+        ("multi_choice", "sex:P"),
         ("summary", "aid_received:none"),
         ("confirmation", "kecamatan:36.74.01"),
     ],
@@ -598,6 +595,7 @@ async def test_typos_in_confirmations_are_forgiven(chat: Chat, service: Service)
 async def test_global_words_while_correcting_data_saya(chat: Chat, service: Service) -> None:
     """Inside "data saya", correcting the NIK: help, a cancel taken back, opt-out, and back out."""
     await register(chat)
+    [registered] = await repo.persons_of_contact(service.db, chat.contact)
     await chat.choose("menu:my_data")
     await chat.choose("my_data:edit")
     question = (await chat.choose("edit:nik"))[-1]
@@ -611,5 +609,4 @@ async def test_global_words_while_correcting_data_saya(chat: Chat, service: Serv
     assert await contact_flags(chat) == (1, 0)
     assert await stored(chat) == before
     assert await chat.say("KEMBALI") == [menu_reply("id")]
-    [person] = await repo.persons_of_contact(service.db, chat.contact)
-    assert person.nik is not None and service.services.sealer.open(person.nik) == "3674015708850001"
+    assert await repo.persons_of_contact(service.db, chat.contact) == [registered]  # nothing changed
