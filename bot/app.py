@@ -155,6 +155,7 @@ async def build_service(
         channels,
         clock=clock,
         poll_seconds=service_settings.outbox_poll_seconds,
+        in_flight=service_settings.outbox_in_flight,
         fallback=fallback,
         quiet=QuietHours(outreach.quiet_start, outreach.quiet_end, services.timezone),
         voice=voice,

@@ -8,7 +8,8 @@ concurrently. Inbound ids are recorded in the same transaction, so a redelivery 
 import asyncio
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
@@ -16,6 +17,7 @@ from handlers import router
 from handlers.turn import Services, Turn
 from handlers.types import Inbound
 from storage import repo
+from storage.db import Database
 from storage.records import ContactRecord, ConversationRecord, OutboxRecord
 
 log = logging.getLogger(__name__)
@@ -52,6 +54,168 @@ class KeyedLocks:
 
     def __len__(self) -> int:
         return len(self._locks)
+
+
+Job = Callable[[], Awaitable[None]]
+Reload = Callable[[Hashable, object], Awaitable[Job | None]]
+OnFlood = Callable[[Hashable, int], Awaitable[None]]
+
+
+class FairLanes:
+    """Per-contact FIFO lanes served in turn, so one flooding contact costs the others almost nothing.
+
+    One contact's jobs run one after another in arrival order; different contacts run concurrently, at
+    most `concurrency` at once, each taking its turn at the back of the line after every job (round
+    robin). A contact keeps at most `backlog` jobs in memory; beyond that only a small token is kept
+    (the event itself is already stored durably, e.g. in the webhook inbox) and `reload` turns it back
+    into a job when its turn comes. So a flood is never dropped, memory stays bounded by the backlog,
+    and the flood is reported once: a log line (no identifiers) and `on_flood` (a mark on the contact).
+    """
+
+    def __init__(
+        self,
+        concurrency: int,
+        *,
+        backlog: int = 16,
+        reload: Reload | None = None,
+        on_flood: OnFlood | None = None,
+        name: str = "lane",
+    ) -> None:
+        self.concurrency = max(1, concurrency)
+        self.backlog = max(1, backlog)
+        self._reload = reload
+        self._on_flood = on_flood
+        self._name = name
+        self._jobs: dict[Hashable, deque[Job]] = {}
+        self._spilled: dict[Hashable, deque[object]] = {}
+        self._ready: deque[Hashable] = deque()  # contacts with work waiting for their turn
+        self._active: set[Hashable] = set()  # contacts waiting for their turn or running
+        self._flooding: dict[Hashable, bool] = {}  # contact -> reported to `on_flood` yet
+        self._workers: set[asyncio.Task[None]] = set()
+        self._changed = asyncio.Condition()
+        self.pending = 0  # jobs queued or running, spilled ones included
+        self.in_memory = 0  # jobs held in memory (spilled ones are tokens only)
+        self.floods = 0  # flood episodes seen
+        self._stopping = False
+
+    def submit(self, key: Hashable, job: Job, token: object | None = None) -> None:
+        """Queue `job` behind the contact's earlier jobs; past the backlog only `token` is kept."""
+        self.pending += 1
+        jobs = self._jobs.setdefault(key, deque())
+        spilled = self._spilled.get(key)
+        if token is not None and self._reload is not None and (spilled or len(jobs) >= self.backlog):
+            if spilled is None:
+                spilled = self._spilled[key] = deque()
+            spilled.append(token)
+            if key not in self._flooding:
+                self._flooding[key] = False
+                self.floods += 1
+                log.warning(
+                    "a %s contact sent more than %d messages before the first were answered; the rest "
+                    "are kept in the store and answered in turn with everyone else",
+                    self._name,
+                    self.backlog,
+                )
+        else:
+            jobs.append(job)
+            self.in_memory += 1
+        if key not in self._active:
+            self._active.add(key)
+            self._ready.append(key)
+            self._start_workers()
+
+    def queued(self, key: Hashable) -> int:
+        """Jobs of one contact waiting (in memory or spilled)."""
+        return len(self._jobs.get(key, ())) + len(self._spilled.get(key, ()))
+
+    def _start_workers(self) -> None:
+        # One more worker per newly active contact, up to `concurrency`; busy workers take the rest.
+        if len(self._workers) < self.concurrency:
+            worker = asyncio.create_task(self._work(), name=f"{self._name}-worker")
+            self._workers.add(worker)
+            worker.add_done_callback(self._workers.discard)
+
+    async def _next(self, key: Hashable) -> Job | None:
+        jobs = self._jobs.get(key)
+        if jobs:
+            self.in_memory -= 1
+            return jobs.popleft()
+        spilled = self._spilled.get(key)
+        if spilled:
+            token = spilled.popleft()
+            if not spilled:
+                del self._spilled[key]
+            assert self._reload is not None
+            return await self._reload(key, token)
+        return None
+
+    async def _work(self) -> None:
+        while self._ready and not self._stopping:
+            key = self._ready.popleft()
+            try:
+                job = await self._next(key)
+                if job is not None:
+                    await job()
+            except Exception:  # one bad event must not stop the contact's later ones
+                log.exception("a queued %s event failed", self._name)
+            finally:
+                self.pending -= 1
+            if self._flooding.get(key) is False and self._on_flood is not None:
+                self._flooding[key] = True
+                try:
+                    await self._on_flood(key, self.queued(key))
+                except Exception:
+                    log.exception("could not mark a flooding %s contact", self._name)
+            if self.queued(key):
+                self._ready.append(key)  # its next job waits for everyone else's turn
+            else:
+                self._active.discard(key)
+                self._jobs.pop(key, None)
+                self._flooding.pop(key, None)
+            async with self._changed:
+                self._changed.notify_all()
+
+    async def wait_below(self, limit: int) -> None:
+        """Wait until fewer than `limit` jobs are held in memory (back-pressure for a reader)."""
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.in_memory < limit)
+
+    async def join(self) -> None:
+        """Wait until every queued job has run."""
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.pending < 1)
+
+    async def close(self, grace: float = 0.0) -> None:
+        """Stop taking jobs: those running may finish within `grace` seconds, then are cancelled.
+
+        What is left was stored before it was queued, and is handled at the next start.
+        """
+        self._stopping = True
+        workers = list(self._workers)
+        if workers and grace > 0:
+            await asyncio.wait(workers, timeout=grace)
+        for worker in workers:
+            worker.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+
+
+async def mark_flooding(db: Database, clock: Clock, scheme: str, key: Hashable, waiting: int) -> None:
+    """Mark the contact of a lane key (`telegram` user id, or a full `scheme:address`) as flooding."""
+    if isinstance(key, str) and key.startswith(f"{scheme}:"):
+        contact = key
+    elif isinstance(key, int):
+        contact = f"{scheme}:{key}"
+    else:
+        return
+    at = repo.iso(clock())
+
+    def mark(conn: sqlite3.Connection) -> None:
+        conn.execute(
+            "UPDATE contacts SET flooded_at = ?, flood_waiting = ? WHERE id = ? OR alt_id = ?",
+            (at, waiting, contact, contact),
+        )
+
+    await db.write(mark)
 
 
 class Engine:

@@ -1,8 +1,13 @@
-"""The outbox sender: claims queued rows, sends them through their channel, records the result.
+"""The outbox sender: hands queued rows to their channel, marks each `sending` as it leaves, records it.
 
-A row is claimed (`queued` -> `sending`) in the store before it is sent, so two senders never send the
-same row. A row found still `sending` at start-up may or may not have reached the user (the process
-died mid-send): it is marked `unknown`, never re-sent blindly.
+A row becomes `sending` in the store only when its platform request is about to leave: the channel calls
+`SendGate.leaving()` after it has waited for its pacing slots, right before the request. Rows handed to a
+channel but still waiting for a slot stay `queued`, so after a crash they are simply sent. At most
+`in_flight` rows are `sending` at any moment (a slot is held from the mark until the result is recorded),
+which bounds what a kill -9 can leave in doubt. A row found still `sending` at start-up may or may not
+have reached the person: it is marked `unknown`, never re-sent blindly; staff see those rows and may
+choose to send them again (`resend_unknown`). A graceful stop gives back every row not yet on the wire
+and finishes the ones that are.
 """
 
 import asyncio
@@ -52,7 +57,11 @@ class Channel(Protocol):
     scheme: str
 
     async def send(self, contact_id: str, reply: Reply) -> SendResult:
-        """Deliver `reply` to `contact_id` (e.g. `console:u1`)."""
+        """Deliver `reply` to `contact_id` (e.g. `console:u1`).
+
+        A channel whose class sets `marks_sending = True` calls `leaving()` right before each platform
+        request (after its pacing); for any other channel the dispatcher marks the row before `send`.
+        """
         ...
 
 
@@ -73,36 +82,70 @@ class VoiceChannel(Protocol):
         ...
 
 
-def _claim(conn: sqlite3.Connection, ids: list[int], at: datetime) -> set[int]:
-    claimed: set[int] = set()
-    for outbox_id in ids:
-        row = conn.execute(
-            "UPDATE outbox SET status = 'sending', updated_at = ?, attempts = attempts + 1 "
-            "WHERE id = ? AND status = 'queued' RETURNING id",
-            (repo.iso(at), outbox_id),
-        ).fetchone()
-        if row is not None:
-            claimed.add(int(row[0]))
-    return claimed
+def _claim(conn: sqlite3.Connection, outbox_id: int, at: datetime) -> bool:
+    row = conn.execute(
+        "UPDATE outbox SET status = 'sending', updated_at = ?, attempts = attempts + 1 "
+        "WHERE id = ? AND status = 'queued' RETURNING id",
+        (repo.iso(at), outbox_id),
+    ).fetchone()
+    return row is not None
 
 
-def _record(conn: sqlite3.Connection, results: list[tuple[int, SendResult]], at: datetime) -> None:
-    blocked: set[str] = set()
-    for outbox_id, result in results:
-        repo.mark_outbox(conn, [outbox_id], result.status, at, error=result.error)
-        if result.status == OutboxStatus.QUEUED:  # a retry: not before a short pause
-            conn.execute(
-                "UPDATE outbox SET not_before = ? WHERE id = ?",
-                (repo.iso(at + RETRY_PAUSE), outbox_id),
-            )
-        if result.external_id:
-            repo.set_external_id(conn, outbox_id, result.external_id)
-        if result.status == OutboxStatus.BLOCKED:
-            row = conn.execute("SELECT contact_id FROM outbox WHERE id = ?", (outbox_id,)).fetchone()
-            if row is not None:
-                blocked.add(row[0])
-    for contact_id in blocked:
-        conn.execute("UPDATE contacts SET unreachable = 1 WHERE id = ?", (contact_id,))
+def _record(conn: sqlite3.Connection, outbox_id: int, result: SendResult, at: datetime) -> None:
+    repo.mark_outbox(conn, [outbox_id], result.status, at, error=result.error)
+    if result.status == OutboxStatus.QUEUED:  # a retry: not before a short pause
+        conn.execute("UPDATE outbox SET not_before = ? WHERE id = ?", (repo.iso(at + RETRY_PAUSE), outbox_id))
+    if result.external_id:
+        repo.set_external_id(conn, outbox_id, result.external_id)
+    if result.status == OutboxStatus.BLOCKED:
+        conn.execute(
+            "UPDATE contacts SET unreachable = 1 WHERE id = (SELECT contact_id FROM outbox WHERE id = ?)",
+            (outbox_id,),
+        )
+
+
+class Released(Exception):
+    """The row was not sent and stays queued: the sender is stopping, or the row is no longer queued."""
+
+
+class SendGate:
+    """One row's passage onto the wire: the channel calls `leaving()` right before each request.
+
+    The first call takes an in-flight slot and marks the row `sending` (committed before it returns);
+    later calls (the other parts of a multi-part message) pass at once. A channel that never calls it
+    is marked by the dispatcher before `send` (see `Channel.marks_sending`).
+    """
+
+    __slots__ = ("_dispatcher", "begun", "bulk", "record")
+
+    def __init__(self, dispatcher: "Dispatcher", record: OutboxRecord) -> None:
+        self._dispatcher = dispatcher
+        self.record = record
+        self.bulk = record.origin in repo.BULK_ORIGINS
+        self.begun = False
+
+    async def leaving(self) -> None:
+        """The row's request leaves next: mark it `sending` (once); raise `Released` to not send it."""
+        if self.begun:
+            return
+        await self._dispatcher._begin(self)
+
+
+# The gate of the outbox row a channel's `send` is delivering (None outside the sender).
+current_gate: ContextVar[SendGate | None] = ContextVar("current_gate", default=None)
+
+
+async def leaving() -> None:
+    """Called by a channel right before a platform request: marks the current outbox row `sending`."""
+    gate = current_gate.get()
+    if gate is not None:
+        await gate.leaving()
+
+
+def gate_begun() -> bool:
+    """Whether the current outbox row is already on the wire (its later parts must follow it)."""
+    gate = current_gate.get()
+    return gate is not None and gate.begun
 
 
 @runtime_checkable
@@ -154,6 +197,94 @@ def _resolve_interrupted(
             )
 
 
+def _person(contact: str) -> str:
+    """SQL for the name of the person a contact registered (themselves first), as `person`."""
+    return (
+        f"(SELECT p.full_name FROM persons AS p WHERE p.registered_by = {contact} "
+        "ORDER BY p.is_self DESC, p.id LIMIT 1) AS person"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class InDoubt:
+    """A message that may or may not have reached its person (the process died while it was sent)."""
+
+    id: int
+    contact_id: str
+    name: str
+    channel: str
+    text: str
+    origin: str
+    since: str
+
+
+async def in_doubt(db: Database, limit: int = 500) -> list[InDoubt]:
+    """The rows in doubt (`unknown`), oldest first, as people: name, channel and message."""
+    rows = await db.fetchall(
+        "SELECT o.id, o.contact_id, o.payload, o.origin, o.updated_at, c.display_name, "
+        f"{_person('o.contact_id')} "
+        "FROM outbox AS o LEFT JOIN contacts AS c ON c.id = o.contact_id "
+        "WHERE o.status = 'unknown' ORDER BY o.id LIMIT ?",
+        (limit,),
+    )
+    return [
+        InDoubt(
+            id=int(row["id"]),
+            contact_id=str(row["contact_id"]),
+            name=str(row["person"] or row["display_name"] or ""),
+            channel=str(row["contact_id"]).split(":", 1)[0],
+            text=Reply.from_json(row["payload"]).text,
+            origin=str(row["origin"]),
+            since=str(row["updated_at"] or ""),
+        )
+        for row in rows
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class Flooder:
+    """A contact who sent far more messages than could be answered at once (kept, answered in turn)."""
+
+    contact_id: str
+    name: str
+    channel: str
+    since: str
+    waiting: int
+
+
+async def flooders(db: Database, limit: int = 50) -> list[Flooder]:
+    """Contacts marked as flooding, most recent first."""
+    rows = await db.fetchall(
+        f"SELECT c.id, c.display_name, c.flooded_at, c.flood_waiting, {_person('c.id')} "
+        "FROM contacts AS c WHERE c.flooded_at IS NOT NULL ORDER BY c.flooded_at DESC LIMIT ?",
+        (limit,),
+    )
+    return [
+        Flooder(
+            contact_id=str(row["id"]),
+            name=str(row["person"] or row["display_name"] or ""),
+            channel=str(row["id"]).split(":", 1)[0],
+            since=str(row["flooded_at"]),
+            waiting=int(row["flood_waiting"] or 0),
+        )
+        for row in rows
+    ]
+
+
+def resend_in_doubt(conn: sqlite3.Connection, ids: list[int] | None, *, actor: str, at: datetime) -> int:
+    """Staff chose to send rows in doubt again (`ids`, or all when None): queue them, audited."""
+    sql = "UPDATE outbox SET status = 'queued', error = NULL, not_before = NULL, updated_at = ? "
+    sql += "WHERE status = 'unknown'"
+    params: list[object] = [repo.iso(at)]
+    if ids is not None:
+        sql += f" AND id IN ({', '.join('?' for _ in ids)})"
+        params += ids
+    queued = [int(row[0]) for row in conn.execute(sql + " RETURNING id", params)]
+    for outbox_id in sorted(queued):
+        repo.audit(conn, actor=actor, action="outbox.resend", at=at, target=f"outbox:{outbox_id}")
+    return len(queued)
+
+
 class Dispatcher:
     """Sends outbox rows through the channel that owns each contact's scheme."""
 
@@ -164,7 +295,7 @@ class Dispatcher:
         *,
         clock: Callable[[], datetime],
         poll_seconds: float = 2.0,
-        concurrency: int = 64,
+        in_flight: int = 8,
         fallback: Channel | None = None,
         quiet: QuietHours | None = None,
         chunk: int = 64,
@@ -177,13 +308,20 @@ class Dispatcher:
         self.fallback = fallback
         self.quiet = quiet
         self.chunk = chunk
-        self._in_flight: set[int] = set()
-        self._stopping = False
         self.max_batches = max_batches
         self.clock = clock
         self.poll_seconds = poll_seconds
-        self._limit = asyncio.Semaphore(concurrency)
+        # At most `in_flight` rows are `sending` at once (the most a kill -9 can leave in doubt); bulk
+        # rows may take all but one of those slots, so a reply never waits behind a broadcast.
+        self.in_flight = max(1, in_flight)
+        self._slots = asyncio.Semaphore(self.in_flight)
+        self._bulk_slots = asyncio.Semaphore(max(1, self.in_flight - 1))
+        self._held: set[int] = set()  # rows handed to a channel by this process, not yet finished
+        self._waiting: dict[asyncio.Task[None], SendGate] = {}  # each contact task's current row
+        self._stopping = False
         self._wake = asyncio.Event()
+        self.sending_now = 0  # rows marked `sending` right now (for tests and benchmarks)
+        self.most_sending = 0
 
     async def recover(self) -> int:
         """Resolve rows left `sending` by a dead process; return how many were found.
@@ -195,7 +333,7 @@ class Dispatcher:
         interrupted = await self.db.write(_interrupted)
         verdicts: list[tuple[int, bool | None]] = []
         for outbox_id, contact_id in interrupted:
-            if outbox_id in self._in_flight:
+            if outbox_id in self._held:
                 continue  # being sent by this process right now
             channel = self.channels.get(contact_id.split(":", 1)[0], self.fallback)
             if channel is None:
@@ -208,39 +346,104 @@ class Dispatcher:
             await self.db.write(partial(_resolve_interrupted, verdicts=verdicts, at=self.clock()))
             unknown = sum(1 for _, verdict in verdicts if verdict is None)
             if unknown:
-                log.warning("%d outbound messages were interrupted mid-send; not re-sent", unknown)
+                log.warning(
+                    "%d outbound messages were interrupted mid-send; not re-sent unless staff choose to",
+                    unknown,
+                )
         return len(verdicts)
 
     async def deliver(self, records: list[OutboxRecord]) -> None:
-        """Claim, send (in order per contact, contacts concurrently) and record `records`."""
+        """Send `records` (in order per contact, contacts concurrently), recording each result."""
+        records = [record for record in records if record.id not in self._held]
         if not records:
             return
-        claimed = await self.db.write(partial(_claim, ids=[r.id for r in records], at=self.clock()))
-        by_contact: dict[str, list[OutboxRecord]] = defaultdict(list)
-        for record in records:
-            if record.id in claimed:
-                by_contact[record.contact_id].append(record)
-        self._in_flight |= claimed
+        ids = {record.id for record in records}
+        self._held |= ids
         try:
-            outcomes = await asyncio.gather(*(self._send_in_order(items) for items in by_contact.values()))
-            results = [pair for group in outcomes for pair in group]
-            await self.db.write(partial(_record, results=results, at=self.clock()))
+            by_contact: dict[str, list[OutboxRecord]] = defaultdict(list)
+            for record in records:
+                by_contact[record.contact_id].append(record)
+            tasks = [asyncio.create_task(self._send_in_order(items)) for items in by_contact.values()]
+            await asyncio.gather(*tasks, return_exceptions=True)
         finally:
-            self._in_flight -= claimed
+            self._held -= ids
 
-    async def _send_in_order(self, items: list[OutboxRecord]) -> list[tuple[int, SendResult]]:
-        results: list[tuple[int, SendResult]] = []
-        async with self._limit:
+    async def _send_in_order(self, items: list[OutboxRecord]) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        try:
             for record in items:
-                results.append((record.id, await self._send_one(record)))
-        return results
+                gate = SendGate(self, record)
+                self._waiting[task] = gate
+                if self._stopping:
+                    return  # the rest stays queued for the next start
+                result = await self._send_one(record, gate)
+                if result is not None:
+                    await self._finish(gate, result)
+                elif gate.begun:
+                    self._release(gate)
+        finally:
+            self._waiting.pop(task, None)
 
-    async def _send_one(self, record: OutboxRecord) -> SendResult:
+    async def _begin(self, gate: SendGate) -> None:
+        if self._stopping:
+            raise Released
+        if gate.bulk:
+            await self._bulk_slots.acquire()
+        try:
+            await self._slots.acquire()
+        except BaseException:
+            if gate.bulk:
+                self._bulk_slots.release()
+            raise
+        if self._stopping:
+            self._free(gate)
+            raise Released
+        gate.begun = True  # from here on the row is not given back: it goes out, then is recorded
+        self.sending_now += 1
+        self.most_sending = max(self.most_sending, self.sending_now)
+        try:
+            claimed = await self.db.write(partial(_claim, outbox_id=gate.record.id, at=self.clock()))
+        except BaseException:
+            self._release(gate)
+            raise
+        if not claimed:  # cancelled by staff meanwhile, or not queued any more
+            self._release(gate)
+            raise Released
+
+    def _free(self, gate: SendGate) -> None:
+        self._slots.release()
+        if gate.bulk:
+            self._bulk_slots.release()
+
+    def _release(self, gate: SendGate) -> None:
+        if gate.begun:
+            gate.begun = False
+            self.sending_now -= 1
+            self._free(gate)
+
+    async def _finish(self, gate: SendGate, result: SendResult) -> None:
+        if not gate.begun and result.status == OutboxStatus.QUEUED:
+            return  # never left: still queued as it was
+        try:
+            recorded = self.db.submit(
+                partial(_record, outbox_id=gate.record.id, result=result, at=self.clock())
+            )
+        finally:
+            # The slot is free as soon as the result is queued: writes commit in the order they are
+            # queued, so the next row's `sending` mark never reaches the disk before this row's result,
+            # and at most `in_flight` rows are ever marked without a result.
+            self._release(gate)
+        await recorded
+
+    async def _send_one(self, record: OutboxRecord, gate: SendGate) -> SendResult | None:
+        """The row's result (None: not sent, still queued)."""
         scheme = record.contact_id.split(":", 1)[0]
         channel = self.channels.get(scheme, self.fallback)
         if channel is None:
             return SendResult(OutboxStatus.FAILED, error=f"no channel for scheme {scheme!r}")
-        token = current_outbox_row.set(record)
+        row_token = current_outbox_row.set(record)
+        gate_token = current_gate.set(gate)
         voice_token = current_voice_note.set(None)
         try:
             reply = Reply.from_json(record.payload)
@@ -250,20 +453,28 @@ class Dispatcher:
             if not separate:
                 current_voice_note.set(await self._voice_note(reply))
             if isinstance(channel, KeyedChannel):
+                await gate.leaving()
                 result = await self._send_keyed(channel, record, reply)
             else:
+                if not getattr(channel, "marks_sending", False):
+                    await gate.leaving()
                 result = await channel.send(record.contact_id, reply)
             if separate and result.status == OutboxStatus.SENT:
                 audio = await self._voice_note(reply)
                 if audio is not None:
                     await self._send_voice(channel, record, audio)
             return result
+        except Released:
+            return None
         except Exception as exc:  # a channel bug must not stop the sender
             log.exception("channel %s failed to send outbox row %d", scheme, record.id)
+            if not gate.begun:
+                return SendResult(OutboxStatus.FAILED, error=type(exc).__name__)
             return SendResult(OutboxStatus.UNKNOWN, error=type(exc).__name__)
         finally:
             current_voice_note.reset(voice_token)
-            current_outbox_row.reset(token)
+            current_gate.reset(gate_token)
+            current_outbox_row.reset(row_token)
 
     async def _voice_note(self, reply: Reply) -> Path | None:
         if reply.voice is None or self.voice is None:
@@ -296,8 +507,12 @@ class Dispatcher:
         self._wake.set()
 
     def stop(self) -> None:
-        """Ask `run` to finish the batches it started and return (no row is left half-sent)."""
+        """Ask `run` to return: rows waiting for a slot are given back (still `queued`), rows on the
+        wire are finished and recorded, so a graceful stop leaves nothing in doubt."""
         self._stopping = True
+        for task, gate in list(self._waiting.items()):
+            if not gate.begun:
+                task.cancel()
         self._wake.set()
 
     async def run(self) -> None:
@@ -319,8 +534,12 @@ class Dispatcher:
             while not self._stopping:
                 self._wake.clear()
                 if len(batches) < self.max_batches:
-                    rows = [row for row in await self._pending() if row.contact_id not in busy]
-                    if rows:
+                    rows = [
+                        row
+                        for row in await self._pending()
+                        if row.contact_id not in busy and row.id not in self._held
+                    ]
+                    if rows and not self._stopping:
                         rows = rows[: self.chunk]
                         contacts = {row.contact_id for row in rows}
                         busy |= contacts
@@ -339,8 +558,8 @@ class Dispatcher:
         return await repo.pending_outbox(
             self.db,
             None if self.fallback else list(self.channels),
-            # Small batches: few rows are ever `sending` at once, so a crash leaves little in doubt.
-            limit=self.chunk * 2,
+            # Rows already handed to a channel are still queued: fetch past them.
+            limit=self.chunk * 2 + len(self._held),
             now=now,
             include_bulk=self.quiet is None or not self.quiet.active(now),
             reply_grace=REPLY_GRACE,

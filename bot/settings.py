@@ -48,6 +48,8 @@ class ServiceSettings(BaseSettings):
     resume_after_minutes: int = Field(default=120, ge=1)
     notice_version: str = "2026-12"
     outbox_poll_seconds: float = Field(default=2.0, gt=0)
+    # Outbound messages on the wire at once (all channels): the most a crash can leave "in doubt".
+    outbox_in_flight: int = Field(default=8, ge=1, le=256)
     log_level: str = "INFO"
     # Language of the staff command line (python -m bot staff ...): id or en; --lang overrides it.
     staff_language: Literal["id", "en"] = "id"
@@ -89,8 +91,9 @@ class TelegramSettings(BaseSettings):
     staff: str = ""
     rate_per_second: float = Field(default=30.0, gt=0)
     per_chat_interval_seconds: float = Field(default=1.0, ge=0)
-    # Messages one chat may receive at once before the per-chat interval applies (a question and its hint).
-    per_chat_burst: int = Field(default=3, ge=1, le=20)
+    # Messages one chat may receive ahead of that interval in a quick exchange (Telegram tolerates short
+    # bursts in a private chat): a person answering at once is never kept waiting; bulk gets no burst.
+    per_chat_burst: int = Field(default=20, ge=1, le=60)
     # Seconds between two messages to the staff group (Telegram allows about 20 per minute in a group).
     group_interval_seconds: float = Field(default=3.0, ge=0)
     # Path of the webhook on this server; DINSOS_TELEGRAM_WEBHOOK_URL is its public address.
@@ -103,6 +106,9 @@ class TelegramSettings(BaseSettings):
     max_send_attempts: int = Field(default=5, ge=1, le=20)
     # Updates of different people handled at the same time (one person's updates stay in order).
     concurrency: int = Field(default=256, ge=1, le=4096)
+    # Updates one chat may have waiting in memory; beyond that they wait in the store and are answered
+    # in turn with everyone else's (a flood is logged and marked on the contact for staff).
+    per_chat_backlog: int = Field(default=16, ge=1, le=1000)
     # Open connections to the Bot API.
     connection_pool_size: int = Field(default=128, ge=1, le=1024)
     # How often (seconds) the staff-card poster looks for new cases.
@@ -141,6 +147,9 @@ class WhatsAppSettings(BaseSettings):
     request_timeout_seconds: float = Field(default=20.0, gt=0)
     # Webhook events handled at once (different contacts; one contact's events stay in order).
     concurrency: int = Field(default=64, ge=1, le=1024)
+    # Messages one contact may have waiting in memory; beyond that they wait in the store and are
+    # answered in turn with everyone else's (a flood is logged and marked on the contact for staff).
+    per_contact_backlog: int = Field(default=16, ge=1, le=1000)
 
     @property
     def enabled(self) -> bool:

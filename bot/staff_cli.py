@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
-from bot import staff_outreach
+from bot import outbox, staff_outreach
 from bot.app import DB_FILE_NAME, open_sealer
 from bot.dashboard import cli as accounts_cli
 from bot.engine import utcnow
@@ -87,6 +87,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     export = commands.add_parser("export", help="export cases to CSV (NIK masked)")
     filters(export)
     export.add_argument("--out", type=Path, required=True)
+
+    doubt = commands.add_parser(
+        "in-doubt", help="messages that may not have arrived (interrupted mid-send); send them again"
+    )
+    again = doubt.add_mutually_exclusive_group()
+    again.add_argument("--resend", type=int, nargs="+", metavar="ID", help="send these messages again")
+    again.add_argument("--resend-all", action="store_true", help="send every listed message again")
 
     staff_outreach.add_commands(commands)
     accounts_cli.add_commands(commands)
@@ -242,6 +249,8 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, db: Database, 
         return await staff_outreach.run(args, settings, db, _actor(args), out)
     if command in accounts_cli.COMMANDS:
         return await accounts_cli.run(args, db, _actor(args), out)
+    if command == "in-doubt":
+        return await _in_doubt(args, db, out)
     if command == "list":
         where, params = _where(args, places)
         rows = await db.fetchall(
@@ -389,6 +398,22 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, db: Database, 
         print(words("exported", count=count, path=args.out), file=out)
         return 0
     raise CaseworkError(f"unknown command {command}", "unknown_command", command=command)
+
+
+async def _in_doubt(args: argparse.Namespace, db: Database, out: IO[str]) -> int:
+    """List the messages in doubt as people, or queue the chosen ones again (audited)."""
+    if args.resend or args.resend_all:
+        ids = None if args.resend_all else list(args.resend)
+        count = await db.write(partial(outbox.resend_in_doubt, ids=ids, actor=_actor(args), at=utcnow()))
+        print(f"{count} pesan masuk antrean kirim lagi / {count} messages queued to be sent again", file=out)
+        return 0 if count or args.resend_all else 2
+    rows = await outbox.in_doubt(db)
+    print(f"{'ID':<8} {'SALURAN':<9} {'NAMA':<24} PESAN", file=out)
+    for row in rows:
+        text = " ".join(row.text.split())
+        print(f"{row.id:<8} {row.channel:<9} {(row.name or '-')[:24]:<24} {text[:80]}", file=out)
+    print(f"({len(rows)} pesan belum pasti sampai / not certain to have arrived)", file=out)
+    return 0
 
 
 async def _iter_cases(db: Database, where: str, params: list[Any]) -> AsyncIterator[CaseRecord]:

@@ -157,12 +157,16 @@ class Database:
 
     async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run `fn` in a write transaction on the writer thread and return its result once committed."""
+        return await self.submit(fn)
+
+    def submit(self, fn: Callable[[sqlite3.Connection], T]) -> "asyncio.Future[T]":
+        """Queue `fn` now (writes commit in the order they are queued); the future resolves once committed."""
         if self._thread is None or not self._thread.is_alive():
             raise RuntimeError("the database is closed")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         self._queue.put(_Job(fn, future, loop))
-        return await future
+        return future
 
     def _reader(self) -> aiosqlite.Connection:
         return self._readers[next(self._next_reader)]

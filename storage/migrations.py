@@ -297,6 +297,15 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX audit_log_actor ON audit_log(actor);
         """,
     ),
+    # A contact who sent far more messages than could be answered at once: when it was noticed and how
+    # many were waiting, for staff (the messages themselves are kept and answered in turn).
+    (
+        "0006_contact_flood",
+        """
+        ALTER TABLE contacts ADD COLUMN flooded_at TEXT;
+        ALTER TABLE contacts ADD COLUMN flood_waiting INTEGER;
+        """,
+    ),
     # Answers as people give them: a birth date known only to the month, the year or from an age keeps its
     # precision; who agreed to a registration made by a field worker (the person, or a parent or guardian
     # for a child); files to delete from the media folder once the data they belonged to is erased.

@@ -14,7 +14,7 @@ import hmac
 import itertools
 import json
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from tests.fake_telegram import over_limit
 
 DATA = Path(__file__).parent / "data" / "whatsapp"
 TOKEN = "test-access-token"
@@ -104,6 +106,8 @@ class FakeGraph:
 
     phone_number_id: str = PHONE_NUMBER_ID
     latency: float = 0.0
+    # Cloud API throughput per business number: sends beyond it in any one second get 130429.
+    limit_per_second: float | None = None
     sent: list[Sent] = field(default_factory=list)
     media: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     # Errors answered to the next sends (any recipient), in order.
@@ -116,6 +120,7 @@ class FakeGraph:
     expired_media: set[str] = field(default_factory=set)
     uploads: list[str] = field(default_factory=list)
     _ids: "itertools.count[int]" = field(default_factory=lambda: itertools.count(1))
+    _window: deque[float] = field(default_factory=deque)
 
     def __post_init__(self) -> None:
         self.app = Starlette(
@@ -153,6 +158,8 @@ class FakeGraph:
         code = None
         if self.fail_next:
             code = self.fail_next.pop(0)
+        elif over_limit(self._window, self.limit_per_second):
+            code = 130429
         elif recipient in self.closed_windows and body.get("type") != "template":
             code = 131047
         elif body.get("type") == "audio" and not self._known_media(str(body["audio"].get("id"))):

@@ -47,6 +47,20 @@ SEND_METHODS = {"sendMessage", "sendPhoto", "sendVoice", "sendAudio", "sendDocum
 LIMITED_METHODS = SEND_METHODS | {"editMessageText", "editMessageReplyMarkup"}
 
 
+def over_limit(window: deque[float], limit: float | None) -> bool:
+    """Whether one more request now would pass `limit` in the last second (sliding window); counts it
+    when it does not."""
+    if not limit:
+        return False
+    now = time.monotonic()
+    while window and window[0] <= now - 1.0:
+        window.popleft()
+    if len(window) >= limit:
+        return True
+    window.append(now)
+    return False
+
+
 @dataclass
 class Sent:
     """One message the bot sent (its current state: edits change it)."""
@@ -59,6 +73,7 @@ class Sent:
     params: dict[str, Any]
     file_bytes: int = 0
     edits: list[str] = field(default_factory=list)
+    at: float = 0.0  # when it arrived (time.monotonic)
 
     @property
     def buttons(self) -> list[tuple[str, str]]:
@@ -95,12 +110,20 @@ class FakeTelegram:
         retry_after: int = 1,
         latency: float = 0.0,
         hang_seconds: float = 3.0,
+        chat_interval: float | None = None,
+        chat_burst: int = 20,
     ) -> None:
         self.token = token
         self.limit_per_second = limit_per_second
         self.retry_after = retry_after
         self.latency = latency
         self.hang_seconds = hang_seconds
+        # Per-chat limit as Telegram applies it: one message per `chat_interval` seconds over time, with
+        # short bursts of up to `chat_burst`; beyond it a 429. Off when None.
+        self.chat_interval = chat_interval
+        self.chat_burst = chat_burst
+        self.chat_limited = 0
+        self._chat_tat: dict[int, float] = {}
         self.blocked: set[int] = set()
         self.hanging: set[int] = set()
         self.sent: list[Sent] = []
@@ -218,15 +241,19 @@ class FakeTelegram:
         return params
 
     def _over_limit(self) -> bool:
-        if not self.limit_per_second:
-            return False
+        return over_limit(self._window, self.limit_per_second)
+
+    def _chat_over_limit(self, chat_id: Any) -> float:
+        """Seconds the chat must wait (0: the message may go)."""
+        if not self.chat_interval or not isinstance(chat_id, int):
+            return 0.0
         now = time.monotonic()
-        while self._window and self._window[0] <= now - 1.0:
-            self._window.popleft()
-        if len(self._window) >= self.limit_per_second:
-            return True
-        self._window.append(now)
-        return False
+        tat = max(self._chat_tat.get(chat_id, now), now)
+        wait = tat + self.chat_interval - self.chat_burst * self.chat_interval - now
+        if wait > 0:
+            return wait
+        self._chat_tat[chat_id] = tat + self.chat_interval
+        return 0.0
 
     @staticmethod
     def _error(code: int, description: str, **parameters: Any) -> JSONResponse:
@@ -249,6 +276,10 @@ class FakeTelegram:
                 429, f"Too Many Requests: retry after {self.retry_after}", retry_after=self.retry_after
             )
         chat_id = params.get("chat_id")
+        if method in SEND_METHODS and (wait := self._chat_over_limit(chat_id)):
+            self.chat_limited += 1
+            retry = max(1, round(wait + 0.5))
+            return self._error(429, f"Too Many Requests: retry after {retry}", retry_after=retry)
         if method in SEND_METHODS and chat_id in self.blocked:
             return self._error(403, "Forbidden: bot was blocked by the user")
         handler = getattr(self, f"_do_{method}", None)
@@ -333,6 +364,7 @@ class FakeTelegram:
             reply_markup=markup,
             params=params,
             file_bytes=size,
+            at=time.monotonic(),
         )
         self.sent.append(sent)
         self.messages[(chat_id, sent.message_id)] = sent

@@ -2,9 +2,16 @@
 
 import sqlite3
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
+from functools import partial
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
+from handlers import outreach
+from handlers.outreach import QuietHours
+from handlers.segments import Segment
 from storage import repo
+from storage.db import Database
 from storage.records import Consent, ContactRecord, PersonRecord
 
 
@@ -60,6 +67,33 @@ def seed(conn: sqlite3.Connection, people: list[Person]) -> None:
                     updated_at=person.created_at,
                 ),
             )
+
+
+async def seed_broadcast(
+    data_dir: Path, count: int, *, scheme: str = "console", prefix: str = "w", delay: float = 0.0
+) -> int:
+    """A store on `data_dir` with `count` registered contacts and a broadcast to all of them, due in
+    `delay` seconds (no quiet hours); return the broadcast's id. For service subprocess tests."""
+    db = await Database.open(data_dir / "intake.sqlite3")
+    now = datetime.now(UTC)
+    await db.write(partial(seed_many, count=count, scheme=scheme, prefix=prefix))
+    wib = ZoneInfo("Asia/Jakarta")
+    broadcast_id: int = await db.write(
+        partial(
+            outreach.create_broadcast,
+            segment=Segment(),
+            text_id="Pelatihan montir minggu depan.",
+            text_en=None,
+            template=None,
+            send_at=now + timedelta(seconds=delay),
+            actor="staff:test",
+            at=now,
+            tz=wib,
+            quiet=QuietHours(time(0), time(0), wib),
+        )
+    )
+    await db.close()
+    return broadcast_id
 
 
 def seed_many(conn: sqlite3.Connection, count: int, scheme: str = "console", prefix: str = "w") -> None:

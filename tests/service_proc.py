@@ -7,7 +7,9 @@ Settings come from the environment (DINSOS_DATA_DIR, DINSOS_SECRET_KEY, ...). Ev
 """
 
 import asyncio
+import os
 import sys
+from pathlib import Path
 
 import httpx
 
@@ -16,6 +18,23 @@ from bot.runner import run_service
 from bot.settings import Settings
 from handlers.types import Reply
 from storage.records import OutboxStatus
+from tests.support import TEST_KEY
+
+
+def service_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    """The environment of a service subprocess on `data_dir`: quick ticks, no quiet hours, any port."""
+    return {
+        **os.environ,
+        "DINSOS_DATA_DIR": str(data_dir),
+        "DINSOS_SECRET_KEY": TEST_KEY,
+        "DINSOS_WEB_PORT": "0",
+        "DINSOS_OUTREACH_TICK_SECONDS": "0.2",
+        "DINSOS_OUTBOX_POLL_SECONDS": "0.1",
+        "DINSOS_OUTREACH_QUIET_START": "00:00",  # no quiet hours in these tests, whatever the hour
+        "DINSOS_OUTREACH_QUIET_END": "00:00",
+        "DINSOS_LOG_LEVEL": "WARNING",
+        **extra,
+    }
 
 
 class SinkChannel:

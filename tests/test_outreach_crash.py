@@ -2,7 +2,6 @@
 
 import asyncio
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -10,26 +9,19 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import parse_qs, urlparse
-from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot.app import DB_FILE_NAME
-from handlers import outreach
-from handlers.outreach import QuietHours
-from handlers.segments import Segment
 from storage.db import Database
-from tests.outreach_support import seed_many
-from tests.support import TEST_KEY
+from tests.outreach_support import seed_broadcast
+from tests.service_proc import service_env
 
 RECIPIENTS = 2000
-WIB = ZoneInfo("Asia/Jakarta")
 
 
 class Sink:
@@ -90,17 +82,7 @@ def sink() -> Iterator[tuple[Sink, str]]:
 
 
 def start(data_dir: Path, url: str, log: IO[bytes]) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "DINSOS_DATA_DIR": str(data_dir),
-        "DINSOS_SECRET_KEY": TEST_KEY,
-        "DINSOS_WEB_PORT": "0",
-        "DINSOS_OUTREACH_TICK_SECONDS": "0.2",
-        "DINSOS_OUTBOX_POLL_SECONDS": "0.1",
-        "DINSOS_OUTREACH_QUIET_START": "00:00",  # no quiet hours in this test, whatever the hour
-        "DINSOS_OUTREACH_QUIET_END": "00:00",
-        "DINSOS_LOG_LEVEL": "WARNING",
-    }
+    env = service_env(data_dir)
     return subprocess.Popen(
         [sys.executable, "-m", "tests.service_proc", url],
         cwd=Path(__file__).resolve().parent.parent,
@@ -124,25 +106,7 @@ async def test_kill_9_mid_broadcast_then_restart_delivers_each_exactly_once(
 ) -> None:
     state, url = sink
     data_dir = tmp_path / "data"
-    db = await Database.open(data_dir / DB_FILE_NAME)
-    now = datetime.now(UTC)
-    await db.write(partial(seed_many, count=RECIPIENTS))
-    quiet = QuietHours(datetime.min.time(), datetime.min.time(), WIB)
-    broadcast_id = await db.write(
-        partial(
-            outreach.create_broadcast,
-            segment=Segment(),
-            text_id="Pelatihan montir minggu depan.",
-            text_en=None,
-            template=None,
-            send_at=now + timedelta(seconds=1),
-            actor="staff:test",
-            at=now,
-            tz=WIB,
-            quiet=quiet,
-        )
-    )
-    await db.close()
+    broadcast_id = await seed_broadcast(data_dir, RECIPIENTS, delay=1)
 
     log = (tmp_path / "service.log").open("ab")
     first = start(data_dir, url, log)

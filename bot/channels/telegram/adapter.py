@@ -16,7 +16,7 @@ import hmac
 import json
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from functools import partial
 from typing import Any
 
@@ -37,11 +37,12 @@ from telegram.error import (
 
 from bot.app import Service
 from bot.channels.telegram.inbound import InboundReader, file_of
-from bot.channels.telegram.intake import Inbox, Lanes
+from bot.channels.telegram.intake import Inbox
 from bot.channels.telegram.render import strip_number
 from bot.channels.telegram.sender import TelegramChannel, retry_seconds
 from bot.channels.telegram.staff import StaffDesk, parse_roles
 from bot.channels.telegram.transport import AiohttpRequest
+from bot.engine import FairLanes, mark_flooding
 from bot.media import MediaStore
 from bot.settings import Settings
 from handlers.types import Inbound
@@ -73,8 +74,14 @@ class TelegramAdapter:
         self.channel.default_language = settings.service.default_language
         media = MediaStore(settings.store.data_dir)
         self.reader = InboundReader(bot, media)
-        self.lanes = Lanes(telegram.concurrency)
         self.inbox = Inbox(service.db, service.engine.clock, service.services.sealer.cipher("webhook-inbox"))
+        self.lanes = FairLanes(
+            telegram.concurrency,
+            backlog=telegram.per_chat_backlog,
+            reload=self._reload,
+            on_flood=partial(mark_flooding, service.db, service.engine.clock, "telegram"),
+            name="Telegram",
+        )
         self.max_body_bytes = settings.web.max_body_bytes
         self.staff: StaffDesk | None = None
         if telegram.staff_chat_id is not None:
@@ -156,9 +163,8 @@ class TelegramAdapter:
         for task in background:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.lanes.join(), timeout=10)
-        await self.lanes.close()
+        # Updates being handled finish; the others stay in the inbox for the next start.
+        await self.lanes.close(grace=10)
         if self._side:
             await asyncio.wait(self._side, timeout=5)
         await self.inbox.flush()
@@ -203,7 +209,8 @@ class TelegramAdapter:
             for update, inbox_id in zip(updates, ids, strict=True):
                 self.accept(update, inbox_id)
             offset = updates[-1].update_id + 1
-            # Back-pressure: do not fetch faster than the updates are handled.
+            # Back-pressure: do not fetch faster than the updates are handled. A flooding chat holds at
+            # most its backlog in memory, so it never stops polling for the others.
             await self.lanes.wait_below(self.settings.concurrency * 4)
 
     def _raw_updates(self, updates: tuple[Update, ...]) -> list[bytes]:
@@ -253,7 +260,20 @@ class TelegramAdapter:
             if user is not None
             else ("chat", update.effective_chat.id if update.effective_chat else 0)
         )
-        self.lanes.submit(key, partial(self._handle, update, inbox_id))
+        self.lanes.submit(key, partial(self._handle, update, inbox_id), token=inbox_id)
+
+    async def _reload(self, key: object, token: object) -> Callable[[], Awaitable[None]] | None:
+        """A flooding user's update, read back from the inbox when its turn comes."""
+        assert isinstance(token, int)
+        body = await self.inbox.load(token)
+        if body is None:
+            return None
+        try:
+            update = Update.de_json(json.loads(body), self.bot)
+        except (ValueError, TypeError, KeyError) as error:
+            self.inbox.settle(token, f"unreadable: {type(error).__name__}")
+            return None
+        return partial(self._handle, update, token)
 
     async def _handle(self, update: Update, inbox_id: int) -> None:
         error: str | None = None

@@ -5,18 +5,19 @@ or the next `getUpdates` offset), and deletes it once handled; updates found the
 process died in between) are handled then. The engine records every `update_id` in the same
 transaction as its effects, so an update handled twice changes nothing and sends nothing twice.
 
-`Lanes` gives each user a FIFO lane: one user's updates run one after another in arrival order, while
-different users run concurrently (up to a limit). python-telegram-bot's `Application` would either run
-every update one at a time, or, with `concurrent_updates`, lose the per-user order; so the channel feeds
-its own lanes from PTB's `getUpdates` and `Update.de_json`.
+Each user has a FIFO lane (`bot.engine.FairLanes`): one user's updates run one after another in arrival
+order, different users concurrently and in turn, and a user who floods the bot keeps only a few updates
+in memory (the rest are read back from the inbox when their turn comes), so polling never stops for
+everyone else. python-telegram-bot's `Application` would either run every update one at a time, or,
+with `concurrent_updates`, lose the per-user order; so the channel feeds its own lanes from PTB's
+`getUpdates` and `Update.de_json`.
 """
 
 import asyncio
 import contextlib
 import logging
 import sqlite3
-from collections import deque
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Callable
 from datetime import datetime
 from functools import partial
 
@@ -26,62 +27,7 @@ from storage.db import Database
 
 log = logging.getLogger(__name__)
 
-Job = Callable[[], Awaitable[None]]
 SOURCE = "telegram"
-
-
-class Lanes:
-    """Per-key FIFO lanes run concurrently across keys, at most `concurrency` jobs at once."""
-
-    def __init__(self, concurrency: int) -> None:
-        self._lanes: dict[Hashable, deque[Job]] = {}
-        self._limit = asyncio.Semaphore(concurrency)
-        self._workers: set[asyncio.Task[None]] = set()
-        self.pending = 0
-        self._changed = asyncio.Condition()
-
-    def submit(self, key: Hashable, job: Job) -> None:
-        """Queue `job` behind the key's earlier jobs."""
-        self.pending += 1
-        lane = self._lanes.get(key)
-        if lane is not None:
-            lane.append(job)
-            return
-        self._lanes[key] = deque([job])
-        worker = asyncio.create_task(self._drain(key), name=f"telegram-lane-{key}")
-        self._workers.add(worker)
-        worker.add_done_callback(self._workers.discard)
-
-    async def _drain(self, key: Hashable) -> None:
-        lane = self._lanes[key]
-        try:
-            while lane:
-                async with self._limit:
-                    try:
-                        await lane[0]()
-                    except Exception:  # one bad update must not stop the user's later ones
-                        log.exception("a Telegram update failed")
-                lane.popleft()
-                self.pending -= 1
-                async with self._changed:
-                    self._changed.notify_all()
-        finally:
-            del self._lanes[key]
-
-    async def wait_below(self, limit: int) -> None:
-        """Wait until fewer than `limit` jobs are queued or running (back-pressure for polling)."""
-        async with self._changed:
-            await self._changed.wait_for(lambda: self.pending < limit)
-
-    async def join(self) -> None:
-        """Wait until every queued job has run."""
-        await self.wait_below(1)
-
-    async def close(self) -> None:
-        """Cancel whatever still runs."""
-        for worker in list(self._workers):
-            worker.cancel()
-        await asyncio.gather(*self._workers, return_exceptions=True)
 
 
 def _store(conn: sqlite3.Connection, bodies: list[bytes], at: str) -> list[int]:
@@ -155,6 +101,20 @@ class Inbox:
                 await self.flush()
             except Exception:
                 log.exception("could not clear handled Telegram updates")
+
+    async def load(self, inbox_id: int) -> bytes | None:
+        """One stored update (None when it is gone or cannot be read)."""
+        body = await self.db.fetchval(
+            "SELECT body FROM webhook_inbox WHERE id = ? AND processed_at IS NULL", (inbox_id,)
+        )
+        if body is None:
+            return None
+        try:
+            return self.cipher.open(bytes(body))
+        except Exception as error:  # a key change or a damaged row: keep it, say so, go on
+            log.error("stored Telegram update %d could not be read (%s)", inbox_id, type(error).__name__)
+            self.settle(inbox_id, error=type(error).__name__)
+            return None
 
     async def unhandled(self) -> list[tuple[int, bytes]]:
         """Updates stored but never handled (the process stopped in between), oldest first."""

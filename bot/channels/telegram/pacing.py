@@ -14,7 +14,10 @@ as the limit it has met; it climbs back by a tenth of the setting per quiet seco
 limit, which itself creeps back up slowly (a tenth of a percent of the setting per quiet second). So
 each 429 is answered by waiting, and a rate set too high settles just under the real limit.
 
-The per-chat pacer is a plain GCRA: one message per interval to each chat, after a short burst.
+The per-chat pacer is a GCRA too: one message per interval to each chat over time, with a burst that a
+quick conversation may use (Telegram tolerates short bursts in a private chat; its per-chat limit is
+about sustained sending). The bubbles of one reply are booked together, so they leave back to back and
+arrive as one unit; bulk messages get no burst (at most one per interval to a chat).
 """
 
 import asyncio
@@ -136,7 +139,7 @@ class Pacer:
 
 
 class ChatPacer:
-    """At most one send per `interval` seconds to each chat, with bursts of `burst`."""
+    """One send per `interval` seconds to each chat over time, with bursts of up to `burst`."""
 
     def __init__(self, interval: float, *, burst: int = 1, clock: Callable[[], float] | None = None) -> None:
         self.interval = interval
@@ -147,20 +150,24 @@ class ChatPacer:
     def _now(self) -> float:
         return self._clock() if self._clock else asyncio.get_running_loop().time()
 
-    def reserve(self, chat_id: int) -> float:
-        """Book the chat's next slot; return how many seconds to wait for it."""
+    def reserve(self, chat_id: int, count: int = 1, *, burst: int | None = None) -> float:
+        """Book `count` slots in a row for the chat; return how many seconds to wait for the first.
+
+        `burst` (default: the pacer's) is how far ahead of the steady pace the chat may be.
+        """
         if self.interval <= 0:
             return 0.0
+        allowed = max(count, burst if burst is not None else self.burst)
         now = self._now()
-        tat = self._tat.get(chat_id, now)
-        start = max(now, tat - (self.burst - 1) * self.interval)
-        self._tat[chat_id] = max(tat, start) + self.interval
+        tat = max(self._tat.get(chat_id, now), now)
+        start = max(now, tat + (count - allowed) * self.interval)
+        self._tat[chat_id] = max(tat, start) + count * self.interval
         if len(self._tat) > 50_000:
             self._tat = {chat: t for chat, t in self._tat.items() if t > now}
         return start - now
 
-    async def acquire(self, chat_id: int) -> None:
-        """Wait for the chat's next slot."""
-        wait = self.reserve(chat_id)
+    async def acquire(self, chat_id: int, count: int = 1, *, burst: int | None = None) -> None:
+        """Wait for the chat's next `count` slots."""
+        wait = self.reserve(chat_id, count, burst=burst)
         if wait > 0:
             await asyncio.sleep(wait)

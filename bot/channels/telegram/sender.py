@@ -20,7 +20,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 
 from bot.channels.telegram.pacing import ChatPacer, Pacer
 from bot.channels.telegram.render import LONG_ID_PREFIX, render
-from bot.outbox import SendResult, current_outbox_row
+from bot.outbox import SendResult, current_outbox_row, gate_begun, leaving
 from bot.settings import TelegramSettings
 from bot.voice import audio_id, known_upload, remember_upload
 from handlers.i18n import Catalog
@@ -106,6 +106,7 @@ class TelegramChannel:
     """Sends outbox rows to Telegram chats, paced, with honest results."""
 
     scheme = SCHEME
+    marks_sending = True  # `call` marks the outbox row `sending` once its pacing slots are taken
 
     def __init__(self, bot: Bot, db: Database, catalog: Catalog, settings: TelegramSettings) -> None:
         self.bot = bot
@@ -142,8 +143,9 @@ class TelegramChannel:
             if chat_id is not None:
                 await (self.group_pacer if group else self.chat_pacer).acquire(chat_id)
             await self.pacer.acquire(urgent=urgent)
-            if self._closing:
+            if self._closing and not gate_begun():
                 raise ChannelClosed
+            await leaving()  # an outbox row becomes `sending` only now, as its request leaves
             self._in_flight += 1
             self._settled.clear()
             try:
@@ -174,12 +176,14 @@ class TelegramChannel:
         rendered = render(reply, self.catalog, language, remove_keyboard=chat_id in self._reply_keyboards)
         if rendered.long_ids:
             await self._remember_long_ids(rendered.long_ids)
+        # The bubbles of one reply are booked together and leave back to back, so a question and its
+        # hint arrive as one unit; bulk messages get no burst (one per interval to a chat).
+        await self.chat_pacer.acquire(chat_id, len(rendered.messages), burst=None if urgent else 1)
         message: Message | None = None
         for index, outgoing in enumerate(rendered.messages):
             try:
                 message = await self.call(
                     partial(self.bot.send_message, chat_id, outgoing.text, reply_markup=outgoing.markup),
-                    chat_id=chat_id,
                     urgent=urgent,
                 )
             except ChannelClosed:

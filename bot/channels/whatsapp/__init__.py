@@ -109,7 +109,11 @@ async def build(
         voice_media_days=settings.voice.whatsapp_media_days,
     )
     worker = InboxWorker(
-        service, channel, service.services.sealer.cipher(INBOX_PURPOSE), concurrency=wa.concurrency
+        service,
+        channel,
+        service.services.sealer.cipher(INBOX_PURPOSE),
+        concurrency=wa.concurrency,
+        backlog=wa.per_contact_backlog,
     )
     await worker.recover()
     webhook = Webhook(

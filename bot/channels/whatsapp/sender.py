@@ -28,7 +28,7 @@ from bot.channels.whatsapp.payloads import SCHEME, MediaRef
 from bot.channels.whatsapp.render import Outgoing, Wording, render
 from bot.engine import Clock
 from bot.media import MAX_MEDIA_BYTES, MediaStore
-from bot.outbox import SendResult, current_outbox_row
+from bot.outbox import SendResult, current_outbox_row, leaving
 from bot.settings import WhatsAppSettings
 from bot.voice import audio_id, known_upload, remember_upload
 from handlers.i18n import Catalog
@@ -105,6 +105,7 @@ class WhatsAppChannel:
     """The `whatsapp` scheme's sender (the outbox calls `send`) and media fetcher."""
 
     scheme = SCHEME
+    marks_sending = True  # each request marks the outbox row `sending` once its pacing slot is taken
 
     def __init__(
         self,
@@ -229,6 +230,7 @@ class WhatsAppChannel:
 
     async def _send_outgoing(self, recipient: str, message: Outgoing) -> _Sent:
         await self.pacer.wait()
+        await leaving()  # an outbox row becomes `sending` only now, as its request leaves
         async with self._graph:
             sent = await self._post(recipient, message)
         self._note_sent(recipient)
@@ -264,6 +266,7 @@ class WhatsAppChannel:
 
         async def once() -> _Sent:
             await self.pacer.wait()
+            await leaving()
             async with self._graph:
                 sent = await self.client.send_template(
                     to=recipient,

@@ -42,6 +42,14 @@ def fail_inbox(conn: sqlite3.Connection, inbox_id: int, error: str, at: datetime
     )
 
 
+async def inbox_body(db: Database, inbox_id: int) -> bytes | None:
+    """One stored (sealed) body not yet processed (None when it is gone)."""
+    body = await db.fetchval(
+        "SELECT body FROM webhook_inbox WHERE id = ? AND processed_at IS NULL", (inbox_id,)
+    )
+    return None if body is None else bytes(body)
+
+
 async def pending_inbox(db: Database) -> list[tuple[int, bytes]]:
     """Bodies received but not yet processed (the process stopped first), oldest first."""
     rows = await db.fetchall(

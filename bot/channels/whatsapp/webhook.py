@@ -11,6 +11,8 @@ import hashlib
 import hmac
 import json
 import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -23,7 +25,7 @@ from bot.app import Service
 from bot.channels.whatsapp import store
 from bot.channels.whatsapp.payloads import IncomingMessage, ParsedWebhook, StatusUpdate, parse_webhook
 from bot.channels.whatsapp.sender import WhatsAppChannel
-from bot.engine import KeyedLocks
+from bot.engine import FairLanes, mark_flooding
 from storage.crypto import BlobCipher
 from storage.db import Database
 
@@ -60,19 +62,44 @@ async def read_capped(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
+@dataclass
+class _Body:
+    """A stored body being processed: parts (messages, statuses) left, and what failed."""
+
+    left: int
+    errors: set[str] = field(default_factory=set)
+
+
 class InboxWorker:
-    """Processes stored webhook bodies: messages to the engine, statuses to the outbox."""
+    """Processes stored webhook bodies: messages to the engine, statuses to the outbox.
+
+    Messages go into per-contact lanes (`FairLanes`): one person's messages in order, different people
+    concurrently and in turn. A person who floods the number keeps only `backlog` messages in memory;
+    the rest stay in the inbox and are read back when their turn comes.
+    """
 
     def __init__(
-        self, service: Service, channel: WhatsAppChannel, cipher: BlobCipher, *, concurrency: int
+        self,
+        service: Service,
+        channel: WhatsAppChannel,
+        cipher: BlobCipher,
+        *,
+        concurrency: int,
+        backlog: int = 16,
     ) -> None:
         self.service = service
         self.channel = channel
         self.cipher = cipher
         self.phone_number_id = channel.settings.phone_number_id
         self.queue: asyncio.Queue[tuple[int, dict[str, Any]]] = asyncio.Queue()
-        self._order = KeyedLocks()
-        self._slots = asyncio.Semaphore(concurrency)
+        self.lanes = FairLanes(
+            concurrency,
+            backlog=backlog,
+            reload=self._reload,
+            on_flood=partial(mark_flooding, service.db, channel.clock, "whatsapp"),
+            name="WhatsApp",
+        )
+        self._bodies: dict[int, _Body] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
     @property
@@ -106,9 +133,10 @@ class InboxWorker:
         while True:
             inbox_id, body = await self.queue.get()
             try:
-                await self._dispatch(inbox_id, body)
+                self._dispatch(inbox_id, body)
             except Exception:
                 log.exception("WhatsApp webhook %d could not be dispatched", inbox_id)
+                self._bodies.pop(inbox_id, None)
                 self.queue.task_done()
 
     async def drain(self) -> None:
@@ -117,6 +145,7 @@ class InboxWorker:
 
     async def stop(self) -> None:
         """Cancel work in progress; unfinished bodies stay stored and are redone at the next start."""
+        await self.lanes.close(grace=10)
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -134,51 +163,85 @@ class InboxWorker:
     def _ours(self, phone_number_id: str | None) -> bool:
         return not self.phone_number_id or not phone_number_id or phone_number_id == self.phone_number_id
 
-    async def _dispatch(self, inbox_id: int, body: dict[str, Any]) -> None:
+    def _dispatch(self, inbox_id: int, body: dict[str, Any]) -> None:
         parsed, poison = _parse_leniently(body)
+        state = self._bodies[inbox_id] = _Body(left=1)  # one part for the dispatch itself
         if poison:
+            # Set aside once, with its reason (not redone at every start); its healthy items go on.
             log.warning("WhatsApp webhook %d: %s; its other items are handled", inbox_id, poison)
-        tasks: list[asyncio.Task[None]] = []
-        for message in parsed.messages:
+            state.errors.add(poison)
+        for index, message in enumerate(parsed.messages):
             if not self._ours(message.phone_number_id):
                 log.info("ignored a WhatsApp message sent to another business number")
                 continue
-            # Tasks are created in arrival order and take their contact's lock first thing, so one
-            # person's messages are handled in order while different people run concurrently.
-            await self._slots.acquire()
-            tasks.append(self._spawn(self._message(message)))
+            state.left += 1
+            self.lanes.submit(
+                message.address, partial(self._message, inbox_id, message), token=(inbox_id, index)
+            )
         for status in parsed.statuses:
             if self._ours(status.phone_number_id):
-                tasks.append(self._spawn(self._status(status)))
-        self._spawn(self._finish(inbox_id, tasks, poison))
+                state.left += 1
+                self._spawn(self._status_part(inbox_id, status))
+        self._spawn(self._part_done(inbox_id, None))
 
-    async def _finish(
-        self, inbox_id: int, tasks: list[asyncio.Task[None]], poison: str | None = None
-    ) -> None:
+    async def _reload(self, key: object, token: object) -> Callable[[], Awaitable[None]] | None:
+        """A flooding contact's message, read back from the inbox when its turn comes."""
+        assert isinstance(token, tuple)
+        inbox_id, index = token
+        blob = await store.inbox_body(self.db, inbox_id)
+        message: IncomingMessage | None = None
+        if blob is not None:
+            try:
+                message = _parse_leniently(json.loads(self.cipher.open(blob)))[0].messages[index]
+            except Exception as error:  # a key change or a damaged row: keep it, say so, go on
+                log.error("stored WhatsApp webhook %d could not be read (%s)", inbox_id, type(error).__name__)
+        if message is None:
+            await self._part_done(inbox_id, "unreadable")
+            return None
+        return partial(self._message, inbox_id, message)
+
+    async def _part_done(self, inbox_id: int, error: str | None) -> None:
+        state = self._bodies.get(inbox_id)
+        if state is None:
+            return
+        if error:
+            state.errors.add(error)
+        state.left -= 1
+        if state.left > 0:
+            return
+        del self._bodies[inbox_id]
         try:
-            results = await asyncio.gather(*tasks, return_exceptions=True)
-            errors = [r for r in results if isinstance(r, Exception)]
-            if errors or poison:
-                # Set aside once, with its reason: not redone at every start.
-                reasons = [poison] if poison else []
-                reasons += sorted({type(e).__name__ for e in errors})
+            if state.errors:
                 await self.db.write(
-                    partial(store.fail_inbox, inbox_id=inbox_id, error="; ".join(reasons), at=self.now())
+                    partial(
+                        store.fail_inbox,
+                        inbox_id=inbox_id,
+                        error=", ".join(sorted(state.errors)),
+                        at=self.now(),
+                    )
                 )
-            elif not any(isinstance(r, BaseException) for r in results):
+            else:
                 await self.db.write(partial(store.finish_inbox, inbox_id=inbox_id))
         finally:
             self.queue.task_done()
 
-    async def _message(self, message: IncomingMessage) -> None:
+    async def _status_part(self, inbox_id: int, status: StatusUpdate) -> None:
+        error: str | None = None
         try:
-            async with self._order.hold(message.wa_id or message.user_id or message.address):
-                await self._handle(message)
-        except Exception:
+            await self._status(status)
+        except Exception as exc:
+            log.exception("WhatsApp status could not be applied")
+            error = type(exc).__name__
+        await self._part_done(inbox_id, error)
+
+    async def _message(self, inbox_id: int, message: IncomingMessage) -> None:
+        error: str | None = None
+        try:
+            await self._handle(message)
+        except Exception as exc:
             log.exception("WhatsApp message could not be handled")
-            raise
-        finally:
-            self._slots.release()
+            error = type(exc).__name__
+        await self._part_done(inbox_id, error)
 
     async def _handle(self, message: IncomingMessage) -> None:
         known = await store.find_contact(self.db, message.address, message.other_address)
