@@ -297,6 +297,78 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX audit_log_actor ON audit_log(actor);
         """,
     ),
+    # Two-way conversations: one thread per case (both directions, in order; an outbound line's delivery
+    # state is its outbox row's), staff questions that wait for an answer (several per contact), the
+    # unread mark and waiting-since of the queue, urgency taken from the answers, canned replies, and a
+    # staff account's Telegram user (for direct notices). Existing case messages and answers are copied in.
+    (
+        "0009_case_threads",
+        """
+        CREATE TABLE case_messages (
+            id INTEGER PRIMARY KEY,
+            case_id INTEGER NOT NULL REFERENCES cases(id),
+            at TEXT NOT NULL,
+            direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+            kind TEXT NOT NULL,
+            body TEXT,
+            media_ref TEXT,
+            author TEXT NOT NULL,
+            outbox_id INTEGER REFERENCES outbox(id),
+            question_id INTEGER,
+            unread INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX case_messages_case ON case_messages(case_id, id);
+        CREATE INDEX case_messages_outbox ON case_messages(outbox_id) WHERE outbox_id IS NOT NULL;
+        CREATE TABLE staff_questions (
+            id INTEGER PRIMARY KEY,
+            case_id INTEGER NOT NULL REFERENCES cases(id),
+            contact_id TEXT NOT NULL REFERENCES contacts(id),
+            question TEXT NOT NULL,
+            outbox_id INTEGER REFERENCES outbox(id),
+            asked_by TEXT NOT NULL,
+            asked_at TEXT NOT NULL,
+            answered_at TEXT
+        );
+        CREATE INDEX staff_questions_open ON staff_questions(contact_id) WHERE answered_at IS NULL;
+        CREATE INDEX staff_questions_case ON staff_questions(case_id);
+        CREATE TABLE canned_replies (
+            id INTEGER PRIMARY KEY,
+            language TEXT NOT NULL CHECK (language IN ('id', 'en')),
+            title TEXT NOT NULL,
+            body TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        ALTER TABLE cases ADD COLUMN unread INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE cases ADD COLUMN waiting_since TEXT;
+        ALTER TABLE cases ADD COLUMN urgency_rank INTEGER GENERATED ALWAYS AS (
+            CASE json_extract(answers, '$.urgency') WHEN 'today' THEN 0 WHEN 'week' THEN 1
+                WHEN 'later' THEN 2 ELSE 3 END
+        ) VIRTUAL;
+        CREATE INDEX cases_unread ON cases(id) WHERE unread > 0;
+        CREATE INDEX cases_urgency ON cases(urgency_rank, id);
+        CREATE INDEX cases_unread_urgency ON cases(urgency_rank, id) WHERE unread > 0;
+        CREATE INDEX cases_assignee_unread ON cases(assignee_id) WHERE unread > 0;
+        ALTER TABLE contacts ADD COLUMN thread_case_id INTEGER REFERENCES cases(id);
+        ALTER TABLE staff_users ADD COLUMN telegram_user_id INTEGER;
+        CREATE UNIQUE INDEX staff_users_telegram ON staff_users(telegram_user_id)
+            WHERE telegram_user_id IS NOT NULL;
+        INSERT INTO case_messages (case_id, at, direction, kind, body, author)
+            SELECT id, created_at, 'in', 'text', json_extract(answers, '$.message.text'),
+                'contact:' || contact_id FROM cases
+            WHERE kind = 'message' AND json_extract(answers, '$.message.text') IS NOT NULL;
+        INSERT INTO case_messages (case_id, at, direction, kind, body, author, outbox_id)
+            SELECT case_id, created_at, 'out', 'status', json_extract(payload, '$.text'), 'staff', id
+            FROM outbox WHERE case_id IS NOT NULL;
+        INSERT INTO case_messages (case_id, at, direction, kind, body, author)
+            SELECT case_id, at, 'in', 'answer', note, actor FROM case_events WHERE action = 'info_answered';
+        INSERT INTO staff_questions (case_id, contact_id, question, asked_by, asked_at)
+            SELECT c.id, c.contact_id, c.info_question, 'staff', c.updated_at FROM cases AS c
+            JOIN contacts AS k ON k.awaiting_case_id = c.id
+            WHERE c.status = 'perlu_info' AND c.info_question IS NOT NULL
+        """,
+    ),
 ]
 
 
