@@ -86,7 +86,8 @@ async def test_a_menu_number_while_a_question_waits_opens_the_menu(office: Offic
     await siti.say("3")  # the menu's third option: request aid
     assert siti.last.text != t("info.thanks", reference=reference)
     assert (await office.case(reference)).status == "perlu_info"  # still waiting for the answer
-    assert inbound(await thread_of(office, reference)) == [("text", "Saya mau tanya soal bantuan sembako.", None)]
+    first_words = ("text", "Saya mau tanya soal bantuan sembako.", None)
+    assert inbound(await thread_of(office, reference)) == [first_words]
     assert "bantuan" in siti.last.text.lower()
 
     await siti.say("menu")
@@ -181,7 +182,8 @@ async def test_a_reply_to_a_broadcast_reaches_the_case_they_were_last_told_about
     )
     await siti.send(siti._event(text="Saya mau ikut, caranya bagaimana?", reply_to="bc-1"))
     assert siti.replies[0].text == t("info.forwarded", reference=reference)
-    assert inbound(await thread_of(office, reference)) == [("text", "Saya mau ikut, caranya bagaimana?", None)]
+    said = ("text", "Saya mau ikut, caranya bagaimana?", None)
+    assert inbound(await thread_of(office, reference)) == [said]
 
 
 async def test_staff_reply_from_the_cli_reaches_the_citizen_and_marks_read(office: Office) -> None:
