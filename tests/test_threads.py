@@ -103,12 +103,11 @@ async def test_two_questions_answered_separately_by_quoting_each(office: Office)
     second = await leave_message(siti)
     await ask(office, siti, first, "Berapa orang di rumah Ibu?")
     await ask(office, siti, second, "Bantuan apa yang Ibu perlukan?")
-    ids = dict(
-        await office.service.db.fetchall(
-            "SELECT c.reference, o.external_id FROM staff_questions AS q JOIN cases AS c ON c.id = q.case_id "
-            "JOIN outbox AS o ON o.id = q.outbox_id"
-        )
+    rows = await office.service.db.fetchall(
+        "SELECT c.reference, o.external_id FROM staff_questions AS q JOIN cases AS c ON c.id = q.case_id "
+        "JOIN outbox AS o ON o.id = q.outbox_id"
     )
+    ids: dict[str, str] = {row[0]: row[1] for row in rows}
 
     await siti.send(siti._event(text="Sembako, Bu.", reply_to=ids[second]))
     assert siti.replies[0].text == t("info.thanks", reference=second)
