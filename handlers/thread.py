@@ -111,8 +111,8 @@ async def intercept(turn: Turn, *, busy: bool) -> bool:
     if turn.flow == FLOW:
         return False
     content = content_of(turn)
-    if content is None:
-        return False
+    if content is None or (turn.contact.awaiting_case_id is None and not turn.event.reply_to):
+        return False  # no staff question waits (the contact's mark says so without a query)
     questions = await threads.open_questions(turn.db, turn.contact.id)
     if turn.event.reply_to:
         quoted = await threads.quoted(turn.db, turn.contact.id, turn.event.reply_to)

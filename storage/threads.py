@@ -144,6 +144,17 @@ def close_questions(conn: sqlite3.Connection, case_id: int, at: datetime) -> Non
         "UPDATE staff_questions SET answered_at = ? WHERE case_id = ? AND answered_at IS NULL",
         (iso(at), case_id),
     )
+    reset_awaiting(conn, case_id=case_id)
+
+
+def reset_awaiting(conn: sqlite3.Connection, *, case_id: int) -> None:
+    """Point the contact's "awaiting" mark at a question that still waits (NULL when none does)."""
+    conn.execute(
+        "UPDATE contacts SET awaiting_case_id = (SELECT q.case_id FROM staff_questions AS q "
+        "WHERE q.contact_id = contacts.id AND q.answered_at IS NULL ORDER BY q.id DESC LIMIT 1) "
+        "WHERE id = (SELECT contact_id FROM cases WHERE id = ?)",
+        (case_id,),
+    )
 
 
 def answer_question(conn: sqlite3.Connection, question_id: int, at: datetime) -> int | None:
@@ -152,7 +163,10 @@ def answer_question(conn: sqlite3.Connection, question_id: int, at: datetime) ->
         "UPDATE staff_questions SET answered_at = ? WHERE id = ? AND answered_at IS NULL RETURNING case_id",
         (iso(at), question_id),
     ).fetchone()
-    return None if row is None else int(row[0])
+    if row is None:
+        return None
+    reset_awaiting(conn, case_id=int(row[0]))
+    return int(row[0])
 
 
 def move_line(conn: sqlite3.Connection, line_id: int, case_id: int, question_id: int | None) -> None:

@@ -115,6 +115,7 @@ class Ctx:
     form: FormData | None = None
     anon_csrf: str | None = None
     cookies: list[tuple[str, str, int | None]] = field(default_factory=list)
+    my_unread: int = 0  # cases assigned to this officer with replies nobody has read (the badge)
 
     @property
     def user(self) -> StaffUser:
@@ -237,10 +238,11 @@ class Dashboard:
     # ------------------------------------------------------------ assembly
 
     def _register(self) -> None:
-        from bot.dashboard import admin, cases, outreach, simulator
+        from bot.dashboard import admin, cases, conversation, outreach, simulator
 
         admin.register(self)
         cases.register(self)
+        conversation.register(self)
         outreach.register(self)
         if self.config.simulator and self.web_channel is not None:
             simulator.register(self)
@@ -272,6 +274,12 @@ class Dashboard:
                 if role is not None and not ctx.user.has(role):
                     await ctx.audit("denied", target=request.url.path, detail=f"role {ctx.user.role}")
                     raise Refused(403, "refused.role")
+                if ctx.session is not None and request.method == "GET":
+                    ctx.my_unread = int(
+                        await self.db.fetchval(
+                            "SELECT COUNT(*) FROM cases WHERE unread > 0 AND assignee_id = ?", (ctx.user.id,)
+                        )
+                    )
                 if request.method == "POST":
                     ctx.form = await self._read_form(request, limit)
                     if not self._csrf_ok(ctx):
@@ -381,6 +389,7 @@ class Dashboard:
             + (("?" + ctx.request.url.query) if ctx.request.url.query else ""),
             "simulator": self.config.simulator and self.web_channel is not None,
             "flash": self._flash(ctx),
+            "my_unread": ctx.my_unread,
         }
         return self.env.get_template(template).render(frame | values)
 

@@ -17,6 +17,7 @@ from handlers.places import Places
 from storage.crypto import Sealer
 from storage.db import Database
 from storage.records import CaseKind, CaseStatus
+from storage.threads import thread_stamp
 
 COUNT_CAP = 10_000
 MAX_PAGE = 200
@@ -25,8 +26,16 @@ NIK_LIKE = re.compile(r"^[\d\s.\-]{16,24}$")
 
 QUEUE_COLUMNS = (
     "c.id, c.reference, c.kind, c.status, c.subject_name, c.kecamatan_code, c.kelurahan_code, "
-    "c.assignee_id, c.duplicate_of, c.contact_id, c.created_at, c.updated_at"
+    "c.assignee_id, c.duplicate_of, c.contact_id, c.created_at, c.updated_at, c.unread, c.waiting_since, "
+    "c.urgency_rank"
 )
+# The aid form's urgency answers, most urgent first (the `urgency_rank` column of migration 0009).
+URGENCY_RANK = {"today": 0, "week": 1, "later": 2}
+SORTS = {
+    "": "c.id DESC",
+    "urgent": "c.urgency_rank, c.id DESC",  # darurat first
+    "waiting": "c.waiting_since, c.id DESC",  # waiting longest first (cases with new messages only)
+}
 
 
 def like_pattern(text: str) -> str:
@@ -59,6 +68,9 @@ class QueueFilter:
     date_from: str = ""
     date_to: str = ""
     q: str = ""
+    unread: str = ""  # "1": only cases with messages staff have not read
+    urgency: str = ""  # an aid urgency answer: today (darurat), week, later
+    sort: str = ""  # "" newest first, "urgent" darurat first, "waiting" longest waiting first
     page: int = 1
 
     @classmethod
@@ -86,6 +98,9 @@ class QueueFilter:
             date_from=get("date_from") if _date(get("date_from")) else "",
             date_to=get("date_to") if _date(get("date_to")) else "",
             q=" ".join(get("q").split()),
+            unread="1" if get("unread") == "1" or get("sort") == "waiting" else "",
+            urgency=get("urgency") if get("urgency") in URGENCY_RANK else "",
+            sort=get("sort") if get("sort") in SORTS else "",
             page=min(MAX_PAGE, max(1, int(page))) if page.isdigit() else 1,
         )
 
@@ -129,6 +144,11 @@ class QueueFilter:
         if end:
             clauses.append("c.created_at < ?")
             params.append(day_start(end + timedelta(days=1), tz))
+        if self.unread:
+            clauses.append("c.unread > 0")
+        if self.urgency:
+            clauses.append("c.urgency_rank = ?")
+            params.append(URGENCY_RANK[self.urgency])
         if self.q:
             search, search_params = _search(self.q, sealer)
             clauses.append(search)
@@ -176,10 +196,35 @@ async def queue_page(
     rows = await db.fetchall(
         f"SELECT {QUEUE_COLUMNS}, u.display_name AS assignee_name FROM cases AS c "
         f"LEFT JOIN staff_users AS u ON u.id = c.assignee_id WHERE {where} "
-        "ORDER BY c.id DESC LIMIT ? OFFSET ?",
+        f"ORDER BY {SORTS[flt.sort]} LIMIT ? OFFSET ?",
         (*params, page_size, (page - 1) * page_size),
     )
     return QueuePage([dict(row) for row in rows], total, capped, page, pages)
+
+
+@dataclass(frozen=True, slots=True)
+class LiveState:
+    """What the live-update request answers: stamps that change when a page part should be fetched again."""
+
+    queue: str
+    unread_cases: int
+    mine: int
+    case: str | None
+
+
+async def live_state(db: Database, *, user_id: int, case_id: int | None) -> LiveState:
+    """Stamps of the queue (a new case or thread line anywhere) and of one case's thread; unread counts."""
+    row = await db.fetchone(
+        "SELECT (SELECT MAX(id) FROM cases), (SELECT MAX(id) FROM case_messages), "
+        "(SELECT COUNT(*) FROM cases WHERE unread > 0), "
+        "(SELECT COUNT(*) FROM cases WHERE unread > 0 AND assignee_id = ?)",
+        (user_id,),
+    )
+    assert row is not None
+    case = None
+    if case_id is not None:
+        case = await thread_stamp(db, case_id)
+    return LiveState(f"{row[0]}.{row[1]}.{row[2]}", int(row[2]), int(row[3]), case)
 
 
 async def iter_cases(
