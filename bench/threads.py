@@ -185,11 +185,18 @@ async def measure(data_dir: Path, cases: int, requests: int) -> None:
             {"unread": "1", "assignee": "1"},
         ]
         queue_times = []
+        by_variant: dict[str, list[float]] = {}
         for index in range(requests):
-            response = await client.get("/cases", params=variants[index % len(variants)])
+            params = variants[index % len(variants)]
+            response = await client.get("/cases", params=params)
             assert response.status_code == 200
             queue_times.append(timing(response))
+            by_variant.setdefault("&".join(f"{k}={v}" for k, v in params.items()), []).append(
+                timing(response)
+            )
         report("queue, unread filter (all sorts)", queue_times, 150)
+        for name, times in by_variant.items():
+            print(f"    {name:<32} median {statistics.median(times):6.1f}  max {max(times):6.1f} ms")
         urgent = []
         for _ in range(max(20, requests // 5)):
             response = await client.get("/cases", params={"sort": "urgent"})

@@ -346,11 +346,12 @@ MIGRATIONS: list[tuple[str, str]] = [
             CASE json_extract(answers, '$.urgency') WHEN 'today' THEN 0 WHEN 'week' THEN 1
                 WHEN 'later' THEN 2 ELSE 3 END
         ) VIRTUAL;
-        CREATE INDEX cases_unread ON cases(id) WHERE unread > 0;
+        CREATE INDEX cases_unread ON cases(
+            id, kind, status, assignee_id, kecamatan_code, kelurahan_code, created_at
+        ) WHERE unread > 0;
         CREATE INDEX cases_waiting ON cases(waiting_since) WHERE unread > 0;
         CREATE INDEX cases_urgency ON cases(urgency_rank, id DESC);
         CREATE INDEX cases_unread_urgency ON cases(urgency_rank, id DESC) WHERE unread > 0;
-        CREATE INDEX cases_assignee_unread ON cases(assignee_id) WHERE unread > 0;
         ALTER TABLE contacts ADD COLUMN thread_case_id INTEGER REFERENCES cases(id);
         ALTER TABLE staff_users ADD COLUMN telegram_user_id INTEGER;
         CREATE UNIQUE INDEX staff_users_telegram ON staff_users(telegram_user_id)

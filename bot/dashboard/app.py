@@ -277,7 +277,9 @@ class Dashboard:
                 if ctx.session is not None and request.method == "GET":
                     ctx.my_unread = int(
                         await self.db.fetchval(
-                            "SELECT COUNT(*) FROM cases WHERE unread > 0 AND assignee_id = ?", (ctx.user.id,)
+                            "SELECT COUNT(*) FROM cases INDEXED BY cases_unread "
+                            "WHERE unread > 0 AND assignee_id = ?",
+                            (ctx.user.id,),
                         )
                     )
                 if request.method == "POST":

@@ -146,7 +146,9 @@ async def _queue_values(ctx: Ctx) -> dict[str, Any]:
         "staff": await staff_choices(d),
         "simulated": SIMULATED,
         "urgencies": list(queries.URGENCY_RANK),
-        "unread_total": await d.db.fetchval("SELECT COUNT(*) FROM cases WHERE unread > 0"),
+        "unread_total": await d.db.fetchval(
+            f"SELECT COUNT(*) FROM cases{queries.UNREAD_INDEX} WHERE unread > 0"
+        ),
         "sorts": [key for key in queries.SORTS if key],
     }
 
