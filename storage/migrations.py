@@ -300,7 +300,9 @@ MIGRATIONS: list[tuple[str, str]] = [
     # Two-way conversations: one thread per case (both directions, in order; an outbound line's delivery
     # state is its outbox row's), staff questions that wait for an answer (several per contact), the
     # unread mark and waiting-since of the queue, urgency taken from the answers, canned replies, and a
-    # staff account's Telegram user (for direct notices). Existing case messages and answers are copied in.
+    # staff account's Telegram user (for direct notices). Every outbox row about a case (status messages,
+    # appointments, reminders, nudges) becomes a thread line by a trigger, whoever queues it. Existing
+    # case messages and answers are copied in.
     (
         "0009_case_threads",
         """
@@ -356,6 +358,14 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE staff_users ADD COLUMN telegram_user_id INTEGER;
         CREATE UNIQUE INDEX staff_users_telegram ON staff_users(telegram_user_id)
             WHERE telegram_user_id IS NOT NULL;
+        CREATE TRIGGER outbox_case_thread AFTER INSERT ON outbox WHEN NEW.case_id IS NOT NULL
+        BEGIN
+            INSERT INTO case_messages (case_id, at, direction, kind, body, author, outbox_id)
+                VALUES (NEW.case_id, NEW.created_at, 'out',
+                    CASE NEW.origin WHEN 'staff' THEN 'status' ELSE NEW.origin END,
+                    json_extract(NEW.payload, '$.text'), NEW.origin, NEW.id);
+            UPDATE contacts SET thread_case_id = NEW.case_id WHERE id = NEW.contact_id;
+        END;
         INSERT INTO case_messages (case_id, at, direction, kind, body, author)
             SELECT id, created_at, 'in', 'text', json_extract(answers, '$.message.text'),
                 'contact:' || contact_id FROM cases
@@ -399,5 +409,14 @@ def apply_migrations(conn: sqlite3.Connection) -> list[str]:
 
 
 def _statements(sql: str) -> list[str]:
-    # executescript would commit implicitly; split so each migration stays one transaction.
-    return [part.strip() for part in sql.split(";") if part.strip()]
+    # executescript would commit implicitly; split so each migration stays one transaction. A trigger's
+    # body holds semicolons of its own: parts are joined until SQLite says the statement is complete.
+    statements: list[str] = []
+    current = ""
+    for part in sql.split(";"):
+        current += part + ";"
+        if sqlite3.complete_statement(current):
+            if current.strip().strip(";").strip():
+                statements.append(current.strip().removesuffix(";"))
+            current = ""
+    return statements

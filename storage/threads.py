@@ -94,7 +94,19 @@ def add_outbound(
     outbox_id: int | None,
     at: datetime,
 ) -> int:
-    """Add a staff question, reply or status message (already queued as `outbox_id`) to the thread."""
+    """Say what an outbound thread line is: a staff question, reply or status message (queued as `outbox_id`).
+
+    Queuing an outbox row about a case already wrote its line (the `outbox_case_thread` trigger of
+    migration 0009, so appointments, reminders and nudges are in the thread too); this names its kind,
+    keeps the officer's own words and who wrote them. Without an outbox row the line is added here.
+    """
+    if outbox_id is not None:
+        row = conn.execute(
+            "UPDATE case_messages SET kind = ?, body = ?, author = ? WHERE outbox_id = ? RETURNING id",
+            (kind, body, author, outbox_id),
+        ).fetchone()
+        if row is not None:
+            return int(row[0])
     cursor = conn.execute(
         "INSERT INTO case_messages (case_id, at, direction, kind, body, author, outbox_id) "
         "VALUES (?, ?, 'out', ?, ?, ?, ?)",
