@@ -100,20 +100,17 @@ def seed(conn: sqlite3.Connection, cases: int, messages: int) -> None:
     )
     batch: list[tuple[object, ...]] = []
     outbox: list[tuple[object, ...]] = []
-    next_outbox = 1
     for index in range(messages):
         case_id = rng.randint(1, cases)
         at = (start + timedelta(seconds=index * 31)).isoformat()
         text = " ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 25)))
-        if rng.random() < 0.4:
+        if rng.random() < 0.4:  # an outbound line: its outbox row writes it (migration 0009's trigger)
             payload = json.dumps({"text": text})
             contact = f"whatsapp:62812{case_id:08d}"
             outbox.append((contact, payload, rng.choice(("sent", "delivered", "read")), case_id, at, at))
-            batch.append((case_id, at, "out", "reply", text, None, "staff:petugas1", next_outbox, 0))
-            next_outbox += 1
         else:
             batch.append((case_id, at, "in", "text", text, None, f"contact:{case_id}", None, 0))
-        if len(batch) >= 50_000:
+        if len(batch) + len(outbox) >= 50_000:
             _flush(conn, batch, outbox)
     _flush(conn, batch, outbox)
 
