@@ -3,6 +3,7 @@
 import fcntl
 import logging
 import os
+import sqlite3
 import sys
 from dataclasses import dataclass
 from datetime import timedelta
@@ -11,6 +12,7 @@ from typing import IO
 from zoneinfo import ZoneInfo
 
 from bot.engine import Clock, Engine, utcnow
+from bot.media import MediaStore
 from bot.outbox import Channel, Dispatcher
 from bot.settings import Settings
 from handlers.i18n import Catalog
@@ -18,6 +20,7 @@ from handlers.outreach import QuietHours
 from handlers.places import Places
 from handlers.turn import Services
 from handlers.types import Inbound
+from storage import repo
 from storage.crypto import KEY_FILE_NAME, Sealer, load_or_create_key
 from storage.db import Database
 from storage.records import OutboxRecord
@@ -38,8 +41,38 @@ class Service:
     dispatcher: Dispatcher
 
     async def receive(self, event: Inbound) -> list[OutboxRecord]:
-        """Handle an inbound event and send its replies."""
-        return await self.engine.handle(event, after_commit=self.dispatcher.deliver)
+        """Handle an inbound event and send its replies; then tidy the media folder."""
+        records = await self.engine.handle(event, after_commit=self.dispatcher.deliver)
+        await self.tidy_media(event)
+        return records
+
+    async def tidy_media(self, event: Inbound | None = None) -> list[str]:
+        """Delete files nothing holds: the event's file when no conversation or case kept it, and the
+        files of erased data. Return the references deleted."""
+        media = event.media if event is not None else None
+        received = media.ref if media is not None and repo.MEDIA_REF.fullmatch(media.ref) else None
+        if received is None and not repo.MEDIA_ERASED.is_set():
+            return []
+        repo.MEDIA_ERASED.clear()
+
+        def unneeded(conn: sqlite3.Connection) -> list[str]:
+            refs = repo.take_media_erasures(conn)
+            if (
+                received is not None
+                and event is not None
+                and not repo.media_in_use(conn, event.contact, received)
+            ):
+                refs.append(received)
+            return refs
+
+        refs = await self.db.write(unneeded)
+        store = MediaStore(self.settings.store.data_dir)
+        for ref in refs:
+            try:
+                store.path(ref).unlink(missing_ok=True)
+            except (OSError, ValueError):
+                log.warning("a media file could not be deleted")
+        return refs
 
     async def close(self) -> None:
         """Close the store (pending writes finish first)."""
@@ -99,7 +132,10 @@ async def build_service(
         quiet=QuietHours(outreach.quiet_start, outreach.quiet_end, services.timezone),
     )
     await dispatcher.recover()
-    return Service(settings, db, services, engine, dispatcher)
+    built = Service(settings, db, services, engine, dispatcher)
+    repo.MEDIA_ERASED.set()  # files left queued by a stop between an erasure and their deletion
+    await built.tidy_media()
+    return built
 
 
 class ServiceLock:

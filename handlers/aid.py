@@ -14,6 +14,7 @@ from handlers.fields import (
     place_fields,
 )
 from handlers.forms import Form
+from handlers.person_pick import PersonPickField, registered_context
 from handlers.registration import SKILLS
 from handlers.turn import Turn
 from storage.records import CaseKind
@@ -40,6 +41,14 @@ FIELDS = (
             Option("self", "aid.for_self", ("saya", "keluarga saya", "myself", "me")),
             Option("other", "aid.for_other", ("orang lain", "warga", "dampingan", "someone else")),
         ),
+    ),
+    PersonPickField(
+        "person",
+        prompt_key="aid.q.person",
+        label_key="aid.label.person",
+        name_field="beneficiary_name",
+        other_values=("for_whom", "other"),
+        fills=("kecamatan", "kelurahan"),
     ),
     NameField(
         "beneficiary_name",
@@ -105,7 +114,7 @@ class AidForm(Form):
     fields = FIELDS
 
     async def prefill(self, turn: Turn) -> dict[str, Any]:
-        return await self_context(turn)
+        return {**await self_context(turn), **await registered_context(turn)}
 
     async def submit(self, turn: Turn, answers: dict[str, Any]) -> None:
         own = answers["for_whom"] == "self"
@@ -114,7 +123,7 @@ class AidForm(Form):
             kind=CaseKind.AID,
             subject_name=answers.get("beneficiary_name") or answers.get("_self_name") or "",
             answers=answers,
-            person_id=answers.get("_self_id") if own else None,
+            person_id=answers.get("_self_id") if own else (answers.get("person") or {}).get("id"),
         )
         turn.drafts.pop(FLOW, None)
         menu.show(turn, intro=turn.t("aid.done", reference=reference))

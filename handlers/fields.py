@@ -1,21 +1,24 @@
 """Kinds of form questions: text, names, choices, identity numbers, dates, phones, places, media."""
 
+import re
 from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
-from handlers.choices import STALE, Option, pick, render
-from handlers.forms import Accept, Confirm, Field, Outcome, Retry, Stay
+from handlers.choices import STALE, Option, match_text, pick, render, yes_no_options
+from handlers.forms import CARD_KINDS, VOICE_KINDS, Accept, Confirm, Field, Outcome, Retry, Stay
 from handlers.turn import Turn
 from handlers.types import Choice, Reply, RequestKind
 from handlers.validators import (
     Invalid,
+    birth_year,
     clean_text,
     format_phone_local,
     nik_birth_date,
+    nik_sex,
+    parse_birth_date,
     parse_choice_numbers,
     parse_count,
-    parse_date,
     parse_kk,
     parse_name,
     parse_nik,
@@ -78,7 +81,7 @@ class _Base(Field):
         name: str,
         *,
         prompt_key: str,
-        label_key: str,
+        label_key: str = "",
         help_key: str | None = None,
         when: Predicate | None = None,
         clears: tuple[str, ...] = (),
@@ -134,8 +137,48 @@ class TextField(_Base):
         return Accept(text)
 
 
+class AddressField(TextField):
+    """The address, typed; a shared map location is kept too (then the address is asked for again)."""
+
+    def __init__(self, name: str, *, location_field: str = "location", **kw: Any) -> None:
+        super().__init__(name, **kw)
+        self.location_field = location_field
+
+    def question(self, turn: Turn, answers: dict[str, Any], sub: dict[str, Any]) -> Reply:
+        if sub.get("location"):
+            return Reply(text=turn.t("form.address_after_location"))
+        return Reply(text=self.prompt(turn, answers), request="location")
+
+    def parse(self, turn: Turn, answers: dict[str, Any], sub: dict[str, Any]) -> Outcome:
+        shared = _location(turn)
+        if shared is not None:
+            sub = {"location": shared}
+            return Stay(self.question(turn, answers, sub), sub)
+        outcome = super().parse(turn, answers, sub)
+        if isinstance(outcome, Accept) and sub.get("location"):
+            return Accept(outcome.value, {self.location_field: sub["location"]})
+        return outcome
+
+
+def _location(turn: Turn) -> dict[str, float] | None:
+    if turn.event.location is None:
+        return None
+    latitude, longitude = turn.event.location
+    if -90 <= latitude <= 90 and -180 <= longitude <= 180:
+        return {"lat": round(latitude, 6), "lon": round(longitude, 6)}
+    return None
+
+
 class NameField(_Base):
-    """A person's full name."""
+    """A person's full name; after three unusable tries, what was typed is kept as the name."""
+
+    unknown_ok = False
+
+    def fallback(self, turn: Turn, said: str) -> Any:
+        try:
+            return clean_text(said, max_len=100)
+        except Invalid:
+            return turn.t("common.no_name")
 
     def parse(self, turn: Turn, answers: dict[str, Any], sub: dict[str, Any]) -> Outcome:
         if _not_text(turn):
@@ -187,60 +230,115 @@ class YesNoField(ChoiceField):
         return option.key == "yes"
 
 
+class SexField(ChoiceField):
+    """Laki-laki / perempuan in everyday words; one gentle question when the NIK says otherwise."""
+
+    def __init__(self, name: str, *, nik_field: str = "nik", **kw: Any) -> None:
+        super().__init__(
+            name,
+            options=(
+                Option("L", "sex.male", _MALE_WORDS),
+                Option("P", "sex.female", _FEMALE_WORDS),
+            ),
+            **kw,
+        )
+        self.nik_field = nik_field
+
+    def parse(self, turn: Turn, answers: dict[str, Any], sub: dict[str, Any]) -> Outcome:
+        outcome = super().parse(turn, answers, sub)
+        sealed = answers.get(self.nik_field)
+        if isinstance(outcome, Accept) and sealed:
+            from_nik = nik_sex(turn.services.sealer.open(Sealed.model_validate(sealed)))
+            if from_nik != outcome.value:
+                said = self.show(turn, outcome.value)
+                return Confirm(outcome.value, turn.t("reg.sex_mismatch", sex=said))
+        return outcome
+
+
+_MALE_WORDS = (
+    "l", "lk", "laki", "laki laki", "lelaki", "lakilaki", "laki2", "pria", "cowok", "cowo", "cwo", "co",
+    "bapak", "bapak bapak", "pak", "male", "man", "m", "boy", "lanang",
+)  # fmt: skip
+_FEMALE_WORDS = (
+    "p", "pr", "prmpn", "perempuan", "wanita", "cewek", "cewe", "cwe", "ce", "ibu", "ibu ibu", "bu",
+    "female", "woman", "f", "girl", "wadon",
+)  # fmt: skip
+
+
 class MultiChoiceField(_Base):
-    """Several options: typed numbers at once ("1 3"), or taps one by one then Selesai."""
+    """Several options in one answer: numbers ("1 3") or words ("masak, jahit"), or one tap.
+
+    The options keep their numbers whatever was picked, and "none" is always the last number, so a
+    typed number always means the option shown with it.
+    """
 
     def __init__(self, name: str, *, options: Sequence[Option], none_option: Option, **kw: Any) -> None:
         super().__init__(name, **kw)
         self.options = tuple(options)
         self.none_option = none_option
-        self.done_option = Option("done", "common.done", ("selesai", "sudah", "done", "cukup"))
 
-    def _offered(self, selected: list[str]) -> tuple[Option, ...]:
-        last = self.done_option if selected else self.none_option
-        return (*[o for o in self.options if o.key not in selected], last)
+    @property
+    def offered(self) -> tuple[Option, ...]:
+        """Every option, then "none": numbered 1 to n+1, always in this order."""
+        return (*self.options, self.none_option)
 
     def question(self, turn: Turn, answers: dict[str, Any], sub: dict[str, Any]) -> Reply:
-        selected: list[str] = sub.get("selected", [])
         text = self.prompt(turn, answers) + "\n" + turn.t("form.multi_hint")
-        if selected:
-            text = turn.t("form.multi_selected", items=self._labels(turn, selected))
-        return Reply(text=text, choices=tuple(render(turn, self.name, self._offered(selected))))
+        return Reply(text=text, choices=tuple(render(turn, self.name, self.offered)))
 
     def _labels(self, turn: Turn, keys: list[str]) -> str:
         labels = {o.key: turn.t(o.label_key) for o in self.options}
         return ", ".join(labels[key] for key in keys if key in labels)
 
     def parse(self, turn: Turn, answers: dict[str, Any], sub: dict[str, Any]) -> Outcome:
-        selected: list[str] = list(sub.get("selected", []))
-        offered = self._offered(selected)
-        numbers = parse_choice_numbers(turn.text) if turn.event.choice is None else []
-        if len(numbers) > 1:
-            if any(not 0 < n <= len(offered) for n in numbers):
-                return Retry(turn.t("err.choose", count=len(offered)))
-            keys = [offered[n - 1].key for n in numbers]
-            if self.none_option.key in keys or self.done_option.key in keys:
-                return Retry(turn.t("err.multi_mixed"))
-            return Accept(_unique(selected + keys))
+        offered = self.offered
+        if turn.event.choice is None:
+            keys = self._typed(turn, offered)
+            if keys is None:
+                return Retry(turn.t("err.multi_choose", count=len(offered), example=_example(len(offered))))
+            if self.none_option.key in keys and len(keys) > 1:
+                return Retry(turn.t("err.multi_mixed", none=turn.t(self.none_option.label_key)))
+            return Accept([] if keys == [self.none_option.key] else keys)
         chosen = pick(turn, self.name, offered)
-        if chosen is STALE:
+        if not isinstance(chosen, Option):
             return Retry(turn.t("err.old_button"))
-        if chosen is None:
-            return Retry(turn.t("err.choose", count=len(offered)))
-        if chosen.key == self.none_option.key:
-            return Accept([])
-        if chosen.key == self.done_option.key:
-            return Accept(selected)
-        selected = _unique([*selected, chosen.key])
-        if len(selected) == len(self.options):
-            return Accept(selected)
-        sub = {"selected": selected}
-        return Stay(self.question(turn, answers, sub), sub)
+        return Accept([] if chosen.key == self.none_option.key else [chosen.key])
+
+    def _typed(self, turn: Turn, offered: tuple[Option, ...]) -> list[str] | None:
+        """The keys typed as numbers or words, in order; None when a part matches nothing."""
+        text = turn.text
+        if not text:
+            return None
+        if re.fullmatch(r"[0-9\s]+(?:(?:dan|and|&)\s*[0-9\s]+)*", text):
+            numbers = parse_choice_numbers(text)
+            if not numbers or any(not 0 < n <= len(offered) for n in numbers):
+                return None
+            return _unique([offered[n - 1].key for n in numbers])
+        whole = match_text(turn, text, offered)
+        if whole is not None:
+            return [whole.key]
+        keys: list[str] = []
+        for part in _PARTS.split(text):
+            if not part.strip():
+                continue
+            found = match_text(turn, part.strip(), offered)
+            if found is None:
+                return None
+            keys.append(found.key)
+        return _unique(keys) or None
 
     def show(self, turn: Turn, value: Any) -> str:
         if not value:
-            return turn.t(self.none_option.label_key)
+            return turn.t(self.none_option.label_key) if value == [] else turn.t("common.unknown")
         return self._labels(turn, list(value))
+
+
+_PARTS = re.compile(r"\s*(?:,|;|/|\+|&|\bdan\b|\band\b|\bsama\b|\bjuga\b)\s*")
+
+
+def _example(count: int) -> str:
+    """An example of several numbers for the hint, within the offered range."""
+    return "1 2" if count < 3 else "1 3"
 
 
 def _unique(keys: list[str]) -> list[str]:
@@ -248,11 +346,19 @@ def _unique(keys: list[str]) -> list[str]:
 
 
 class IdNumberField(_Base):
-    """NIK or KK number, or "tidak tahu / hilang"; stored sealed (encrypted, hashed, masked)."""
+    """NIK or KK number, or "tidak tahu / hilang"; stored sealed (encrypted, hashed, masked).
 
-    def __init__(self, name: str, *, kind: str, **kw: Any) -> None:
+    A photo of the card is kept as the answer for staff. With `fills`, a valid NIK also answers the
+    birth date and sex questions it encodes (the person sees them in the summary and can change them).
+    """
+
+    kept_media = VOICE_KINDS | CARD_KINDS
+    keep_said = False  # a mistyped number is still personal data: never kept in clear
+
+    def __init__(self, name: str, *, kind: str, fills: tuple[str, str] | None = None, **kw: Any) -> None:
         super().__init__(name, **kw)
         self.kind = kind
+        self.fills = fills
 
     def parse(self, turn: Turn, answers: dict[str, Any], sub: dict[str, Any]) -> Outcome:
         if _not_text(turn) and turn.event.choice is None:
@@ -264,7 +370,15 @@ class IdNumberField(_Base):
             number = parser(turn.event.text or "")
         except Invalid as error:
             return Retry(invalid_text(turn, error))
-        return Accept(turn.services.sealer.seal(number).model_dump())
+        sealed = turn.services.sealer.seal(number).model_dump()
+        if self.fills is None:
+            return Accept(sealed)
+        born = nik_birth_date(number, today=turn.today())
+        date_field, sex_field = self.fills
+        extra: dict[str, Any] = {sex_field: nik_sex(number)}
+        if born is not None:
+            extra[date_field] = born.isoformat()
+        return Accept(sealed, extra)
 
     def show(self, turn: Turn, value: Any) -> str:
         if not value:
@@ -273,7 +387,11 @@ class IdNumberField(_Base):
 
 
 class BirthDateField(_Base):
-    """A birth date as Indonesians write it; checked gently against the NIK."""
+    """A birth date as the person knows it: full date, month and year, year, age, or "tidak tahu".
+
+    Stored as said, with its precision ("1985-08-17", "1985-08", "1985", "~1986" from an age), so staff
+    see an approximate date as approximate. A full date is checked gently against the NIK.
+    """
 
     def __init__(self, name: str, *, nik_field: str = "nik", **kw: Any) -> None:
         super().__init__(name, **kw)
@@ -283,25 +401,38 @@ class BirthDateField(_Base):
         if _not_text(turn):
             return Retry(turn.t("err.expect_date"))
         try:
-            born = parse_date(turn.event.text or "", today=turn.today())
+            born = parse_birth_date(turn.event.text or "", today=turn.today())
         except Invalid as error:
             return Retry(invalid_text(turn, error))
         sealed = answers.get(self.nik_field)
-        if sealed:
+        if sealed and born.precision == "day":
+            day = date.fromisoformat(born.value)
             from_nik = nik_birth_date(turn.services.sealer.open(Sealed.model_validate(sealed)))
             if from_nik is not None and (from_nik.day, from_nik.month, from_nik.year % 100) != (
-                born.day,
-                born.month,
-                born.year % 100,
+                day.day,
+                day.month,
+                day.year % 100,
             ):
-                return Confirm(
-                    born.isoformat(),
-                    turn.t("reg.birth_date_mismatch", date=_show_date(born)),
-                )
-        return Accept(born.isoformat())
+                return Confirm(born.value, turn.t("reg.birth_date_mismatch", date=_show_date(day)))
+        return Accept(born.value)
 
     def show(self, turn: Turn, value: Any) -> str:
-        return _show_date(date.fromisoformat(value)) if value else turn.t("common.unknown")
+        return show_birth_date(turn, value)
+
+
+def show_birth_date(turn: Turn, value: Any) -> str:
+    """A stored birth date in words, saying when it is only a month, a year or worked out from an age."""
+    if not value:
+        return turn.t("common.unknown")
+    text = str(value)
+    if text.startswith("~"):
+        year = birth_year(text) or 0
+        return turn.t("reg.birth.age", year=year, age=turn.today().year - year)
+    if len(text) == 4:
+        return turn.t("reg.birth.year", year=text)
+    if len(text) == 7:
+        return turn.t("reg.birth.month", month=f"{text[5:7]}-{text[:4]}")
+    return _show_date(date.fromisoformat(text))
 
 
 def _show_date(value: date) -> str:
@@ -340,13 +471,12 @@ class PhoneField(_Base):
         event = turn.event
         known = self._channel_phone(turn, answers)
         if known and not sub.get("other"):
-            if event.choice == f"{self.name}:known" or turn.text in ("1", "ya", "betul", "yes"):
+            said = match_text(turn, turn.text, yes_no_options()) if event.choice is None else None
+            if event.choice == f"{self.name}:known" or (said is not None and said.key == "yes"):
                 return Accept(known)
-            if event.choice == f"{self.name}:other" or turn.text == "2":
+            if event.choice == f"{self.name}:other" or (said is not None and said.key == "no"):
                 sub = {"other": True}
                 return Stay(self.question(turn, answers, sub), sub)
-            if turn.text == "3":
-                return Accept(None)
         if wants_skip(turn):
             return Accept(None)
         raw = event.phone or event.text
@@ -362,7 +492,11 @@ class PhoneField(_Base):
 
 
 class KecamatanField(_Base):
-    """One of the 7 kecamatan, by button, number or (misspelt) name."""
+    """One of the 7 kecamatan, by button, number or (misspelt) name; a kelurahan name answers it too."""
+
+    def __init__(self, name: str, *, kelurahan_field: str = "kelurahan", **kw: Any) -> None:
+        super().__init__(name, **kw)
+        self.kelurahan_field = kelurahan_field
 
     def question(self, turn: Turn, answers: dict[str, Any], sub: dict[str, Any]) -> Reply:
         candidates = sub.get("candidates")
@@ -389,9 +523,18 @@ class KecamatanField(_Base):
         if _not_text(turn):
             return Retry(turn.t("err.place_unknown"))
         match = places.match_kecamatan(turn.text)
+        if match.best is not None and match.exact:
+            return Accept(match.best.code)
+        # A kelurahan answers this question too: it names its kecamatan.
+        village = places.match_kelurahan(turn.text)
+        if village.best is not None and (village.exact or match.best is None):
+            found = village.best
+            extra = {self.kelurahan_field: found.code}
+            if village.exact:
+                return Accept(found.kecamatan.code, extra)
+            name = turn.t("form.place_in", kelurahan=found.name, kecamatan=found.kecamatan.name)
+            return Confirm(found.kecamatan.code, turn.t("form.is_it", name=name), extra=extra)
         if match.best is not None:
-            if match.exact:
-                return Accept(match.best.code)
             return Confirm(match.best.code, turn.t("form.is_it", name=match.best.name))
         if match.candidates:
             sub = {"candidates": [k.code for k in match.candidates]}
@@ -479,10 +622,9 @@ class LocationField(_Base):
         )
 
     def parse(self, turn: Turn, answers: dict[str, Any], sub: dict[str, Any]) -> Outcome:
-        if turn.event.location is not None:
-            latitude, longitude = turn.event.location
-            if -90 <= latitude <= 90 and -180 <= longitude <= 180:
-                return Accept({"lat": round(latitude, 6), "lon": round(longitude, 6)})
+        shared = _location(turn)
+        if shared is not None:
+            return Accept(shared)
         if wants_skip(turn):
             return Accept(None)
         return Retry(turn.t("err.location"))
@@ -513,6 +655,8 @@ class CountField(_Base):
 class PhotoField(_Base):
     """An optional photo; "0" skips."""
 
+    own_media = CARD_KINDS
+
     def question(self, turn: Turn, answers: dict[str, Any], sub: dict[str, Any]) -> Reply:
         return Reply(
             text=self.prompt(turn, answers),
@@ -534,6 +678,8 @@ class PhotoField(_Base):
 
 class DescriptionField(_Base):
     """What happened or what is needed: typed text or a voice note."""
+
+    own_media = VOICE_KINDS
 
     def __init__(self, name: str, *, max_len: int = 1000, **kw: Any) -> None:
         super().__init__(name, **kw)
@@ -574,6 +720,10 @@ def place_fields(*, prompt_key: str, subject: Subject) -> tuple[KecamatanField, 
             help_key="help.place",
         ),
         KelurahanField(
-            "kelurahan", prompt_key="reg.q.kelurahan", label_key="reg.label.kelurahan", help_key="help.place"
+            "kelurahan",
+            prompt_key="reg.q.kelurahan",
+            label_key="reg.label.kelurahan",
+            help_key="help.place",
+            when=lambda answers: answers.get("kecamatan") is not None,
         ),
     )

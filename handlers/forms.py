@@ -5,6 +5,7 @@ correct one answer. The draft lives in the conversation data, so every answer is
 next question is sent, and a restart continues at the same field.
 """
 
+import dataclasses
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -13,12 +14,68 @@ from typing import Any
 from handlers import menu
 from handlers.choices import STALE, Option, pick, render, yes_no_options
 from handlers.turn import Turn
-from handlers.types import Choice, Reply
+from handlers.types import Choice, Media, Reply
+from handlers.validators import is_unknown
 
 SUMMARY = "summary"
 EDIT_PICK = "edit"
 CANCEL_CONFIRM = "cancel"
 _EDIT_WORDS = re.compile(r"^(?:ubah|ganti|edit|change)\s*(\d{1,2})$")
+
+FLAGS = "flags"
+"""The answers key that notes, per question, an answer staff must look at: given by voice note or
+photo, or skipped after three tries ("petugas akan menanyakan nanti"). Kept with the case."""
+TRIES = 3
+"""A question is skipped at the third answer it cannot use: the refusal is never said a third time."""
+VOICE_KINDS = frozenset({"voice", "audio"})
+CARD_KINDS = frozenset({"photo", "document"})
+
+
+@dataclass(frozen=True, slots=True)
+class MediaAnswer:
+    """A question answered with a file (a voice note, a photo of a card) that staff must listen to or read.
+
+    `ref` is the media store's reference (``media/2026/11/<id>.ogg``); `field` is the question's name.
+    """
+
+    field: str
+    kind: str
+    ref: str
+    mime: str | None = None
+
+
+def flags_of(answers: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per question, what staff must look at (see FLAGS); empty when nothing."""
+    flags = answers.get(FLAGS)
+    return flags if isinstance(flags, dict) else {}
+
+
+def media_answers(answers: dict[str, Any]) -> list[MediaAnswer]:
+    """Questions answered with a file instead of typing, in the order they were answered."""
+    return [
+        MediaAnswer(name, str(flag["kind"]), str(flag["ref"]), flag.get("mime"))
+        for name, flag in flags_of(answers).items()
+        if flag.get("why") == "media" and flag.get("ref")
+    ]
+
+
+def voice_answers(answers: dict[str, Any]) -> list[MediaAnswer]:
+    """Questions answered with a voice note ("dijawab dengan pesan suara"): staff listen to them."""
+    return [answer for answer in media_answers(answers) if answer.kind in VOICE_KINDS]
+
+
+def skipped_questions(answers: dict[str, Any]) -> list[str]:
+    """Questions skipped after three unusable answers: staff ask them later."""
+    return [name for name, flag in flags_of(answers).items() if flag.get("why") == "later"]
+
+
+def flag_text(turn: Turn, flag: dict[str, Any]) -> str:
+    """A flag in words for a summary or a staff page: "dijawab dengan pesan suara" and the like."""
+    if flag.get("why") == "media":
+        kind = "voice" if flag.get("kind") in VOICE_KINDS else "photo"
+        return turn.t(f"form.flag.{kind}")
+    said = flag.get("said")
+    return turn.t("form.flag.later_said", said=said) if said else turn.t("form.flag.later")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +110,14 @@ class Stay:
     sub: dict[str, Any]
 
 
-Outcome = Accept | Retry | Confirm | Stay
+@dataclass(frozen=True, slots=True)
+class Stop:
+    """The form cannot go on (e.g. the person did not agree): say why, drop the draft, show the menu."""
+
+    text: str
+
+
+Outcome = Accept | Retry | Confirm | Stay | Stop
 
 
 class Field:
@@ -62,6 +126,22 @@ class Field:
     name: str = ""
     label_key: str = ""
     clears: tuple[str, ...] = ()
+    # Files the field reads itself (a photo question, a description told by voice).
+    own_media: frozenset[str] = frozenset()
+    # Files kept as the answer for staff when sent here: a voice note anywhere, a card photo at NIK/KK.
+    kept_media: frozenset[str] = VOICE_KINDS
+    # Whether "tidak tahu / lupa / belum punya" is an answer here (stored as unknown).
+    unknown_ok: bool = True
+    # Whether what was typed is kept for staff when the question is skipped after three tries.
+    keep_said: bool = True
+
+    def fallback(self, turn: Turn, said: str) -> Any:
+        """The value stored when the question is skipped or answered by a file (None: not known)."""
+        return None
+
+    def give_up(self, turn: Turn, answers: dict[str, Any], said: str) -> "Accept | Stop":
+        """What the third unusable answer leads to: by default the question is skipped for staff."""
+        return Accept(self.fallback(turn, said))
 
     def applies(self, answers: dict[str, Any]) -> bool:
         """Whether this question is asked, given earlier answers."""
@@ -140,6 +220,7 @@ class Form:
         else:
             return False
         state["answers"].pop(target, None)
+        flags_of(state["answers"]).pop(target, None)
         state["sub"] = {}
         state["editing"] = False
         turn.step = target
@@ -249,19 +330,26 @@ class Form:
             turn.say(turn.t("err.old_button"))
             self._ask_current(turn)
             return
+        media = turn.event.media
+        if media is not None and media.kind not in current.own_media and media.kind in current.kept_media:
+            await self._accept_media(turn, current, media)
+            return
+        self._number_to_choice(turn, current, sub)
         outcome = current.parse(turn, state["answers"], sub)
+        if isinstance(outcome, Retry) and current.unknown_ok and turn.text and is_unknown(turn.text):
+            outcome = Accept(None)
         if isinstance(outcome, Retry) and pending is not None:
             # Neither Ya/Tidak nor a usable new answer: keep the "betul?" and say how to answer it,
             # rather than drop it for an explanation about a question that was not asked.
             sub["confirm"] = pending
-            turn.say(turn.t("err.choose", count=2))
-            self._ask_current(turn)
-            return
+            outcome = Retry(turn.t("err.choose", count=2))
         if isinstance(outcome, Accept):
             await self._accept(turn, current, outcome)
         elif isinstance(outcome, Retry):
-            turn.say(outcome.text)
-            self._ask_current(turn)
+            await self._refuse(turn, current, outcome)
+        elif isinstance(outcome, Stop):
+            turn.drafts.pop(self.name, None)
+            menu.show(turn, intro=outcome.text)
         elif isinstance(outcome, Confirm):
             state["sub"] = {
                 "confirm": {
@@ -269,18 +357,67 @@ class Form:
                     "extra": outcome.extra,
                     "text": outcome.text,
                     "lang": turn.lang,
-                }
+                },
+                **_tries(sub),
             }
             self._ask_current(turn)
         else:
-            state["sub"] = outcome.sub
+            state["sub"] = {**outcome.sub, **_tries(sub)}
             turn.replies.append(outcome.reply)
 
-    async def _accept(self, turn: Turn, current: Field, outcome: Accept) -> None:
+    def _number_to_choice(self, turn: Turn, current: Field, sub: dict[str, Any]) -> None:
+        """A typed number picks the choice shown with that number, whatever kind of question it is."""
+        if turn.event.choice is not None or not turn.text.isdigit() or len(turn.text) > 2:
+            return
+        choices = current.question(turn, turn.data["answers"], sub).choices
+        index = int(turn.text) - 1
+        if 0 <= index < len(choices):
+            turn.event = dataclasses.replace(turn.event, choice=choices[index].id)
+
+    async def _refuse(self, turn: Turn, current: Field, outcome: Retry) -> None:
+        """Say why and ask again; at the third unusable answer, skip the question for staff to ask."""
+        state = turn.data
+        sub = state.setdefault("sub", {})
+        tries = int(sub.get("tries", 0)) + 1
+        if tries < TRIES:
+            sub["tries"] = tries
+            turn.say(outcome.text)
+            self._ask_current(turn)
+            return
+        said = (turn.event.text or "").strip()[:200] if current.keep_said else ""
+        flag: dict[str, Any] = {"why": "later"}
+        if said:
+            flag["said"] = said
+        given_up = current.give_up(turn, state["answers"], said)
+        if isinstance(given_up, Stop):
+            turn.drafts.pop(self.name, None)
+            menu.show(turn, intro=given_up.text)
+            return
+        turn.say(turn.t("form.skipped"))
+        await self._accept(turn, current, given_up, flag=flag)
+
+    async def _accept_media(self, turn: Turn, current: Field, media: Media) -> None:
+        """A voice note (or a card photo) answers the question: kept for staff, and the form moves on."""
+        flag: dict[str, Any] = {"why": "media", "kind": media.kind, "ref": media.ref}
+        if media.mime:
+            flag["mime"] = media.mime
+        kind = "voice" if media.kind in VOICE_KINDS else "photo"
+        turn.say(turn.t(f"form.kept_{kind}"))
+        await self._accept(turn, current, Accept(current.fallback(turn, "")), flag=flag)
+
+    async def _accept(
+        self, turn: Turn, current: Field, outcome: Accept, *, flag: dict[str, Any] | None = None
+    ) -> None:
         state = turn.data
         answers = state["answers"]
         changed = answers.get(current.name, outcome.value) != outcome.value or bool(outcome.extra)
         answers[current.name] = outcome.value
+        flags = flags_of(answers)
+        flags.pop(current.name, None)
+        if flag is not None:
+            answers[FLAGS] = {**flags, current.name: flag}
+        elif not flags:
+            answers.pop(FLAGS, None)
         for name, value in outcome.extra.items():
             answers[name] = value
         if changed or current.name not in state["history"]:
@@ -294,8 +431,13 @@ class Form:
 
     def _summary_lines(self, turn: Turn) -> list[tuple[Field, str]]:
         answers = turn.data["answers"]
+        flags = flags_of(answers)
         return [
-            (f, f"{turn.t(f.label_key)}: {f.show(turn, answers.get(f.name))}")
+            (
+                f,
+                f"{turn.t(f.label_key)}: "
+                + (flag_text(turn, flags[f.name]) if f.name in flags else f.show(turn, answers.get(f.name))),
+            )
             for f in self._applicable(answers)
             if f.label_key
         ]
@@ -380,6 +522,11 @@ def resume_step(step: str, data: dict[str, Any]) -> str:
     if step == CANCEL_CONFIRM:
         return str(data.get("return_to", SUMMARY))
     return SUMMARY if step == EDIT_PICK else step
+
+
+def _tries(sub: dict[str, Any]) -> dict[str, Any]:
+    """The count of unusable answers, carried over when a question's sub-state changes."""
+    return {"tries": sub["tries"]} if "tries" in sub else {}
 
 
 def _choice_field(choice_id: str) -> str:

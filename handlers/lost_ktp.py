@@ -14,6 +14,7 @@ from handlers.fields import (
     place_fields,
 )
 from handlers.forms import Form
+from handlers.person_pick import PersonPickField, registered_context
 from handlers.turn import Turn
 from storage.records import CaseKind
 
@@ -47,6 +48,14 @@ FIELDS = (
             Option("family", "ktp.whose.family", ("keluarga", "anak", "istri", "suami", "family")),
             Option("other", "ktp.whose.other", ("dampingan", "orang lain", "warga", "other")),
         ),
+    ),
+    PersonPickField(
+        "person",
+        prompt_key="ktp.q.person",
+        label_key="ktp.label.person",
+        name_field="owner_name",
+        other_values=("whose", "family", "other"),
+        fills=("nik", "kk", "kecamatan", "kelurahan"),
     ),
     NameField(
         "owner_name",
@@ -122,7 +131,7 @@ class LostKtpForm(Form):
     fields = FIELDS
 
     async def prefill(self, turn: Turn) -> dict[str, Any]:
-        return await self_context(turn)
+        return {**await self_context(turn), **await registered_context(turn)}
 
     async def submit(self, turn: Turn, answers: dict[str, Any]) -> None:
         own = answers["whose"] == "self"
@@ -132,7 +141,7 @@ class LostKtpForm(Form):
             kind=CaseKind.LOST_KTP,
             subject_name=subject_name,
             answers=answers,
-            person_id=answers.get("_self_id") if own else None,
+            person_id=answers.get("_self_id") if own else (answers.get("person") or {}).get("id"),
         )
         turn.drafts.pop(FLOW, None)
         steps = turn.t("ktp.next_steps")

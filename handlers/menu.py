@@ -1,5 +1,6 @@
 """The main menu: what a contact can do once they have agreed to the privacy notice."""
 
+from handlers import intents
 from handlers.choices import Option, render
 from handlers.turn import Turn
 
@@ -23,3 +24,13 @@ def show(turn: Turn, *, intro: str | None = None) -> None:
     if intro:
         text = f"{intro}\n\n{text}"
     turn.say(text, render(turn, MENU_FLOW, OPTIONS))
+
+
+def greeting(turn: Turn) -> str:
+    """A warm answer to "halo", "pagi" or "assalamualaikum" (the salam is answered in kind)."""
+    return turn.t("menu.salam" if intents.is_salam(turn.text) else "menu.greeting")
+
+
+def show_quietly(turn: Turn) -> None:
+    """Put the contact at the menu without a message (the next words are read as a menu answer)."""
+    turn.goto(MENU_FLOW, "main", {})

@@ -1,12 +1,13 @@
 """One conversation step: global words first, then the flow the contact is in.
 
-Global words work at every step: MENU, BATAL, KEMBALI, BANTUAN, BERHENTI / MULAI (broadcast opt-out and
-opt-in) and BAHASA, in Indonesian or English, typed or as a channel command.
+Global words work at every step: MENU, BATAL, KEMBALI, BANTUAN, BERHENTI / MULAI (information messages:
+the plain words ask which one is meant, BERHENTI INFO / MULAI INFO act at once) and BAHASA, in Indonesian
+or English, typed or as a channel command.
 """
 
 from typing import Any, Protocol
 
-from handlers import consent, language, menu, my_data, programmes, status, thread
+from handlers import consent, intents, language, menu, my_data, programmes, status, thread, words
 from handlers.aid import AidForm
 from handlers.choices import STALE, Option, pick, render
 from handlers.forms import Form, has_answers, resume_step
@@ -37,6 +38,7 @@ FLOWS: dict[str, Any] = {
     language.FLOW: language,
     my_data.FLOW: my_data,
     "status": status,
+    words.FLOW: words,
     thread.FLOW: thread,
 }
 
@@ -56,10 +58,17 @@ GLOBAL_WORDS = {
     "help": "help",
     "berhenti": "stop",
     "stop": "stop",
-    "unsubscribe": "stop",
     "mulai": "start",
     "start": "start",
-    "subscribe": "start",
+    "berhenti info": "stop_info",
+    "berhenti informasi": "stop_info",
+    "stop info": "stop_info",
+    "unsubscribe": "stop_info",
+    "mulai info": "start_info",
+    "mulai informasi": "start_info",
+    "terima info": "start_info",
+    "start info": "start_info",
+    "subscribe": "start_info",
     "bahasa": "language",
     "language": "language",
     # Help and every "done" message say STATUS works at any time, so it must not be read as an answer.
@@ -170,12 +179,9 @@ async def _before_consent(turn: Turn, action: str | None) -> None:
     elif action == "help":
         turn.say(turn.t("help.before_consent"))
         await consent.start(turn)
-    elif action in ("stop", "start"):
+    elif action in ("stop", "start", "stop_info", "start_info"):
         # Not an answer to the notice, but a wish to honour at once (storing it needs no consent).
-        turn.contact.opted_out = action == "stop"
-        if action == "start":
-            turn.contact.unreachable = False
-        turn.say(turn.t("optout.done" if action == "stop" else "optout.undone"))
+        words.set_info(turn, receive=action in ("start", "start_info"))
         await consent.start(turn)
     elif turn.flow == consent.FLOW and turn.step in ("ask", "refused") and action != "hello":
         await consent.handle(turn)
@@ -185,7 +191,6 @@ async def _before_consent(turn: Turn, action: str | None) -> None:
 
 async def _global(turn: Turn, action: str) -> None:
     form = FORMS.get(turn.flow)
-    contact = turn.contact
     if action == "menu":
         stashed = _stash_draft(turn)
         menu.show(turn, intro=turn.t("menu.draft_kept") if stashed else None)
@@ -212,14 +217,12 @@ async def _global(turn: Turn, action: str) -> None:
         else:
             turn.say(turn.t("help.menu"))
             await resume_current(turn)
-    elif action == "stop":
-        contact.opted_out = True
-        turn.say(turn.t("optout.done"))
-        await resume_current(turn)
-    elif action == "start":
-        contact.opted_out = False
-        contact.unreachable = False
-        turn.say(turn.t("optout.undone"))
+    elif action in ("stop", "start"):
+        if form is not None:
+            _stash_draft(turn)
+        await words.ask(turn, action, title=turn.t(form.title_key) if form else None)
+    elif action in ("stop_info", "start_info"):
+        words.set_info(turn, receive=action == "start_info")
         await resume_current(turn)
     elif action == "language":
         await language.start(turn)
@@ -230,15 +233,25 @@ async def _global(turn: Turn, action: str) -> None:
 
 def _stash_draft(turn: Turn) -> bool:
     """Keep an unfinished form so choosing it again offers to continue."""
-    if turn.flow in FORMS and turn.flow != my_data.EDIT_FLOW and has_answers(turn.data):
+    if keeps_draft(turn.flow, turn.data):
         turn.drafts[turn.flow] = _draft(turn)
         return True
     return False
 
 
+def keeps_draft(flow: str, data: dict[str, Any]) -> bool:
+    """Whether an open flow is a form worth keeping to continue later (a correction is not)."""
+    return flow in FORMS and flow != my_data.EDIT_FLOW and has_answers(data)
+
+
 def _draft(turn: Turn) -> dict[str, Any]:
     """The open form's step and data, to continue later at a question."""
-    return {"step": resume_step(turn.step, turn.data), "data": turn.data}
+    return draft_of(turn.step, turn.data)
+
+
+def draft_of(step: str, data: dict[str, Any]) -> dict[str, Any]:
+    """A form's step and data as kept to continue later at a question."""
+    return {"step": resume_step(step, data), "data": data}
 
 
 def _idle_too_long(turn: Turn) -> bool:
@@ -284,6 +297,9 @@ async def _on_menu(turn: Turn) -> None:
     chosen = pick(turn, menu.MENU_FLOW, menu.OPTIONS)
     if chosen is None and await programmes.typed_answer(turn):
         return
+    if chosen is None and (intent := intents.match(turn.text)) is not None:
+        await _on_intent(turn, intent)
+        return
     if chosen is None and await thread.forward(turn):
         return
     if chosen is STALE or chosen is None:
@@ -291,6 +307,18 @@ async def _on_menu(turn: Turn) -> None:
         menu.show(turn)
         return
     await start_flow(turn, chosen.key)
+
+
+async def _on_intent(turn: Turn, intent: intents.Intent) -> None:
+    """A greeting gets a warm menu; a plain request starts its flow with what it already says."""
+    if intent.name == intents.GREETING:
+        menu.show(turn, intro=menu.greeting(turn))
+        return
+    form = FORMS.get(intent.name)
+    if form is not None and intent.answers and intent.name not in turn.drafts:
+        await form.start(turn, {**await form.prefill(turn), **intent.answers})
+        return
+    await start_flow(turn, intent.name)
 
 
 async def start_flow(turn: Turn, name: str) -> None:

@@ -7,22 +7,29 @@ Besides the reasons listed per function, any parser may raise `Invalid("empty")`
 `Invalid("too_long", max=...)` from `clean_text`.
 """
 
+import csv
 import datetime
+import functools
+import importlib.resources
 import re
 import unicodedata
+from dataclasses import dataclass
 
 import phonenumbers
 from rapidfuzz import fuzz, process
-from stdnum.exceptions import ValidationError
 from stdnum.id import nik as stdnum_nik
 
 __all__ = [
+    "BirthDate",
     "Invalid",
     "clean_text",
     "format_phone_local",
+    "is_unknown",
     "nik_birth_date",
+    "nik_region_known",
     "nik_sex",
     "normalize",
+    "parse_birth_date",
     "parse_choice_numbers",
     "parse_count",
     "parse_date",
@@ -168,14 +175,41 @@ def parse_nik(text: str) -> str:
     """Return the 16-digit NIK typed with any spaces, dots or dashes.
 
     Raises Invalid("nik_digits") for other characters, Invalid("nik_length", count=n) for the
-    wrong number of digits, Invalid("nik_invalid") for an impossible birth date or a region code
-    unknown to python-stdnum. Any issuing region is accepted, not just Tangsel's 3674.
+    wrong number of digits, Invalid("nik_invalid") for an impossible birth date, a zero serial or a
+    province and regency unknown to the Kemendagri region list (every province, 2018-2025, shipped
+    with the package). Any issuing region is accepted, not just Tangsel's 3674.
     """
     compact = _compact_id(text, "nik_digits", "nik_length")
-    try:
-        return str(stdnum_nik.validate(compact))
-    except ValidationError as exc:
-        raise Invalid("nik_invalid") from exc
+    if not nik_region_known(compact) or compact[12:] == "0000":
+        raise Invalid("nik_invalid")
+    day, month, yy = int(compact[6:8]), int(compact[8:10]), int(compact[10:12])
+    if day > 40:
+        day -= 40
+    for century in (1900, 2000):
+        try:
+            datetime.date(century + yy, month, day)
+        except ValueError:
+            continue
+        return compact
+    raise Invalid("nik_invalid")
+
+
+@functools.cache
+def _region_codes() -> frozenset[str]:
+    """Province and regency/city codes of the Kemendagri list, compact ("36", "3674", "9671")."""
+    source = importlib.resources.files("handlers") / "data" / "kemendagri-kode-wilayah.csv"
+    with source.open(encoding="utf-8") as handle:
+        return frozenset(
+            row["kode"].replace(".", "")
+            for row in csv.DictReader(handle)
+            if row["tingkat"] in ("provinsi", "kabupaten_kota")
+        )
+
+
+def nik_region_known(nik: str) -> bool:
+    """Whether the NIK's province and regency/city (its first 4 digits) are in the Kemendagri list."""
+    codes = _region_codes()
+    return nik[:2] in codes and nik[:4] in codes
 
 
 def _two_digit_year(yy: int, today: datetime.date) -> int:
@@ -370,6 +404,119 @@ def parse_date(text: str, *, today: datetime.date) -> datetime.date:
     return parsed
 
 
+@dataclass(frozen=True, slots=True)
+class BirthDate:
+    """A birth date as the person knows it: a day, a month, a year, or a year worked out from an age.
+
+    `value` is how it is stored: "1985-08-17" (day), "1985-08" (month), "1985" (year) or "~1986" (from
+    an age: approximate year). Staff see the precision, so an approximate date is never taken as exact.
+    """
+
+    value: str
+    precision: str  # "day" | "month" | "year" | "age"
+
+
+_AGE = re.compile(
+    r"^(?:umur|usia|umurnya|usianya|age|aged)?\s*(\d{1,3})\s*(?:tahun|thn|th|years?|yrs?|old)?(?:\s*old)?$"
+)
+_AGE_WORD = re.compile(r"^(?:umur|usia|umurnya|usianya|age)\s+(.+?)(?:\s+(?:tahun|thn|th))?$")
+_MONTH_YEAR = re.compile(r"^(?:bulan|bln)?\s*([a-z]+|\d{1,2})\s*(?:tahun|thn|th)?\s*(\d{4})$")
+_YEAR = re.compile(
+    r"^(?:tahun|thn|th|lahir|lahir tahun|lahir thn|tahun lahir|year|born|born in)?\s*(\d{4})(?:\s*an)?$"
+)
+
+
+def parse_birth_date(text: str, *, today: datetime.date) -> BirthDate:
+    """Read a birth date the way people give it: a full date, a month and year, a year, or an age.
+
+    "17-08-1985" -> day; "agustus 1985", "8/1985" -> month; "1985", "thn 85an" -> year; "umur 40",
+    "40 tahun", "empat puluh tahun" -> an approximate year from the age. Raises the `parse_date` errors
+    when nothing fits, Invalid("date_future") for a year or month not yet reached, and
+    Invalid("age_range") for an age over 120.
+    """
+    cleaned = clean_text(text, max_len=100)
+    key = normalize(cleaned)
+    try:
+        return BirthDate(parse_date(cleaned, today=today).isoformat(), "day")
+    except Invalid as error:
+        if error.reason != "date_format":
+            raise
+    year_only = _YEAR.match(key)
+    if year_only:
+        year = int(year_only.group(1))
+        _check_year(year, today)
+        return BirthDate(str(year), "year")
+    month_year = _MONTH_YEAR.match(key)
+    if month_year:
+        raw_month, year = month_year.group(1), int(month_year.group(2))
+        month = int(raw_month) if raw_month.isdigit() else _month_number(raw_month)
+        if month is not None and 1 <= month <= 12:
+            _check_year(year, today)
+            if (year, month) > (today.year, today.month):
+                raise Invalid("date_future")
+            return BirthDate(f"{year:04d}-{month:02d}", "month")
+    age = _age_in(key)
+    if age is not None:
+        if not 0 <= age <= 120:
+            raise Invalid("age_range")
+        return BirthDate(f"~{today.year - age}", "age")
+    raise Invalid("date_format")
+
+
+def _age_in(key: str) -> int | None:
+    """An age typed as "umur 40", "40 tahun", "usia empat puluh"; None when the text is no age."""
+    digits = _AGE.match(key)
+    if digits and (digits.group(0) != digits.group(1)):  # a bare number is not an age
+        return int(digits.group(1))
+    words = _AGE_WORD.match(key)
+    if words:
+        try:
+            return parse_count(words.group(1), low=0, high=200)
+        except Invalid:
+            return None
+    return None
+
+
+def _check_year(year: int, today: datetime.date) -> None:
+    if year > today.year:
+        raise Invalid("date_future")
+    if year < 1900:
+        raise Invalid("date_too_old")
+
+
+def birth_year(value: str) -> int | None:
+    """The year of a stored birth date of any precision ("1985-08-17", "1985-08", "1985", "~1986")."""
+    digits = value.lstrip("~")[:4]
+    return int(digits) if digits.isdigit() else None
+
+
+# --- "I don't know" -------------------------------------------------------------------------------
+
+_NOT = (
+    r"(?:tidak|tdk|tak|gak|ga|gk|g|nggak|ngga|nggk|enggak|engga|ndak|nda|gag|kagak|kaga|ora|gaada"
+    r"|belom|belum|blm|blum|masih belum)"
+)
+_UNKNOWN = re.compile(
+    r"^(?:saya |sy |aku |gw |gue )?(?:"
+    + _NOT
+    + r"\s*(?:tahu|tau|tw|tao|ingat|inget|ingt|hafal|hapal|apal|punya|pny|ada|jelas|yakin|paham)"
+    r"(?:\s+(?:saya|sy|aku|pak|bu|bang|mba|mbak|kak))?"
+    r"|gatau|gatahu|gktau|gtau|ntah|entah|embuh|lupa|sudah lupa|udah lupa|lupa lagi|kelupaan"
+    r"|(?:ktp|kk|kartu|nik|hp)(?: saya| sy| nya)?"
+    r" (?:hilang|ilang|terbakar|kebakar|hangus|rusak|dicuri|ketinggalan)"
+    r"|hilang|ilang|terbakar|kebakar|hangus"
+    r"|(?:tidak|tdk|gak|ga|belum|blm) punya (?:ktp|kk|nik|hp|dokumen|apa apa)"
+    r"|i don t know|i dont know|don t know|dont know|dunno|idk|not sure|i forgot|forgot|forget"
+    r"|i don t have(?: one| it)?|don t have(?: one| it)?|dont have|no idea|unknown|lost(?: it)?"
+    r")$"
+)
+
+
+def is_unknown(text: str) -> bool:
+    """Whether typed text says "I don't know / I don't have it" ("tdk tau", "lupa", "ktp hilang"...)."""
+    return bool(_UNKNOWN.match(normalize(text)))
+
+
 # --- counts and choices ---------------------------------------------------------------------------
 
 _UNITS: dict[str, int] = {
@@ -377,6 +524,14 @@ _UNITS: dict[str, int] = {
     "tujuh": 7, "delapan": 8, "lapan": 8, "sembilan": 9,
 }  # fmt: skip
 _SE_WORDS: dict[str, int] = {"sepuluh": 10, "sebelas": 11, "seratus": 100}
+# How many live together, said as a word: "sendiri", "berdua", "bertiga", "berlima"...
+_TOGETHER_WORDS: dict[str, int] = {
+    "sendiri": 1, "sendirian": 1, "sorangan": 1, "alone": 1, "myself": 1, "berdua": 2, "bertiga": 3,
+    "berempat": 4, "berlima": 5, "berenam": 6, "bertujuh": 7, "berdelapan": 8, "bersembilan": 9,
+    "bersepuluh": 10,
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+    "ten": 10, "eleven": 11, "twelve": 12,
+}  # fmt: skip
 _SCALE_WORDS = ("puluh", "belas", "ratus")
 _NUMBER_WORDS = frozenset([*_UNITS, *_SE_WORDS, *_SCALE_WORDS])
 _COUNT_TOKEN = re.compile(r"[0-9]+|[a-z]+")
@@ -436,7 +591,7 @@ def parse_count(text: str, *, low: int, high: int) -> int:
     single number, Invalid("count_range", low=low, high=high) when it is outside [low, high].
     """
     tokens = _number_word_tokens(_COUNT_TOKEN.findall(normalize(clean_text(text, max_len=100))))
-    values: set[int] = set()
+    values: set[int] = {_TOGETHER_WORDS[token] for token in tokens if token in _TOGETHER_WORDS}
     run: list[str] = []
     for token in [*tokens, ""]:
         if token in _NUMBER_WORDS:

@@ -297,6 +297,20 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX audit_log_actor ON audit_log(actor);
         """,
     ),
+    # Answers as people give them: a birth date known only to the month, the year or from an age keeps its
+    # precision; who agreed to a registration made by a field worker (the person, or a parent or guardian
+    # for a child); files to delete from the media folder once the data they belonged to is erased.
+    (
+        "0007_answers_precision",
+        """
+        ALTER TABLE persons ADD COLUMN birth_precision TEXT;
+        ALTER TABLE persons ADD COLUMN agreed_by TEXT;
+        CREATE TABLE media_erasures (
+            ref TEXT PRIMARY KEY,
+            at TEXT NOT NULL
+        ) WITHOUT ROWID;
+        """,
+    ),
     # Two-way conversations: one thread per case (both directions, in order; an outbound line's delivery
     # state is its outbox row's), staff questions that wait for an answer (several per contact), the
     # unread mark and waiting-since of the queue, urgency taken from the answers, canned replies, and a

@@ -118,6 +118,8 @@ class PersonRecord(Record):
     nik: Sealed | None = None
     kk: Sealed | None = None
     birth_date: date | None = None
+    # "day" (or None: a full date), "month", "year", or "age" (a year worked out from an age).
+    birth_precision: str | None = None
     sex: str | None = None
     phone: str | None = None
     kecamatan_code: str | None = None
@@ -130,6 +132,8 @@ class PersonRecord(Record):
     disaster_victim: bool | None = None
     documents: list[str] = Field(default_factory=list)
     aid_received: list[str] = Field(default_factory=list)
+    # Who agreed to the registration: "self", "person" (registered by a field worker) or "guardian".
+    agreed_by: str | None = None
     created_at: datetime
     updated_at: datetime
     deleted_at: datetime | None = None

@@ -5,7 +5,9 @@ them to `Database.write` directly or collect several into one atomic unit.
 """
 
 import json
+import re
 import sqlite3
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -135,6 +137,19 @@ async def cases_of_contact(db: Database, contact_id: str, limit: int = 5) -> lis
     """The newest cases this contact submitted."""
     rows = await db.fetchall(
         "SELECT * FROM cases WHERE contact_id = ? ORDER BY id DESC LIMIT ?", (contact_id, limit)
+    )
+    return [case_from_row(row) for row in rows]
+
+
+async def cases_for_contact(db: Database, contact_id: str, limit: int = 1000) -> list[CaseRecord]:
+    """Every case of the contact and of the persons they registered: questions from staff first, then
+    newest first."""
+    rows = await db.fetchall(
+        """SELECT * FROM cases
+           WHERE contact_id = ?
+              OR person_id IN (SELECT id FROM persons WHERE registered_by = ? AND deleted_at IS NULL)
+           ORDER BY status = 'perlu_info' DESC, id DESC LIMIT ?""",
+        (contact_id, contact_id, limit),
     )
     return [case_from_row(row) for row in rows]
 
@@ -375,20 +390,25 @@ def _person_values(person: PersonRecord) -> tuple[Any, ...]:
         json.dumps(person.aid_received),
         iso(person.created_at),
         iso(person.updated_at),
+        person.birth_precision,
+        person.agreed_by,
     )
 
 
 _PERSON_COLUMNS = (
     "registered_by, is_self, full_name, nik, nik_hash, kk, kk_hash, birth_date, sex, phone, "
     "kecamatan_code, kelurahan_code, address, latitude, longitude, household_size, skills, "
-    "disaster_victim, documents, aid_received, created_at, updated_at"
+    "disaster_victim, documents, aid_received, created_at, updated_at, birth_precision, agreed_by"
 )
+
+
+_PERSON_PLACEHOLDERS = ", ".join("?" * (_PERSON_COLUMNS.count(",") + 1))
 
 
 def insert_person(conn: sqlite3.Connection, person: PersonRecord) -> int:
     """Insert a person and return its id."""
     cursor = conn.execute(
-        f"INSERT INTO persons ({_PERSON_COLUMNS}) VALUES ({', '.join('?' * 22)})",
+        f"INSERT INTO persons ({_PERSON_COLUMNS}) VALUES ({_PERSON_PLACEHOLDERS})",
         _person_values(person),
     )
     assert cursor.lastrowid is not None
@@ -523,8 +543,8 @@ def erase_person(conn: sqlite3.Connection, person_id: int, at: datetime, actor: 
     conn.execute(
         """
         UPDATE persons SET full_name = ?, nik = NULL, nik_hash = NULL, kk = NULL, kk_hash = NULL,
-            birth_date = NULL, sex = NULL, phone = NULL, address = NULL, latitude = NULL,
-            longitude = NULL, household_size = NULL, skills = '[]', disaster_victim = NULL,
+            birth_date = NULL, birth_precision = NULL, sex = NULL, phone = NULL, address = NULL,
+            latitude = NULL, longitude = NULL, household_size = NULL, skills = '[]', disaster_victim = NULL,
             documents = '[]', aid_received = '[]', updated_at = ?, deleted_at = ?
         WHERE id = ?
         """,
@@ -534,8 +554,46 @@ def erase_person(conn: sqlite3.Connection, person_id: int, at: datetime, actor: 
     _redact_cases(conn, case_ids, at, actor)
 
 
+# A file kept in the media store, as flows and casework note it ("media/2026/11/<uuid>.ogg").
+MEDIA_REF = re.compile(r"media/\d{4}/\d{2}/[0-9a-f]{32}\.[A-Za-z0-9]{1,8}")
+
+
+MEDIA_ERASED = threading.Event()
+"""Set when files were queued for deletion, so the service looks at the queue only then."""
+
+
+def _erase_media_in(conn: sqlite3.Connection, text: str | None, at: datetime) -> None:
+    """Queue every file named in `text` for deletion from the media folder (see take_media_erasures)."""
+    for ref in set(MEDIA_REF.findall(text or "")):
+        conn.execute("INSERT OR IGNORE INTO media_erasures (ref, at) VALUES (?, ?)", (ref, iso(at)))
+        MEDIA_ERASED.set()
+
+
+def take_media_erasures(conn: sqlite3.Connection) -> list[str]:
+    """The files whose data was erased, removed from the queue: the caller deletes them."""
+    refs = [row[0] for row in conn.execute("SELECT ref FROM media_erasures ORDER BY ref")]
+    if refs:
+        conn.execute("DELETE FROM media_erasures")
+    return refs
+
+
+def media_in_use(conn: sqlite3.Connection, contact_id: str, ref: str) -> bool:
+    """Whether a received file is attached to the contact's conversation or to a case (else unneeded)."""
+    row = conn.execute(
+        "SELECT 1 FROM conversations WHERE contact_id = ? AND instr(data, ?) > 0 "
+        "UNION ALL SELECT 1 FROM cases WHERE contact_id = ? AND instr(answers, ?) > 0 "
+        "UNION ALL SELECT 1 FROM case_events WHERE instr(note, ?) > 0 LIMIT 1",
+        (contact_id, ref, contact_id, ref, ref),
+    ).fetchone()
+    return row is not None
+
+
 def _redact_cases(conn: sqlite3.Connection, case_ids: list[int], at: datetime, actor: str) -> None:
     for case_id in case_ids:
+        answers = conn.execute("SELECT answers FROM cases WHERE id = ?", (case_id,)).fetchone()
+        _erase_media_in(conn, answers[0] if answers else None, at)
+        for (note,) in conn.execute("SELECT note FROM case_events WHERE case_id = ?", (case_id,)).fetchall():
+            _erase_media_in(conn, note, at)
         conn.execute(
             "UPDATE cases SET subject_name = ?, answers = '{}', nik_hash = NULL, updated_at = ? WHERE id = ?",
             (ERASED, iso(at), case_id),
@@ -569,6 +627,8 @@ def erase_contact(conn: sqlite3.Connection, contact_id: str, at: datetime, actor
         )
     ]
     _redact_cases(conn, orphan_cases, at, actor)
+    draft = conn.execute("SELECT data FROM conversations WHERE contact_id = ?", (contact_id,)).fetchone()
+    _erase_media_in(conn, draft[0] if draft else None, at)
     withdraw_consents(conn, contact_id, at)
     # A staff question pending on an erased case must not capture what they write after consenting again.
     conn.execute(

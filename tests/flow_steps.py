@@ -53,13 +53,15 @@ async def register(
     await chat.say("1" if self_ else "2")
     await chat.say(name)
     await chat.say(nik)
-    await chat.say(birth)
-    await chat.say("perempuan")
+    if nik == "0":  # a valid NIK answers the birth date and sex questions
+        await chat.say(birth)
+        await chat.say("perempuan")
     await chat.say("0")  # no phone
+    if any(c.id.startswith("same_place:") for c in chat.last.choices):
+        await chat.say("tidak")  # a field worker's next person: the place is typed anyway
     await chat.say(kecamatan)
     await chat.say(kelurahan)
     await chat.say("Gang Melati RT 01/RW 02")
-    await chat.say("0")  # no location
     await chat.say("3")
     await chat.say("7")  # skills: none (last of 7)
     await chat.say("tidak")

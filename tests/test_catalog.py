@@ -438,7 +438,7 @@ def option_sets() -> Iterator[tuple[str, tuple[Option, ...]]]:
         if isinstance(field, ChoiceField):
             yield f"{form.name}.{field.name}", field.options
         elif isinstance(field, MultiChoiceField):
-            yield f"{form.name}.{field.name}", (*field.options, field.none_option, field.done_option)
+            yield f"{form.name}.{field.name}", field.offered
 
 
 def test_forms_and_options_name_existing_keys() -> None:
@@ -448,7 +448,8 @@ def test_forms_and_options_name_existing_keys() -> None:
             missing.append(f"{form.name}: {form.title_key}")
     for form, field in form_fields():
         where = f"{form.name}.{field.name}"
-        keys = [field.label_key] + ([field.help_key] if field.help_key else [])
+        # A question without a label (asked, but not a line of the summary) names no label key.
+        keys = ([field.label_key] if field.label_key else []) + ([field.help_key] if field.help_key else [])
         if field.subject is not None:
             keys += [f"{field.prompt_key}.self", f"{field.prompt_key}.other"]
         elif not (exists(f"{field.prompt_key}.self") and exists(f"{field.prompt_key}.other")):
@@ -465,7 +466,6 @@ SHORT_LABELS = {
     "common.yes",
     "common.no",
     "common.skip",
-    "common.done",
     "consent.agree",
     "consent.refuse",
     "consent.read_full",
@@ -477,7 +477,6 @@ SHORT_LABELS = {
     "language.id",
     "language.en",
     "reg.for_self",
-    "reg.for_other",
     "aid.for_self",
     "aid.for_other",
     "sex.male",
@@ -505,7 +504,7 @@ def all_label_keys() -> set[str]:
     keys = {use.key for use in USES if use.role == "label"}
     for _, options in option_sets():
         keys.update(o.label_key for o in options)
-    keys.update(field.label_key for _, field in form_fields())  # offered when choosing what to change
+    keys.update(field.label_key for _, field in form_fields() if field.label_key)  # offered when changing
     return keys
 
 

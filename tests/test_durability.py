@@ -90,14 +90,11 @@ class Citizen:
             {"choice": "menu:registration"},
             {"choice": "for_whom:self"},
             {"text": self.name.lower()},
-            {"text": self.nik},
-            {"text": f"{self.day}-08-1985"},
-            {"choice": "sex:P"},
+            {"text": self.nik},  # the NIK answers the birth date and sex questions
             {"text": self.phone_typed},
             {"choice": f"kecamatan:{self.kecamatan_code}"},
             {"choice": f"kelurahan:{self.kelurahan_code}"},
             {"text": f"Gang Mawar RT 0{self.index % 9 + 1}/RW 02"},
-            {"text": "0"},
             {"text": str(self.household_size)},
             {"text": "1 3"},
             {"text": "tidak"},
@@ -154,7 +151,8 @@ async def conversation(service: Service, contact: str) -> tuple[str, str, dict[s
     return row["flow"], row["step"], json.loads(row["data"])["answers"]
 
 
-KELURAHAN_STEP = 10  # index in Citizen.script() of the kelurahan answer
+KELURAHAN_STEP = 8  # index in Citizen.script() of the kelurahan answer
+HOUSEHOLD_STEP = 10  # ... and of the household size
 
 
 # ------------------------------------------------------------------------------------------- restarts
@@ -225,7 +223,7 @@ async def test_same_event_twice_is_handled_once(
     assert answers["full_name"] == citizen.name and "nik" not in answers
     # Had the copy been taken as the next answer, the NIK would now be refused as a name.
     await service.receive(citizen.event(5, clock()))
-    assert channel.sent[citizen.contact][-1].text == t("reg.q.birth_date.self")
+    assert channel.sent[citizen.contact][-1].text == t("reg.q.phone.self")
     assert await service.db.fetchval("SELECT COUNT(*) FROM inbound WHERE id = ?", (name_event.event_id,)) == 1
 
 
@@ -344,27 +342,27 @@ async def test_a_step_that_raises_apologises_and_asks_again(
 ) -> None:
     citizen = Citizen(0)
     chat = Chat(service, channel, clock, name="warga0")
-    await run_steps(service, citizen, clock, range(6))
-    real_parse_date = validators.parse_date
+    await run_steps(service, citizen, clock, range(HOUSEHOLD_STEP))
+    real_parse_count = validators.parse_count
     calls: list[str] = []
 
-    def broken_once(text: str, *, today: date) -> date:
+    def broken_once(text: str, *, low: int, high: int) -> int:
         calls.append(text)
         if len(calls) == 1:
             raise RuntimeError("disk on fire")
-        return real_parse_date(text, today=today)
+        return real_parse_count(text, low=low, high=high)
 
-    monkeypatch.setattr("handlers.fields.parse_date", broken_once)
-    await chat.say(f"{citizen.day}-08-1985")
-    assert [r.text for r in chat.replies] == [t("err.internal"), t("reg.q.birth_date.self")]
+    monkeypatch.setattr("handlers.fields.parse_count", broken_once)
+    await chat.say(str(citizen.household_size))
+    assert [r.text for r in chat.replies] == [t("err.internal"), t("reg.q.household_size.self")]
     _, _, answers = await conversation(service, citizen.contact)
     assert answers["full_name"] == citizen.name
     assert service.services.sealer.open(Sealed.model_validate(answers["nik"])) == citizen.nik
-    assert "birth_date" not in answers
+    assert "household_size" not in answers
 
-    await chat.say(f"{citizen.day}-08-1985")
-    assert chat.last.text == t("reg.q.sex.self")
-    await run_steps(service, citizen, clock, range(7, len(citizen.script())))
+    await chat.say(str(citizen.household_size))
+    assert chat.last.text.startswith(t("reg.q.skills.self"))
+    await run_steps(service, citizen, clock, range(HOUSEHOLD_STEP + 1, len(citizen.script())))
     await check_registered(service, citizen)
 
 

@@ -156,13 +156,19 @@ async def test_back_help_cancel_and_broadcast_words(chat: Chat, service: Service
     assert chat.last.text == t("ktp.q.owner_name.other")
     await chat.say("Ahmad Fauzi")
 
+    # "berhenti" mid-form asks what is meant; only the chosen answer stops information messages.
     await chat.say("berhenti")
+    assert chat.last.text == t("words.stop_in_form", title=t("ktp.title"))
+    await chat.tap(t("words.stop_info"))
     assert chat.replies[0].text == t("optout.done")
     assert chat.last.text == t("ktp.q.what_happened.other", name="Ahmad Fauzi")
     contact = await repo.get_contact(service.db, chat.contact)
     assert contact is not None and contact.opted_out
     await chat.say("mulai")
+    assert chat.last.text == t("words.start_in_form", title=t("ktp.title"))
+    await chat.tap(t("words.start_info"))
     assert chat.replies[0].text == t("optout.undone")
+    assert chat.last.text == t("ktp.q.what_happened.other", name="Ahmad Fauzi")
     contact = await repo.get_contact(service.db, chat.contact)
     assert contact is not None and not contact.opted_out
 

@@ -160,19 +160,16 @@ async def at_kelurahan(chat: Chat, lang: str) -> Place:
 
 
 async def at_multi_choice(chat: Chat, lang: str) -> Place:
-    """The skills question with one skill tapped so far."""
+    """The skills question (several picks in one answer)."""
     asked = await _asked(chat, "registration", lang, "skills")
-    await chat.choose("skills:masak")
-    assert chat.last.text == t("form.multi_selected", lang, items=t("skill.masak", lang))
     return Place(
-        question=chat.last,
-        text_in=lambda lang: t("form.multi_selected", lang, items=t("skill.masak", lang)),
+        question=asked["skills"],
+        text_in=lambda lang: t("reg.q.skills.self", lang) + "\n" + t("form.multi_hint", lang),
         draft=True,
         help_key="help.generic",
         previous=asked["household_size"],
         previous_step="household_size",
         redo=say("5"),
-        after_redo=asked["skills"],
     )
 
 
@@ -314,7 +311,36 @@ async def check_help(chat: Chat, place: Place, before: Stored, replies: list[Rep
     assert await stored(chat) == before
 
 
+def _which(place: Place, action: str, lang: str) -> Reply:
+    """The question a plain BERHENTI / MULAI asks: in a form it names the form; at the menu no Continue."""
+    in_form = place.draft or place.form_start
+    at_menu = place.question.text == t("menu.prompt", lang)
+    if action == "stop":
+        title = t("reg.title", lang)
+        text = t("words.stop_in_form", lang, title=title) if in_form else t("words.stop_which", lang)
+        keys = ["info", "bye"]
+    else:
+        text = (
+            t("words.start_in_form", lang, title=t("reg.title", lang))
+            if in_form
+            else t("words.start_which", lang)
+            if at_menu
+            else t("words.start_in_flow", lang)
+        )
+        keys = ["info", "menu"]
+    labels = {"info": f"words.{action}_info", "bye": "words.bye", "menu": "words.open_menu"}
+    choices = [Choice(f"words:{key}", t(labels[key], lang)) for key in keys]
+    if not at_menu:
+        choices.append(Choice("words:continue", t("words.continue", lang)))
+    return Reply(text=text, choices=tuple(choices))
+
+
 async def check_stop(chat: Chat, place: Place, before: Stored, replies: list[Reply], lang: str) -> None:
+    if place.consented:
+        # A plain BERHENTI never acts by itself: it asks which is meant, and changes nothing yet.
+        assert replies == [_which(place, "stop", lang)]
+        assert await contact_flags(chat) == (0, 0)
+        replies = await chat.choose("words:info")
     assert replies == [Reply(text=t("optout.done", lang)), place.question]
     assert await contact_flags(chat) == (1, 0)
     assert await stored(chat) == before
@@ -342,6 +368,10 @@ async def check_language(chat: Chat, place: Place, before: Stored, replies: list
 
 
 async def check_start(chat: Chat, place: Place, before: Stored, replies: list[Reply], lang: str) -> None:
+    if place.consented:
+        assert replies == [_which(place, "start", lang)]
+        assert (await contact_flags(chat))[0] == 1  # still opted out until the answer
+        replies = await chat.choose("words:info")
     assert replies == [Reply(text=t("optout.undone", lang)), place.question]
     assert await contact_flags(chat) == (0, 0)  # opted in again, and reachable
     assert await stored(chat) == before
@@ -398,11 +428,18 @@ SPELLINGS: dict[str, list[Input | str]] = {
         say("Berhenti"),
         say("stop"),
         say("STOP"),
-        say("unsubscribe"),
         "berhenti",
         "/stop",
     ],
-    "start": [say("mulai"), say("Mulai"), say("start"), say("START"), say("subscribe"), "mulai", "/mulai"],
+    "start": [say("mulai"), say("Mulai"), say("start"), say("START"), "mulai", "/mulai"],
+    "stop_info": [say("berhenti info"), say("BERHENTI INFO"), say("stop info"), say("unsubscribe")],
+    "start_info": [
+        say("mulai info"),
+        say("MULAI INFO"),
+        say("start info"),
+        say("subscribe"),
+        say("terima info"),
+    ],
     "language": [say("bahasa"), say("Bahasa"), say("language"), say("LANGUAGE"), "bahasa", "/language"],
 }
 # What the first reply says at the NIK question of an Indonesian contact.
@@ -411,8 +448,10 @@ AT_NIK = {
     "cancel": t("form.cancel_confirm", title=t("reg.title")),
     "back": t("reg.q.full_name.self"),
     "help": t("help.nik"),
-    "stop": t("optout.done"),
-    "start": t("optout.undone"),
+    "stop": t("words.stop_in_form", title=t("reg.title")),
+    "start": t("words.start_in_form", title=t("reg.title")),
+    "stop_info": t("optout.done"),
+    "start_info": t("optout.undone"),
     "language": t("language.prompt"),
 }
 
@@ -433,7 +472,7 @@ async def test_any_case_and_channel_commands_mean_the_same(chat: Chat, service: 
     for number, spelling in enumerate(SPELLINGS[action]):
         person = Chat(service, chat.channel, chat.clock, name=f"warga{number}")
         await walk_to(person, "registration", "nik")
-        if action == "start":
+        if action in ("start", "start_info"):
             await _opt_out_first(person)
         replies = await (person.command(spelling) if isinstance(spelling, str) else send(person, spelling))
         state = await stored(person)
@@ -505,7 +544,7 @@ async def test_prefilled_form_has_nothing_to_keep_or_confirm(chat: Chat) -> None
         ("menu", "sex:P"),
         ("nik", "for_whom:self"),
         ("kelurahan", "kecamatan:36.74.03"),
-        ("multi_choice", "skills:masak"),
+        ("multi_choice", "sex:P"),
         ("summary", "aid_received:none"),
         ("confirmation", "kecamatan:36.74.01"),
     ],
@@ -556,6 +595,7 @@ async def test_typos_in_confirmations_are_forgiven(chat: Chat, service: Service)
 async def test_global_words_while_correcting_data_saya(chat: Chat, service: Service) -> None:
     """Inside "data saya", correcting the NIK: help, a cancel taken back, opt-out, and back out."""
     await register(chat)
+    [registered] = await repo.persons_of_contact(service.db, chat.contact)
     await chat.choose("menu:my_data")
     await chat.choose("my_data:edit")
     question = (await chat.choose("edit:nik"))[-1]
@@ -564,9 +604,9 @@ async def test_global_words_while_correcting_data_saya(chat: Chat, service: Serv
     assert await chat.say("BANTUAN") == [Reply(text=t("help.nik")), question]
     assert (await chat.say("BATAL"))[-1].text == t("form.cancel_confirm", title=t("mydata.edit_title"))
     assert await chat.say("tidak") == [question]
-    assert await chat.say("BERHENTI") == [Reply(text=t("optout.done")), question]
+    assert (await chat.say("BERHENTI"))[-1].text == t("words.stop_in_form", title=t("mydata.edit_title"))
+    assert await chat.say("1") == [Reply(text=t("optout.done")), question]
     assert await contact_flags(chat) == (1, 0)
     assert await stored(chat) == before
     assert await chat.say("KEMBALI") == [menu_reply("id")]
-    [person] = await repo.persons_of_contact(service.db, chat.contact)
-    assert person.nik is not None and service.services.sealer.open(person.nik) == "3674015708850001"
+    assert await repo.persons_of_contact(service.db, chat.contact) == [registered]  # nothing changed

@@ -458,10 +458,11 @@ async def test_opted_out_and_blocked_receive_nothing_until_mulai(
         await broadcast(service, text, clock)
         await drain(service)
 
-    await chat.say("berhenti")
+    await chat.say("berhenti")  # asks which is meant: nothing changes yet
+    await chat.say("berhenti info")
     await broadcast_and_drain("Siaran pertama")
     assert "Siaran pertama" not in [r.text for r in channel.sent[chat.contact]]
-    await chat.say("mulai")
+    await chat.say("mulai info")
     await broadcast_and_drain("Siaran kedua")
     assert channel.sent[chat.contact][-1].text == "Siaran kedua"
     await service.db.write(

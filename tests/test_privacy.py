@@ -6,7 +6,6 @@ import logging
 import sqlite3
 import stat
 import sys
-from datetime import date
 from pathlib import Path
 
 import pytest
@@ -44,19 +43,17 @@ async def agree(chat: Chat) -> None:
     assert t("menu.prompt") in chat.last.text
 
 
-async def register(chat: Chat, *, myself: bool, name: str, nik: str, born: str, phone: str) -> str:
+async def register(chat: Chat, *, myself: bool, name: str, nik: str, phone: str) -> str:
     """A registration typed with spaces in the numbers, as people do; returns the summary text."""
     await chat.choose("menu:registration")
     await chat.choose("for_whom:self" if myself else "for_whom:other")
     await chat.say(name)
     await chat.say(" ".join(nik[i : i + 4] for i in range(0, 16, 4)))
-    await chat.say(born)
-    await chat.choose("sex:L" if int(nik[6:8]) < 40 else "sex:P")
+    # The NIK answers the birth date and sex questions.
     await chat.say(phone)
     await chat.choose("kecamatan:36.74.03")
     await chat.choose("kelurahan:36.74.03.1011")
     await chat.say("Gang Mawar RT 03/RW 05")
-    await chat.say("0")
     await chat.say("4")
     await chat.say("1 3")
     await chat.say("tidak")
@@ -93,13 +90,9 @@ async def fill_the_store(service: Service, clock: Clock) -> Chat:
     service.dispatcher.channels["whatsapp"] = channel
     chat = Chat(service, channel, clock, name=WA_CONTACT.split(":")[1], scheme="whatsapp")
     await agree(chat)
-    summary = await register(
-        chat, myself=True, name="budi santoso", nik=SELF_NIK, born="17-08-1985", phone=PHONE_TYPED
-    )
+    summary = await register(chat, myself=True, name="budi santoso", nik=SELF_NIK, phone=PHONE_TYPED)
     assert "3674********0001" in summary and SELF_NIK not in summary
-    summary = await register(
-        chat, myself=False, name="andi saputra", nik=OTHER_NIK, born="25-05-1979", phone="0"
-    )
+    summary = await register(chat, myself=False, name="andi saputra", nik=OTHER_NIK, phone="0")
     assert "3674********0002" in summary and OTHER_NIK not in summary
     summary = await report_lost_ktp(chat)
     assert "3674********0003" in summary and "3674********0004" in summary
@@ -167,12 +160,11 @@ async def test_logs_at_debug_hold_no_identity_numbers_phones_or_key(
         try:
             chat = await fill_the_store(service, clock)
             # A step that fails while a NIK is being handled logs a traceback.
-            monkeypatch.setattr("handlers.fields.parse_date", _explode)
+            monkeypatch.setattr("handlers.fields.nik_sex", _explode)
             await chat.choose("menu:registration")
             await chat.choose("for_whom:other")
             await chat.say("citra lestari")
             await chat.say("3674 0157 0885 0009")
-            await chat.say("17-08-1985")
             assert chat.replies[0].text == t("err.internal")
         finally:
             await service.close()
@@ -195,8 +187,8 @@ async def test_logs_at_debug_hold_no_identity_numbers_phones_or_key(
         assert TEST_KEY not in text and TEST_KEY[:20] not in text
 
 
-def _explode(text: str, *, today: date) -> date:
-    raise RuntimeError(f"could not read {text!r} for NIK 3674015708850009, call 0857-1234-5678")
+def _explode(nik: str) -> str:
+    raise RuntimeError(f"could not read {nik!r} for NIK 3674015708850009, call 0857-1234-5678")
 
 
 @pytest.mark.parametrize(

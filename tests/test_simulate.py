@@ -144,22 +144,20 @@ def test_conversation_turn_by_turn(tmp_path: Path, simulate: Callable[[Path], Si
     sim.replies({"from": "u1", "choice": "menu:registration"})
     sim.replies({"from": "u1", "choice": "for_whom:self"})
     sim.replies({"from": "u1", "text": "siti aminah"})
-    sim.replies({"from": "u1", "text": "3674 0157 0885 0001"})
-    sim.replies({"from": "u1", "text": "17 Agustus 1985"})
-    [ask_phone] = sim.replies({"from": "u1", "text": "perempuan"})
+    # The NIK answers the birth date and sex questions.
+    [ask_phone] = sim.replies({"from": "u1", "text": "3674 0157 0885 0001"})
     assert ask_phone["request"] == "phone"
     [ask_place] = sim.replies({"from": "u1", "phone": "+6281234567890"})
     assert ask_place["text"] == t("reg.q.kecamatan.self") and len(ask_place["choices"]) == 7
     sim.replies({"from": "u1", "choice": "kecamatan:36.74.03"})
     [ask_address] = sim.replies({"from": "u1", "text": "jurang mangu timur"})
-    assert ask_address["text"] == t("reg.q.address.self")
-    [ask_location] = sim.replies({"from": "u1", "text": "Jl. H. Sarmili RT 03/05"})
-    assert ask_location["request"] == "location"
-    [ask_size] = sim.replies({"from": "u1", "location": [-6.2754, 106.7174]})
+    assert ask_address["text"] == t("reg.q.address.self") and ask_address["request"] == "location"
+    [ask_street] = sim.replies({"from": "u1", "location": [-6.2754, 106.7174]})
+    assert ask_street["text"] == t("form.address_after_location")
+    [ask_size] = sim.replies({"from": "u1", "text": "Jl. H. Sarmili RT 03/05"})
     assert ask_size["text"] == t("reg.q.household_size.self")
     for answer in ("5", "1 2", "ya", "1"):
         sim.replies({"from": "u1", "text": answer})
-    sim.replies({"from": "u1", "choice": "documents:done"})
     [summary] = sim.replies({"from": "u1", "choice": "aid_received:none"})
     assert "3674********0001" in summary["text"] and "3674015708850001" not in summary["text"]
     [done], ack = sim.send({"from": "u1", "choice": "summary:send", "id": 42})
@@ -222,15 +220,15 @@ def test_a_registration_split_across_two_invocations_continues(
     data = tmp_path / "data"
     citizen = Citizen(5)
     script = citizen.script()
-    half = 6  # up to and including the NIK answer
+    half = 6  # up to and including the NIK answer (which answers the birth date and sex too)
     sim = simulate(data)
     for number, step in enumerate(script[:half]):
         sim.replies({"from": f"warga{citizen.index}", "id": f"s{number}", **step})
     sim.close()
 
     sim = simulate(data)
-    [ask_sex] = sim.replies({"from": f"warga{citizen.index}", "id": f"s{half}", **script[half]})
-    assert ask_sex["text"] == t("reg.q.sex.self")
+    [ask_place] = sim.replies({"from": f"warga{citizen.index}", "id": f"s{half}", **script[half]})
+    assert ask_place["text"] == t("reg.q.kecamatan.self")
     last: list[dict[str, Any]] = []
     for number, step in enumerate(script[half + 1 :], start=half + 1):
         last = sim.replies({"from": f"warga{citizen.index}", "id": f"s{number}", **step})
@@ -247,22 +245,22 @@ def test_a_registration_survives_kill_9_after_each_acknowledged_answer(
     citizen = Citizen(8)
     script = citizen.script()
     sim = simulate(data)
-    for number, step in enumerate(script[:9]):
+    for number, step in enumerate(script[:7]):
         sim.replies({"from": f"warga{citizen.index}", "id": f"k{number}", **step})
     sim.process.kill()  # no goodbye: what was acknowledged must already be on disk
     sim.process.wait(timeout=20)
 
     sim = simulate(data)
-    [ask_kelurahan] = sim.replies({"from": f"warga{citizen.index}", "id": "k9", **script[9]})
+    [ask_kelurahan] = sim.replies({"from": f"warga{citizen.index}", "id": "k7", **script[7]})
     assert ask_kelurahan["choices"][0]["id"].startswith(f"kelurahan:{citizen.kecamatan_code}.")
     sim.process.kill()
     sim.process.wait(timeout=20)
 
     sim = simulate(data)
-    out, _ = sim.send({"from": f"warga{citizen.index}", "id": "k9", **script[9]})
+    out, _ = sim.send({"from": f"warga{citizen.index}", "id": "k7", **script[7]})
     assert out == []  # the acknowledged answer is not taken twice
     last: list[dict[str, Any]] = []
-    for number, step in enumerate(script[10:], start=10):
+    for number, step in enumerate(script[8:], start=8):
         last = sim.replies({"from": f"warga{citizen.index}", "id": f"k{number}", **step})
     assert "REG-2026-000001" in last[-1]["text"]
     sim.close()

@@ -132,18 +132,16 @@ async def register(
 ) -> str:
     await chat.say("daftar")
     assert chat.last.text == t("reg.q.for_whom")
+    # A valid NIK answers the birth date and sex questions.
+    person = [name, nik] if nik != "0" else [name, nik, born, sex]
     return await answer(
         chat,
         "1" if for_self else "2",
-        name,
-        nik,
-        born,
-        sex,
+        *person,
         "0",  # no phone
         kecamatan,
         kelurahan,
         "Jl. Mawar RT 01/RW 02, dekat lapak",
-        "0",  # no location
         "3",
         "tidak ada",
         "tidak",

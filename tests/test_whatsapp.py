@@ -19,6 +19,7 @@ import pytest
 
 from bot.app import Service, build_service
 from bot.channels.whatsapp import WhatsAppRuntime, build
+from bot.channels.whatsapp.render import strip_number
 from bot.settings import WhatsAppSettings
 from bot.web import build_asgi
 from handlers.i18n import Catalog
@@ -172,7 +173,7 @@ class Person:
         """Tap the button or list row of the latest interactive reply whose title starts with `title`."""
         for sent in reversed(self.replies):
             for option in sent.options:
-                if option["title"].lower().startswith(title.lower()):
+                if strip_number(option["title"]).lower().startswith(title.lower()):
                     kind = "button_reply" if sent.interactive_type == "button" else "list_reply"
                     pick = {"id": option["id"], "title": option["title"]}
                     return await self.send({"type": "interactive", "interactive": {"type": kind, kind: pick}})
@@ -308,13 +309,14 @@ async def test_citizen_registers_through_buttons_and_lists(harness: Harness) -> 
     assert siti.last.interactive_type == "list"
     await siti.tap(t("menu.registration"))
     assert siti.last.text == t("reg.q.for_whom")
-    assert siti.last.interactive_type == "button"
-    assert [o["title"] for o in siti.last.options] == [t("reg.for_self"), t("reg.for_other")]
+    assert siti.last.interactive_type == "list"  # 4 choices; every row carries its number
+    assert [o["title"] for o in siti.last.options][:2] == [
+        f"1. {t('reg.for_self')}",
+        f"2. {t('reg.for_other')}",
+    ]
     await siti.tap(t("reg.for_self"))
     await siti.say("siti aminah")
-    await siti.say("3674 0157 0885 0001")
-    await siti.say("17 Agustus 1985")
-    await siti.tap(t("sex.female"))
+    await siti.say("3674 0157 0885 0001")  # it answers the birth date and sex questions too
     # The number she writes from is offered; she confirms it.
     assert siti.last.text == t("reg.phone_known", phone="0812-3456-7890")
     assert siti.last.interactive_type == "button" and len(siti.last.options) == 3
@@ -327,13 +329,12 @@ async def test_citizen_registers_through_buttons_and_lists(harness: Harness) -> 
         line.split(".")[0] for line in siti.last.text.splitlines() if line.endswith("Jurangmangu Timur")
     )
     await siti.say(number)
-    await siti.say("Jl. H. Sarmili RT 03/RW 05")
     await siti.share_location(-6.2754, 106.7174)
+    await siti.say("Jl. H. Sarmili RT 03/RW 05")
     await siti.say("5 orang")
     await siti.say("1 2")
     await siti.say("ya")
-    await siti.tap(t("doc.kk"))
-    await siti.tap(t("common.done"))
+    await siti.tap(t("doc.kk"))  # one tap answers: no "Selesai" turn
     await siti.tap(t("received.none"))
     assert "3674********0001" in siti.last.text
     await siti.tap(t("form.send"))
@@ -598,7 +599,7 @@ async def test_what_had_to_be_shortened_is_logged_without_the_text(
     with caplog.at_level(logging.INFO, logger="bot.channels.whatsapp"):
         await harness.flush_outbox()
     sent = siti.inbox[-1]
-    assert [o["title"] for o in sent.options] == ["Ambil bantuan di ka…", "Di rumah"]
+    assert [o["title"] for o in sent.options] == ["1. Ambil bantuan di kan…", "2. Di rumah"]
     assert [o["id"] for o in sent.options] == ["pick:a", "pick:b"]  # a tap still answers by id
-    assert f"outbox row {row.id} adjusted: 1 button title(s) shortened to 20 characters" in caplog.text
+    assert f"outbox row {row.id} adjusted: 1 list row title(s) shortened to 24 characters" in caplog.text
     assert long_label not in caplog.text

@@ -47,7 +47,11 @@ def test_two_choices_are_reply_buttons() -> None:
     [message] = rendered.messages
     assert message.kind == "buttons"
     assert message.body == "Pondok Aren, betul?"
-    assert [(o.id, o.title) for o in message.options] == [("confirm:yes", "Ya"), ("confirm:no", "Tidak")]
+    # Each button carries the number that typing also accepts.
+    assert [(o.id, o.title) for o in message.options] == [
+        ("confirm:yes", "1. Ya"),
+        ("confirm:no", "2. Tidak"),
+    ]
     assert rendered.notes == []
 
 
@@ -56,7 +60,7 @@ def test_seven_kecamatan_are_a_list() -> None:
     [message] = rendered.messages
     assert message.kind == "list"
     assert len(message.options) == 7
-    assert message.options[2].title == "Pondok Aren" and message.options[2].id == "kecamatan:36.74.03"
+    assert message.options[2].title == "3. Pondok Aren" and message.options[2].id == "kecamatan:36.74.03"
     assert message.list_button == "Lihat pilihan" and message.section_title == "Pilihan"
     assert rendered.notes == []
 
@@ -73,17 +77,20 @@ def test_fourteen_choices_are_numbered_text_with_a_typing_hint() -> None:
     assert rendered.notes == []  # numbered text is the designed form for long lists, not a fallback
 
 
-def test_long_button_titles_are_shortened_and_reported() -> None:
+def test_a_label_too_long_for_a_button_is_a_list_row_that_keeps_it_whole() -> None:
     reply = Reply(
         text="Mau apa?",
         choices=(Choice("a:1", "Lapor kartu tanda penduduk hilang"), Choice("a:2", "Minta bantuan")),
     )
     rendered = render(reply, wording())
     [message] = rendered.messages
-    assert message.kind == "buttons"
-    assert message.options[0].title == "Lapor kartu tanda p…"
-    assert len(message.options[0].title) == BUTTON_TITLE_MAX
-    assert rendered.notes == ["1 button title(s) shortened to 20 characters"]
+    assert message.kind == "list"
+    assert message.options[0].title == "1. Lapor kartu tanda pe…"
+    assert len(message.options[0].title) == ROW_TITLE_MAX
+    assert message.options[0].description == "Lapor kartu tanda penduduk hilang"
+    assert (message.options[1].title, message.options[1].description) == ("2. Minta bantuan", None)
+    assert all(len(o.title) > BUTTON_TITLE_MAX for o in message.options[:1])
+    assert rendered.notes == ["1 list row title(s) shortened to 24 characters"]
 
 
 def test_list_rows_and_descriptions_are_cut_to_their_limits() -> None:
@@ -102,15 +109,15 @@ def test_list_rows_and_descriptions_are_cut_to_their_limits() -> None:
     ]
 
 
-def test_titles_that_collide_once_shortened_fall_back_to_numbered_text() -> None:
+def test_titles_that_start_alike_stay_apart_by_their_numbers() -> None:
     same_start = "Bantuan untuk keluarga pemulung "
     choices = (Choice("k:1", same_start + "di Pondok Aren"), Choice("k:2", same_start + "di Serpong"))
     rendered = render(Reply(text="Yang mana?", choices=choices), wording("en"))
     [message] = rendered.messages
-    assert message.kind == "text"
-    assert "1. " + same_start + "di Pondok Aren" in message.body
-    assert message.body.endswith(CATALOG.text("en", "whatsapp.numbered_hint"))
-    assert "2 choices did not fit buttons or a list; sent as numbered text" in rendered.notes
+    assert message.kind == "list"
+    assert [o.title for o in message.options] == ["1. Bantuan untuk keluar…", "2. Bantuan untuk keluar…"]
+    assert [o.description for o in message.options] == [c.label for c in choices]
+    assert rendered.notes == ["2 list row title(s) shortened to 24 characters"]
 
 
 def test_long_text_goes_ahead_and_the_buttons_keep_the_last_paragraph() -> None:

@@ -1,6 +1,8 @@
 """Fitting a platform-free Reply to WhatsApp: reply buttons, a list, or numbered text, within Meta's limits.
 
-Up to 3 choices become reply buttons, up to 10 a list, more numbered text. Every limit is checked here,
+Up to 3 choices become reply buttons, up to 10 a list, more numbered text. Every button and list row
+carries its number in its title ("2. Tidak"), the same number the flows accept typed, so a number never
+means one thing on screen and another when typed. Every limit is checked here,
 before anything is sent; what had to be shortened or changed is returned as notes for the log (counts
 and kinds only, never the text, which may hold personal data). Typed numbers and words work whatever
 the form, because the flows match them.
@@ -118,6 +120,17 @@ def _texts(text: str) -> list[Outgoing]:
     return [Outgoing(kind="text", body=part) for part in chunks(text, TEXT_BODY_MAX)]
 
 
+def numbered_label(number: int, choice: Choice) -> str:
+    """A button or row title: the choice's number, then its label ("2. Tidak")."""
+    return f"{number}. {choice.label.strip() or '-'}"
+
+
+def strip_number(title: str) -> str:
+    """A title without its number ("2. Tidak" -> "Tidak")."""
+    head, dot, rest = title.partition(". ")
+    return rest if dot and head.isdigit() else title
+
+
 def numbered(reply: Reply, wording: Wording) -> str:
     """The reply as text with numbered choices and a hint to type the number."""
     lines = [reply.text, ""]
@@ -136,14 +149,10 @@ def _buttons(choices: tuple[Choice, ...], out: Rendered) -> Outgoing | None:
     if any(not c.id or len(c.id) > BUTTON_ID_MAX for c in choices):
         out.notes.append("a choice id is too long for a button")
         return None
-    titles = [cut(c.label, BUTTON_TITLE_MAX) or "-" for c in choices]
-    if len(set(titles)) < len(titles):
-        out.notes.append("button titles would not be unique once shortened")
-        return None
-    shortened = sum(1 for c, t in zip(choices, titles, strict=True) if t != c.label)
-    if shortened:
-        out.notes.append(f"{shortened} button title(s) shortened to {BUTTON_TITLE_MAX} characters")
-    options = tuple(Option(c.id, t) for c, t in zip(choices, titles, strict=True))
+    numbered_titles = [numbered_label(n, c) for n, c in enumerate(choices, start=1)]
+    if any(len(title) > BUTTON_TITLE_MAX for title in numbered_titles):
+        return None  # a list row has room for the whole label (or a description that carries it)
+    options = tuple(Option(c.id, t) for c, t in zip(choices, numbered_titles, strict=True))
     return Outgoing(kind="buttons", body="", options=options)
 
 
@@ -151,12 +160,14 @@ def _list(choices: tuple[Choice, ...], wording: Wording, out: Rendered) -> Outgo
     if any(not c.id or len(c.id) > ROW_ID_MAX for c in choices):
         out.notes.append("a choice id is too long for a list row")
         return None
-    titles = [cut(c.label, ROW_TITLE_MAX) or "-" for c in choices]
-    if len(set(titles)) < len(titles):
-        out.notes.append("list row titles would not be unique once shortened")
-        return None
-    descriptions = [cut(c.description, ROW_DESCRIPTION_MAX) if c.description else None for c in choices]
-    shortened_titles = sum(1 for c, t in zip(choices, titles, strict=True) if t != c.label)
+    full = [numbered_label(n, c) for n, c in enumerate(choices, start=1)]
+    titles = [cut(title, ROW_TITLE_MAX) for title in full]
+    # A title cut short keeps the whole label in the row's description.
+    descriptions = [
+        cut(c.description or (c.label if t != f else ""), ROW_DESCRIPTION_MAX) or None
+        for c, t, f in zip(choices, titles, full, strict=True)
+    ]
+    shortened_titles = sum(1 for t, f in zip(titles, full, strict=True) if t != f)
     shortened_descriptions = sum(
         1 for c, d in zip(choices, descriptions, strict=True) if c.description and d != c.description
     )
