@@ -298,7 +298,9 @@ async def _on_menu(turn: Turn) -> None:
     if chosen is None and await programmes.typed_answer(turn):
         return
     if chosen is None and (intent := intents.match(turn.text)) is not None:
-        await _on_intent(turn, intent)
+        # "Selamat malam, rumah saya kebanjiran ..." greets, but is a message for staff all the same.
+        if not (intent.name == intents.GREETING and await thread.forward_beyond_greeting(turn)):
+            await _on_intent(turn, intent)
         return
     if chosen is None and await thread.forward(turn):
         return

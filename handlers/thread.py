@@ -17,7 +17,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from handlers import casework, menu
+from handlers import casework, intents, menu
 from handlers.cases import self_person
 from handlers.choices import match_text
 from handlers.turn import Turn
@@ -312,6 +312,18 @@ async def forward(turn: Turn) -> bool:
     if content is None or _trivial(turn, content):
         return False
     return await _land(turn, content, None, open_new=_substantial(turn, content))
+
+
+async def forward_beyond_greeting(turn: Turn) -> bool:
+    """Pass on a message that greets and says more ("malam pak, rumah saya kebanjiran"); False for a
+    plain greeting, which the menu answers."""
+    greeting = {
+        word for phrase in (*GREETINGS, *intents.KEYWORDS[intents.GREETING]) for word in phrase.split()
+    }
+    said = [word for word in turn.text.split() if word not in intents.FILLER and word not in greeting]
+    if len(said) < 2:
+        return False
+    return await forward(turn)
 
 
 def _substantial(turn: Turn, content: Content) -> bool:

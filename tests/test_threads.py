@@ -162,7 +162,13 @@ async def test_a_message_with_no_case_opens_a_message_case_for_staff(office: Off
         ("text", "Rumah saya kebanjiran tadi malam, mohon dibantu.", None)
     ]
     await budi.say("halo")  # a greeting is not a message for staff
-    assert t("menu.not_understood") in budi.text
+    assert "pesan sudah kami teruskan ke petugas" not in budi.text
+    assert await office.service.db.fetchval("SELECT COUNT(*) FROM cases") == 1
+    ani = office.chat("ani")
+    await agree(ani)
+    await ani.say("apa ini")  # two words and no case to go with: the menu, not a new case for staff
+    assert t("menu.not_understood") in ani.text
+    assert await office.service.db.fetchval("SELECT COUNT(*) FROM cases") == 1
 
 
 async def test_a_reply_to_a_broadcast_reaches_the_case_they_were_last_told_about(office: Office) -> None:
