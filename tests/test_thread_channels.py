@@ -314,3 +314,52 @@ async def test_telegram_a_quoted_answer_and_the_officer_told_directly(tmp_path: 
         assert told[-1].text == t(
             "staff.reply_sent", reference=reference
         )  # replying to her message works too
+
+
+async def test_a_reply_to_the_card_in_the_telegram_group_reaches_a_whatsapp_citizen(
+    tmp_path: Path, clock: Clock
+) -> None:
+    fake_graph = FakeGraph()
+    async with world(tmp_path, clock) as w, graph_on_loopback(fake_graph) as base_url:
+        w.settings.whatsapp = WhatsAppSettings(
+            access_token=TOKEN,
+            phone_number_id=PHONE_NUMBER_ID,
+            app_secret=APP_SECRET,
+            verify_token=VERIFY_TOKEN,
+            graph_base_url=base_url,
+            retry_base_seconds=0.01,
+        )
+        wa = await build(w.settings, w.service)
+        w.service.dispatcher.channels[wa.channel.scheme] = wa.channel
+        http = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=build_asgi(wa.runtime.routes)), base_url="http://service.test"
+        )
+        harness = Harness(w.service, wa, fake_graph, http, clock)
+        [worker] = wa.runtime.tasks
+        harness._worker = asyncio.create_task(worker)
+        try:
+            siti = Person(harness)
+            await agree(siti)
+            await siti.say("petugas")
+            await siti.say("Kapan sembako dibagikan?")
+            row = await w.service.db.fetchone(
+                "SELECT reference FROM cases WHERE contact_id = ?", (f"whatsapp:{WA_ID}",)
+            )
+            assert row is not None
+            reference = str(row[0])
+            await until(w, lambda: any(reference in text for text in texts(w, STAFF_CHAT)))
+            card = next(s for s in w.fake.to(STAFF_CHAT) if reference in (s.text or ""))
+            told = await w.exchange(STAFF_CHAT, w.fake.group_text(STAFF_CHAT, PETUGAS, REPLY, reply_to=card))
+            assert told[-1].text == t("staff.reply_sent", reference=reference)
+            expected = t("notify.staff_reply", reference=reference, text=REPLY)
+
+            for _ in range(200):  # the dispatcher sends it (bounded wait)
+                if expected in [s.text for s in siti.inbox]:
+                    break
+                await asyncio.sleep(0.05)
+            assert expected in [s.text for s in siti.inbox]
+        finally:
+            harness._worker.cancel()
+            await asyncio.gather(harness._worker, return_exceptions=True)
+            await wa.stop()
+            await http.aclose()
