@@ -50,22 +50,31 @@ class _Server(uvicorn.Server):
 
 @contextlib.asynccontextmanager
 async def graph_on_loopback(fake: FakeGraph) -> AsyncIterator[str]:
-    """Serve the fake Graph API on 127.0.0.1; yield its base URL."""
+    """Serve the fake Graph API on 127.0.0.1; yield its base URL (start and stop are bounded in time)."""
     config = uvicorn.Config(
-        fake.app, host="127.0.0.1", port=0, log_config=None, access_log=False, lifespan="off"
+        fake.app,
+        host="127.0.0.1",
+        port=0,
+        log_config=None,
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=1,
     )
     server = _Server(config)
     task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
+    for _ in range(500):
+        if server.started or task.done():
+            break
         await asyncio.sleep(0.01)
+    if task.done():
+        task.result()
+    assert server.started, "the fake Graph API did not start"
     port = server.servers[0].sockets[0].getsockname()[1]
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
-        await task
+        await asyncio.wait_for(task, 10)
 
 
 class Office:
