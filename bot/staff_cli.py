@@ -271,8 +271,8 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, db: Database, 
                 file=out,
             )
         print("Percakapan:", file=out)
-        for line in await threads.thread(db, case.id):
-            print_line(line, tz, out)
+        for thread_line in await threads.thread(db, case.id):
+            print_line(thread_line, tz, out)
         return 0
     if command == "reply":
         sent = await reply_to_citizen(
