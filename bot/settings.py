@@ -140,6 +140,9 @@ class WhatsAppSettings(BaseSettings):
     # What fills the template body's {{1}}, {{2}}, ...: "text" (the held message on one line) or
     # "catalog:<key>" (a catalog sentence in the contact's language), comma separated; empty = none.
     template_params: str = "text"
+    # An approved utility template that carries a staff member's free-text reply outside the 24-hour
+    # window (its body parameters are filled as above: "text" is the reply); empty = the template above.
+    reply_template_name: str | None = None
     webhook_path: str = "/webhooks/whatsapp"
     # Back-off after a rate-limit answer (130429, 131056): base seconds, doubled per attempt.
     retry_base_seconds: float = Field(default=2.0, gt=0)

@@ -1,4 +1,4 @@
-"""Staff command line: list, show, change status, export. Every action is written to the audit log."""
+"""Staff command line: list, show, change status, reply, export. Every action is written to the audit log."""
 
 import argparse
 import csv
@@ -16,6 +16,7 @@ from bot import outbox, staff_outreach
 from bot.app import DB_FILE_NAME, open_sealer
 from bot.dashboard import cli as accounts_cli
 from bot.engine import utcnow
+from bot.replies import reply_to_citizen
 from bot.settings import Settings
 from handlers.casework import CaseworkError, change_status, reveal_numbers
 from handlers.fields import show_birth_date
@@ -23,7 +24,7 @@ from handlers.forms import flag_text, flags_of
 from handlers.i18n import LANGUAGES, Catalog
 from handlers.outreach import OutreachError
 from handlers.places import Places
-from storage import repo
+from storage import repo, threads
 from storage.db import Database
 from storage.keys import record_check_value
 from storage.records import CaseKind, CaseRecord, CaseStatus
@@ -83,6 +84,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     status.add_argument("reference")
     status.add_argument("status", choices=[s.value for s in CaseStatus])
     status.add_argument("--note", help="reason (ditolak), question (perlu_info) or next steps")
+
+    reply = commands.add_parser("reply", help="send the citizen of a case a free-text message")
+    reply.add_argument("reference")
+    reply.add_argument("--text", required=True, help="what the citizen will read (up to 3000 characters)")
+
+    link = commands.add_parser(
+        "link-telegram", help="link a staff account to a Telegram user id (direct notices of replies)"
+    )
+    link.add_argument("username")
+    link.add_argument("telegram_user_id", help="the numeric Telegram user id, or 'none' to unlink")
 
     export = commands.add_parser("export", help="export cases to CSV (NIK masked)")
     filters(export)
@@ -325,7 +336,28 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, db: Database, 
                 f"  {_local(event.at, tz)} {event.actor} {event.action}{change}{note}{told}",
                 file=out,
             )
+        print("Percakapan:", file=out)
+        for thread_line in await threads.thread(db, case.id):
+            print_line(thread_line, tz, out)
         return 0
+    if command == "reply":
+        sent = await reply_to_citizen(
+            db,
+            settings,
+            Catalog.load(),
+            reference=args.reference,
+            text=args.text,
+            actor=_actor(args),
+            now=utcnow(),
+        )
+        if sent.held_reason:
+            print(f"{sent.reference}: pesan DITAHAN, belum terkirim: {sent.held_reason}", file=out)
+            print("Pesan akan dikirim saat warga menulis lagi.", file=out)
+        else:
+            print(f"{sent.reference}: balasan antre untuk dikirim ke warga.", file=out)
+        return 0
+    if command == "link-telegram":
+        return await _link_telegram(db, args, out)
     if command == "set-status":
         result = await db.write(
             partial(
@@ -413,6 +445,57 @@ async def _in_doubt(args: argparse.Namespace, db: Database, out: IO[str]) -> int
         text = " ".join(row.text.split())
         print(f"{row.id:<8} {row.channel:<9} {(row.name or '-')[:24]:<24} {text[:80]}", file=out)
     print(f"({len(rows)} pesan belum pasti sampai / not certain to have arrived)", file=out)
+    return 0
+
+
+def print_line(line: threads.ThreadLine, tz: ZoneInfo, out: IO[str]) -> None:
+    """One thread line: when, who, what, and (outbound) what became of it."""
+    arrow = "<-" if line.direction == "in" else "->"
+    who = "warga" if line.direction == "in" else line.author
+    what = line.body or ""
+    if line.media_ref:
+        what = f"[{line.kind}: {line.media_ref}] {what}".strip()
+    elif line.kind == "location":
+        what = f"[lokasi] {what}"
+    extra = ""
+    if line.question:
+        extra = f" (jawaban untuk: {line.question})"
+    if line.direction == "out":
+        extra = f" [{line.status or '-'}{': ' + line.error if line.error else ''}]"
+    elif line.unread:
+        extra += " [belum dibaca]"
+    print(f"  {_local(line.at, tz)} {arrow} {who} ({line.kind}): {what}{extra}", file=out)
+
+
+async def _link_telegram(db: Database, args: argparse.Namespace, out: IO[str]) -> int:
+    value = str(args.telegram_user_id).strip().lower()
+    if value != "none" and not value.lstrip("-").isdigit():
+        raise CaseworkError("the Telegram user id is a number (or 'none' to unlink)")
+    user_id = None if value == "none" else int(value)
+    actor = _actor(args)
+
+    def link(conn: Any) -> int:
+        if user_id is not None:
+            conn.execute(
+                "UPDATE staff_users SET telegram_user_id = NULL WHERE telegram_user_id = ?", (user_id,)
+            )
+        changed = conn.execute(
+            "UPDATE staff_users SET telegram_user_id = ? WHERE username = ?", (user_id, args.username)
+        ).rowcount
+        if changed:
+            repo.audit(
+                conn,
+                actor=actor,
+                action="account.telegram_link",
+                at=utcnow(),
+                target=args.username,
+                detail="unlinked" if user_id is None else "linked",
+            )
+        return int(changed)
+
+    if not await db.write(link):
+        raise CaseworkError(f"no staff account {args.username!r}")
+    print(f"{args.username}: {'tidak terhubung' if user_id is None else 'terhubung'} ke Telegram", file=out)
     return 0
 
 

@@ -1,11 +1,13 @@
-"""Staff actions on cases, shared by every staff surface (CLI now; Telegram group and web later).
+"""Staff actions on cases, shared by every staff surface (CLI, Telegram staff group, web dashboard).
 
 A status change checks the allowed transition inside the write transaction, records an event, and
 queues a plain-language message to the citizen in their own language. "Perlu info" carries a
-question; the citizen's next message is attached to the case (`attach_info_answer`, called from
-`router._attach_info_answer`). Staff write from another process while a citizen's turn runs, so the
-contact's "awaiting" mark and the case status are only changed by targeted updates that check the
-current row inside the write transaction.
+question, recorded as a staff question that waits for its answer (several may wait at once; the
+citizen's answer is matched to one in `handlers.thread`). A free-text reply (`send_reply`) goes to
+the citizen as it is written. Every message to the citizen is also a line of the case's thread.
+Staff write from another process while a citizen's turn runs, so the contact's "awaiting" mark and
+the case status are only changed by targeted updates that check the current row inside the write
+transaction.
 """
 
 import json
@@ -15,7 +17,7 @@ from datetime import datetime
 
 from handlers.i18n import Catalog
 from handlers.types import Reply
-from storage import repo
+from storage import repo, threads
 from storage.crypto import Sealed, Sealer
 from storage.records import ALLOWED_TRANSITIONS, CaseEventRecord, CaseStatus, Consent
 
@@ -122,6 +124,7 @@ def change_status(
         conn.execute("UPDATE contacts SET awaiting_case_id = ? WHERE id = ?", (case_id, contact_id))
     elif current == CaseStatus.PERLU_INFO:
         stop_awaiting(conn, contact_id=contact_id, case_id=case_id)
+        threads.close_questions(conn, case_id, at)
     repo.add_case_event(
         conn,
         CaseEventRecord(
@@ -135,14 +138,34 @@ def change_status(
             citizen_notified=message is not None,
         ),
     )
+    outbox_id = None
     if message is not None:
-        repo.insert_outbox(
+        outbox_id = repo.insert_outbox(
             conn,
             contact_id=contact_id,
             payload=Reply(text=message).to_json(),
             origin="staff",
             at=at,
             case_id=case_id,
+        ).id
+        threads.add_outbound(
+            conn,
+            case_id=case_id,
+            kind="question" if to_status == CaseStatus.PERLU_INFO else "status",
+            body=message,
+            author=actor,
+            outbox_id=outbox_id,
+            at=at,
+        )
+    if to_status == CaseStatus.PERLU_INFO and note is not None:
+        threads.add_question(
+            conn,
+            case_id=case_id,
+            contact_id=contact_id,
+            question=note,
+            outbox_id=outbox_id,
+            asked_by=actor,
+            at=at,
         )
     repo.audit(
         conn,
@@ -164,7 +187,13 @@ def stop_awaiting(conn: sqlite3.Connection, *, contact_id: str, case_id: int) ->
 
 
 def attach_info_answer(
-    conn: sqlite3.Connection, *, contact_id: str, case_id: int, note: str, at: datetime
+    conn: sqlite3.Connection,
+    *,
+    contact_id: str,
+    case_id: int,
+    note: str,
+    at: datetime,
+    question_id: int | None = None,
 ) -> bool:
     """Attach a citizen's answer to a staff question; reopen the case if it still waits for it.
 
@@ -173,8 +202,16 @@ def attach_info_answer(
     answer is still recorded for staff. Returns whether the case went back to `diproses`.
     """
     stop_awaiting(conn, contact_id=contact_id, case_id=case_id)
+    if question_id is not None:
+        threads.answer_question(conn, question_id, at)
+    else:
+        threads.close_questions(conn, case_id, at)
     row = conn.execute("SELECT status FROM cases WHERE id = ?", (case_id,)).fetchone()
-    reopened = row is not None and row[0] == CaseStatus.PERLU_INFO
+    still_waiting = conn.execute(
+        "SELECT 1 FROM staff_questions WHERE case_id = ? AND answered_at IS NULL", (case_id,)
+    ).fetchone()
+    # A case asked several things goes back to work once every question has its answer.
+    reopened = row is not None and row[0] == CaseStatus.PERLU_INFO and still_waiting is None
     if reopened:
         repo.set_case_status(conn, case_id, CaseStatus.DIPROSES, at)
     repo.add_case_event(
@@ -190,6 +227,81 @@ def attach_info_answer(
         ),
     )
     return reopened
+
+
+@dataclass(frozen=True, slots=True)
+class SentReply:
+    """The outcome of a free-text reply: its outbox row and, when it is held, why."""
+
+    reference: str
+    outbox_id: int
+    held_reason: str | None
+
+
+def reply_text(catalog: Catalog, language: str, reference: str, text: str) -> str:
+    """What the citizen reads: the officer's words, under a line saying which case they are about."""
+    return catalog.text(language, "notify.staff_reply", reference=reference, text=text)
+
+
+def send_reply(
+    conn: sqlite3.Connection,
+    *,
+    catalog: Catalog,
+    reference: str,
+    text: str,
+    actor: str,
+    at: datetime,
+    template: str | None = None,
+    hold_reason: str | None = None,
+) -> SentReply:
+    """Queue a staff member's free-text reply to the citizen of a case (a write function).
+
+    `template` is the approved template that may carry it where free-form messages are not allowed
+    (WhatsApp outside the 24-hour window); `hold_reason`, when given, keeps it back at once (status
+    `held`, the reason on the row) so the officer sees it is not on its way. Replying marks the
+    case's messages read.
+    """
+    text = text.strip()
+    if not text:
+        raise CaseworkError("a reply needs text")
+    if len(text) > 3000:
+        raise CaseworkError("a reply may be at most 3000 characters")
+    row = conn.execute(
+        "SELECT c.id, c.reference, c.contact_id, k.language, k.consent FROM cases AS c "
+        "JOIN contacts AS k ON k.id = c.contact_id WHERE c.reference = ?",
+        (reference.strip().upper(),),
+    ).fetchone()
+    if row is None:
+        raise CaseworkError(f"no case with reference {reference!r}")
+    case_id, reference, contact_id, language, consent = row
+    if consent != Consent.GRANTED:
+        raise CaseworkError(f"{reference}: the citizen has not agreed to be contacted (consent withdrawn)")
+    message = reply_text(catalog, language, reference, text)
+    outbox = repo.insert_outbox(
+        conn,
+        contact_id=contact_id,
+        payload=Reply(text=message, template=template).to_json(),
+        origin="staff",
+        at=at,
+        case_id=case_id,
+    )
+    if hold_reason is not None:
+        conn.execute(
+            "UPDATE outbox SET status = 'held', error = ? WHERE id = ?", (f"held: {hold_reason}", outbox.id)
+        )
+    threads.add_outbound(
+        conn, case_id=case_id, kind="reply", body=text, author=actor, outbox_id=outbox.id, at=at
+    )
+    threads.mark_read(conn, case_id)
+    conn.execute("UPDATE cases SET updated_at = ? WHERE id = ?", (repo.iso(at), case_id))
+    repo.add_case_event(
+        conn,
+        CaseEventRecord(
+            case_id=case_id, at=at, actor=actor, action="replied", note=text, citizen_notified=True
+        ),
+    )
+    repo.audit(conn, actor=actor, action="case.reply", at=at, target=reference)
+    return SentReply(reference, outbox.id, hold_reason)
 
 
 def reveal_numbers(

@@ -5,10 +5,20 @@ the plain words ask which one is meant, BERHENTI INFO / MULAI INFO act at once) 
 or English, typed or as a channel command.
 """
 
-from functools import partial
 from typing import Any, Protocol
 
-from handlers import casework, consent, intents, language, menu, my_data, programmes, status, voice, words
+from handlers import (
+    consent,
+    intents,
+    language,
+    menu,
+    my_data,
+    programmes,
+    status,
+    thread,
+    voice,
+    words,
+)
 from handlers.aid import AidForm
 from handlers.choices import STALE, Option, pick, render
 from handlers.forms import Form, has_answers, resume_step
@@ -16,8 +26,7 @@ from handlers.lost_ktp import LostKtpForm
 from handlers.registration import RegistrationForm
 from handlers.talk import TalkForm
 from handlers.turn import Turn
-from storage import repo
-from storage.records import CaseStatus, Consent
+from storage.records import Consent
 
 
 class Flow(Protocol):
@@ -41,6 +50,7 @@ FLOWS: dict[str, Any] = {
     my_data.FLOW: my_data,
     "status": status,
     words.FLOW: words,
+    thread.FLOW: thread,
 }
 
 GLOBAL_WORDS = {
@@ -128,8 +138,9 @@ async def step(turn: Turn) -> None:
         if turn.flow in FLOWS and turn.flow != menu.MENU_FLOW:
             await resume_current(turn)
         return
-    if turn.contact.awaiting_case_id is not None and action is None and _is_answer(turn):
-        await _attach_info_answer(turn)
+    if action is None and await thread.intercept(turn, busy=_busy(turn)):
+        if turn.flow != thread.FLOW:
+            await resume_current(turn)  # the form's question again, or the menu
         return
     if action is not None:
         await _global(turn, action)
@@ -151,7 +162,7 @@ async def step(turn: Turn) -> None:
         await _on_resume(turn)
     elif turn.flow in FLOWS:
         await FLOWS[turn.flow].handle(turn)
-    elif not await programmes.typed_answer(turn):
+    elif not await programmes.typed_answer(turn) and not await thread.forward(turn):
         menu.show(turn, intro=turn.t("menu.welcome"))
 
 
@@ -170,9 +181,11 @@ async def resume_current(turn: Turn, *, fallback_menu: bool = False) -> None:
         menu.show(turn)
 
 
-def _is_answer(turn: Turn) -> bool:
-    event = turn.event
-    return event.choice is None and (bool(turn.text) or event.media is not None)
+def _busy(turn: Turn) -> bool:
+    """Whether the contact's flow is waiting for an answer of its own (its question is on screen)."""
+    if turn.flow in FORMS and _idle_too_long(turn):
+        return False
+    return turn.flow == RESUME_FLOW or (turn.flow in FLOWS and turn.flow != menu.MENU_FLOW)
 
 
 async def _before_consent(turn: Turn, action: str | None) -> None:
@@ -308,7 +321,11 @@ async def _on_menu(turn: Turn) -> None:
     if chosen is None and await programmes.typed_answer(turn):
         return
     if chosen is None and (intent := intents.match(turn.text)) is not None:
-        await _on_intent(turn, intent)
+        # "Selamat malam, rumah saya kebanjiran ..." greets, but is a message for staff all the same.
+        if not (intent.name == intents.GREETING and await thread.forward_beyond_greeting(turn)):
+            await _on_intent(turn, intent)
+        return
+    if chosen is None and await thread.forward(turn):
         return
     if chosen is STALE or chosen is None:
         turn.say(turn.t("err.old_button") if chosen is STALE else turn.t("menu.not_understood"))
@@ -340,26 +357,3 @@ async def start_flow(turn: Turn, name: str) -> None:
         _offer_resume(turn, {"flow": name, "step": draft["step"], "data": draft["data"]})
         return
     await FLOWS[name].start(turn)
-
-
-async def _attach_info_answer(turn: Turn) -> None:
-    """The contact answered a staff question ("perlu info"): attach it and reopen the case."""
-    contact = turn.contact
-    case_id = contact.awaiting_case_id
-    assert case_id is not None
-    case = await repo.get_case_by_id(turn.db, case_id)
-    contact.awaiting_case_id = None
-    if case is None or case.status != CaseStatus.PERLU_INFO:
-        turn.write(partial(casework.stop_awaiting, contact_id=contact.id, case_id=case_id))
-        await step(turn)
-        return
-    media = turn.event.media
-    note = (turn.event.text or "").strip()[:2000] if media is None else f"{media.kind}:{media.ref}"
-    turn.write(
-        partial(casework.attach_info_answer, contact_id=contact.id, case_id=case_id, note=note, at=turn.now)
-    )
-    turn.say(turn.t("info.thanks", reference=case.reference))
-    if turn.flow in FORMS:
-        await FORMS[turn.flow].resume(turn)
-    else:
-        menu.show(turn)

@@ -1,8 +1,9 @@
 """Leave a message for Dinsos staff; it becomes a case they answer through the same chat."""
 
+from functools import partial
 from typing import Any
 
-from handlers import menu
+from handlers import menu, thread
 from handlers.cases import self_person, submit_case
 from handlers.fields import DescriptionField
 from handlers.forms import Form
@@ -36,6 +37,15 @@ class TalkForm(Form):
             subject_name=name,
             answers=answers,
             person_id=me.id if me else None,
+        )
+        turn.write(
+            partial(
+                thread.first_line,
+                reference=reference,
+                contact_id=turn.contact.id,
+                message=answers.get("message"),
+                at=turn.now,
+            )
         )
         turn.drafts.pop(FLOW, None)
         menu.show(turn, intro=turn.t("talk.done", reference=reference))

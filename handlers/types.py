@@ -34,6 +34,9 @@ class Inbound:
     command: str | None = None
     profile_name: str | None = None
     channel_phone: str | None = None
+    # The platform id of the message this one replies to (WhatsApp `context.id`, Telegram
+    # `reply_to_message.message_id`): matched to the outbox row that sent it.
+    reply_to: str | None = None
 
     @property
     def channel(self) -> str:

@@ -395,6 +395,90 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX cases_open_unassigned ON cases(status) WHERE assignee_id IS NULL;
         """,
     ),
+    # Two-way conversations: one thread per case (both directions, in order; an outbound line's delivery
+    # state is its outbox row's), staff questions that wait for an answer (several per contact), the
+    # unread mark and waiting-since of the queue, urgency taken from the answers, canned replies, and a
+    # staff account's Telegram user (for direct notices). Every outbox row about a case (status messages,
+    # appointments, reminders, nudges) becomes a thread line by a trigger, whoever queues it. Existing
+    # case messages and answers are copied in.
+    (
+        "0009_case_threads",
+        """
+        CREATE TABLE case_messages (
+            id INTEGER PRIMARY KEY,
+            case_id INTEGER NOT NULL REFERENCES cases(id),
+            at TEXT NOT NULL,
+            direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+            kind TEXT NOT NULL,
+            body TEXT,
+            media_ref TEXT,
+            author TEXT NOT NULL,
+            outbox_id INTEGER REFERENCES outbox(id),
+            question_id INTEGER,
+            unread INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX case_messages_case ON case_messages(case_id, id);
+        CREATE INDEX case_messages_outbox ON case_messages(outbox_id) WHERE outbox_id IS NOT NULL;
+        CREATE TABLE staff_questions (
+            id INTEGER PRIMARY KEY,
+            case_id INTEGER NOT NULL REFERENCES cases(id),
+            contact_id TEXT NOT NULL REFERENCES contacts(id),
+            question TEXT NOT NULL,
+            outbox_id INTEGER REFERENCES outbox(id),
+            asked_by TEXT NOT NULL,
+            asked_at TEXT NOT NULL,
+            answered_at TEXT
+        );
+        CREATE INDEX staff_questions_open ON staff_questions(contact_id) WHERE answered_at IS NULL;
+        CREATE INDEX staff_questions_case ON staff_questions(case_id);
+        CREATE TABLE canned_replies (
+            id INTEGER PRIMARY KEY,
+            language TEXT NOT NULL CHECK (language IN ('id', 'en')),
+            title TEXT NOT NULL,
+            body TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        ALTER TABLE cases ADD COLUMN unread INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE cases ADD COLUMN waiting_since TEXT;
+        ALTER TABLE cases ADD COLUMN urgency_rank INTEGER GENERATED ALWAYS AS (
+            CASE json_extract(answers, '$.urgency') WHEN 'today' THEN 0 WHEN 'week' THEN 1
+                WHEN 'later' THEN 2 ELSE 3 END
+        ) VIRTUAL;
+        CREATE INDEX cases_unread ON cases(
+            id, kind, status, assignee_id, kecamatan_code, kelurahan_code, created_at
+        ) WHERE unread > 0;
+        CREATE INDEX cases_waiting ON cases(waiting_since) WHERE unread > 0;
+        CREATE INDEX cases_urgency ON cases(urgency_rank, id DESC);
+        CREATE INDEX cases_unread_urgency ON cases(urgency_rank, id DESC) WHERE unread > 0;
+        ALTER TABLE contacts ADD COLUMN thread_case_id INTEGER REFERENCES cases(id);
+        ALTER TABLE staff_users ADD COLUMN telegram_user_id INTEGER;
+        CREATE UNIQUE INDEX staff_users_telegram ON staff_users(telegram_user_id)
+            WHERE telegram_user_id IS NOT NULL;
+        CREATE TRIGGER outbox_case_thread AFTER INSERT ON outbox WHEN NEW.case_id IS NOT NULL
+        BEGIN
+            INSERT INTO case_messages (case_id, at, direction, kind, body, author, outbox_id)
+                VALUES (NEW.case_id, NEW.created_at, 'out',
+                    CASE NEW.origin WHEN 'staff' THEN 'status' ELSE NEW.origin END,
+                    json_extract(NEW.payload, '$.text'), NEW.origin, NEW.id);
+            UPDATE contacts SET thread_case_id = NEW.case_id WHERE id = NEW.contact_id;
+        END;
+        INSERT INTO case_messages (case_id, at, direction, kind, body, author)
+            SELECT id, created_at, 'in', 'text', json_extract(answers, '$.message.text'),
+                'contact:' || contact_id FROM cases
+            WHERE kind = 'message' AND json_extract(answers, '$.message.text') IS NOT NULL;
+        INSERT INTO case_messages (case_id, at, direction, kind, body, author, outbox_id)
+            SELECT case_id, created_at, 'out', 'status', json_extract(payload, '$.text'), 'staff', id
+            FROM outbox WHERE case_id IS NOT NULL;
+        INSERT INTO case_messages (case_id, at, direction, kind, body, author)
+            SELECT case_id, at, 'in', 'answer', note, actor FROM case_events WHERE action = 'info_answered';
+        INSERT INTO staff_questions (case_id, contact_id, question, asked_by, asked_at)
+            SELECT c.id, c.contact_id, c.info_question, 'staff', c.updated_at FROM cases AS c
+            JOIN contacts AS k ON k.awaiting_case_id = c.id
+            WHERE c.status = 'perlu_info' AND c.info_question IS NOT NULL
+        """,
+    ),
 ]
 
 
@@ -423,5 +507,14 @@ def apply_migrations(conn: sqlite3.Connection) -> list[str]:
 
 
 def _statements(sql: str) -> list[str]:
-    # executescript would commit implicitly; split so each migration stays one transaction.
-    return [part.strip() for part in sql.split(";") if part.strip()]
+    # executescript would commit implicitly; split so each migration stays one transaction. A trigger's
+    # body holds semicolons of its own: parts are joined until SQLite says the statement is complete.
+    statements: list[str] = []
+    current = ""
+    for part in sql.split(";"):
+        current += part + ";"
+        if sqlite3.complete_statement(current):
+            if current.strip().strip(";").strip():
+                statements.append(current.strip().removesuffix(";"))
+            current = ""
+    return statements

@@ -610,6 +610,11 @@ def _redact_cases(conn: sqlite3.Connection, case_ids: list[int], at: datetime, a
             "('info_answered', 'nik_viewed')",
             (case_id,),
         )
+        # What the citizen wrote in the case's thread is their data too.
+        conn.execute(
+            "UPDATE case_messages SET body = NULL, media_ref = NULL WHERE case_id = ? AND direction = 'in'",
+            (case_id,),
+        )
         add_case_event(
             conn,
             CaseEventRecord(case_id=case_id, at=at, actor=actor, action="data_deleted"),
@@ -633,7 +638,13 @@ def erase_contact(conn: sqlite3.Connection, contact_id: str, at: datetime, actor
     _erase_media_in(conn, draft[0] if draft else None, at)
     withdraw_consents(conn, contact_id, at)
     # A staff question pending on an erased case must not capture what they write after consenting again.
-    conn.execute("UPDATE contacts SET awaiting_case_id = NULL WHERE id = ?", (contact_id,))
+    conn.execute(
+        "UPDATE contacts SET awaiting_case_id = NULL, thread_case_id = NULL WHERE id = ?", (contact_id,)
+    )
+    conn.execute(
+        "UPDATE staff_questions SET answered_at = ? WHERE contact_id = ? AND answered_at IS NULL",
+        (iso(at), contact_id),
+    )
     conn.execute(
         "UPDATE outbox SET status = 'cancelled', updated_at = ? "
         "WHERE contact_id = ? AND status = 'queued' AND origin != 'reply'",

@@ -503,14 +503,19 @@ class FakeTelegram:
             {"id": user_id, "type": "private", "first_name": name}, user_id, name, **content
         )
 
-    def text(self, user_id: int, text: str, name: str = "Warga") -> dict[str, Any]:
-        """A typed message (a command when it starts with /)."""
+    def text(
+        self, user_id: int, text: str, name: str = "Warga", reply_to: Sent | None = None
+    ) -> dict[str, Any]:
+        """A typed message (a command when it starts with /), replying to (quoting) `reply_to` if given."""
         entities = (
             [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
             if text.startswith("/")
             else None
         )
-        return self._private(user_id, name, text=text, **({"entities": entities} if entities else {}))
+        extra: dict[str, Any] = {"entities": entities} if entities else {}
+        if reply_to is not None:
+            extra["reply_to_message"] = self._message_dict(reply_to)
+        return self._private(user_id, name, text=text, **extra)
 
     def contact(self, user_id: int, phone: str, *, own: bool = True) -> dict[str, Any]:
         """The user shares a contact card (their own through the share button)."""

@@ -24,9 +24,10 @@ from handlers import router
 from handlers.i18n import Catalog
 from handlers.turn import Turn
 from handlers.types import Reply
-from storage import repo
+from storage import repo, threads
 from storage.db import Database
 from storage.records import CaseKind, CaseRecord, CaseStatus
+from storage.threads import OpenQuestion
 from tests.support import Chat, Clock, RecordingChannel, make_settings, start_service
 
 CATALOG = Catalog.load()
@@ -627,15 +628,15 @@ async def test_an_answer_to_a_case_staff_just_closed_does_not_reopen_it(
     reference = await leave_message(siti)
     await ask(office, siti, reference, "Apakah Ibu masih punya fotokopi KK?")
     reason = "Permohonan yang sama sudah diproses di kelurahan."
-    real_get = repo.get_case_by_id
+    real_read = threads.open_questions
 
-    async def staff_rejects_after_the_read(db: Database, case_id: int) -> CaseRecord | None:
-        monkeypatch.setattr(repo, "get_case_by_id", real_get)
-        found = await real_get(db, case_id)  # the turn sees "perlu_info" ...
+    async def staff_rejects_after_the_read(db: Database, contact_id: str) -> list[OpenQuestion]:
+        monkeypatch.setattr(threads, "open_questions", real_read)
+        found = await real_read(db, contact_id)  # the turn sees the question waiting ...
         assert (await office.staff("set-status", reference, "ditolak", "--note", reason))[0] == 0
         return found  # ... and staff reject the case before the turn commits
 
-    monkeypatch.setattr(repo, "get_case_by_id", staff_rejects_after_the_read)
+    monkeypatch.setattr(threads, "open_questions", staff_rejects_after_the_read)
     await siti.say("Masih ada, Pak.")
     case = await office.case(reference)
     assert case.status == CaseStatus.DITOLAK  # a rejected case cannot jump back to diproses

@@ -367,6 +367,14 @@ async def test_perlu_info_question_and_the_citizens_answer(tmp_path: Path, clock
         assert await case_status(w, reference) == "diproses"
         stored = list((w.settings.store.data_dir / "media").rglob("*.jpg"))
         assert [p.read_bytes() for p in stored] == [photo]
+        # The answer is posted in the staff group, so staff can reply to it.
+        posted = t(
+            "staff.citizen_wrote",
+            reference=reference,
+            name="Siti Aminah",
+            text=t("staff.citizen_sent_file", kind="photo"),
+        )
+        await within(w.fake.wait_for(lambda: any(s.text == posted for s in w.fake.to(STAFF_CHAT))))
         sent = await w.exchange(
             STAFF_CHAT, w.fake.group_text(STAFF_CHAT, VIEWER, f"/kasus {reference.lower()}")
         )

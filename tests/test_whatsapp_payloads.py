@@ -48,8 +48,17 @@ def inbound(wamid: str, stamp: int, **content: Any) -> Inbound:
 
 MESSAGES: list[tuple[str, Inbound, MediaRef | None]] = [
     ("text.json", inbound("wamid.xyzxyz", 1697043223, text="Body Text"), None),
-    ("interactive_button_reply.json", inbound("wamid.xyzxyz", 1698266730, choice="callback_data"), None),
-    ("interactive_list_reply.json", inbound("wamid.zyzxyz", 1698266905, choice="callback_data"), None),
+    # A tap quotes the message whose buttons it was (context.id): carried as `reply_to`.
+    (
+        "interactive_button_reply.json",
+        inbound("wamid.xyzxyz", 1698266730, choice="callback_data", reply_to="wamid.xyzxyz"),
+        None,
+    ),
+    (
+        "interactive_list_reply.json",
+        inbound("wamid.zyzxyz", 1698266905, choice="callback_data", reply_to="wamid.xyzxyz"),
+        None,
+    ),
     (
         "image.json",
         inbound("wamid.xyzxyz", 1697043379),

@@ -119,6 +119,7 @@ class Ctx:
     form: FormData | None = None
     anon_csrf: str | None = None
     cookies: list[tuple[str, str, int | None]] = field(default_factory=list)
+    my_unread: int = 0  # cases assigned to this officer with replies nobody has read (the badge)
 
     @property
     def user(self) -> StaffUser:
@@ -246,10 +247,11 @@ class Dashboard:
     # ------------------------------------------------------------ assembly
 
     def _register(self) -> None:
-        from bot.dashboard import admin, cases, in_doubt, outreach, simulator, voice
+        from bot.dashboard import admin, cases, conversation, in_doubt, outreach, simulator, voice
 
         admin.register(self)
         cases.register(self)
+        conversation.register(self)
         outreach.register(self)
         voice.register(self)
         in_doubt.register(self)
@@ -288,6 +290,14 @@ class Dashboard:
                     if request.method == "GET":
                         return RedirectResponse("/password", status_code=303)
                     raise Refused(403, "refused.change_password")
+                if ctx.session is not None and request.method == "GET":
+                    ctx.my_unread = int(
+                        await self.db.fetchval(
+                            "SELECT COUNT(*) FROM cases INDEXED BY cases_unread "
+                            "WHERE unread > 0 AND assignee_id = ?",
+                            (ctx.user.id,),
+                        )
+                    )
                 if request.method == "POST":
                     ctx.form = await self._read_form(request, limit)
                     if not self._csrf_ok(ctx):
@@ -398,6 +408,7 @@ class Dashboard:
             + (("?" + ctx.request.url.query) if ctx.request.url.query else ""),
             "simulator": self.config.simulator and self.web_channel is not None,
             "flash": self._flash(ctx),
+            "my_unread": ctx.my_unread,
         }
         return self.env.get_template(template).render(frame | values)
 

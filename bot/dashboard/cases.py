@@ -15,7 +15,7 @@ from typing import Any
 
 from starlette.responses import FileResponse, Response
 
-from bot.dashboard import exports, maps, queries
+from bot.dashboard import conversation, exports, maps, queries
 from bot.dashboard.app import Ctx, Dashboard, Refused
 from bot.dashboard.queries import QueueFilter
 from handlers import casework
@@ -69,6 +69,7 @@ def register(d: Dashboard) -> None:
     d.route("/cases", queue_page, role="viewer")
     d.route("/cases/export.csv", export_csv, role="viewer")
     d.route("/cases/export.xlsx", export_xlsx, role="viewer")
+    d.route("/cases/rows", queue_rows, role="viewer")
     d.route("/cases/{reference}", case_page, role="viewer")
     d.route("/cases/{reference}/messages", case_messages, role="viewer")
     d.route("/cases/{reference}/preview", status_preview, role="petugas")
@@ -123,23 +124,36 @@ async def summary_page(ctx: Ctx) -> Response:
 
 
 async def queue_page(ctx: Ctx) -> Response:
-    """The queue: filters, search, pagination."""
+    """The queue: filters, search, sort, pagination; its rows follow new cases and replies live."""
+    return ctx.render("queue.html", **await _queue_values(ctx))
+
+
+async def queue_rows(ctx: Ctx) -> Response:
+    """Just the queue's rows (fetched again when the live-update request says something changed)."""
+    return ctx.render("_queue_rows.html", **await _queue_values(ctx))
+
+
+async def _queue_values(ctx: Ctx) -> dict[str, Any]:
     d = ctx.d
     flt = QueueFilter.from_query(ctx.request.query_params, d.places)
     page = await queries.queue_page(d.db, flt, tz=d.tz, sealer=d.sealer, page_size=d.config.page_size)
     kecamatan, kelurahan = place_names(d)
-    return ctx.render(
-        "queue.html",
-        f=flt,
-        page=page,
-        statuses=list(CaseStatus),
-        kinds=list(CaseKind),
-        places=d.places,
-        kecamatan_names=kecamatan,
-        kelurahan_names=kelurahan,
-        staff=await staff_choices(d),
-        simulated=SIMULATED,
-    )
+    return {
+        "f": flt,
+        "page": page,
+        "statuses": list(CaseStatus),
+        "kinds": list(CaseKind),
+        "places": d.places,
+        "kecamatan_names": kecamatan,
+        "kelurahan_names": kelurahan,
+        "staff": await staff_choices(d),
+        "simulated": SIMULATED,
+        "urgencies": list(queries.URGENCY_RANK),
+        "unread_total": await d.db.fetchval(
+            f"SELECT COUNT(*) FROM cases{queries.UNREAD_INDEX} WHERE unread > 0"
+        ),
+        "sorts": [key for key in queries.SORTS if key],
+    }
 
 
 async def export_csv(ctx: Ctx) -> Response:
@@ -275,7 +289,7 @@ async def case_messages_rows(d: Dashboard, case_id: int) -> list[dict[str, Any]]
     return [dict(row) | {"text": Reply.from_json(row["payload"]).text} for row in rows]
 
 
-async def _case_view(ctx: Ctx, case: CaseRecord, status: int = 200, **extra: Any) -> Response:
+async def case_view(ctx: Ctx, case: CaseRecord, status: int = 200, **extra: Any) -> Response:
     d = ctx.d
     assert case.id is not None
     events = await repo.case_events(d.db, case.id)
@@ -311,6 +325,7 @@ async def _case_view(ctx: Ctx, case: CaseRecord, status: int = 200, **extra: Any
         "chosen": "",
         "note": "",
         "case_map": maps.case_map(d, case, show_point=ctx.user.can_act),
+        **await conversation.thread_values(d, case, contact),
     }
     return ctx.render("case.html", status=status, **(values | extra))
 
@@ -319,7 +334,7 @@ async def case_page(ctx: Ctx) -> Response:
     """A case: answers, files, timeline, messages to the citizen, and (for petugas) what can be done."""
     case = await _case_or_404(ctx)
     await ctx.audit("case.view", target=case.reference)
-    return await _case_view(ctx, case)
+    return await case_view(ctx, case)
 
 
 async def case_messages(ctx: Ctx) -> Response:
@@ -356,12 +371,12 @@ async def change_status(ctx: Ctx) -> Response:
     note = ctx.field("note", limit=2000)
     if ctx.field("preview"):
         text = await _preview_text(ctx, case, chosen, note)
-        return await _case_view(ctx, case, preview=text, chosen=chosen, note=note)
+        return await case_view(ctx, case, preview=text, chosen=chosen, note=note)
     if chosen not in {str(s) for s in ALLOWED_TRANSITIONS[case.status]}:
-        return await _case_view(ctx, case, 400, problem=ctx.msg("case.pick_status"), note=note)
+        return await case_view(ctx, case, 400, problem=ctx.msg("case.pick_status"), note=note)
     target = CaseStatus(chosen)
     if target in NEEDS_NOTE and not note:
-        return await _case_view(ctx, case, 400, problem=ctx.msg(NEEDS_NOTE[target]), chosen=chosen)
+        return await case_view(ctx, case, 400, problem=ctx.msg(NEEDS_NOTE[target]), chosen=chosen)
     try:
         await ctx.d.db.write(
             partial(
@@ -376,7 +391,7 @@ async def change_status(ctx: Ctx) -> Response:
         )
     except CaseworkError as error:  # e.g. someone else moved it a moment ago
         fresh = await _case_or_404(ctx)
-        return await _case_view(ctx, fresh, 409, problem=ctx.msg("case.not_done", reason=str(error)))
+        return await case_view(ctx, fresh, 409, problem=ctx.msg("case.not_done", reason=str(error)))
     ctx.d.service.dispatcher.wake()
     return ctx.redirect(f"/cases/{case.reference}", done="status")
 
@@ -420,7 +435,7 @@ async def assign(ctx: Ctx) -> Response:
             )
         )
     except CaseworkError:
-        return await _case_view(ctx, case, 400, problem=ctx.msg("case.no_staff"))
+        return await case_view(ctx, case, 400, problem=ctx.msg("case.no_staff"))
     return ctx.redirect(f"/cases/{case.reference}", done="assigned")
 
 
@@ -437,7 +452,7 @@ async def add_note(ctx: Ctx) -> Response:
     assert case.id is not None
     text = ctx.field("note", limit=2000)
     if not text:
-        return await _case_view(ctx, case, 400, problem=ctx.msg("case.note_empty"))
+        return await case_view(ctx, case, 400, problem=ctx.msg("case.note_empty"))
     await ctx.d.db.write(
         partial(_note, case_id=case.id, reference=case.reference, text=text, actor=ctx.user.actor, at=ctx.now)
     )
@@ -459,7 +474,7 @@ async def set_appointment(ctx: Ctx) -> Response:
     starts = parse_local(ctx.field("date"), ctx.field("time"), ctx.d.tz)
     place = ctx.field("place", limit=200)
     if starts is None or not place:
-        return await _case_view(ctx, case, 400, problem=ctx.msg("case.appointment_incomplete"))
+        return await case_view(ctx, case, 400, problem=ctx.msg("case.appointment_incomplete"))
     try:
         await ctx.d.db.write(
             partial(
@@ -475,7 +490,7 @@ async def set_appointment(ctx: Ctx) -> Response:
             )
         )
     except OutreachError:
-        return await _case_view(ctx, case, 400, problem=ctx.msg("case.appointment_past"))
+        return await case_view(ctx, case, 400, problem=ctx.msg("case.appointment_past"))
     ctx.d.service.dispatcher.wake()
     return ctx.redirect(f"/cases/{case.reference}", done="appointment")
 
@@ -492,7 +507,7 @@ async def reveal(ctx: Ctx) -> Response:
             at=ctx.now,
         )
     )
-    return await _case_view(ctx, case, revealed=revealed or {})
+    return await case_view(ctx, case, revealed=revealed or {})
 
 
 # ---------------------------------------------------------------- persons

@@ -17,6 +17,7 @@ from handlers.places import Places
 from storage.crypto import Sealer
 from storage.db import Database
 from storage.records import CaseKind, CaseStatus
+from storage.threads import thread_stamp
 
 COUNT_CAP = 10_000
 # The queue's status filter also takes "open": every status still waiting for staff (the summary map's
@@ -29,8 +30,17 @@ NIK_LIKE = re.compile(r"^[\d\s.\-]{16,24}$")
 
 QUEUE_COLUMNS = (
     "c.id, c.reference, c.kind, c.status, c.subject_name, c.kecamatan_code, c.kelurahan_code, "
-    "c.assignee_id, c.duplicate_of, c.contact_id, c.created_at, c.updated_at"
+    "c.assignee_id, c.duplicate_of, c.contact_id, c.created_at, c.updated_at, c.unread, c.waiting_since, "
+    "c.urgency_rank"
 )
+# The aid form's urgency answers, most urgent first (the `urgency_rank` column of migration 0009).
+URGENCY_RANK = {"today": 0, "week": 1, "later": 2}
+UNREAD_INDEX = " INDEXED BY cases_unread"  # migration 0009: cases with unread messages, filter columns
+SORTS = {
+    "": "c.id DESC",
+    "urgent": "c.urgency_rank, c.id DESC",  # darurat first
+    "waiting": "c.waiting_since, c.id DESC",  # waiting longest first (cases with new messages only)
+}
 
 
 def like_pattern(text: str) -> str:
@@ -64,6 +74,9 @@ class QueueFilter:
     date_from: str = ""
     date_to: str = ""
     q: str = ""
+    unread: str = ""  # "1": only cases with messages staff have not read
+    urgency: str = ""  # an aid urgency answer: today (darurat), week, later
+    sort: str = ""  # "" newest first, "urgent" darurat first, "waiting" longest waiting first
     page: int = 1
 
     @classmethod
@@ -91,6 +104,9 @@ class QueueFilter:
             date_from=get("date_from") if parse_day(get("date_from")) else "",
             date_to=get("date_to") if parse_day(get("date_to")) else "",
             q=" ".join(get("q").split()),
+            unread="1" if get("unread") == "1" or get("sort") == "waiting" else "",
+            urgency=get("urgency") if get("urgency") in URGENCY_RANK else "",
+            sort=get("sort") if get("sort") in SORTS else "",
             page=min(MAX_PAGE, max(1, int(page))) if page.isdigit() else 1,
         )
 
@@ -116,6 +132,9 @@ class QueueFilter:
         if self.status == OPEN:
             clauses.append(f"c.status IN ({', '.join('?' * len(OPEN_STATUSES))})")
             params.extend(OPEN_STATUSES)
+        # Cases with unread messages are few: with that filter on, the walk starts from its partial index
+        # (a unary "+" keeps SQLite from driving the query by a broader column's index instead).
+        plus = "+" if self.unread else ""
         for column, value in (
             ("c.kind", self.kind),
             ("c.status", self.status if self.status != OPEN else ""),
@@ -123,20 +142,25 @@ class QueueFilter:
             ("c.kelurahan_code", self.kelurahan),
         ):
             if value:
-                clauses.append(f"{column} = ?")
+                clauses.append(f"{plus}{column} = ?")
                 params.append(value)
         if self.assignee == "none":
-            clauses.append("c.assignee_id IS NULL")
+            clauses.append(f"{plus}c.assignee_id IS NULL")
         elif self.assignee:
-            clauses.append("c.assignee_id = ?")
+            clauses.append(f"{plus}c.assignee_id = ?")
             params.append(int(self.assignee))
         start, end = parse_day(self.date_from), parse_day(self.date_to)
         if start:
-            clauses.append("c.created_at >= ?")
+            clauses.append(f"{plus}c.created_at >= ?")
             params.append(day_start(start, tz))
         if end:
-            clauses.append("c.created_at < ?")
+            clauses.append(f"{plus}c.created_at < ?")
             params.append(day_start(end + timedelta(days=1), tz))
+        if self.unread:
+            clauses.append("c.unread > 0")
+        if self.urgency:
+            clauses.append("c.urgency_rank = ?")
+            params.append(URGENCY_RANK[self.urgency])
         if self.q:
             search, search_params = _search(self.q, sealer)
             clauses.append(search)
@@ -172,9 +196,11 @@ async def queue_page(
 ) -> QueuePage:
     """The cases the filter selects, newest first, one page of them."""
     where, params = flt.where(tz, sealer)
+    # With the unread filter, counting reads only the small partial index that holds the filter columns.
+    source = f"cases AS c{UNREAD_INDEX if flt.unread else ''}"
     total = int(
         await db.fetchval(
-            f"SELECT COUNT(*) FROM (SELECT 1 FROM cases AS c WHERE {where} LIMIT {COUNT_CAP + 1})", params
+            f"SELECT COUNT(*) FROM (SELECT 1 FROM {source} WHERE {where} LIMIT {COUNT_CAP + 1})", params
         )
     )
     capped = total > COUNT_CAP
@@ -184,10 +210,35 @@ async def queue_page(
     rows = await db.fetchall(
         f"SELECT {QUEUE_COLUMNS}, u.display_name AS assignee_name FROM cases AS c "
         f"LEFT JOIN staff_users AS u ON u.id = c.assignee_id WHERE {where} "
-        "ORDER BY c.id DESC LIMIT ? OFFSET ?",
+        f"ORDER BY {SORTS[flt.sort]} LIMIT ? OFFSET ?",
         (*params, page_size, (page - 1) * page_size),
     )
     return QueuePage([dict(row) for row in rows], total, capped, page, pages)
+
+
+@dataclass(frozen=True, slots=True)
+class LiveState:
+    """What the live-update request answers: stamps that change when a page part should be fetched again."""
+
+    queue: str
+    unread_cases: int
+    mine: int
+    case: str | None
+
+
+async def live_state(db: Database, *, user_id: int, case_id: int | None) -> LiveState:
+    """Stamps of the queue (a new case or thread line anywhere) and of one case's thread; unread counts."""
+    row = await db.fetchone(
+        "SELECT (SELECT MAX(id) FROM cases), (SELECT MAX(id) FROM case_messages), "
+        f"(SELECT COUNT(*) FROM cases{UNREAD_INDEX} WHERE unread > 0), "
+        f"(SELECT COUNT(*) FROM cases{UNREAD_INDEX} WHERE unread > 0 AND assignee_id = ?)",
+        (user_id,),
+    )
+    assert row is not None
+    case = None
+    if case_id is not None:
+        case = await thread_stamp(db, case_id)
+    return LiveState(f"{row[0]}.{row[1]}.{row[2]}", int(row[2]), int(row[3]), case)
 
 
 async def iter_cases(

@@ -193,3 +193,57 @@ def test_a_citizen_registers_in_the_simulator_and_the_new_case_appears_in_the_qu
     expect(row).to_contain_text(ui("queue.simulated"))
     row.get_by_role("link", name=reference).click()
     expect(page.locator("dl.answers")).to_contain_text("Jurangmangu Timur")
+
+
+def test_an_officer_sees_a_citizen_message_arrive_live_answers_it_and_sees_it_delivered(
+    page: Page, tmp_path: Path
+) -> None:
+    def work(conn: object) -> list[str]:
+        officer = add_user(conn, "siti", "petugas", "Siti Rahma")  # type: ignore[arg-type]
+        case = SeedCase("Ani Lestari", CaseKind.AID, contact="web:ani", assignee_id=officer)
+        refs = seed_cases(conn, [case, SeedCase("Budi Santoso", CaseKind.REGISTRATION)])  # type: ignore[arg-type]
+        conn.execute(  # type: ignore[attr-defined]  # the case she was last told about
+            "UPDATE contacts SET thread_case_id = (SELECT id FROM cases WHERE reference = ?) "
+            "WHERE id = 'web:ani'",
+            (refs[0],),
+        )
+        return refs
+
+    ani, _ = prepare_store_sync(tmp_path / "data", work)
+    with live_service(tmp_path / "data") as live:
+        sign_in(page, live.url)
+        page.get_by_role("link", name=ui("nav.queue")).click()
+        row = page.locator("table.queue tbody tr", has_text=ani)
+        expect(row).not_to_contain_text(ui("queue.unread_count", count=1))
+
+        citizen_tab = page.context.new_page()
+        citizen_tab.goto(f"{live.url}/simulator?contact=ani")
+        box = citizen_tab.get_by_placeholder(ui("simulator.type"))
+        box.fill("Rumah saya kebanjiran tadi malam, Bu.")
+        box.press("Enter")
+        expect(citizen_tab.locator("#sim-lines .bubble.bot").last).to_contain_text(
+            citizen("info.forwarded", reference=ani)
+        )
+
+        # The officer's queue shows the new message without a reload: the mark, the count, the badge.
+        expect(row).to_contain_text(ui("queue.unread_count", count=1), timeout=10_000)
+        expect(page.locator("#my-replies")).to_have_text(ui("nav.my_replies", count=1), timeout=10_000)
+        row.get_by_role("link", name=ani).click()
+        thread = page.locator("#case-thread")
+        expect(thread).to_contain_text("Rumah saya kebanjiran tadi malam, Bu.")
+
+        box.fill("Sekarang kami mengungsi di masjid.")
+        box.press("Enter")
+        expect(thread).to_contain_text(
+            "Sekarang kami mengungsi di masjid.", timeout=10_000
+        )  # live, no reload
+
+        page.get_by_label(ui("thread.reply_text")).fill("Petugas datang ke masjid jam 3 sore, Bu.")
+        page.get_by_role("button", name=ui("thread.send")).click()
+        expect(page.get_by_role("status")).to_contain_text(ui("done.reply"))
+        reply = page.locator("#case-thread li.out", has_text="Petugas datang ke masjid jam 3 sore, Bu.")
+        expect(reply.locator(".badge")).to_have_text(ui("outbox.sent"), timeout=10_000)
+        expect(page.locator("#my-replies")).to_be_hidden(timeout=10_000)  # answered: nothing unread
+        (sent,) = query(live.data_dir, "SELECT status FROM outbox WHERE origin = 'staff'")
+        assert sent["status"] == "sent"
+        citizen_tab.close()

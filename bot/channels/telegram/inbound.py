@@ -81,7 +81,14 @@ class InboundReader:
         if user is None or user.is_bot:
             return None
         contact = f"telegram:{user.id}"
-        base = Inbound(contact=contact, at=at, event_id=event_id, profile_name=user.full_name)
+        replied = message.reply_to_message
+        base = Inbound(
+            contact=contact,
+            at=at,
+            event_id=event_id,
+            profile_name=user.full_name,
+            reply_to=str(replied.message_id) if replied is not None else None,
+        )
         if message.text is not None:
             command = parse_command(message.text, self.bot.username if self._has_me() else None)
             if command is not None and command in COMMANDS:

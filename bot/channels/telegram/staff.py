@@ -1,5 +1,10 @@
 """The staff group on Telegram: new-case cards with buttons, and the commands /antrian, /kasus, /cari.
 
+A reply to a case card (or to a citizen's message the bot posted in the group) is a free-text message
+to the citizen (`bot.replies.reply_to_citizen`, as from the dashboard and the CLI). New citizen messages
+in a case's thread are posted in the group, and sent directly to the case's officer when their staff
+account is linked to their Telegram user (`python -m bot staff link-telegram`).
+
 Cards are posted by a background task that looks for cases newer than the last one it posted (kept in
 `channel_state`, so a restart does not post them again). Buttons move a case through
 `handlers.casework.change_status`, which queues the citizen's message in the outbox. "Tolak" and "Perlu
@@ -47,6 +52,7 @@ from bot.channels.telegram.outreach import OutreachDesk
 from bot.channels.telegram.render import split_text
 from bot.channels.telegram.sender import TelegramChannel, dumps
 from bot.media import MediaStore
+from bot.replies import reply_to_citizen
 from handlers.aid import AidForm
 from handlers.casework import CaseworkError, change_status
 from handlers.forms import Form
@@ -62,6 +68,8 @@ log = logging.getLogger(__name__)
 ACTING_ROLES = frozenset({"admin", "petugas"})
 ROLES = ACTING_ROLES | {"viewer"}
 LAST_POSTED = "telegram.staff.last_case_id"
+LAST_LINE = "telegram.staff.last_line_id"
+CARD_STATE = "telegram.staff.card."  # + message id -> the case it is about (a reply goes to its citizen)
 PROMPT_STATE = "telegram.staff.prompt."
 PROMPT_TTL = timedelta(hours=24)
 CALLBACK_PREFIX = "s:"
@@ -167,6 +175,20 @@ def _set_state(conn: sqlite3.Connection, name: str, value: str) -> None:
         "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
         (name, value),
     )
+
+
+def _init_last_line(conn: sqlite3.Connection) -> int:
+    """The last thread line already posted; on the first start, the newest (old lines are not posted)."""
+    row = conn.execute("SELECT value FROM channel_state WHERE name = ?", (LAST_LINE,)).fetchone()
+    if row is not None:
+        return int(row[0])
+    newest = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM case_messages").fetchone()[0])
+    _set_state(conn, LAST_LINE, str(newest))
+    return newest
+
+
+def _remember_card(conn: sqlite3.Connection, *, message_id: int, case_id: int) -> None:
+    _set_state(conn, f"{CARD_STATE}{message_id}", str(case_id))
 
 
 def _init_last_posted(conn: sqlite3.Connection) -> int:
@@ -369,11 +391,13 @@ class StaffDesk:
     # ------------------------------------------------------------ posting new cases
 
     async def run_poster(self) -> None:
-        """Post a card for every new case, until cancelled."""
+        """Post a card for every new case and every new citizen message, until cancelled."""
         last = await self.db.write(_init_last_posted)
+        last_line = await self.db.write(_init_last_line)
         while True:
             try:
                 last = await self.post_new_cases(last)
+                last_line = await self.post_new_lines(last_line)
             except Exception:  # the poster must outlive a bad round (it retries at the next)
                 log.exception("posting new-case cards failed")
             await asyncio.sleep(self.poll_seconds)
@@ -385,8 +409,9 @@ class StaffDesk:
             case = repo.case_from_row(row)
             assert case.id is not None
             text, markup = await self.card(case)
+            posted: Message | None = None
             try:
-                await self.channel.call(
+                posted = await self.channel.call(
                     partial(self.bot.send_message, self.chat_id, text, reply_markup=markup),
                     chat_id=self.chat_id,
                     group=True,
@@ -398,7 +423,45 @@ class StaffDesk:
                 return last
             last = case.id
             await self.db.write(partial(_set_state, name=LAST_POSTED, value=str(last)))
+            if posted is not None:
+                await self.db.write(partial(_remember_card, message_id=posted.message_id, case_id=case.id))
         return last
+
+    async def post_new_lines(self, last: int) -> int:
+        """Post citizens' new thread messages in the group (and to the case's officer); return the last id."""
+        rows = await self.db.fetchall(
+            "SELECT m.id, m.case_id, m.kind, m.body, c.reference, c.subject_name, u.telegram_user_id "
+            "FROM case_messages AS m JOIN cases AS c ON c.id = m.case_id "
+            "LEFT JOIN staff_users AS u ON u.id = c.assignee_id AND u.active = 1 "
+            "WHERE m.id > ? AND m.direction = 'in' ORDER BY m.id LIMIT 20",
+            (last,),
+        )
+        for row in rows:
+            words = row["body"] or self.t("staff.citizen_sent_file", kind=row["kind"])
+            if row["body"] and row["kind"] not in ("text", "answer", "location"):
+                words = f"{self.t('staff.citizen_sent_file', kind=row['kind'])} {words}"
+            text = self.t(
+                "staff.citizen_wrote", reference=row["reference"], name=row["subject_name"], text=words
+            )
+            posted = await self._say(text)
+            if posted is None:
+                return last  # tried again at the next round
+            last = int(row["id"])
+            await self.db.write(partial(_remember_card, message_id=posted.message_id, case_id=row["case_id"]))
+            await self.db.write(partial(_set_state, name=LAST_LINE, value=str(last)))
+            if row["telegram_user_id"] is not None:
+                await self._tell_officer(
+                    int(row["telegram_user_id"]), row["reference"], row["subject_name"], words
+                )
+        return last
+
+    async def _tell_officer(self, user_id: int, reference: str, name: str, words: str) -> None:
+        """A direct message to the officer of the case (they must have started a chat with the bot)."""
+        text = split_text(self.t("staff.direct_notice", reference=reference, name=name, text=words))[0]
+        try:
+            await self.channel.call(partial(self.bot.send_message, user_id, text), chat_id=user_id)
+        except TelegramError as error:
+            log.warning("could not tell the case's officer directly: %s", type(error).__name__)
 
     # ------------------------------------------------------------ buttons
 
@@ -687,6 +750,7 @@ class StaffDesk:
             and (
                 await self._on_prompt_reply(message, replied.message_id, event_id)
                 or await self.outreach.on_reply(message, replied.message_id, event_id)
+                or await self._on_card_reply(message, replied.message_id, event_id)
             )
         ):
             return
@@ -711,6 +775,46 @@ class StaffDesk:
             await self.outreach.on_command(message, user, command, query)
         else:
             await self._say(self.t("staff.help"), reply_to=message.message_id)
+
+    async def _on_card_reply(self, message: Message, card_id: int, event_id: str) -> bool:
+        """A reply to a case card or a citizen's message: send its text to the citizen of the case."""
+        raw = await self.db.fetchval(
+            "SELECT value FROM channel_state WHERE name = ?", (f"{CARD_STATE}{card_id}",)
+        )
+        if raw is None:
+            return False
+        user = message.from_user
+        if user is None or not await self._first_time(event_id):
+            return True
+        case = await repo.get_case_by_id(self.db, int(raw))
+        if case is None:
+            return True
+        if self.role(user) not in ACTING_ROLES:
+            await self._audit_refusal(user, case.reference, "reply to citizen")
+            key = "staff.refused_viewer" if self.role(user) == "viewer" else "staff.refused"
+            await self._say(self.t(key), reply_to=message.message_id)
+            return True
+        text = (message.text or "").strip()
+        if len(text) < 2:
+            await self._say(self.t("staff.note_empty"), reply_to=message.message_id)
+            return True
+        try:
+            sent = await reply_to_citizen(
+                self.db,
+                self.service.settings,
+                self.service.services.catalog,
+                reference=case.reference,
+                text=text[:3000],
+                actor=self.actor(user),
+                now=self.now(),
+            )
+        except CaseworkError as error:
+            await self._say(self.t("staff.reply_not_sent", reason=str(error)), reply_to=message.message_id)
+            return True
+        self.service.dispatcher.wake()
+        key = "staff.reply_held" if sent.held_reason else "staff.reply_sent"
+        await self._say(self.t(key, reference=case.reference), reply_to=message.message_id)
+        return True
 
     async def queue(self, query: str) -> str:
         """The /antrian answer: open cases (or the statuses asked for), oldest first, with filters."""
@@ -801,7 +905,9 @@ class StaffDesk:
             )
         )
         text, markup = await self.card(case)
-        await self._say(text, reply_to=reply_to, markup=markup)
+        posted = await self._say(text, reply_to=reply_to, markup=markup)
+        if posted is not None and case.id is not None:
+            await self.db.write(partial(_remember_card, message_id=posted.message_id, case_id=case.id))
 
 
 def _file_label(kind: str) -> str:

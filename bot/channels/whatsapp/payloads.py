@@ -78,6 +78,10 @@ class _SharedContact(_Model):
     phones: list[_SharedPhone] = Field(default_factory=list)
 
 
+class _Context(_Model):
+    id: str | None = None
+
+
 class _Message(_Model):
     id: str
     sender: str | None = Field(default=None, alias="from")
@@ -95,6 +99,7 @@ class _Message(_Model):
     sticker: _MediaObject | None = None
     location: _Location | None = None
     contacts: list[_SharedContact] | None = None
+    context: _Context | None = None  # the message this one replies to (quoted)
 
 
 class _Error(_Model):
@@ -142,6 +147,7 @@ class IncomingMessage:
     location: tuple[float, float] | None = None
     phone: str | None = None
     media: MediaRef | None = None
+    reply_to: str | None = None  # the wamid of the message quoted
 
     @property
     def address(self) -> str:
@@ -171,6 +177,7 @@ class IncomingMessage:
             media=media,
             profile_name=self.profile_name,
             channel_phone=f"+{self.wa_id}" if self.wa_id else None,
+            reply_to=self.reply_to,
         )
 
 
@@ -306,6 +313,7 @@ def _message(
         at=_time(message.timestamp),
         phone_number_id=phone_number_id,
         profile_name=name,
+        reply_to=message.context.id if message.context is not None else None,
         **content,
     )
 

@@ -132,8 +132,61 @@
     });
   }
 
+  // Live updates: one small request (/live) says whether the queue, the case's thread or the officer's
+  // badge changed; only then is the changed part fetched again. Paused while the tab is hidden.
+  function live() {
+    var parts = Array.prototype.slice.call(document.querySelectorAll("[data-live-src]"));
+    var badge = document.getElementById("my-replies");
+    if (!badge) return;  // signed out
+    var caseRef = null;
+    parts.forEach(function (part) { if (part.hasAttribute("data-live-case")) caseRef = part.getAttribute("data-live-case"); });
+    var url = "/live" + (caseRef ? "?case=" + encodeURIComponent(caseRef) : "");
+    var seen = null;
+    var busy = false;
+    function reload(part) {
+      return get(part.getAttribute("data-live-src")).then(function (html) {
+        if (html !== null && html !== part.innerHTML) part.innerHTML = html;
+      });
+    }
+    function tick() {
+      if (busy || document.hidden) return;
+      busy = true;
+      fetch(url, { credentials: "same-origin", headers: { "x-requested-with": "fetch" } })
+        .then(function (response) { return response.ok ? response.json() : null; })
+        .then(function (state) {
+          if (state === null) return null;
+          badge.textContent = badge.getAttribute("data-label").replace("{count}", state.mine);
+          badge.hidden = state.mine === 0;
+          var changed = [];
+          if (seen !== null) {
+            parts.forEach(function (part) {
+              var kind = part.getAttribute("data-live");
+              if (state[kind] !== seen[kind]) changed.push(reload(part));
+            });
+          }
+          seen = state;
+          return Promise.all(changed);
+        })
+        .catch(function () { return null; })
+        .then(function () { busy = false; });
+    }
+    tick();
+    setInterval(tick, 2000);
+  }
+
+  // A canned reply chosen from the list is put in the reply box, to send as it is or to edit first.
+  function canned(select) {
+    var target = document.getElementById(select.getAttribute("data-canned-target"));
+    select.addEventListener("change", function () {
+      var option = select.options[select.selectedIndex];
+      if (target && option && option.getAttribute("data-body")) target.value = option.getAttribute("data-body");
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("[data-refresh]").forEach(refresh);
+    document.querySelectorAll("select[data-canned-target]").forEach(canned);
+    live();
     document.querySelectorAll("[data-preview-url]").forEach(preview);
     document.querySelectorAll("form[data-chat]").forEach(simulator);
     document.querySelectorAll("[data-record-url]").forEach(recorder);
