@@ -17,6 +17,8 @@ from bot.dashboard import cli as accounts_cli
 from bot.engine import utcnow
 from bot.settings import Settings
 from handlers.casework import CaseworkError, change_status, reveal_numbers
+from handlers.fields import show_birth_date
+from handlers.forms import flag_text, flags_of
 from handlers.i18n import Catalog
 from handlers.outreach import OutreachError
 from handlers.places import Places
@@ -133,6 +135,33 @@ def safe_cell(value: object) -> str:
     return "'" + text if text.startswith(FORMULA_PREFIXES) else text
 
 
+def staff_notes(case: CaseRecord, tz: ZoneInfo) -> list[str]:
+    """What staff must look at: an approximate birth date, answers given by voice note or photo (with
+    the file to open), questions skipped for staff to ask."""
+    catalog = Catalog.load()
+
+    def t(key: str, **params: object) -> str:
+        return catalog.text("id", key, **params)
+
+    lines: list[str] = []
+    born = case.answers.get("birth_date")
+    if isinstance(born, str) and len(born) != 10:
+        today = utcnow().astimezone(tz).date()
+        lines.append(f"Tanggal lahir (perkiraan): {show_birth_date(t, born, today)}")
+    flags = flags_of(case.answers)
+    if flags:
+        from bot.dashboard.cases import FORMS  # here: the dashboard imports this module
+
+        form = FORMS.get(case.kind)
+        lines.append("Perlu perhatian petugas:")
+        for name, flag in flags.items():
+            field = form.field(name) if form is not None else None
+            label = t(field.label_key) if field is not None and field.label_key else name
+            ref = f"  [{flag['ref']}]" if flag.get("ref") else ""
+            lines.append(f"  {label}: {flag_text(t, flag)}{ref}")
+    return lines
+
+
 def _public(answers: dict[str, Any]) -> dict[str, Any]:
     return {k: (v["m"] if isinstance(v, dict) and "c" in v and "m" in v else v) for k, v in answers.items()}
 
@@ -218,6 +247,8 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, db: Database, 
         print("Jawaban:", file=out)
         for key, value in _public(case.answers).items():
             print(f"  {key}: {json.dumps(value, ensure_ascii=False)}", file=out)
+        for line in staff_notes(case, tz):
+            print(line, file=out)
         print("Riwayat:", file=out)
         assert case.id is not None
         for event in await repo.case_events(db, case.id):

@@ -16,6 +16,7 @@ from handlers.validators import (
     format_phone_local,
     nik_birth_date,
     nik_sex,
+    normalize,
     parse_birth_date,
     parse_choice_numbers,
     parse_count,
@@ -118,7 +119,9 @@ class _Base(Field):
 
 
 class TextField(_Base):
-    """Free text, cleaned and bounded."""
+    """Free text, cleaned and bounded; "tidak tahu" is not taken for the text."""
+
+    unknown_first = True
 
     def __init__(self, name: str, *, max_len: int = 300, min_len: int = 2, **kw: Any) -> None:
         super().__init__(name, **kw)
@@ -319,15 +322,12 @@ class MultiChoiceField(_Base):
         whole = match_text(turn, text, offered)
         if whole is not None:
             return [whole.key]
-        keys: list[str] = []
-        for part in _PARTS.split(text):
-            if not part.strip():
-                continue
-            found = match_text(turn, part.strip(), offered)
-            if found is None:
-                return None
-            keys.append(found.key)
-        return _unique(keys) or None
+        raw = (turn.event.text or "").lower()
+        for parts in (_PARTS.split(raw), text.split()):  # "masak, jahit" or "masak jahit"
+            found = [match_text(turn, normalize(part), offered) for part in parts if normalize(part)]
+            if found and all(option is not None for option in found):
+                return _unique([option.key for option in found if option is not None])
+        return None
 
     def show(self, turn: Turn, value: Any) -> str:
         if not value:
@@ -419,21 +419,21 @@ class BirthDateField(_Base):
         return Accept(born.value)
 
     def show(self, turn: Turn, value: Any) -> str:
-        return show_birth_date(turn, value)
+        return show_birth_date(turn.t, value, turn.today())
 
 
-def show_birth_date(turn: Turn, value: Any) -> str:
+def show_birth_date(t: Callable[..., str], value: Any, today: date) -> str:
     """A stored birth date in words, saying when it is only a month, a year or worked out from an age."""
     if not value:
-        return turn.t("common.unknown")
+        return t("common.unknown")
     text = str(value)
     if text.startswith("~"):
         year = birth_year(text) or 0
-        return turn.t("reg.birth.age", year=year, age=turn.today().year - year)
+        return t("reg.birth.age", year=year, age=today.year - year)
     if len(text) == 4:
-        return turn.t("reg.birth.year", year=text)
+        return t("reg.birth.year", year=text)
     if len(text) == 7:
-        return turn.t("reg.birth.month", month=f"{text[5:7]}-{text[:4]}")
+        return t("reg.birth.month", month=f"{text[5:7]}-{text[:4]}")
     return _show_date(date.fromisoformat(text))
 
 

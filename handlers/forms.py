@@ -7,7 +7,7 @@ next question is sent, and a restart continues at the same field.
 
 import dataclasses
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,13 +69,13 @@ def skipped_questions(answers: dict[str, Any]) -> list[str]:
     return [name for name, flag in flags_of(answers).items() if flag.get("why") == "later"]
 
 
-def flag_text(turn: Turn, flag: dict[str, Any]) -> str:
-    """A flag in words for a summary or a staff page: "dijawab dengan pesan suara" and the like."""
+def flag_text(t: Callable[..., str], flag: dict[str, Any]) -> str:
+    """A flag in words (`t` gives catalog text in the reader's language): "dijawab dengan pesan suara"..."""
     if flag.get("why") == "media":
         kind = "voice" if flag.get("kind") in VOICE_KINDS else "photo"
-        return turn.t(f"form.flag.{kind}")
+        return t(f"form.flag.{kind}")
     said = flag.get("said")
-    return turn.t("form.flag.later_said", said=said) if said else turn.t("form.flag.later")
+    return t("form.flag.later_said", said=said) if said else t("form.flag.later")
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +132,8 @@ class Field:
     kept_media: frozenset[str] = VOICE_KINDS
     # Whether "tidak tahu / lupa / belum punya" is an answer here (stored as unknown).
     unknown_ok: bool = True
+    # Whether it is read as "unknown" before the field's own reading (free text would take it as text).
+    unknown_first: bool = False
     # Whether what was typed is kept for staff when the question is skipped after three tries.
     keep_said: bool = True
 
@@ -340,8 +342,11 @@ class Form:
             await self._accept_media(turn, current, media)
             return
         self._number_to_choice(turn, current, sub)
-        outcome = current.parse(turn, state["answers"], sub)
-        if isinstance(outcome, Retry) and current.unknown_ok and turn.text and is_unknown(turn.text):
+        unknown = current.unknown_ok and bool(turn.text) and is_unknown(turn.text)
+        outcome = (
+            Accept(None) if unknown and current.unknown_first else current.parse(turn, state["answers"], sub)
+        )
+        if isinstance(outcome, Retry) and unknown:
             outcome = Accept(None)
         if isinstance(outcome, Retry) and pending is not None:
             # Neither Ya/Tidak nor a usable new answer: keep the "betul?" and say how to answer it,
@@ -437,15 +442,11 @@ class Form:
     def _summary_lines(self, turn: Turn) -> list[tuple[Field, str]]:
         answers = turn.data["answers"]
         flags = flags_of(answers)
-        return [
-            (
-                f,
-                f"{turn.t(f.label_key)}: "
-                + (flag_text(turn, flags[f.name]) if f.name in flags else f.show(turn, answers.get(f.name))),
-            )
-            for f in self._applicable(answers)
-            if f.label_key
-        ]
+
+        def shown(f: Field) -> str:
+            return flag_text(turn.t, flags[f.name]) if f.name in flags else f.show(turn, answers.get(f.name))
+
+        return [(f, f"{turn.t(f.label_key)}: {shown(f)}") for f in self._applicable(answers) if f.label_key]
 
     def _show_summary(self, turn: Turn) -> None:
         lines = self._summary_lines(turn)

@@ -7,7 +7,7 @@ from typing import Any
 from handlers import menu
 from handlers.choices import STALE, Option, pick, render, yes_no_options
 from handlers.forms import Form
-from handlers.registration import FIELDS, person_from_answers
+from handlers.registration import FIELDS, birth_answer, person_from_answers
 from handlers.turn import Turn
 from handlers.types import Choice
 from storage import repo
@@ -34,10 +34,10 @@ def answers_from_person(person: PersonRecord) -> dict[str, Any]:
         else None
     )
     return {
-        "for_whom": "self" if person.is_self else "other",
+        "for_whom": "self" if person.is_self else ("child" if person.agreed_by == "guardian" else "other"),
         "full_name": person.full_name,
         "nik": person.nik.model_dump() if person.nik else None,
-        "birth_date": person.birth_date.isoformat() if person.birth_date else None,
+        "birth_date": birth_answer(person),
         "sex": person.sex,
         "phone": person.phone,
         "kecamatan": person.kecamatan_code,

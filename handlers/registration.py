@@ -60,6 +60,7 @@ class ForWhomField(ChoiceField):
     """
 
     unknown_ok = False
+    kept_media = frozenset[str]()  # who agreed must be chosen, not left for staff to hear
 
     def parse(self, turn: Turn, answers: dict[str, Any], sub: dict[str, Any]) -> Outcome:
         outcome = super().parse(turn, answers, sub)
@@ -81,6 +82,7 @@ class GuardianField(YesNoField):
     """For a person under 17 registered as agreeing themselves: did a parent or guardian agree?"""
 
     unknown_ok = False
+    kept_media = frozenset[str]()
 
     def parse(self, turn: Turn, answers: dict[str, Any], sub: dict[str, Any]) -> Outcome:
         outcome = super().parse(turn, answers, sub)

@@ -178,6 +178,14 @@ def test_parse_name_rejects(text: str, reason: str) -> None:
         ("3674-011708-850001", "3674011708850001"),
         ("3603015708850001", "3603015708850001"),  # older Tangsel NIK, issued as Kab. Tangerang
         ("3171011708450001", "3171011708450001"),  # issued in Jakarta
+        # Provinces python-stdnum 2.2 does not know; the Kemendagri list shipped with the service does.
+        ("6571011708850001", "6571011708850001"),  # Kota Tarakan, Kalimantan Utara
+        ("9301014708850001", "9301014708850001"),  # Merauke, Papua Selatan
+        ("9404011708850001", "9404011708850001"),  # Mimika, Papua Tengah
+        ("9202011708850001", "9202011708850001"),  # Manokwari, Papua Barat
+        ("9501011708850001", "9501011708850001"),  # Jayawijaya, Papua Pegunungan
+        ("9671011708850001", "9671011708850001"),  # Kota Sorong, Papua Barat Daya
+        ("3603011708850001", "3603011708850001"),  # older Tangsel NIK, Kabupaten Tangerang
     ],
 )
 def test_parse_nik(text: str, expected: str) -> None:
@@ -196,6 +204,8 @@ def test_parse_nik(text: str, expected: str) -> None:
         ("3674011713850001", "nik_invalid", {}),  # month 13
         ("3674010000000000", "nik_invalid", {}),
         ("9971011708450001", "nik_invalid", {}),  # no province 99
+        ("3699011708450001", "nik_invalid", {}),  # Banten has no regency 99
+        ("3674011708850000", "nik_invalid", {}),  # serial 0000
         ("", "empty", {}),
     ],
 )

@@ -603,3 +603,28 @@ async def test_what_had_to_be_shortened_is_logged_without_the_text(
     assert [o["id"] for o in sent.options] == ["pick:a", "pick:b"]  # a tap still answers by id
     assert f"outbox row {row.id} adjusted: 1 list row title(s) shortened to 24 characters" in caplog.text
     assert long_label not in caplog.text
+
+
+async def test_files_at_typed_questions_are_kept_only_when_they_answer(harness: Harness) -> None:
+    """A voice note answers any question and a card photo answers the NIK; other files are not kept."""
+    for media_id, mime in (("v-name", "audio/ogg"), ("p-stray", "image/jpeg"), ("p-card", "image/jpeg")):
+        harness.fake.add_media(media_id, b"bytes of " + media_id.encode(), mime)
+    harness.fake.add_media("s-stray", b"sticker", "image/webp")
+    siti = Person(harness)
+    await agree(siti)
+    await siti.tap(t("menu.registration"))
+    await siti.tap(t("reg.for_self"))
+    folder = harness.wa.channel.media.root
+
+    def kept() -> list[bytes]:
+        return sorted(path.read_bytes() for path in folder.rglob("*") if path.is_file())
+
+    await siti.send_file("image", "p-stray", "image/jpeg")  # a photo is no name: refused, not kept
+    assert siti.replies[0].text.startswith("Maaf") and kept() == []
+    await siti.send_file("audio", "v-name", "audio/ogg; codecs=opus", voice=True)
+    assert siti.replies[0].text == t("form.kept_voice")
+    assert siti.last.text == t("reg.q.nik.self")
+    await siti.send_file("sticker", "s-stray", "image/webp")  # not an answer here either
+    await siti.send_file("image", "p-card", "image/jpeg")  # a picture of the card answers the NIK
+    assert siti.replies[0].text == t("form.kept_photo")
+    assert kept() == [b"bytes of p-card", b"bytes of v-name"]

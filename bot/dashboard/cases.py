@@ -21,7 +21,7 @@ from bot.dashboard.queries import QueueFilter
 from handlers import casework
 from handlers.aid import AidForm
 from handlers.casework import CaseworkError
-from handlers.forms import Form
+from handlers.forms import Form, flag_text, flags_of
 from handlers.lost_ktp import LostKtpForm
 from handlers.outreach import OutreachError, create_appointment
 from handlers.registration import RegistrationForm
@@ -191,11 +191,19 @@ def answers_of(d: Dashboard, case: CaseRecord, lang: str, now: datetime) -> list
         return []
     turn = _turn(d, lang, now)
     shown: list[Answer] = []
+    flags = flags_of(case.answers)
     for field in form.fields:
         if not field.label_key or field.name not in case.answers:
             continue
         value = case.answers[field.name]
         label = d.catalog.text(lang, field.label_key)
+        flag = flags.get(field.name)
+        if flag is not None:
+            # Answered by voice note or photo (played or shown here), or left for staff to ask.
+            ref = flag.get("ref")
+            url = media_url(d, ref) if isinstance(ref, str) else None
+            shown.append(Answer(label, flag_text(turn.t, flag), flag.get("kind") if url else None, url))
+            continue
         try:
             if not field.applies(case.answers):
                 continue
