@@ -1,8 +1,9 @@
 """Segments: who a broadcast, reminder or invitation reaches.
 
-A segment combines filters (all of them must hold). Contacts who opted out ("berhenti"), who blocked the
-bot (unreachable), or who have not agreed to the privacy notice are always excluded. A field worker who
-registered several people in a kecamatan is one contact and receives one message.
+A segment combines filters (all of them must hold). Contacts who do not receive information messages (they
+did not choose "Setuju + terima info", a consent of its own, or chose BERHENTI INFO later: `opted_out`),
+who blocked the bot (unreachable), or who have not agreed to the privacy notice are always excluded. A field
+worker who registered several people in a kecamatan is one contact and receives one message.
 """
 
 from datetime import UTC, date, datetime, time, timedelta

@@ -93,6 +93,8 @@ class ContactRecord(Record):
     unreachable: bool = False
     awaiting_case_id: int | None = None
     last_inbound_at: datetime | None = None
+    # Every message also spoken as a voice note (changed by a targeted update, see handlers.voice).
+    voice: bool = False
     created_at: datetime
     updated_at: datetime
 

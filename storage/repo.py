@@ -349,12 +349,17 @@ def next_reference(conn: sqlite3.Connection, kind: CaseKind, year: int) -> str:
 
 
 def record_consent(
-    conn: sqlite3.Connection, contact_id: str, granted: bool, version: str, at: datetime
+    conn: sqlite3.Connection,
+    contact_id: str,
+    granted: bool,
+    version: str,
+    at: datetime,
+    purpose: str = "service",
 ) -> None:
-    """Keep proof of a consent answer (UU PDP Pasal 24)."""
+    """Keep proof of a consent answer (UU PDP Pasal 24); `purpose` is 'service' or 'broadcast'."""
     conn.execute(
-        "INSERT INTO consents (contact_id, granted, notice_version, at) VALUES (?, ?, ?, ?)",
-        (contact_id, int(granted), version, iso(at)),
+        "INSERT INTO consents (contact_id, granted, notice_version, at, purpose) VALUES (?, ?, ?, ?, ?)",
+        (contact_id, int(granted), version, iso(at), purpose),
     )
 
 

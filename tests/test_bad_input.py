@@ -158,7 +158,7 @@ async def greet(chat: Chat, lang: str = "id") -> list[Reply]:
 async def agree(chat: Chat, lang: str = "id") -> None:
     """A new contact reaches the main menu."""
     await greet(chat, lang)
-    await chat.choose("consent:yes")
+    await chat.choose("consent:yes_info")
     assert t("menu.prompt", lang) in chat.last.text
 
 

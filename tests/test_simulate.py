@@ -130,6 +130,7 @@ def test_conversation_turn_by_turn(tmp_path: Path, simulate: Callable[[Path], Si
             "text": t("consent.notice"),
             "choices": [
                 {"id": "consent:yes", "label": t("consent.agree")},
+                {"id": "consent:yes_info", "label": t("consent.agree_info")},
                 {"id": "consent:no", "label": t("consent.refuse")},
                 {"id": "consent:read", "label": t("consent.read_full")},
                 {"id": "consent:language", "label": t("menu.language")},
