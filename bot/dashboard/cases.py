@@ -225,7 +225,7 @@ def answers_of(d: Dashboard, case: CaseRecord, lang: str, now: datetime) -> list
                 text = f"{text} ({value['lat']}, {value['lon']})"
         if flag is not None and isinstance(flag.get("ref"), str):  # spoken, then typed out by staff
             kind, url = str(flag.get("kind")), media_url(d, flag["ref"])
-            text = d.ui.text(lang, "listen.heard_answer", text=text, by=str(flag["heard"].get("by", "")))
+            text = d.words(lang, "listen.heard_answer", text=text, by=str(flag["heard"].get("by", "")))
         shown.append(Answer(label, text, kind, url))
     return shown
 
