@@ -2,12 +2,13 @@
 
 import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from handlers.geo import Boundaries
 from handlers.i18n import Catalog
 from handlers.places import Places
 from handlers.speech import Said, compose
@@ -32,6 +33,8 @@ class Services:
     notice_version: str
     resume_after: timedelta
     timezone: ZoneInfo
+    # Kelurahan boundaries (which kelurahan a shared location falls in), loaded once per process.
+    boundaries: Boundaries = field(default_factory=Boundaries.shared)
 
 
 class Turn:
