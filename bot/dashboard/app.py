@@ -246,12 +246,13 @@ class Dashboard:
     # ------------------------------------------------------------ assembly
 
     def _register(self) -> None:
-        from bot.dashboard import admin, cases, outreach, simulator, voice
+        from bot.dashboard import admin, cases, listen, outreach, simulator, voice
 
         admin.register(self)
         cases.register(self)
         outreach.register(self)
         voice.register(self)
+        listen.register(self)
         if self.config.simulator and self.web_channel is not None:
             simulator.register(self)
 
