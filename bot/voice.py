@@ -13,6 +13,7 @@ cached by voice and text, so each distinct sentence is synthesised once. The too
 import asyncio
 import contextlib
 import hashlib
+import io
 import logging
 import os
 import re
@@ -26,6 +27,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from pathlib import Path
+
+from mutagen.ogg import OggPage
 
 from bot.settings import VoiceSettings
 from handlers.i18n import Catalog
@@ -97,6 +100,45 @@ def spoken_text(text: str, language: str) -> str:
 
 def _digest(*values: str) -> str:
     return hashlib.sha256("\x00".join(values).encode()).hexdigest()[:32]
+
+
+def join_ogg(blobs: list[bytes]) -> bytes:
+    """Several OGG/Opus files of the same encoding as one: the first file's headers, then every file's
+    audio pages renumbered into one stream (granule positions carried on). Pure Python, milliseconds,
+    where an ffmpeg process costs hundreds of them on a busy machine."""
+    pages: list[OggPage] = []
+    serial = 0
+    offset = 0
+    for number, blob in enumerate(blobs):
+        source = io.BytesIO(blob)
+        found: list[OggPage] = []
+        while source.tell() < len(blob):
+            found.append(OggPage(source))  # type: ignore[no-untyped-call]
+        # OpusHead and OpusTags come first, each ending a page.
+        packets = headers = 0
+        for page in found:
+            headers += 1
+            packets += len(page.packets) - (0 if page.complete else 1)
+            if packets >= 2 and page.complete:
+                break
+        if number == 0:
+            serial = found[0].serial
+            pages += found[:headers]
+        last = 0
+        for page in found[headers:]:
+            if page.position >= 0:
+                last = page.position
+                page.position += offset
+            page.serial = serial
+            page.first = page.last = False
+            pages.append(page)
+        offset += last
+    if not pages:
+        raise VoiceError("nothing to join")
+    pages[-1].last = True
+    for sequence, page in enumerate(pages):
+        page.sequence = sequence
+    return b"".join(page.write() for page in pages)  # type: ignore[no-untyped-call]
 
 
 def _exists(path: Path) -> bool:
@@ -384,35 +426,15 @@ class VoiceBank:
             return None
 
     async def _join(self, files: list[Path], out: Path) -> None:
-        """One OGG/Opus file of several, in order; all are our own encoding, so the packets are copied."""
-        with tempfile.TemporaryDirectory(dir=self.root) as work:
-            listing = Path(work) / "parts.txt"
-            lines = "".join("file '{}'\n".format(str(f.resolve()).replace("'", "'\\''")) for f in files)
-            await asyncio.to_thread(listing.write_text, lines)
+        """One OGG/Opus file of several, in order (in a thread: a few milliseconds of page copying)."""
+
+        def work() -> None:
+            data = join_ogg([f.read_bytes() for f in files])
             tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp.ogg")
-            try:
-                await self._run(
-                    [
-                        self.settings.ffmpeg,
-                        "-nostdin",
-                        "-y",
-                        "-loglevel",
-                        "error",
-                        "-f",
-                        "concat",
-                        "-safe",
-                        "0",
-                        "-i",
-                        str(listing),
-                        "-c",
-                        "copy",
-                        str(tmp),
-                    ]
-                )
-                os.replace(tmp, out)
-            finally:
-                with contextlib.suppress(FileNotFoundError):
-                    tmp.unlink()
+            tmp.write_bytes(data)
+            os.replace(tmp, out)
+
+        await asyncio.to_thread(work)
 
     async def _prune_now_and_then(self) -> None:
         now = time.monotonic()

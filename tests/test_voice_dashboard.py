@@ -3,14 +3,16 @@ recording (converted to OGG/Opus, listed with its length), replace and remove it
 change nothing. The simulator plays the voice note of each reply in voice mode."""
 
 import asyncio
+import json
 import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
+from bot.media import MediaStore
 from handlers.i18n import Catalog
-from tests.dashboard_support import Desk, csrf_of, open_desk
+from tests.dashboard_support import Desk, SeedCase, csrf_of, open_desk
 from tests.support import Clock
 
 CITIZEN = Catalog.load()
@@ -116,3 +118,50 @@ async def test_the_simulator_plays_the_voice_note_of_each_reply(desk: Desk) -> N
     src = lines.text.split('class="voice-note"')[0].rsplit('src="', 1)[1].split('"', 1)[0]
     played = await desk.client.get(src)
     assert played.status_code == 200 and played.content[:4] == b"OggS"
+
+
+async def test_a_voice_answer_is_listed_then_typed_into_its_question_and_audited(
+    desk: Desk, clock: Clock
+) -> None:
+    note = MediaStore(desk.data_dir).save(await tone(1.0, "ogg"), mime="audio/ogg", at=clock())
+    flags = {"household_size": {"why": "media", "kind": "voice", "ref": note, "mime": "audio/ogg"}}
+    [reference] = await desk.seed(
+        SeedCase("Siti Aminah", answers={"full_name": "Siti Aminah", "household_size": None, "flags": flags})
+    )
+    csrf = await desk.signed_in("petugas", "siti")
+    listed = await desk.client.get("/listen")
+    question = (
+        CITIZEN.text("id", "reg.label.household_size") if CITIZEN.has("reg.label.household_size") else ""
+    )
+    assert reference in listed.text and f'src="/{note}"' in listed.text and question in listed.text
+    page = await desk.client.get(f"/cases/{reference}")
+    assert f'action="/cases/{reference}/heard"' in page.text and 'value="household_size"' in page.text
+
+    # What cannot answer the question is refused with the question's own reason; nothing changes.
+    bad = await desk.client.post(
+        f"/cases/{reference}/heard", data={"csrf_token": csrf, "field": "household_size", "text": "banyak"}
+    )
+    assert bad.status_code == 400 and ui("listen.invalid", reason="")[:20] in bad.text
+    [case] = await desk.rows("SELECT answers FROM cases WHERE reference = ?", reference)
+    assert json.loads(case["answers"])["household_size"] is None
+
+    done = await desk.client.post(
+        f"/cases/{reference}/heard", data={"csrf_token": csrf, "field": "household_size", "text": "5 orang"}
+    )
+    assert done.status_code == 303 and "done=heard" in done.headers["location"]
+    [case] = await desk.rows("SELECT id, answers FROM cases WHERE reference = ?", reference)
+    answers = json.loads(case["answers"])
+    assert (
+        answers["household_size"] == 5 and answers["flags"]["household_size"]["heard"]["by"] == "staff:siti"
+    )
+    events = await desk.rows("SELECT action, actor, note FROM case_events WHERE case_id = ?", case["id"])
+    assert {"action": "heard", "actor": "staff:siti", "note": "household_size"} in events
+    audited = await desk.rows("SELECT target, detail FROM audit_log WHERE action = 'case.heard'")
+    assert audited == [{"target": reference, "detail": "household_size"}]
+    assert reference not in (await desk.client.get("/listen")).text
+    page = await desk.client.get(f"/cases/{reference}")
+    assert "staff:siti" in page.text and f'action="/cases/{reference}/heard"' not in page.text
+    again = await desk.client.post(
+        f"/cases/{reference}/heard", data={"csrf_token": csrf, "field": "household_size", "text": "6"}
+    )
+    assert again.status_code == 404

@@ -247,7 +247,7 @@ class Dashboard:
     # ------------------------------------------------------------ assembly
 
     def _register(self) -> None:
-        from bot.dashboard import admin, cases, conversation, in_doubt, outreach, simulator, voice
+        from bot.dashboard import admin, cases, conversation, in_doubt, listen, outreach, simulator, voice
 
         admin.register(self)
         cases.register(self)
@@ -255,6 +255,7 @@ class Dashboard:
         outreach.register(self)
         voice.register(self)
         in_doubt.register(self)
+        listen.register(self)
         if self.config.simulator and self.web_channel is not None:
             simulator.register(self)
 

@@ -22,7 +22,7 @@ from handlers import casework
 from handlers.aid import AidForm
 from handlers.casework import CaseworkError
 from handlers.fields import PhoneField
-from handlers.forms import Form, flag_text, flags_of
+from handlers.forms import VOICE_KINDS, Form, flag_text, flags_of
 from handlers.lost_ktp import LostKtpForm
 from handlers.outreach import OutreachError, create_appointment
 from handlers.registration import RegistrationForm
@@ -181,6 +181,9 @@ class Answer:
     text: str
     media_kind: str | None = None
     media_url: str | None = None
+    field: str | None = None
+    # Answered by voice note and not yet typed out: the page offers a form to do it ("perlu didengar").
+    to_hear: bool = False
 
 
 def _turn(d: Dashboard, lang: str, now: datetime) -> Turn:
@@ -227,11 +230,13 @@ def answers_of(
         value = case.answers[field.name]
         label = d.catalog.text(lang, field.label_key)
         flag = flags.get(field.name)
-        if flag is not None:
+        if flag is not None and not flag.get("heard"):
             # Answered by voice note or photo (played or shown here), or left for staff to ask.
             ref = flag.get("ref")
             url = media_url(d, ref) if isinstance(ref, str) else None
-            shown.append(Answer(label, flag_text(turn.t, flag), flag.get("kind") if url else None, url))
+            listen = flag.get("why") == "media" and flag.get("kind") in VOICE_KINDS
+            kind = flag.get("kind") if url else None
+            shown.append(Answer(label, flag_text(turn.t, flag), kind, url, field.name, listen))
             continue
         try:
             if not field.applies(case.answers):
@@ -251,6 +256,9 @@ def answers_of(
                 kind, url = "voice", media_url(d, value["voice"])
             if "lat" in value and "lon" in value:
                 text = f"{text} ({value['lat']}, {value['lon']})"
+        if flag is not None and isinstance(flag.get("ref"), str):  # spoken, then typed out by staff
+            kind, url = str(flag.get("kind")), media_url(d, flag["ref"])
+            text = d.words(lang, "listen.heard_answer", text=text, by=str(flag["heard"].get("by", "")))
         shown.append(Answer(label, text, kind, url))
     return shown
 

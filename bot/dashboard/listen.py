@@ -1,0 +1,162 @@
+"""Answers given by voice note ("perlu didengar"): staff listen and type what was said into the field.
+
+A question answered with a voice note is kept on the case with a flag ("dijawab dengan pesan suara",
+see handlers.forms). Such answers are listed for staff; on the case page a small form under each one
+takes what the person said, checks it as the question itself would (a NIK is a valid NIK, a date a
+date), stores it as the answer, marks the voice note heard, and records who did it (timeline and audit).
+"""
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from starlette.responses import Response
+
+from bot.dashboard.app import Ctx, Dashboard, Refused
+from bot.dashboard.cases import FORMS, _case_or_404, _case_view, media_url
+from handlers.forms import FLAGS, VOICE_KINDS, Accept, Field, flags_of
+from handlers.turn import Turn
+from handlers.types import Inbound
+from storage import repo
+from storage.records import CaseEventRecord, CaseRecord, ContactRecord
+
+LISTED = 500
+
+
+@dataclass(frozen=True, slots=True)
+class ToHear:
+    """One voice answer nobody has typed out yet."""
+
+    reference: str
+    subject_name: str
+    field: str
+    label: str
+    url: str | None
+    created_at: str
+
+
+def register(d: Dashboard) -> None:
+    """Add the list and the form's target."""
+    d.route("/listen", listen_page, role="viewer")
+    d.route("/cases/{reference}/heard", heard, role="petugas", methods=("POST",))
+
+
+def unheard(answers: dict[str, Any]) -> list[str]:
+    """Fields of a case answered by voice note and not yet typed out by staff, in answer order."""
+    return [
+        name
+        for name, flag in flags_of(answers).items()
+        if flag.get("why") == "media" and flag.get("kind") in VOICE_KINDS and not flag.get("heard")
+    ]
+
+
+def field_of(case: CaseRecord, name: str) -> Field | None:
+    """The question of the case's form named `name`."""
+    form = FORMS.get(case.kind)
+    return next((f for f in form.fields if f.name == name), None) if form else None
+
+
+def to_hear(d: Dashboard, case: CaseRecord, lang: str) -> list[ToHear]:
+    """The voice answers of one case still waiting for staff to listen."""
+    out = []
+    for name in unheard(case.answers):
+        field = field_of(case, name)
+        label = d.catalog.text(lang, field.label_key) if field and field.label_key else name
+        ref = str(flags_of(case.answers)[name].get("ref") or "")
+        out.append(
+            ToHear(case.reference, case.subject_name, name, label, media_url(d, ref), str(case.created_at))
+        )
+    return out
+
+
+async def listen_page(ctx: Ctx) -> Response:
+    """Cases with voice answers nobody has typed out yet, oldest first."""
+    rows = await ctx.d.db.fetchall(
+        'SELECT * FROM cases WHERE answers LIKE \'%"why": "media"%\' ORDER BY id LIMIT ?', (LISTED,)
+    )
+    items: list[ToHear] = []
+    for row in rows:
+        items += to_hear(ctx.d, repo.case_from_row(row), ctx.lang)
+    return ctx.render("listen.html", items=items)
+
+
+def _staff_turn(d: Dashboard, text: str, now: datetime) -> Turn:
+    """A stand-in step whose "answer" is what staff typed, so the question checks it as usual."""
+    contact = ContactRecord(id="web:staff", channel="web", created_at=now, updated_at=now)
+    return Turn(
+        event=Inbound(contact=contact.id, at=now, text=text),
+        contact=contact,
+        flow="",
+        step="",
+        data={},
+        started_at=now,
+        updated_at=None,
+        services=d.service.services,
+        now=now,
+    )
+
+
+async def heard(ctx: Ctx) -> Response:
+    """What the person said in a voice answer, typed by staff into the question it answered."""
+    case = await _case_or_404(ctx)
+    name = ctx.field("field", limit=64)
+    text = ctx.field("text", limit=2000)
+    field = field_of(case, name)
+    if field is None or name not in unheard(case.answers):
+        raise Refused(404, "refused.no_answer")
+    if not text:
+        return await _case_view(ctx, case, 400, problem=ctx.msg("listen.empty"))
+    outcome = field.parse(_staff_turn(ctx.d, text, ctx.now), dict(case.answers), {})
+    if not isinstance(outcome, Accept):
+        said = getattr(outcome, "text", "") or ctx.msg("listen.unusable")
+        return await _case_view(ctx, case, 400, problem=ctx.msg("listen.invalid", reason=said))
+    assert case.id is not None
+    write = partial(
+        _store_heard,
+        case_id=case.id,
+        reference=case.reference,
+        field=name,
+        value=outcome.value,
+        extra=outcome.extra,
+        actor=ctx.user.actor,
+        at=ctx.now,
+    )
+    if not await ctx.d.db.write(write):
+        return await _case_view(ctx, case, 409, problem=ctx.msg("listen.changed"))
+    return ctx.redirect(f"/cases/{case.reference}", done="heard")
+
+
+def _store_heard(
+    conn: sqlite3.Connection,
+    *,
+    case_id: int,
+    reference: str,
+    field: str,
+    value: Any,
+    extra: dict[str, Any],
+    actor: str,
+    at: datetime,
+) -> bool:
+    row = conn.execute("SELECT answers FROM cases WHERE id = ?", (case_id,)).fetchone()
+    answers = json.loads(row[0])
+    flags = flags_of(answers)
+    flag = flags.get(field)
+    if not flag or flag.get("heard"):
+        return False  # someone else typed it out meanwhile
+    answers[field] = value
+    for key, implied in extra.items():
+        answers.setdefault(key, implied)
+    flags[field] = {**flag, "heard": {"by": actor, "at": at.isoformat()}}
+    answers[FLAGS] = flags
+    conn.execute(
+        "UPDATE cases SET answers = ?, updated_at = ? WHERE id = ?",
+        (json.dumps(answers, ensure_ascii=False), at.isoformat(), case_id),
+    )
+    repo.add_case_event(
+        conn, CaseEventRecord(case_id=case_id, at=at, actor=actor, action="heard", note=field)
+    )
+    repo.audit(conn, actor=actor, action="case.heard", at=at, target=reference, detail=field)
+    return True
