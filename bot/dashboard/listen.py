@@ -16,7 +16,7 @@ from typing import Any
 from starlette.responses import Response
 
 from bot.dashboard.app import Ctx, Dashboard, Refused
-from bot.dashboard.cases import FORMS, _case_or_404, _case_view, media_url
+from bot.dashboard.cases import FORMS, _case_or_404, case_view, media_url
 from handlers.forms import FLAGS, VOICE_KINDS, Accept, Field, flags_of
 from handlers.turn import Turn
 from handlers.types import Inbound
@@ -108,11 +108,11 @@ async def heard(ctx: Ctx) -> Response:
     if field is None or name not in unheard(case.answers):
         raise Refused(404, "refused.no_answer")
     if not text:
-        return await _case_view(ctx, case, 400, problem=ctx.msg("listen.empty"))
+        return await case_view(ctx, case, 400, problem=ctx.msg("listen.empty"))
     outcome = field.parse(_staff_turn(ctx.d, text, ctx.now), dict(case.answers), {})
     if not isinstance(outcome, Accept):
         said = getattr(outcome, "text", "") or ctx.msg("listen.unusable")
-        return await _case_view(ctx, case, 400, problem=ctx.msg("listen.invalid", reason=said))
+        return await case_view(ctx, case, 400, problem=ctx.msg("listen.invalid", reason=said))
     assert case.id is not None
     write = partial(
         _store_heard,
@@ -125,7 +125,7 @@ async def heard(ctx: Ctx) -> Response:
         at=ctx.now,
     )
     if not await ctx.d.db.write(write):
-        return await _case_view(ctx, case, 409, problem=ctx.msg("listen.changed"))
+        return await case_view(ctx, case, 409, problem=ctx.msg("listen.changed"))
     return ctx.redirect(f"/cases/{case.reference}", done="heard")
 
 
