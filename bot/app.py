@@ -5,29 +5,35 @@ import logging
 import os
 import sqlite3
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
+from time import perf_counter
 from typing import IO
 from zoneinfo import ZoneInfo
 
 from bot.engine import Clock, Engine, utcnow
 from bot.media import MediaStore
+from bot.metrics import Metrics
 from bot.outbox import Channel, Dispatcher
 from bot.settings import Settings
+from bot.voice import VoiceBank
 from handlers.i18n import Catalog
 from handlers.outreach import QuietHours
 from handlers.places import Places
 from handlers.turn import Services
 from handlers.types import Inbound
 from storage import repo
-from storage.crypto import KEY_FILE_NAME, Sealer, load_or_create_key
+from storage.backup import DB_FILE_NAME
+from storage.crypto import KEY_FILE_NAME, Sealer
 from storage.db import Database
+from storage.keys import record_check_value, resolve_key, secure_data_dir
 from storage.records import OutboxRecord
 
-log = logging.getLogger(__name__)
+__all__ = ["DB_FILE_NAME", "Service", "ServiceLock", "build_service", "open_sealer"]
 
-DB_FILE_NAME = "intake.sqlite3"
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -39,10 +45,20 @@ class Service:
     services: Services
     engine: Engine
     dispatcher: Dispatcher
+    metrics: Metrics = field(default_factory=Metrics)
+    voice: VoiceBank | None = None
 
     async def receive(self, event: Inbound) -> list[OutboxRecord]:
-        """Handle an inbound event and send its replies; then tidy the media folder."""
-        records = await self.engine.handle(event, after_commit=self.dispatcher.deliver)
+        """Handle an inbound event and send its replies (counted and timed for /metrics); then tidy the
+        media folder."""
+        started = perf_counter()
+        try:
+            records = await self.engine.handle(event, after_commit=self.dispatcher.deliver)
+        except BaseException:
+            self.metrics.inbound_done(event.contact, "error", perf_counter() - started)
+            raise
+        outcome = "replied" if records else "no_reply"
+        self.metrics.inbound_done(event.contact, outcome, perf_counter() - started)
         await self.tidy_media(event)
         return records
 
@@ -79,12 +95,21 @@ class Service:
         await self.db.close()
 
 
+STORE_FILES = [KEY_FILE_NAME, DB_FILE_NAME, f"{DB_FILE_NAME}-wal", f"{DB_FILE_NAME}-shm"]
+
+
 def open_sealer(settings: Settings, *, announce: IO[str] | None = None) -> Sealer:
-    """The NIK/KK sealer, creating a key file on first run (and telling the operator)."""
+    """The NIK/KK sealer, checked against the store (`KeyProblem`, nothing written, when it is not the
+    store's key); a key file is created on a fresh store (and the operator told). The data directory is
+    made private (0700, files 0600), and the operator warned of what was fixed."""
     configured = settings.store.secret_key
-    key, created = load_or_create_key(
-        configured.get_secret_value() if configured else None, settings.store.data_dir
+    data_dir = settings.store.data_dir
+    key, created = resolve_key(
+        configured.get_secret_value() if configured else None, data_dir, data_dir / DB_FILE_NAME
     )
+    for note in secure_data_dir(data_dir, STORE_FILES):
+        log.warning("%s", note)
+        print(note, file=announce or sys.stderr)
     if created:
         path = settings.store.data_dir / KEY_FILE_NAME
         print(
@@ -111,6 +136,7 @@ async def build_service(
         synchronous=store.sqlite_synchronous,
         readers=store.reader_connections,
     )
+    await db.write(partial(record_check_value, sealer=sealer))
     service_settings = settings.service
     services = Services(
         db=db,
@@ -123,6 +149,7 @@ async def build_service(
     )
     engine = Engine(services, default_language=service_settings.default_language, clock=clock)
     outreach = settings.outreach
+    voice = VoiceBank(store.data_dir, services.catalog, settings.voice)
     dispatcher = Dispatcher(
         db,
         channels,
@@ -130,9 +157,10 @@ async def build_service(
         poll_seconds=service_settings.outbox_poll_seconds,
         fallback=fallback,
         quiet=QuietHours(outreach.quiet_start, outreach.quiet_end, services.timezone),
+        voice=voice,
     )
     await dispatcher.recover()
-    built = Service(settings, db, services, engine, dispatcher)
+    built = Service(settings, db, services, engine, dispatcher, voice=voice)
     repo.MEDIA_ERASED.set()  # files left queued by a stop between an erasure and their deletion
     await built.tidy_media()
     return built
@@ -142,7 +170,7 @@ class ServiceLock:
     """Only one service process may own a data directory (the sender must be alone)."""
 
     def __init__(self, data_dir: Path) -> None:
-        data_dir.mkdir(parents=True, exist_ok=True)
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._fd = os.open(data_dir / "service.lock", os.O_RDWR | os.O_CREAT, 0o600)
 
     def acquire(self) -> None:

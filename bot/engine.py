@@ -162,5 +162,5 @@ class Engine:
             repo.insert_outbox(
                 conn, contact_id=contact.id, payload=reply.to_json(), origin="reply", at=turn.now
             )
-            for reply in [*turn.late_replies, *turn.replies]
+            for reply in turn.outgoing()
         ]

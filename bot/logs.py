@@ -12,6 +12,14 @@ _SENSITIVE = re.compile(
 )
 
 
+MAX_MESSAGE = 2000  # characters of one log message; a 200 KB field is cut, not copied into the log
+
+
+def shorten(text: str, limit: int = MAX_MESSAGE) -> str:
+    """`text` cut to `limit` characters, saying how much was left out."""
+    return text if len(text) <= limit else f"{text[:limit]}...[+{len(text) - limit} chars]"
+
+
 def redact(text: str) -> str:
     """Replace anything shaped like a NIK, KK or phone number."""
     return _SENSITIVE.sub("[disamarkan]", text)
@@ -22,13 +30,13 @@ class RedactingFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        cleaned = redact(message)
+        cleaned = redact(shorten(message))
         if cleaned != message:
             record.msg = cleaned
             record.args = None
         if record.exc_info and not record.exc_text:
             # Exception messages can quote user input; format the traceback now, masked.
-            record.exc_text = redact(_FORMATTER.formatException(record.exc_info))
+            record.exc_text = redact(shorten(_FORMATTER.formatException(record.exc_info), 20_000))
         return True
 
 

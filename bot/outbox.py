@@ -15,10 +15,11 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from handlers.outreach import QuietHours
-from handlers.types import Reply
+from handlers.types import Reply, Voice
 from storage import repo
 from storage.db import Database
 from storage.records import OutboxRecord, OutboxStatus
@@ -31,6 +32,9 @@ REPLY_GRACE = timedelta(seconds=30)
 # The outbox row a channel's `send` is delivering (None outside the sender): channels that pace bulk
 # messages differently from replies, or pick a message form by origin, read it here.
 current_outbox_row: ContextVar[OutboxRecord | None] = ContextVar("current_outbox_row", default=None)
+# The voice note (an OGG/Opus file) of the reply a channel's `send` is delivering, for channels that show
+# it beside the text (terminal, simulate, simulator); platform channels send it with `send_voice`.
+current_voice_note: ContextVar[Path | None] = ContextVar("current_voice_note", default=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +53,23 @@ class Channel(Protocol):
 
     async def send(self, contact_id: str, reply: Reply) -> SendResult:
         """Deliver `reply` to `contact_id` (e.g. `console:u1`)."""
+        ...
+
+
+class VoiceRenderer(Protocol):
+    """Makes the voice-note file of a reply (None when it cannot: the text then goes alone)."""
+
+    async def render(self, voice: Voice) -> Path | None:
+        """The OGG/Opus file of `voice`."""
+        ...
+
+
+@runtime_checkable
+class VoiceChannel(Protocol):
+    """A channel that sends a reply's voice note as its own message, after the text."""
+
+    async def send_voice(self, contact_id: str, audio: Path) -> SendResult:
+        """Deliver the voice note `audio` to `contact_id`."""
         ...
 
 
@@ -148,8 +169,10 @@ class Dispatcher:
         quiet: QuietHours | None = None,
         chunk: int = 64,
         max_batches: int = 4,
+        voice: VoiceRenderer | None = None,
     ) -> None:
         self.db = db
+        self.voice = voice
         self.channels = channels
         self.fallback = fallback
         self.quiet = quiet
@@ -218,16 +241,46 @@ class Dispatcher:
         if channel is None:
             return SendResult(OutboxStatus.FAILED, error=f"no channel for scheme {scheme!r}")
         token = current_outbox_row.set(record)
+        voice_token = current_voice_note.set(None)
         try:
             reply = Reply.from_json(record.payload)
+            # A platform channel sends the voice note as its own message after the text, so the text is
+            # never held up by synthesis; channels that show it beside the text need the file first.
+            separate = isinstance(channel, VoiceChannel)
+            if not separate:
+                current_voice_note.set(await self._voice_note(reply))
             if isinstance(channel, KeyedChannel):
-                return await self._send_keyed(channel, record, reply)
-            return await channel.send(record.contact_id, reply)
+                result = await self._send_keyed(channel, record, reply)
+            else:
+                result = await channel.send(record.contact_id, reply)
+            if separate and result.status == OutboxStatus.SENT:
+                audio = await self._voice_note(reply)
+                if audio is not None:
+                    await self._send_voice(channel, record, audio)
+            return result
         except Exception as exc:  # a channel bug must not stop the sender
             log.exception("channel %s failed to send outbox row %d", scheme, record.id)
             return SendResult(OutboxStatus.UNKNOWN, error=type(exc).__name__)
         finally:
+            current_voice_note.reset(voice_token)
             current_outbox_row.reset(token)
+
+    async def _voice_note(self, reply: Reply) -> Path | None:
+        if reply.voice is None or self.voice is None:
+            return None
+        return await self.voice.render(reply.voice)
+
+    @staticmethod
+    async def _send_voice(channel: Channel, record: OutboxRecord, audio: Path) -> None:
+        """The voice note after its text; the row stays sent whatever becomes of it (the text arrived)."""
+        assert isinstance(channel, VoiceChannel)
+        try:
+            result = await channel.send_voice(record.contact_id, audio)
+        except Exception:
+            log.exception("voice note of outbox row %d failed", record.id)
+            return
+        if result.status != OutboxStatus.SENT:
+            log.warning("voice note of outbox row %d not sent: %s", record.id, result.error)
 
     async def _send_keyed(self, channel: KeyedChannel, record: OutboxRecord, reply: Reply) -> SendResult:
         key = outbox_key(record.id)

@@ -3,10 +3,12 @@ uvicorn, the outbox sender and the outreach scheduler, on one event loop."""
 
 import asyncio
 import contextlib
+import errno
 import gc
 import importlib
 import logging
 import signal
+import socket
 from collections.abc import Iterator
 from typing import Protocol, cast
 
@@ -16,12 +18,41 @@ from bot.app import Service, build_service
 from bot.channels.base import ChannelRuntime
 from bot.dashboard import WEB, Dashboard, WebChatChannel
 from bot.engine import utcnow
+from bot.nightly_backup import run_nightly_backups
 from bot.outbox import Channel
 from bot.scheduler import OutreachScheduler
 from bot.settings import Settings
-from bot.web import build_asgi
+from bot.web import Probes, build_asgi
 
 log = logging.getLogger(__name__)
+
+
+class StartupFailure(Exception):
+    """The service cannot start; the message is one sentence for the operator."""
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """Bind the HTTP port before anything else starts, so a busy port is one clear error at once."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, kind, proto, _, address = infos[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as error:
+        raise StartupFailure(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as error:
+        sock.close()
+        if error.errno == errno.EADDRINUSE:
+            raise StartupFailure(
+                f"port {port} on {host} is already in use (another program, or this service already "
+                "running); stop it or set DINSOS_WEB_PORT to a free port"
+            ) from None
+        raise StartupFailure(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+    sock.setblocking(False)
+    return sock
 
 
 class ChannelModule(Protocol):
@@ -56,6 +87,19 @@ async def run_service(
 ) -> None:
     """Run until SIGINT/SIGTERM (or `stop` is set); `extra_channels` add senders by scheme."""
     stop = stop or asyncio.Event()
+    listener = bind_socket(settings.web.host, settings.web.port)
+    try:
+        await _run_bound(settings, stop, listener, extra_channels)
+    finally:
+        listener.close()
+
+
+async def _run_bound(
+    settings: Settings,
+    stop: asyncio.Event,
+    listener: socket.socket,
+    extra_channels: dict[str, Channel] | None,
+) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -75,7 +119,7 @@ async def run_service(
             channels[runtime.channel.scheme] = runtime.channel
             runtimes.append(runtime)
             log.info("channel %s started", name)
-    except BaseException:
+    except BaseException as error:
         # A channel that cannot start (settings missing) stops the service: close what is open, or the
         # store's reader threads keep the process alive after the error is shown.
         for runtime in runtimes:
@@ -84,6 +128,9 @@ async def run_service(
             if runtime.stop is not None:
                 await runtime.stop()
         await service.close()
+        if isinstance(error, Exception) and not isinstance(error, StartupFailure):
+            log.debug("channel start-up failed", exc_info=True)
+            raise StartupFailure(f"a channel could not start: {type(error).__name__}: {error}") from error
         raise
     scheduler = OutreachScheduler(
         service.db,
@@ -98,11 +145,34 @@ async def run_service(
     gc.freeze()
     tasks = [asyncio.create_task(service.dispatcher.run(), name="outbox")]
     scheduler.start()
-    tasks += [asyncio.create_task(task) for runtime in runtimes for task in runtime.tasks]
+    tasks.append(
+        asyncio.create_task(
+            run_nightly_backups(
+                settings.store.data_dir, settings.backup, service.services.timezone, utcnow, stop
+            ),
+            name="backup",
+        )
+    )
+    channel_tasks = {
+        name: [asyncio.create_task(task, name=f"channel-{name}") for task in runtime.tasks]
+        for name, runtime in zip(enabled_channels(settings), runtimes, strict=True)
+    }
+    tasks += [task for started in channel_tasks.values() for task in started]
+    token = settings.web.metrics_token
+    probes = Probes(
+        db=service.db,
+        metrics=service.metrics,
+        clock=utcnow,
+        channels=lambda: {name: not any(t.done() for t in runs) for name, runs in channel_tasks.items()},
+        scheduler_running=lambda: scheduler.running,
+        metrics_token=token.get_secret_value() if token else None,
+    )
     server = _Server(
         uvicorn.Config(
             # The dashboard comes last: its pages sit at the root, after the channels' webhook paths.
-            build_asgi([*(route for runtime in runtimes for route in runtime.routes), *dashboard.routes()]),
+            build_asgi(
+                [*(route for runtime in runtimes for route in runtime.routes), *dashboard.routes()], probes
+            ),
             host=settings.web.host,
             port=settings.web.port,
             log_config=None,
@@ -110,8 +180,12 @@ async def run_service(
             lifespan="off",
         )
     )
-    tasks.append(asyncio.create_task(server.serve(), name="http"))
-    log.info("listening on http://%s:%d", settings.web.host, settings.web.port)
+    http = asyncio.create_task(server.serve(sockets=[listener]), name="http")
+    # If the HTTP server ends on its own (it failed), the service stops rather than run half-deaf.
+    http.add_done_callback(lambda _: stop.set())
+    tasks.append(http)
+    host, port = listener.getsockname()[:2]
+    log.info("listening on http://%s:%d", host, port)
     try:
         await stop.wait()
     finally:

@@ -141,6 +141,11 @@ class OutreachScheduler:
         scheduler.start()
         self._scheduler = scheduler
 
+    @property
+    def running(self) -> bool:
+        """Whether the scheduler is ticking (for /health)."""
+        return self._scheduler is not None and bool(self._scheduler.running)
+
     def shutdown(self) -> None:
         """Stop ticking."""
         if self._scheduler is not None:

@@ -21,6 +21,21 @@ class StoreSettings(BaseSettings):
     reader_connections: int = Field(default=2, ge=1, le=8)
 
 
+class BackupSettings(BaseSettings):
+    """The nightly backup the running service makes (`python -m bot backup FILE` makes one by hand)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="DINSOS_BACKUP_", env_file=".env", extra="ignore", env_ignore_empty=True
+    )
+
+    # Folder of the nightly backups (kept apart from the data directory; the key is never in them).
+    dir: Path = Path("backups")
+    # Local time (DINSOS_TIMEZONE) of the nightly backup.
+    daily_at: time = time(2, 0)
+    # Nightly backups kept (older ones are deleted); 0 turns the nightly backup off.
+    keep: int = Field(default=14, ge=0, le=365)
+
+
 class ServiceSettings(BaseSettings):
     """How conversations behave."""
 
@@ -31,9 +46,11 @@ class ServiceSettings(BaseSettings):
     default_language: Literal["id", "en"] = "id"
     timezone: str = "Asia/Jakarta"
     resume_after_minutes: int = Field(default=120, ge=1)
-    notice_version: str = "2026-11"
+    notice_version: str = "2026-12"
     outbox_poll_seconds: float = Field(default=2.0, gt=0)
     log_level: str = "INFO"
+    # Language of the staff command line (python -m bot staff ...): id or en; --lang overrides it.
+    staff_language: Literal["id", "en"] = "id"
 
 
 class WebSettings(BaseSettings):
@@ -46,6 +63,12 @@ class WebSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)  # 0: any free port (tests)
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    # /metrics answers only requests from this machine (not through a proxy) unless this token is set;
+    # then only requests with "Authorization: Bearer <token>".
+    metrics_token: SecretStr | None = None
+    # Addresses of the reverse proxies in front (comma separated IPs or networks, e.g. "127.0.0.1,::1").
+    # Only a request from one of these may name the client's address in X-Forwarded-For.
+    trusted_proxies: str = ""
 
 
 class TelegramSettings(BaseSettings):
@@ -153,8 +176,10 @@ class DashboardSettings(BaseSettings):
     session_idle_hours: float = Field(default=8.0, gt=0)
     # ... and after this many hours in any case.
     session_max_hours: float = Field(default=72.0, gt=0)
-    # Failed sign-ins allowed per account and per address within the window, then refused until it passes.
+    # Failed sign-ins per (account, address) before delays start (1 s, doubling, up to the window), and
+    # per address for all accounts together; kept in the store.
     login_attempts: int = Field(default=5, ge=1, le=100)
+    login_attempts_per_address: int = Field(default=20, ge=1, le=1000)
     login_window_minutes: float = Field(default=15.0, gt=0)
     # Session cookie only over HTTPS: "always", "never", or "auto" = when the request came over HTTPS.
     secure_cookies: Literal["auto", "always", "never"] = "auto"
@@ -162,6 +187,32 @@ class DashboardSettings(BaseSettings):
     simulator: bool = True
     # Rows per page in the queue, persons and audit log.
     page_size: int = Field(default=50, ge=10, le=500)
+
+
+class VoiceSettings(BaseSettings):
+    """Voice notes: espeak-ng (the spoken fallback) and ffmpeg (OGG/Opus), both from Debian's packages."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="DINSOS_VOICE_", env_file=".env", extra="ignore", env_ignore_empty=True
+    )
+
+    # Off: contacts in voice mode get text only.
+    enabled: bool = True
+    espeak: str = "espeak-ng"
+    ffmpeg: str = "ffmpeg"
+    ffprobe: str = "ffprobe"
+    espeak_voice_id: str = "id"
+    espeak_voice_en: str = "en-us"
+    # Words per minute: a little slower than espeak-ng's 175, for listeners who are not used to it.
+    espeak_speed: int = Field(default=145, ge=80, le=300)
+    # Synthesis and conversion processes running at once.
+    max_jobs: int = Field(default=2, ge=1, le=16)
+    tool_timeout_seconds: float = Field(default=60.0, gt=0)
+    max_recording_seconds: float = Field(default=120.0, gt=1)
+    # Voice notes that speak someone's answers (names, reference numbers) are deleted after this long.
+    personal_retention_hours: float = Field(default=24.0, gt=0)
+    # An uploaded WhatsApp media id is reused this long (Meta keeps media 30 days), then uploaded again.
+    whatsapp_media_days: float = Field(default=25.0, gt=0, le=30)
 
 
 class Settings:
@@ -176,6 +227,8 @@ class Settings:
         whatsapp: WhatsAppSettings | None = None,
         outreach: OutreachSettings | None = None,
         dashboard: DashboardSettings | None = None,
+        backup: BackupSettings | None = None,
+        voice: VoiceSettings | None = None,
     ) -> None:
         self.store = store or StoreSettings()
         self.service = service or ServiceSettings()
@@ -184,3 +237,5 @@ class Settings:
         self.whatsapp = whatsapp or WhatsAppSettings()
         self.outreach = outreach or OutreachSettings()
         self.dashboard = dashboard or DashboardSettings()
+        self.backup = backup or BackupSettings()
+        self.voice = voice or VoiceSettings()

@@ -2,6 +2,7 @@
 
 import argparse
 import csv
+import functools
 import json
 import sys
 from collections.abc import AsyncIterator
@@ -19,24 +20,51 @@ from bot.settings import Settings
 from handlers.casework import CaseworkError, change_status, reveal_numbers
 from handlers.fields import show_birth_date
 from handlers.forms import flag_text, flags_of
-from handlers.i18n import Catalog
+from handlers.i18n import LANGUAGES, Catalog
 from handlers.outreach import OutreachError
 from handlers.places import Places
 from storage import repo
 from storage.db import Database
+from storage.keys import record_check_value
 from storage.records import CaseKind, CaseRecord, CaseStatus
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# The staff catalog (shared with the dashboard): the command line's sentences are its `cli.` keys.
+STAFF_LOCALES = Path(__file__).resolve().parent / "dashboard" / "locales"
+
+
+def subparsers_of(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """Every sub-command parser below `parser`, at any depth."""
+    found: list[argparse.ArgumentParser] = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                found += [sub, *subparsers_of(sub)]
+    return found
+
+
+def _staff_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    """`--as` and `--lang`: at the top they set the default; after a command they override it (SUPPRESS
+    keeps a sub-command from resetting what was given before it)."""
+    default = None if top else argparse.SUPPRESS
+    parser.add_argument(
+        "--as",
+        dest="actor",
+        default=default,
+        help="staff member's name for the audit log (default: login name)",
+    )
+    parser.add_argument(
+        "--lang",
+        dest="cli_language",
+        choices=LANGUAGES,
+        default=default,
+        help="language of messages: id (default, or DINSOS_STAFF_LANGUAGE) or en",
+    )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the `staff` sub-commands."""
-    parser.add_argument(
-        "--as",
-        dest="actor",
-        default=None,
-        help="staff member's name for the audit log (default: login name)",
-    )
+    _staff_options(parser, top=True)
     commands = parser.add_subparsers(dest="staff_command", required=True)
 
     def filters(sub: argparse.ArgumentParser) -> None:
@@ -62,6 +90,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     staff_outreach.add_commands(commands)
     accounts_cli.add_commands(commands)
+    for sub in subparsers_of(parser):
+        _staff_options(sub, top=False)
+
+
+def language(args: argparse.Namespace, settings: Settings) -> str:
+    """The operator's language: --lang, else DINSOS_STAFF_LANGUAGE (Indonesian by default)."""
+    return getattr(args, "cli_language", None) or settings.service.staff_language
+
+
+def say(args: argparse.Namespace, settings: Settings, key: str, **params: object) -> str:
+    """A sentence of the command line, from the staff catalog, in the operator's language."""
+    return _catalog().text(language(args, settings), f"cli.{key}", **params)
+
+
+@functools.cache
+def _catalog() -> Catalog:
+    return Catalog.load(STAFF_LOCALES)
 
 
 def _actor(args: argparse.Namespace) -> str:
@@ -82,11 +127,14 @@ def _kecamatan_code(places: Places, text: str | None) -> str | None:
         try:
             return places.kecamatan_by_code(text.strip()).code
         except KeyError:
-            raise CaseworkError(f"unknown kecamatan code {text!r}") from None
+            raise CaseworkError(f"unknown kecamatan code {text!r}", "kecamatan_code", code=text) from None
     match = places.match_kecamatan(text)
     if match.best is None:
         known = match.candidates or places.kecamatan
-        raise CaseworkError(f"unknown kecamatan {text!r}; one of: {', '.join(k.name for k in known)}")
+        names = ", ".join(k.name for k in known)
+        raise CaseworkError(
+            f"unknown kecamatan {text!r}; one of: {names}", "kecamatan", name=text, known=names
+        )
     return match.best.code
 
 
@@ -173,19 +221,25 @@ def _public(answers: dict[str, Any]) -> dict[str, Any]:
 
 async def run(args: argparse.Namespace, settings: Settings, out: IO[str] = sys.stdout) -> int:
     """Run one staff command; return the exit code."""
+    sealer = open_sealer(settings)  # a missing or wrong key stops here, before the store is touched
     db = await Database.open(
         settings.store.data_dir / DB_FILE_NAME, synchronous=settings.store.sqlite_synchronous
     )
     try:
+        await db.write(partial(record_check_value, sealer=sealer))
         return await _dispatch(args, settings, db, out)
     except (CaseworkError, OutreachError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        problem: object = error
+        if isinstance(error, CaseworkError) and error.key:
+            problem = say(args, settings, error.key, **error.params)
+        print(say(args, settings, "error", problem=problem), file=sys.stderr)
         return 2
     finally:
         await db.close()
 
 
 async def _dispatch(args: argparse.Namespace, settings: Settings, db: Database, out: IO[str]) -> int:
+    words = partial(say, args, settings)
     places = Places.load()
     tz = ZoneInfo(settings.service.timezone)
     command = args.staff_command
@@ -198,22 +252,7 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, db: Database, 
         rows = await db.fetchall(
             f"SELECT * FROM cases{where} ORDER BY id DESC LIMIT ?", (*params, args.limit)
         )
-        header = (
-            f"{'REFERENSI':<16} {'JENIS':<13} {'STATUS':<11} {'KECAMATAN':<14} "
-            f"{'NIK':<17} {'DIBUAT':<16} NAMA"
-        )
-        print(header, file=out)
-        for row in rows:
-            case = repo.case_from_row(row)
-            kecamatan, _ = _place(places, case)
-            flag = " [duplikat?]" if case.duplicate_of else ""
-            print(
-                f"{case.reference:<16} {case.kind:<13} {case.status:<11} {kecamatan:<14} "
-                f"{_masked_nik(case):<17} {_local(case.created_at, tz):<16} "
-                f"{case.subject_name}{flag}",
-                file=out,
-            )
-        print(f"({len(rows)} kasus)", file=out)
+        # Audited before printing: a reader who stops early (`| head`) was still shown the rows.
         await db.write(
             partial(
                 repo.audit,
@@ -223,11 +262,29 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, db: Database, 
                 detail=_filters(args, f"{len(rows)} rows"),
             )
         )
+        header = (
+            f"{words('col_reference'):<16} {words('col_kind'):<13} {words('col_status'):<11} "
+            f"{words('col_kecamatan'):<14} {'NIK':<17} {words('col_created'):<16} {words('col_name')}"
+        )
+        print(header, file=out)
+        for row in rows:
+            case = repo.case_from_row(row)
+            kecamatan, _ = _place(places, case)
+            flag = " " + words("duplicate_flag") if case.duplicate_of else ""
+            print(
+                f"{case.reference:<16} {case.kind:<13} {case.status:<11} {kecamatan:<14} "
+                f"{_masked_nik(case):<17} {_local(case.created_at, tz):<16} "
+                f"{case.subject_name}{flag}",
+                file=out,
+            )
+        print(words("count", count=len(rows)), file=out)
         return 0
     if command == "show":
         found = await repo.get_case(db, args.reference)
         if found is None:
-            raise CaseworkError(f"no case with reference {args.reference!r}")
+            raise CaseworkError(
+                f"no case with reference {args.reference!r}", "no_case", reference=args.reference
+            )
         case = found
         sealer = open_sealer(settings)
         revealed = await db.write(
@@ -241,25 +298,25 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, db: Database, 
         )
         kecamatan, kelurahan = _place(places, case)
         print(f"{case.reference}  {case.kind}  status: {case.status}", file=out)
-        print(f"Nama: {case.subject_name}", file=out)
-        print(f"Kecamatan/kelurahan: {kecamatan} / {kelurahan}", file=out)
+        print(words("show_name", name=case.subject_name), file=out)
+        print(words("show_place", kecamatan=kecamatan, kelurahan=kelurahan), file=out)
         for key, number in revealed.items():
-            print(f"{key.upper()}: {number}   (dilihat oleh {_actor(args)}, dicatat)", file=out)
+            print(words("show_number", label=key.upper(), number=number, actor=_actor(args)), file=out)
         if case.duplicate_of:
-            print(f"Kemungkinan duplikat dari: {case.duplicate_of}", file=out)
+            print(words("show_duplicate", reference=case.duplicate_of), file=out)
         if case.info_question:
-            print(f"Pertanyaan ke warga: {case.info_question}", file=out)
-        print("Jawaban:", file=out)
+            print(words("show_question", question=case.info_question), file=out)
+        print(words("show_answers"), file=out)
         for key, value in _public(case.answers).items():
             print(f"  {key}: {json.dumps(value, ensure_ascii=False)}", file=out)
         for line in staff_notes(case, tz):
             print(line, file=out)
-        print("Riwayat:", file=out)
+        print(words("show_history"), file=out)
         assert case.id is not None
         for event in await repo.case_events(db, case.id):
             change = f" {event.from_status or ''}->{event.to_status}" if event.to_status else ""
             note = f" | {event.note}" if event.note else ""
-            told = " (warga diberi tahu)" if event.citizen_notified else ""
+            told = " " + words("show_told") if event.citizen_notified else ""
             print(
                 f"  {_local(event.at, tz)} {event.actor} {event.action}{change}{note}{told}",
                 file=out,
@@ -279,9 +336,9 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, db: Database, 
         )
         print(f"{result.reference}: {result.from_status} -> {result.to_status}", file=out)
         if result.message:
-            print(f"Pesan ke warga (antre untuk dikirim): {result.message}", file=out)
+            print(words("status_message", message=result.message), file=out)
         else:
-            print("Warga tidak dapat diberi tahu (persetujuan ditarik).", file=out)
+            print(words("status_not_told"), file=out)
         return 0
     if command == "export":
         where, params = _where(args, places)
@@ -334,9 +391,9 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, db: Database, 
                 detail=_filters(args, f"{count} rows"),
             )
         )
-        print(f"{count} kasus diekspor ke {args.out}", file=out)
+        print(words("exported", count=count, path=args.out), file=out)
         return 0
-    raise CaseworkError(f"unknown command {command}")
+    raise CaseworkError(f"unknown command {command}", "unknown_command", command=command)
 
 
 async def _iter_cases(db: Database, where: str, params: list[Any]) -> AsyncIterator[CaseRecord]:

@@ -1,4 +1,5 @@
-"""Request aid: basic needs, health, emergency, training, tools or capital, schooling, other."""
+"""Request aid: the ATENSI groups (basic needs, social care, family support, therapy, assistive devices,
+emergency, training and tools), schooling, other. An emergency shows Tangsel Siaga 112 at once."""
 
 from typing import Any
 
@@ -13,7 +14,7 @@ from handlers.fields import (
     PhotoField,
     place_fields,
 )
-from handlers.forms import Form
+from handlers.forms import Accept, Form, Outcome
 from handlers.person_pick import PersonPickField, registered_context
 from handlers.registration import SKILLS
 from handlers.turn import Turn
@@ -30,6 +31,26 @@ def beneficiary(answers: dict[str, Any]) -> str | None:
 def needs_name(answers: dict[str, Any]) -> bool:
     """Ask a name unless the contact asks for themselves and is registered."""
     return answers.get("for_whom") != "self" or not answers.get("_self_name")
+
+
+EMERGENCY_KIND = "emergency"
+URGENT_TODAY = "today"
+
+
+def is_emergency(answers: dict[str, Any]) -> bool:
+    """Whether the request is marked as an emergency (by its kind or its urgency)."""
+    return answers.get("aid_kind") == EMERGENCY_KIND or answers.get("urgency") == URGENT_TODAY
+
+
+class EmergencyAwareField(ChoiceField):
+    """A choice that, when it marks an emergency, shows Tangsel Siaga 112 before the next question."""
+
+    def parse(self, turn: Turn, answers: dict[str, Any], sub: dict[str, Any]) -> Outcome:
+        outcome = super().parse(turn, answers, sub)
+        chosen = isinstance(outcome, Accept) and {**answers, self.name: outcome.value}
+        if chosen and is_emergency(chosen) and not is_emergency(answers):
+            turn.say(turn.t("aid.emergency_112"))
+        return outcome
 
 
 FIELDS = (
@@ -57,17 +78,29 @@ FIELDS = (
         when=needs_name,
         help_key="help.full_name",
     ),
-    ChoiceField(
+    EmergencyAwareField(
         "aid_kind",
         prompt_key="aid.q.kind",
         label_key="aid.label.kind",
         options=(
             Option("basic", "aid.kind.basic", ("sembako", "makanan", "pakaian", "food")),
-            Option("health", "aid.kind.health", ("sakit", "berobat", "kesehatan", "health")),
-            Option("emergency", "aid.kind.emergency", ("darurat", "kebakaran", "emergency")),
+            Option(
+                "health",
+                "aid.kind.health",
+                ("sakit", "berobat", "kesehatan", "terapi", "rehabilitasi", "health", "therapy"),
+            ),
+            Option(EMERGENCY_KIND, "aid.kind.emergency", ("darurat", "kebakaran", "bencana", "emergency")),
             Option("training", "aid.kind.training", ("pelatihan", "kursus", "training")),
             Option("tools", "aid.kind.tools", ("alat", "modal", "usaha", "tools")),
             Option("school", "aid.kind.school", ("sekolah", "anak sekolah", "school")),
+            # ATENSI (Permensos 7/2021): social care, family support and accessibility support.
+            Option("care", "aid.kind.care", ("perawatan", "dirawat", "lansia", "disabilitas", "care")),
+            Option("family", "aid.kind.family", ("dukungan keluarga", "keluarga", "konseling", "family")),
+            Option(
+                "assistive",
+                "aid.kind.assistive",
+                ("kursi roda", "tongkat", "alat bantu", "alat bantu dengar", "kaki palsu", "wheelchair"),
+            ),
             Option("other", "aid.kind.other", ("lain", "lainnya", "other")),
         ),
     ),
@@ -84,12 +117,12 @@ FIELDS = (
         label_key="aid.label.description",
         help_key="help.description",
     ),
-    ChoiceField(
+    EmergencyAwareField(
         "urgency",
         prompt_key="aid.q.urgency",
         label_key="aid.label.urgency",
         options=(
-            Option("today", "aid.urgency.today", ("hari ini", "sekarang", "mendesak", "today")),
+            Option(URGENT_TODAY, "aid.urgency.today", ("hari ini", "sekarang", "mendesak", "today")),
             Option("week", "aid.urgency.week", ("minggu ini", "this week")),
             Option("later", "aid.urgency.later", ("bisa menunggu", "nanti", "later")),
         ),
@@ -113,6 +146,12 @@ class AidForm(Form):
     title_key = "aid.title"
     fields = FIELDS
 
+    async def start(self, turn: Turn, answers: dict[str, Any] | None = None) -> None:
+        """Begin; a request that already says "darurat" shows Tangsel Siaga 112 before anything else."""
+        if answers is not None and is_emergency(answers):
+            turn.say(turn.t("aid.emergency_112"))
+        await super().start(turn, answers)
+
     async def prefill(self, turn: Turn) -> dict[str, Any]:
         return {**await self_context(turn), **await registered_context(turn)}
 
@@ -126,4 +165,7 @@ class AidForm(Form):
             person_id=answers.get("_self_id") if own else (answers.get("person") or {}).get("id"),
         )
         turn.drafts.pop(FLOW, None)
-        menu.show(turn, intro=turn.t("aid.done", reference=reference))
+        done = turn.t("aid.done", reference=reference)
+        if is_emergency(answers):
+            done += "\n\n" + turn.t("aid.emergency_112")
+        menu.show(turn, intro=done)

@@ -26,6 +26,8 @@ async def submit_case(
     """Queue the writes that create a case (and a new person, if given); return its reference."""
     reference = await turn.allocate_reference(kind)
     nik = answers.get("nik")
+    shared = answers.get("location")
+    location: dict[str, Any] = shared if isinstance(shared, dict) else {}
     case = CaseRecord(
         reference=reference,
         kind=kind,
@@ -34,6 +36,8 @@ async def submit_case(
         subject_name=subject_name,
         kecamatan_code=answers.get("kecamatan"),
         kelurahan_code=answers.get("kelurahan"),
+        latitude=location.get("lat"),
+        longitude=location.get("lon"),
         answers=_public_answers(answers),
         nik_hash=Sealed.model_validate(nik).h if nik else None,
         created_at=turn.now,

@@ -21,7 +21,13 @@ from storage.records import ALLOWED_TRANSITIONS, CaseEventRecord, CaseStatus, Co
 
 
 class CaseworkError(ValueError):
-    """A staff action that cannot be done; the message says why, for the staff member."""
+    """A staff action that cannot be done; the message says why, for the staff member. `key` and `params`
+    name the same sentence in the staff catalog (`cli.<key>`), for tools that speak the staff's language."""
+
+    def __init__(self, message: str, key: str | None = None, **params: object) -> None:
+        super().__init__(message)
+        self.key = key
+        self.params = params
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,16 +85,25 @@ def change_status(
         (reference.strip().upper(),),
     ).fetchone()
     if row is None:
-        raise CaseworkError(f"no case with reference {reference!r}")
+        raise CaseworkError(f"no case with reference {reference!r}", "no_case", reference=reference)
     case_id, current, kind, contact_id = row[0], CaseStatus(row[1]), row[2], row[3]
     reference = row[4]
     if to_status not in ALLOWED_TRANSITIONS[current]:
         allowed = ", ".join(sorted(ALLOWED_TRANSITIONS[current])) or "none"
-        raise CaseworkError(f"{reference}: cannot go from {current} to {to_status} (allowed: {allowed})")
+        raise CaseworkError(
+            f"{reference}: cannot go from {current} to {to_status} (allowed: {allowed})",
+            "transition",
+            reference=reference,
+            current=current.value,
+            to=to_status.value,
+            allowed=allowed if allowed != "none" else "-",
+        )
     if to_status == CaseStatus.DITOLAK and not note:
-        raise CaseworkError("a rejection needs a reason (--note), which the citizen will read")
+        raise CaseworkError(
+            "a rejection needs a reason (--note), which the citizen will read", "reason_needed"
+        )
     if to_status == CaseStatus.PERLU_INFO and not note:
-        raise CaseworkError("'perlu_info' needs the question for the citizen (--note)")
+        raise CaseworkError("'perlu_info' needs the question for the citizen (--note)", "question_needed")
     contact = conn.execute("SELECT language, consent FROM contacts WHERE id = ?", (contact_id,)).fetchone()
     reachable = contact is not None and contact[1] == Consent.GRANTED
     message = None
@@ -185,7 +200,7 @@ def reveal_numbers(
         "SELECT id, answers, person_id FROM cases WHERE reference = ?", (reference.upper(),)
     ).fetchone()
     if row is None:
-        raise CaseworkError(f"no case with reference {reference!r}")
+        raise CaseworkError(f"no case with reference {reference!r}", "no_case", reference=reference)
     answers = json.loads(row[1])
     revealed: dict[str, str] = {}
     for key in ("nik", "kk"):

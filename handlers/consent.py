@@ -1,4 +1,9 @@
-"""First contact: greeting, the privacy notice (UU PDP), and a recorded yes or no."""
+"""First contact: greeting, the privacy notice (UU PDP), and a recorded yes or no.
+
+Information messages (training, aid distributions, invitations) are a separate purpose: "Setuju" agrees to
+the service only, "Setuju + terima info" to the service and information messages. Both answers are
+recorded, each with its purpose.
+"""
 
 from functools import partial
 
@@ -12,6 +17,7 @@ FLOW = "consent"
 
 OPTIONS = (
     Option("yes", "consent.agree", (*YES_WORDS, "agree")),
+    Option("yes_info", "consent.agree_info", ("setuju info", "setuju terima info", "agree info", "info")),
     Option("no", "consent.refuse", (*NO_WORDS, "tolak", "refuse")),
     Option("read", "consent.read_full", ("baca", "lengkap", "baca lengkap", "read", "read more")),
     Option("language", "menu.language", ("bahasa", "language", "english", "inggris")),
@@ -40,7 +46,7 @@ async def handle(turn: Turn) -> None:
         return
     contact = turn.contact
     version = turn.services.notice_version
-    if chosen.key == "yes":
+    if chosen.key in ("yes", "yes_info"):
         contact.consent = Consent.GRANTED
         contact.consent_version = version
         turn.write(
@@ -52,9 +58,13 @@ async def handle(turn: Turn) -> None:
                 at=turn.now,
             )
         )
+        info = chosen.key == "yes_info"
+        contact.opted_out = not info
+        if info:
+            record_info(turn, receive=True)
         if turn.event.profile_name and not contact.display_name:
             contact.display_name = turn.event.profile_name[:100]
-        menu.show(turn, intro=turn.t("consent.thanks"))
+        menu.show(turn, intro=turn.t("consent.thanks_info" if info else "consent.thanks"))
     elif chosen.key == "no":
         contact.consent = Consent.REFUSED
         contact.consent_version = version
@@ -75,3 +85,17 @@ async def handle(turn: Turn) -> None:
         from handlers import language
 
         await language.start(turn)
+
+
+def record_info(turn: Turn, *, receive: bool) -> None:
+    """Keep proof of the answer about information messages, a purpose of its own."""
+    turn.write(
+        partial(
+            repo.record_consent,
+            contact_id=turn.contact.id,
+            granted=receive,
+            version=turn.services.notice_version,
+            at=turn.now,
+            purpose="broadcast",
+        )
+    )

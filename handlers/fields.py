@@ -150,7 +150,9 @@ class AddressField(TextField):
     def question(self, turn: Turn, answers: dict[str, Any], sub: dict[str, Any]) -> Reply:
         if sub.get("location"):
             return Reply(text=turn.t("form.address_after_location"))
-        return Reply(text=self.prompt(turn, answers), request="location")
+        # Not asked for again when the place questions already took it from a shared location.
+        request: RequestKind | None = None if answers.get(self.location_field) else "location"
+        return Reply(text=self.prompt(turn, answers), request=request)
 
     def parse(self, turn: Turn, answers: dict[str, Any], sub: dict[str, Any]) -> Outcome:
         shared = _location(turn)
@@ -491,12 +493,48 @@ class PhoneField(_Base):
         return format_phone_local(value) if value else turn.t("common.none")
 
 
+# The answer a shared location also gives (registration keeps it on the person, every form on the case).
+LOCATION = "location"
+
+
+def offer_location(turn: Turn) -> list[Reply]:
+    """The offer to share a location, before a place question (not again right after one was shared)."""
+    if turn.event.location is not None:
+        return []
+    return [Reply(text=turn.t("form.share_place"), request="location")]
+
+
+def located_place(
+    turn: Turn, *, answering: str, kecamatan_field: str, kelurahan_field: str
+) -> Outcome | None:
+    """A shared location proposes the kelurahan it falls in, and so its kecamatan ("..., betul?").
+
+    A yes answers both place questions (and keeps the location); a location outside the city is said
+    so kindly and the question is asked as usual. None when the event is not a location.
+    """
+    if turn.event.location is None:
+        return None
+    shared = _location(turn)
+    found = turn.services.boundaries.locate(*turn.event.location) if shared is not None else None
+    if shared is None or found is None:
+        return Retry(turn.t("form.located_outside"))
+    codes = {kecamatan_field: found.kecamatan.code, kelurahan_field: found.code}
+    value = codes.pop(answering)
+    extra = {**codes, LOCATION: shared}
+    text = turn.t("form.located", kelurahan=found.name, kecamatan=found.kecamatan.name)
+    return Confirm(value, text, extra=extra)
+
+
 class KecamatanField(_Base):
-    """One of the 7 kecamatan, by button, number or (misspelt) name; a kelurahan name answers it too."""
+    """One of the 7 kecamatan, by button, number or (misspelt) name; a kelurahan name or a shared
+    location answers it too."""
 
     def __init__(self, name: str, *, kelurahan_field: str = "kelurahan", **kw: Any) -> None:
         super().__init__(name, **kw)
         self.kelurahan_field = kelurahan_field
+
+    def lead(self, turn: Turn, answers: dict[str, Any], sub: dict[str, Any]) -> list[Reply]:
+        return [] if sub.get("candidates") else offer_location(turn)
 
     def question(self, turn: Turn, answers: dict[str, Any], sub: dict[str, Any]) -> Reply:
         candidates = sub.get("candidates")
@@ -509,6 +547,11 @@ class KecamatanField(_Base):
         return Reply(text=text, choices=tuple(Choice(f"{self.name}:{k.code}", k.name) for k in items))
 
     def parse(self, turn: Turn, answers: dict[str, Any], sub: dict[str, Any]) -> Outcome:
+        located = located_place(
+            turn, answering=self.name, kecamatan_field=self.name, kelurahan_field=self.kelurahan_field
+        )
+        if located is not None:
+            return located
         places = turn.places
         offered = sub.get("candidates") or [k.code for k in places.kecamatan]
         event = turn.event
@@ -568,6 +611,11 @@ class KelurahanField(_Base):
         return Reply(text=text, choices=tuple(Choice(f"{self.name}:{k.code}", k.name) for k in offered))
 
     def parse(self, turn: Turn, answers: dict[str, Any], sub: dict[str, Any]) -> Outcome:
+        located = located_place(
+            turn, answering=self.name, kecamatan_field=self.kecamatan_field, kelurahan_field=self.name
+        )
+        if located is not None:
+            return located
         places = turn.places
         offered = self._offered(turn, answers, sub)
         event = turn.event

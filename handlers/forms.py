@@ -153,6 +153,10 @@ class Field:
         """The message that asks this question."""
         raise NotImplementedError
 
+    def lead(self, turn: Turn, answers: dict[str, Any], sub: dict[str, Any]) -> list[Reply]:
+        """Messages sent just before the question each time it is asked (e.g. an offer to share)."""
+        return []
+
     def parse(self, turn: Turn, answers: dict[str, Any], sub: dict[str, Any]) -> Outcome:
         """Read the user's answer."""
         raise NotImplementedError
@@ -300,6 +304,7 @@ class Form:
         if "confirm" in sub:
             turn.say(sub["confirm"]["text"], render(turn, f"{current.name}.ok", yes_no_options()))
             return
+        turn.replies.extend(current.lead(turn, state["answers"], sub))
         reply = current.question(turn, state["answers"], sub)
         turn.replies.append(reply)
 

@@ -38,7 +38,7 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
     ),
     "aid": (
         "bantuan", "bansos", "sembako", "beras", "makan", "makanan", "lapar", "sakit", "berobat",
-        "obat", "darurat", "kursi roda", "tongkat", "alat bantu", "modal", "pelatihan", "kursus",
+        "obat", "darurat", "kebakaran", "kursi roda", "tongkat", "alat bantu", "modal", "pelatihan", "kursus",
         "pkh", "blt", "bpnt", "aid", "food", "help with", "wheelchair", "emergency", "training",
     ),
     "registration": (
@@ -69,6 +69,12 @@ WHAT_HAPPENED = {
     "dicuri": ("dicuri", "dicopet", "kecopetan", "kemalingan", "maling", "stolen", "copet"),
     "rusak": ("rusak", "patah", "retak", "sobek", "robek", "damaged", "broken"),
     "hilang": ("hilang", "ilang", "ketinggalan", "lost", "missing"),
+}
+# Words that already say which kind of aid is asked for ("minta bantuan sembako", "darurat").
+AID_KINDS = {
+    "emergency": ("darurat", "kebakaran", "bencana", "banjir", "emergency"),
+    "assistive": ("kursi roda", "tongkat", "alat bantu", "wheelchair"),
+    "basic": ("sembako", "beras", "makan", "makanan", "lapar", "food"),
 }
 OWN = frozenset(("saya", "sy", "aku", "ku", "gw", "gue", "my", "mine"))
 FAMILY_WORDS = (
@@ -122,6 +128,10 @@ def match(text: str) -> Intent | None:
 
 def _answers(intent: str, words: list[str]) -> dict[str, Any]:
     """Answers the message already gives: "ktp saya kebakar" is the contact's own card, burned."""
+    if intent == "aid":
+        text = f" {' '.join(words)} "
+        kinds = [k for k, spellings in AID_KINDS.items() if any(f" {w} " in text for w in spellings)]
+        return {"aid_kind": kinds[0]} if kinds else {}
     if intent != "lost_ktp":
         return {}
     answers: dict[str, Any] = {}

@@ -144,7 +144,28 @@ class LostKtpForm(Form):
             person_id=answers.get("_self_id") if own else (answers.get("person") or {}).get("id"),
         )
         turn.drafts.pop(FLOW, None)
-        steps = turn.t("ktp.next_steps")
-        if answers.get("what_happened") == "terbakar":
-            steps += "\n" + turn.t("ktp.next_steps_disaster")
+        keys = enumerate(next_steps(answers), start=1)
+        steps = "\n".join(f"{number}. {turn.t(f'ktp.steps.{key}')}" for number, key in keys)
         menu.show(turn, intro=turn.t("ktp.done", reference=reference, steps=steps))
+
+
+def next_steps(answers: dict[str, Any]) -> list[str]:
+    """What the person does next, by what happened and what they still have (see docs/domain.md).
+
+    Lost or stolen: a police loss letter. Damaged: bring the damaged card, no police letter. Burned: a
+    kelurahan letter about the fire, and Dukcapil's special service for disaster victims. No KK at all:
+    start from the RT/RW and kelurahan letters.
+    """
+    happened = answers.get("what_happened") or "hilang"
+    documents = answers.get("documents_left") or []
+    steps = ["check"]
+    if happened in ("hilang", "dicuri"):
+        steps.append("police_kept" if "police" in documents else happened)
+    else:
+        steps.append(happened)
+    if happened == "terbakar":
+        steps.append("disaster")
+    has_kk = "kk_copy" in documents or bool(answers.get("kk"))
+    steps.append("kk_copy" if has_kk else "no_kk")
+    steps.append("dukcapil")
+    return steps

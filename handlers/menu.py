@@ -13,6 +13,7 @@ OPTIONS = (
     Option("status", "menu.status", ("status", "cek status", "cek", "check status")),
     Option("my_data", "menu.my_data", ("data saya", "data", "my data", "hapus data")),
     Option("talk", "menu.talk", ("petugas", "bicara", "staff", "talk", "tanya")),
+    Option("voice", "menu.voice", ("suara", "pesan suara", "voice")),
     Option("language", "menu.language", ("bahasa", "language", "english", "inggris")),
 )
 

@@ -1,4 +1,4 @@
-"""Data saya: see what is stored, correct a field, delete a person, or withdraw consent (UU PDP)."""
+"""Data saya: see what is stored, get a copy, correct a field, delete a person, withdraw consent (UU PDP)."""
 
 from datetime import datetime
 from functools import partial
@@ -11,7 +11,7 @@ from handlers.registration import FIELDS, birth_answer, person_from_answers
 from handlers.turn import Turn
 from handlers.types import Choice
 from storage import repo
-from storage.records import CaseEventRecord, Consent, PersonRecord
+from storage.records import CaseEventRecord, CaseRecord, Consent, PersonRecord
 
 FLOW = "my_data"
 EDIT_FLOW = "person_edit"
@@ -21,7 +21,9 @@ ACTIONS = (
     Option("delete", "mydata.delete", ("hapus", "delete", "hapus data")),
     Option("withdraw", "mydata.withdraw", ("tarik", "tarik persetujuan", "withdraw")),
     Option("menu", "mydata.back_to_menu", ("menu", "kembali")),
+    Option("copy", "mydata.copy", ("salinan", "minta salinan", "copy", "kirim data", "unduh", "download")),
 )
+COPY_CHARS = 3500  # each message of the copy stays under the 4096 characters of WhatsApp and Telegram
 
 EDITABLE = [f for f in FIELDS if f.name != "for_whom"]
 
@@ -81,11 +83,14 @@ async def resume(turn: Turn) -> None:
 
 async def _view(turn: Turn, person: PersonRecord) -> None:
     turn.goto(FLOW, "view", {"person_id": person.id})
-    answers = answers_from_person(person)
-    lines = [
-        f"{turn.t(f.label_key)}: {f.show(turn, answers.get(f.name))}" for f in EDITABLE if f.applies(answers)
-    ]
+    lines = field_lines(turn, answers_from_person(person))
     turn.say(turn.t("mydata.view", lines="\n".join(lines)), render(turn, FLOW, ACTIONS))
+
+
+def field_lines(turn: Turn, answers: dict[str, Any]) -> list[str]:
+    """A person's stored answers as "label: value" lines (numbers masked)."""
+    shown = [f for f in EDITABLE if f.applies(answers)]
+    return [f"{turn.t(f.label_key)}: {f.show(turn, answers.get(f.name))}" for f in shown]
 
 
 async def handle(turn: Turn) -> None:
@@ -134,6 +139,10 @@ async def _on_action(turn: Turn, person: PersonRecord) -> None:
             turn.t("form.edit_which"),
             [Choice(f"edit:{f.name}", turn.t(f.label_key)) for f in EDITABLE if f.applies(answers)],
         )
+    elif chosen.key == "copy":
+        for text in await data_copy(turn):
+            turn.say(text)
+        menu.show(turn, intro=turn.t("mydata.copy_done"))
     elif chosen.key in ("delete", "withdraw"):
         turn.step = chosen.key
         key = "mydata.delete_confirm" if chosen.key == "delete" else "mydata.withdraw_confirm"
@@ -241,3 +250,56 @@ class PersonEditForm(Form):
 
 
 PERSON_EDIT = PersonEditForm()
+
+
+async def data_copy(turn: Turn) -> list[str]:
+    """A readable copy of everything stored about the contact and the people they registered (UU PDP
+    Pasal 7), in messages that each fit one chat message. NIK and KK numbers are shown masked."""
+    contact = turn.contact
+    consent_row = await turn.db.fetchone(
+        "SELECT at, notice_version FROM consents WHERE contact_id = ? AND purpose = 'service' "
+        "AND granted = 1 AND withdrawn_at IS NULL ORDER BY id DESC LIMIT 1",
+        (contact.id,),
+    )
+    header = [turn.t("mydata.copy_header", date=turn.today().strftime("%d-%m-%Y"))]
+    if consent_row is not None:
+        agreed = datetime.fromisoformat(consent_row["at"]).astimezone(turn.services.timezone)
+        version = consent_row["notice_version"]
+        header.append(turn.t("mydata.copy_consent", date=agreed.strftime("%d-%m-%Y"), version=version))
+    header.append(turn.t("mydata.copy_info_no" if contact.opted_out else "mydata.copy_info_yes"))
+    if contact.phone:
+        header.append(turn.t("mydata.copy_phone", phone=contact.phone))
+    blocks = ["\n".join(header)]
+    cases = await repo.cases_for_contact(turn.db, contact.id)
+    for person in await repo.persons_of_contact(turn.db, contact.id):
+        answers = answers_from_person(person)
+        title = "mydata.copy_person_self" if person.is_self else "mydata.copy_person_other"
+        lines = [turn.t(title, name=person.full_name)]
+        lines += field_lines(turn, answers)
+        lines += [_case_line(turn, case) for case in cases if case.person_id == person.id]
+        blocks.append("\n".join(lines))
+    others = [_case_line(turn, case) for case in cases if case.person_id is None]
+    if others:
+        blocks.append("\n".join([turn.t("mydata.copy_other_cases"), *others]))
+    blocks.append(turn.t("mydata.copy_masked"))
+    return _messages(blocks)
+
+
+def _case_line(turn: Turn, case: CaseRecord) -> str:
+    return turn.t(
+        "mydata.copy_case",
+        kind=turn.t(f"kind.{case.kind}"),
+        reference=case.reference,
+        status=turn.t(f"status.{case.status}"),
+    )
+
+
+def _messages(blocks: list[str]) -> list[str]:
+    """Blocks joined into messages of at most COPY_CHARS characters (a block is never split)."""
+    messages: list[str] = []
+    for block in blocks:
+        if messages and len(messages[-1]) + 2 + len(block) <= COPY_CHARS:
+            messages[-1] += "\n\n" + block
+        else:
+            messages.append(block[:COPY_CHARS])
+    return messages

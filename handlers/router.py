@@ -8,7 +8,7 @@ or English, typed or as a channel command.
 from functools import partial
 from typing import Any, Protocol
 
-from handlers import casework, consent, intents, language, menu, my_data, programmes, status, words
+from handlers import casework, consent, intents, language, menu, my_data, programmes, status, voice, words
 from handlers.aid import AidForm
 from handlers.choices import STALE, Option, pick, render
 from handlers.forms import Form, has_answers, resume_step
@@ -76,6 +76,10 @@ GLOBAL_WORDS = {
     "status": "status",
     "cek status": "status",
     "check status": "status",
+    # Voice notes with every message, for people who read little.
+    "suara": "voice",
+    "mode suara": "voice",
+    "voice": "voice",
 }
 COMMANDS = {
     "start": "hello",
@@ -92,6 +96,8 @@ COMMANDS = {
     "bahasa": "language",
     "language": "language",
     "status": "status",
+    "suara": "voice",
+    "voice": "voice",
 }
 
 RESUME_FLOW = "resume"
@@ -170,7 +176,10 @@ def _is_answer(turn: Turn) -> bool:
 
 
 async def _before_consent(turn: Turn, action: str | None) -> None:
-    if action == "language":
+    if action == "voice":
+        voice.toggle(turn)
+        await consent.start(turn)
+    elif action == "language":
         await language.start(turn)
     elif turn.flow == language.FLOW:
         await language.handle(turn)
@@ -224,6 +233,9 @@ async def _global(turn: Turn, action: str) -> None:
         await resume_current(turn)
     elif action == "language":
         await language.start(turn)
+    elif action == "voice":
+        voice.toggle(turn)
+        await resume_current(turn)
     elif action == "status":
         _stash_draft(turn)
         await status.start(turn)
@@ -300,6 +312,10 @@ async def _on_menu(turn: Turn) -> None:
         return
     if chosen is STALE or chosen is None:
         turn.say(turn.t("err.old_button") if chosen is STALE else turn.t("menu.not_understood"))
+        menu.show(turn)
+        return
+    if chosen.key == "voice":
+        voice.toggle(turn)
         menu.show(turn)
         return
     await start_flow(turn, chosen.key)

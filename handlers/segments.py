@@ -1,8 +1,9 @@
 """Segments: who a broadcast, reminder or invitation reaches.
 
-A segment combines filters (all of them must hold). Contacts who opted out ("berhenti"), who blocked the
-bot (unreachable), or who have not agreed to the privacy notice are always excluded. A field worker who
-registered several people in a kecamatan is one contact and receives one message.
+A segment combines filters (all of them must hold). Contacts who do not receive information messages (they
+did not choose "Setuju + terima info", a consent of its own, or chose BERHENTI INFO later: `opted_out`),
+who blocked the bot (unreachable), or who have not agreed to the privacy notice are always excluded. A field
+worker who registered several people in a kecamatan is one contact and receives one message.
 """
 
 from datetime import UTC, date, datetime, time, timedelta
@@ -87,12 +88,14 @@ def segment_where(segment: Segment, tz: ZoneInfo) -> tuple[str, list[Any]]:
         case.append(_in("k.kind", [str(k) for k in segment.case_kinds], params))
     if segment.case_statuses:
         case.append(_in("k.status", [str(s) for s in segment.case_statuses], params))
+    # Uncorrelated IN lists rather than EXISTS per contact: SQLite builds each list once from the
+    # filter's own index and then looks contacts up by id, instead of probing persons for every contact.
     if person or not case:
-        condition = " AND ".join(["p.registered_by = c.id", "p.deleted_at IS NULL", *person])
-        clauses.append(f"EXISTS (SELECT 1 FROM persons AS p WHERE {condition})")
+        condition = " AND ".join(["p.deleted_at IS NULL", *person])
+        clauses.append(f"c.id IN (SELECT p.registered_by FROM persons AS p WHERE {condition})")
     if case:
-        condition = " AND ".join(["k.contact_id = c.id", *case])
-        clauses.append(f"EXISTS (SELECT 1 FROM cases AS k WHERE {condition})")
+        condition = " AND ".join(case)
+        clauses.append(f"c.id IN (SELECT k.contact_id FROM cases AS k WHERE {condition})")
     if segment.language:
         clauses.append("c.language = ?")
         params.append(segment.language)

@@ -2,14 +2,16 @@
 
 import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from handlers.geo import Boundaries
 from handlers.i18n import Catalog
 from handlers.places import Places
+from handlers.speech import Said, compose
 from handlers.types import Choice, Inbound, Reply, RequestKind
 from handlers.validators import normalize
 from storage import repo
@@ -31,6 +33,8 @@ class Services:
     notice_version: str
     resume_after: timedelta
     timezone: ZoneInfo
+    # Kelurahan boundaries (which kelurahan a shared location falls in), loaded once per process.
+    boundaries: Boundaries = field(default_factory=Boundaries.shared)
 
 
 class Turn:
@@ -65,6 +69,8 @@ class Turn:
         self.late_replies: list[Reply] = []
         self.writes: list[WriteFn] = []
         self.text = normalize(event.text) if event.text else ""
+        # Catalog sentences looked up in this step, for voice notes (kept only in voice mode).
+        self.said: list[Said] = []
 
     @classmethod
     def for_display(cls, services: Services, *, contact_id: str, language: str, now: datetime) -> "Turn":
@@ -96,7 +102,10 @@ class Turn:
 
     def t(self, key: str, **params: object) -> str:
         """A catalog sentence in the contact's language."""
-        return self.services.catalog.text(self.lang, key, **params)
+        text = self.services.catalog.text(self.lang, key, **params)
+        if self.contact.voice:
+            self.said.append((text, key, tuple((name, str(value)) for name, value in params.items())))
+        return text
 
     # ------------------------------------------------------------ output
     def say(
@@ -107,6 +116,19 @@ class Turn:
     ) -> None:
         """Queue a reply (sent only after the step's writes commit)."""
         self.replies.append(Reply(text=text, choices=tuple(choices), request=request))
+
+    def outgoing(self) -> list[Reply]:
+        """Every reply of the step, in order; in voice mode each one carries its voice note."""
+        replies = [*self.late_replies, *self.replies]
+        if not self.contact.voice:
+            return replies
+        catalog = self.services.catalog
+        return [
+            reply
+            if reply.voice is not None
+            else replace(reply, voice=compose(catalog, self.lang, reply.text, reply.choices, self.said))
+            for reply in replies
+        ]
 
     def write(self, fn: WriteFn) -> None:
         """Queue a write to commit atomically with the conversation state."""

@@ -51,6 +51,55 @@ class Choice:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Spoken:
+    """One part of a voice note: a catalog sentence (which the office may have recorded) or free words.
+
+    `text` is what is said; `key` and `params` name the catalog sentence it was made from, so a recording
+    of that sentence's fixed words can stand in for the synthesised voice.
+    """
+
+    text: str
+    key: str | None = None
+    params: tuple[tuple[str, str], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Serialise for the outbox."""
+        body: dict[str, Any] = {"text": self.text}
+        if self.key:
+            body["key"] = self.key
+        if self.params:
+            body["params"] = dict(self.params)
+        return body
+
+    @classmethod
+    def from_dict(cls, body: dict[str, Any]) -> "Spoken":
+        """Read back an outbox part."""
+        params = body.get("params") or {}
+        return cls(
+            text=str(body["text"]),
+            key=body.get("key"),
+            params=tuple((str(k), str(v)) for k, v in params.items()),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Voice:
+    """The voice note that goes with a reply: its parts, spoken in `language`."""
+
+    language: str
+    parts: tuple[Spoken, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Serialise for the outbox."""
+        return {"language": self.language, "parts": [part.to_dict() for part in self.parts]}
+
+    @classmethod
+    def from_dict(cls, body: dict[str, Any]) -> "Voice":
+        """Read back an outbox voice field."""
+        return cls(language=str(body["language"]), parts=tuple(Spoken.from_dict(p) for p in body["parts"]))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Reply:
     """One message to a user: text, optional choices, optional request for a phone/location/file."""
 
@@ -60,6 +109,8 @@ class Reply:
     # An approved message template that may carry this text where free-form messages are not allowed
     # (WhatsApp outside the 24-hour window); other channels ignore it.
     template: str | None = None
+    # Also spoken as a voice note (contacts in voice mode); each channel sends it after the text.
+    voice: Voice | None = None
 
     def to_json(self) -> str:
         """Serialise for the outbox."""
@@ -73,6 +124,8 @@ class Reply:
             body["request"] = self.request
         if self.template:
             body["template"] = self.template
+        if self.voice:
+            body["voice"] = self.voice.to_dict()
         return json.dumps(body, ensure_ascii=False)
 
     @classmethod
@@ -84,4 +137,5 @@ class Reply:
             choices=tuple(Choice(c["id"], c["label"], c.get("description")) for c in body.get("choices", [])),
             request=body.get("request"),
             template=body.get("template"),
+            voice=Voice.from_dict(body["voice"]) if body.get("voice") else None,
         )

@@ -7,7 +7,7 @@ mean "I am done for now". So the plain words ask which one is meant; BERHENTI IN
 
 from typing import Any
 
-from handlers import menu
+from handlers import consent, menu
 from handlers.choices import STALE, Option, pick, render
 from handlers.turn import Turn
 
@@ -30,6 +30,7 @@ def set_info(turn: Turn, receive: bool) -> None:
     contact.opted_out = not receive
     if receive:
         contact.unreachable = False
+    consent.record_info(turn, receive=receive)
     turn.say(turn.t("optout.undone" if receive else "optout.done"))
 
 

@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import logging
 import os
+import re
 import secrets
 from pathlib import Path
 
@@ -21,6 +22,11 @@ from pydantic import BaseModel, ConfigDict
 log = logging.getLogger(__name__)
 
 KEY_FILE_NAME = "secret.key"
+MIN_KEY_BYTES = 32
+
+
+class KeyProblem(ValueError):
+    """The key cannot be used with this store; the message tells the operator what to do."""
 
 
 class Sealed(BaseModel):
@@ -44,9 +50,11 @@ class Sealer:
     """Encrypts, hashes and masks identity numbers with keys derived from one master key."""
 
     def __init__(self, master_key: bytes) -> None:
-        if len(master_key) < 32:
+        if len(master_key) < MIN_KEY_BYTES:
             raise ValueError("the master key must be at least 32 bytes")
         self._master = master_key
+        self.master_key = master_key
+        self.check_value = key_check_value(master_key)
         self._aead = AESGCM(_derive(master_key, b"dinsos-intake/aead"))
         self._mac_key = _derive(master_key, b"dinsos-intake/lookup-hash")
 
@@ -95,26 +103,55 @@ def _derive(master: bytes, info: bytes) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(master)
 
 
-def load_or_create_key(configured: str | None, data_dir: Path) -> tuple[bytes, bool]:
-    """Return the master key and whether it was just generated.
+def key_check_value(master: bytes) -> str:
+    """A short fingerprint of the key, recorded in the store to tell which key sealed it (never the key)."""
+    check_key = _derive(master, b"dinsos-intake/key-check")
+    return hmac.new(check_key, b"key-check", hashlib.sha256).hexdigest()[:16]
 
-    A configured key (base64, 32 bytes or more) wins. Otherwise the key file in the data directory is
-    used, and created with mode 0600 on first run; the operator must back it up, since without it the
-    stored NIK and KK numbers cannot be read.
-    """
-    if configured:
-        key = base64.urlsafe_b64decode(configured.strip().encode() + b"==")
-        if len(key) < 32:
-            raise ValueError("DINSOS_SECRET_KEY must decode to at least 32 bytes")
-        return key, False
-    path = data_dir / KEY_FILE_NAME
-    if path.exists():
-        return base64.urlsafe_b64decode(path.read_bytes().strip() + b"=="), False
-    data_dir.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_bytes(32)
+
+def parse_key(text: str | bytes, source: str) -> bytes:
+    """Decode a key as written by `generate_key_text` (URL-safe base64 of 32 bytes or more)."""
+    raw = text.strip().encode() if isinstance(text, str) else text.strip()
+    try:
+        if not raw or not re.fullmatch(rb"[A-Za-z0-9_-]+=*", raw):
+            raise ValueError
+        key = base64.urlsafe_b64decode(raw.rstrip(b"=") + b"=" * (-len(raw.rstrip(b"=")) % 4))
+    except ValueError:
+        raise KeyProblem(
+            f"The encryption key in {source} is malformed (it must be the base64 text this service "
+            "wrote). Restore the key from your backup."
+        ) from None
+    if len(key) < MIN_KEY_BYTES:
+        raise KeyProblem(
+            f"The encryption key in {source} is too short ({len(key)} bytes; at least {MIN_KEY_BYTES} bytes "
+            "are needed). Restore the key from your backup."
+        )
+    return key
+
+
+def write_key_file(path: Path, key: bytes) -> None:
+    """Write a key file with mode 0600, durably (the file must not exist yet)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as handle:
         handle.write(base64.urlsafe_b64encode(key) + b"\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def load_or_create_key(configured: str | None, data_dir: Path) -> tuple[bytes, bool]:
+    """Return the master key and whether it was just generated (no store checks: see `storage.keys`).
+
+    A configured key (base64, 32 bytes or more) wins. Otherwise the key file in the data directory is
+    used, and created with mode 0600 on first run.
+    """
+    if configured:
+        return parse_key(configured, "DINSOS_SECRET_KEY"), False
+    path = data_dir / KEY_FILE_NAME
+    if path.exists():
+        return parse_key(path.read_bytes(), str(path)), False
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    key = secrets.token_bytes(32)
+    write_key_file(path, key)
     return key, True
 
 

@@ -9,6 +9,7 @@ rolled back and its jobs are re-run one transaction each, so a bad job fails alo
 import asyncio
 import itertools
 import logging
+import os
 import queue
 import sqlite3
 import threading
@@ -76,7 +77,10 @@ class Database:
         return db
 
     async def _start(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # Names, addresses and phone numbers are stored in clear: the file is the owner's alone (SQLite
+        # gives its -wal and -shm files the same mode).
+        os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
         ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         loop = asyncio.get_running_loop()
         self._thread = threading.Thread(

@@ -311,6 +311,81 @@ MIGRATIONS: list[tuple[str, str]] = [
         ) WITHOUT ROWID;
         """,
     ),
+    # Consent to information messages is a purpose of its own (UU PDP Pasal 22(4)): each consent row says
+    # which purpose it answers ('service' or 'broadcast').
+    (
+        "0008_consent_purpose",
+        """
+        ALTER TABLE consents ADD COLUMN purpose TEXT NOT NULL DEFAULT 'service'
+        """,
+    ),
+    # Which key sealed the store: a check value derived from the key (never the key), compared at start.
+    (
+        "0010_key_check",
+        """
+        CREATE TABLE store_key (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            check_value TEXT NOT NULL,
+            recorded_at TEXT NOT NULL
+        );
+        """,
+    ),
+    # Sign-in limits kept in the store (a restart forgets nothing): failures per (account, address) and
+    # per address, with the time until the next attempt is allowed; and the first admin's made-up
+    # password, which must be changed at the first sign-in.
+    (
+        "0010b_login_limits",
+        """
+        CREATE TABLE login_limits (
+            key TEXT PRIMARY KEY,
+            failures INTEGER NOT NULL,
+            last_at TEXT NOT NULL,
+            blocked_until TEXT
+        ) WITHOUT ROWID;
+        ALTER TABLE staff_users ADD COLUMN must_change_password INTEGER NOT NULL DEFAULT 0;
+        """,
+    ),
+    # Voice notes: who wants every question spoken too, the office's recorded prompts (the audio files live
+    # in the data directory), and media ids a platform gave an uploaded voice note, reused while valid.
+    (
+        "0011_voice",
+        """
+        ALTER TABLE contacts ADD COLUMN voice INTEGER NOT NULL DEFAULT 0;
+        CREATE TABLE voice_prompts (
+            language TEXT NOT NULL,
+            slot TEXT NOT NULL,
+            file TEXT NOT NULL,
+            duration_ms INTEGER NOT NULL,
+            source TEXT NOT NULL,
+            recorded_by TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (language, slot)
+        ) WITHOUT ROWID;
+        CREATE TABLE voice_uploads (
+            channel TEXT NOT NULL,
+            audio TEXT NOT NULL,
+            media_id TEXT NOT NULL,
+            uploaded_at TEXT NOT NULL,
+            PRIMARY KEY (channel, audio)
+        ) WITHOUT ROWID;
+        """,
+    ),
+    # Maps: where a case's person shared their location (copied from the answers of cases filed before),
+    # the index the summary map counts from without reading the table (any of its filters), the located
+    # cases newest first, and the summary's open-and-unassigned count without reading the table.
+    (
+        "0012_case_location",
+        """
+        ALTER TABLE cases ADD COLUMN latitude REAL;
+        ALTER TABLE cases ADD COLUMN longitude REAL;
+        UPDATE cases SET latitude = json_extract(answers, '$.location.lat'),
+            longitude = json_extract(answers, '$.location.lon')
+            WHERE json_type(answers, '$.location') = 'object';
+        CREATE INDEX cases_map ON cases(status, kelurahan_code, kind, created_at, contact_id);
+        CREATE INDEX cases_located ON cases(id) WHERE latitude IS NOT NULL;
+        CREATE INDEX cases_open_unassigned ON cases(status) WHERE assignee_id IS NULL;
+        """,
+    ),
 ]
 
 

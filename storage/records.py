@@ -93,6 +93,8 @@ class ContactRecord(Record):
     unreachable: bool = False
     awaiting_case_id: int | None = None
     last_inbound_at: datetime | None = None
+    # Every message also spoken as a voice note (changed by a targeted update, see handlers.voice).
+    voice: bool = False
     created_at: datetime
     updated_at: datetime
 
@@ -151,6 +153,9 @@ class CaseRecord(Record):
     subject_name: str
     kecamatan_code: str | None = None
     kelurahan_code: str | None = None
+    # Where the person shared their location, if they did (shown to staff on maps).
+    latitude: float | None = None
+    longitude: float | None = None
     answers: dict[str, Any] = Field(default_factory=dict)
     nik_hash: str | None = None
     duplicate_of: str | None = None

@@ -349,12 +349,17 @@ def next_reference(conn: sqlite3.Connection, kind: CaseKind, year: int) -> str:
 
 
 def record_consent(
-    conn: sqlite3.Connection, contact_id: str, granted: bool, version: str, at: datetime
+    conn: sqlite3.Connection,
+    contact_id: str,
+    granted: bool,
+    version: str,
+    at: datetime,
+    purpose: str = "service",
 ) -> None:
-    """Keep proof of a consent answer (UU PDP Pasal 24)."""
+    """Keep proof of a consent answer (UU PDP Pasal 24); `purpose` is 'service' or 'broadcast'."""
     conn.execute(
-        "INSERT INTO consents (contact_id, granted, notice_version, at) VALUES (?, ?, ?, ?)",
-        (contact_id, int(granted), version, iso(at)),
+        "INSERT INTO consents (contact_id, granted, notice_version, at, purpose) VALUES (?, ?, ?, ?, ?)",
+        (contact_id, int(granted), version, iso(at), purpose),
     )
 
 
@@ -447,9 +452,9 @@ def insert_case(conn: sqlite3.Connection, case: CaseRecord, actor: str) -> int:
     cursor = conn.execute(
         """
         INSERT INTO cases (reference, kind, status, person_id, contact_id, subject_name,
-            kecamatan_code, kelurahan_code, answers, nik_hash, duplicate_of, info_question,
-            citizen_note, created_at, updated_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            kecamatan_code, kelurahan_code, latitude, longitude, answers, nik_hash, duplicate_of,
+            info_question, citizen_note, created_at, updated_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         """,
         (
             case.reference,
@@ -460,6 +465,8 @@ def insert_case(conn: sqlite3.Connection, case: CaseRecord, actor: str) -> int:
             case.subject_name,
             case.kecamatan_code,
             case.kelurahan_code,
+            case.latitude,
+            case.longitude,
             json.dumps(case.answers, ensure_ascii=False, default=str),
             case.nik_hash,
             case.duplicate_of,

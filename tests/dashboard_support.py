@@ -65,6 +65,7 @@ class SeedCase:
     assignee_id: int | None = None
     skills: list[str] = field(default_factory=list)
     answers: dict[str, Any] = field(default_factory=dict)
+    location: tuple[float, float] | None = None  # (latitude, longitude) the person shared
 
 
 _seeded = iter(range(1, 10**9))
@@ -107,6 +108,8 @@ def seed_cases(conn: sqlite3.Connection, cases: list[SeedCase], sealer: Sealer |
         )
         reference = repo.next_reference(conn, item.kind, stamp.year)
         answers = {"full_name": item.name, **item.answers}
+        if item.location is not None:
+            answers["location"] = {"lat": item.location[0], "lon": item.location[1]}
         if sealed is not None:
             answers["nik"] = sealed.model_dump()
         case_id = repo.insert_case(
@@ -120,6 +123,8 @@ def seed_cases(conn: sqlite3.Connection, cases: list[SeedCase], sealer: Sealer |
                 subject_name=item.name,
                 kecamatan_code=item.kecamatan,
                 kelurahan_code=item.kelurahan,
+                latitude=item.location[0] if item.location else None,
+                longitude=item.location[1] if item.location else None,
                 answers=answers,
                 nik_hash=sealed.h if sealed is not None else None,
                 created_at=stamp,
@@ -310,6 +315,25 @@ class Desk:
     async def rows(self, sql: str, *params: Any) -> list[dict[str, Any]]:
         """Rows of a read query."""
         return [dict(row) for row in await self.service.db.fetchall(sql, params)]
+
+    async def programme(self, csrf: str, start: datetime, name: str = "Pelatihan montir") -> int:
+        """Create a programme for montir through the form (09:00-15:00 on `start`'s day); its id."""
+        made = await self.client.post(
+            "/programmes",
+            data={
+                "csrf_token": csrf,
+                "name": name,
+                "skill": "montir",
+                "place": "Panti Tunas Sosial",
+                "start_date": f"{start:%Y-%m-%d}",
+                "start_time": "09:00",
+                "end_time": "15:00",
+                "quota": "20",
+            },
+        )
+        assert made.status_code == 303, made.text[:500]
+        (row,) = await self.rows("SELECT id FROM programmes WHERE name = ?", name)
+        return int(row["id"])
 
 
 @contextlib.asynccontextmanager

@@ -42,6 +42,7 @@ ERRORS: dict[int, tuple[str, str]] = {
         "short period of time.",
     ),
     131026: ("(#131026) Message undeliverable", "Unable to deliver message."),
+    131053: ("(#131053) Media upload error", "Unable to retrieve media: the media id is unknown or expired."),
 }
 
 
@@ -111,6 +112,9 @@ class FakeGraph:
     closed_windows: set[str] = field(default_factory=set)
     refused: list[tuple[str, int]] = field(default_factory=list)
     requests: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    # Uploaded media ids Meta no longer keeps: a message using one is refused with 131053.
+    expired_media: set[str] = field(default_factory=set)
+    uploads: list[str] = field(default_factory=list)
     _ids: "itertools.count[int]" = field(default_factory=lambda: itertools.count(1))
 
     def __post_init__(self) -> None:
@@ -119,6 +123,7 @@ class FakeGraph:
                 Route("/_fake/sent", self._dump, methods=["GET"]),
                 Route("/media-files/{media_id}", self._media_file, methods=["GET"]),
                 Route("/{version}/{phone_id}/messages", self._messages, methods=["POST"]),
+                Route("/{version}/{phone_id}/media", self._upload, methods=["POST"]),
                 Route("/{version}/{media_id}", self._media_url, methods=["GET"]),
             ]
         )
@@ -150,6 +155,8 @@ class FakeGraph:
             code = self.fail_next.pop(0)
         elif recipient in self.closed_windows and body.get("type") != "template":
             code = 131047
+        elif body.get("type") == "audio" and not self._known_media(str(body["audio"].get("id"))):
+            code = 131053
         if code is not None:
             self.refused.append((recipient, code))
             return JSONResponse(error_body(code), status_code=400)
@@ -160,6 +167,30 @@ class FakeGraph:
         answer["contacts"][0]["input"] = recipient
         answer["messages"][0]["id"] = wamid
         return JSONResponse(answer)
+
+    def _known_media(self, media_id: str) -> bool:
+        return media_id in self.media and media_id not in self.expired_media
+
+    async def _upload(self, request: Request) -> Response:
+        """POST /{phone id}/media (multipart: messaging_product, type, file) -> {"id": ...}."""
+        self.requests["media_upload"] += 1
+        if not self._authorised(request):
+            return JSONResponse({"error": {"message": "Invalid OAuth access token", "code": 190}}, 401)
+        async with request.form() as form:
+            upload = form.get("file")
+            if form.get("messaging_product") != "whatsapp" or upload is None or isinstance(upload, str):
+                error = {"message": "(#100) The parameter file is required", "code": 100}
+                return JSONResponse({"error": error}, 400)
+            data = await upload.read()
+            mime = upload.content_type or str(form.get("type") or "")
+        media_id = str(900_000_000 + next(self._ids))
+        self.media[media_id] = (data, mime)
+        self.uploads.append(media_id)
+        return JSONResponse({"id": media_id})
+
+    def voice_bytes(self, sent: Sent) -> bytes:
+        """The file an audio message refers to."""
+        return self.media[str(sent.body["audio"]["id"])][0]
 
     async def _media_url(self, request: Request) -> Response:
         self.requests["media_url"] += 1

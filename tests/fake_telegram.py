@@ -108,6 +108,8 @@ class FakeTelegram:
         self.calls: Counter[str] = Counter()
         self.answers: list[dict[str, Any]] = []
         self.files: dict[str, bytes] = {}
+        # File ids Telegram no longer accepts (sending by them answers 400).
+        self.expired_files: set[str] = set()
         self.webhook: dict[str, Any] | None = None
         self.commands: dict[str, Any] = {}
         self.limited = 0
@@ -345,9 +347,20 @@ class FakeTelegram:
 
     async def _send_file(self, method: str, field_name: str, params: dict[str, Any]) -> Any:
         value = params.get(field_name)
+        if isinstance(value, str) and value.startswith("attach://"):
+            value = params.get(value.removeprefix("attach://"))
         size = len(value) if isinstance(value, bytes) else 0
-        file_id = f"sent-{next(self._message_ids)}"
+        if isinstance(value, bytes):
+            file_id = f"sent-{next(self._message_ids)}"
+            self.files[file_id] = value  # sent again by its file_id, as Telegram allows
+        elif isinstance(value, str) and value not in self.expired_files:
+            file_id = value
+            size = len(self.files.get(value, b""))
+        else:
+            return self._error(400, "Bad Request: wrong file identifier/HTTP URL specified")
         descriptor = {"file_id": file_id, "file_unique_id": file_id, "file_size": size}
+        if field_name == "voice":
+            descriptor["duration"] = 1
         if field_name == "photo":
             descriptor = [{**descriptor, "width": 100, "height": 100}]  # type: ignore[assignment]
         extra = {field_name: descriptor, "caption": params.get("caption")}
@@ -364,6 +377,13 @@ class FakeTelegram:
 
     async def _do_sendDocument(self, params: dict[str, Any]) -> Any:
         return await self._send_file("sendDocument", "document", params)
+
+    def sent_file(self, sent: Sent, field_name: str = "voice") -> bytes:
+        """The bytes of the file a send carried, whether uploaded or sent again by its file_id."""
+        value = sent.params.get(field_name)
+        if isinstance(value, str) and value.startswith("attach://"):
+            value = sent.params.get(value.removeprefix("attach://"))
+        return value if isinstance(value, bytes) else self.files[str(value)]
 
     def _find(self, params: dict[str, Any]) -> Sent | JSONResponse:
         found = self.messages.get((int(params["chat_id"]), int(params["message_id"])))

@@ -25,15 +25,16 @@ def t(key: str, lang: str = "id", **params: object) -> str:
     return CATALOG.text(lang, key, **params)
 
 
-async def agree(chat: Chat, lang: str = "id") -> None:
-    """Say hello, (switch language,) accept the privacy notice; end at the main menu."""
+async def agree(chat: Chat, lang: str = "id", *, info: bool = True) -> None:
+    """Say hello, (switch language,) accept the privacy notice (with information messages unless `info`
+    is False); end at the main menu."""
     replies = await chat.say("halo")
     assert replies[-1].text == t("consent.notice")
     if lang != "id":
         await chat.tap("Bahasa")
         await chat.tap(t(f"language.{lang}"))
         assert chat.last.text == t("consent.notice", lang)
-    await chat.tap(t("consent.agree", lang))
+    await chat.choose("consent:yes_info" if info else "consent:yes")
     assert chat.last.text.endswith(t("menu.prompt", lang))
 
 

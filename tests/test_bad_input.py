@@ -158,7 +158,7 @@ async def greet(chat: Chat, lang: str = "id") -> list[Reply]:
 async def agree(chat: Chat, lang: str = "id") -> None:
     """A new contact reaches the main menu."""
     await greet(chat, lang)
-    await chat.choose("consent:yes")
+    await chat.choose("consent:yes_info")
     assert t("menu.prompt", lang) in chat.last.text
 
 
@@ -343,15 +343,18 @@ EXPECT: dict[str, dict[str, Err]] = {
     "yes_no": CHOOSE_2,
     "multi": _all("err.multi_choose", count=7, example="1 3")
     | {"out_of_range": Err("err.multi_choose", {"count": 7, "example": "1 3"})},
-    "kecamatan": _all("err.place_unknown")
+    # A shared location answers the place questions (it is proposed, see test_location_place.py).
+    "kecamatan": _all("err.place_unknown", skip=("location",))
     | {"unknown_kecamatan": Err("err.place_unknown"), "out_of_range": Err("err.choose", {"count": 7})},
-    "kelurahan": _all("err.place_unknown") | {"unknown_kelurahan": Err("err.place_unknown")},
+    "kelurahan": _all("err.place_unknown", skip=("location",))
+    | {"unknown_kelurahan": Err("err.place_unknown")},
     "photo": _all("err.photo", skip=("photo",)),
     # SQL-like text is a fine description too; it is stored as text.
     "description": _all("err.description", skip=("sql",))
     | {"long": Err("err.too_long", {"max": 1000}), "control": EMPTY},
     "summary": _all("form.summary_hint") | {"edit_99": Err("form.edit_range", {"count": 14})},
-    "confirm": CHOOSE_2,
+    # At the kecamatan's "betul?", a shared location is a fresh answer to the question.
+    "confirm": {name: err for name, err in CHOOSE_2.items() if name != "location"},
     "cancel_confirm": _all("form.cancel_hint"),
     "consent": _all("consent.hint"),
 }
@@ -373,6 +376,12 @@ async def test_bad_input_gets_a_kind_reprompt(chat: Chat, service: Service, lang
         if kind == "consent":
             # The hint carries the notice's buttons: one short message, not the whole notice again.
             expected = [Reply(text=explanation, choices=question.choices)]
+        elif kind == "kecamatan":  # asked again with the offer to share a location before it
+            expected = [
+                Reply(text=explanation),
+                Reply(text=t("form.share_place", lang), request="location"),
+                question,
+            ]
         else:
             expected = [Reply(text=explanation), question]
         if replies != expected:
@@ -425,7 +434,12 @@ async def test_sql_like_text_is_stored_as_text(chat: Chat, service: Service, lan
 
 
 # Generic inputs a question accepts, so they are left out of its barrage.
-ACCEPTED = {"address": {"sql", "location"}, "nik": {"photo"}}
+ACCEPTED = {
+    "address": {"sql", "location"},
+    "nik": {"photo"},
+    "kecamatan": {"location"},
+    "kelurahan": {"location"},
+}
 
 
 @pytest.mark.parametrize("lang", LANGS)

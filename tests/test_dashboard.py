@@ -28,7 +28,7 @@ from bot.dashboard import accounts
 from handlers.i18n import Catalog
 from storage import repo
 from storage.records import CaseKind, CaseStatus
-from tests.dashboard_support import PASSWORD, Desk, SeedCase, csrf_of, free_port, open_desk, sign_in
+from tests.dashboard_support import PASSWORD, Desk, SeedCase, csrf_of, free_port, open_desk
 from tests.support import TEST_KEY, Clock, make_settings
 
 CITIZEN = Catalog.load()
@@ -76,9 +76,31 @@ async def test_first_start_makes_an_admin_whose_password_is_printed_once_and_kep
     assert password not in again.getvalue() and "create-user" in again.getvalue()
     assert len(await desk.rows("SELECT id FROM staff_users")) == 1
 
-    await sign_in(desk.client, "admin", password)
+    page = await desk.client.get("/login")
+    signed = await desk.client.post(
+        "/login", data={"username": "admin", "password": password, "csrf_token": csrf_of(page.text)}
+    )
+    assert signed.status_code == 303
+    # The made-up password must be changed first: every page leads to the change form.
+    for path in ("/", "/cases", "/accounts"):
+        assert (await desk.client.get(path)).headers["location"] == "/password"
+    form = await desk.client.get("/password")
+    assert ui("password.required") in form.text
+    changed = await desk.client.post(
+        "/password",
+        data={
+            "current": password,
+            "new": "sandi-baru-admin-1",
+            "repeat": "sandi-baru-admin-1",
+            "csrf_token": csrf_of(form.text),
+        },
+    )
+    assert changed.status_code == 303
     page = await desk.client.get("/")
     assert page.status_code == 200 and ui("summary.title") in page.text
+    (stored,) = await desk.rows("SELECT password_hash, must_change_password FROM staff_users")
+    assert accounts.check_password(stored["password_hash"], "sandi-baru-admin-1")
+    assert stored["must_change_password"] == 0
 
 
 async def test_pages_need_a_signed_in_staff_member(desk: Desk) -> None:
@@ -513,20 +535,7 @@ async def test_a_programme_invites_a_segment_and_exports_its_attendees(desk: Des
     csrf = await desk.signed_in("petugas")
     await desk.seed(SeedCase("Ani", skills=["montir"]), SeedCase("Budi", skills=["masak"]))
     start = (clock() + timedelta(days=7)).astimezone(desk.dashboard.tz)
-    made = await desk.client.post(
-        "/programmes",
-        data={
-            "csrf_token": csrf,
-            "name": "Pelatihan montir",
-            "skill": "montir",
-            "place": "Panti Tunas Sosial",
-            "start_date": f"{start:%Y-%m-%d}",
-            "start_time": "09:00",
-            "end_time": "15:00",
-            "quota": "20",
-        },
-    )
-    assert made.status_code == 303
+    await desk.programme(csrf, start)
     (programme,) = await desk.rows("SELECT id, quota FROM programmes")
     invited = await desk.client.post(
         f"/programmes/{programme['id']}/invite", data={"csrf_token": csrf, "seg_skill": "montir"}
@@ -659,7 +668,8 @@ def test_python_m_bot_serves_the_dashboard_and_prints_how_to_sign_in(tmp_path: P
                 "/login", data={"username": "admin", "password": password, "csrf_token": csrf_of(login.text)}
             )
             assert signed.status_code == 303
-            assert client.get("/simulator").status_code == 200
+            # The made-up password is changed before anything else.
+            assert client.get("/simulator").headers["location"] == "/password"
     finally:
         process.send_signal(signal.SIGINT)
         code = process.wait(20)

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from bot.dashboard.accounts import LoginLimiter
 from handlers.i18n import Catalog
 from storage.records import CaseKind
 from tests.dashboard_support import (
@@ -327,42 +326,6 @@ async def test_a_quote_in_a_search_finds_the_name_with_a_quote(desk: Desk) -> No
     await desk.seed(SeedCase("Ani Lestari"), SeedCase("O'Brien Siregar"))
     response = await desk.client.get("/cases", params={"q": "o'bri"})
     assert "O&#39;Brien Siregar" in response.text and "Ani Lestari" not in response.text
-
-
-# ---------------------------------------------------------------- sign-in limit
-
-
-async def test_sign_in_is_limited_per_account_and_per_address(desk: Desk) -> None:
-    seconds = [0.0]
-    desk.dashboard.limiter = LoginLimiter(5, 900, clock=lambda: seconds[0])
-    await desk.user("siti", "petugas")
-    await desk.user("budi", "petugas")
-
-    async def attempt(username: str, password: str) -> int:
-        page = await desk.client.get("/login")
-        response = await desk.client.post(
-            "/login", data={"username": username, "password": password, "csrf_token": csrf_of(page.text)}
-        )
-        return response.status_code
-
-    for _ in range(5):
-        assert await attempt("siti", "salah-salah") == 401
-    blocked = await attempt("siti", PASSWORD)  # even the right password waits out the window
-    assert blocked == 429
-    page = await desk.client.get("/login")
-    refused = await desk.client.post(
-        "/login", data={"username": "siti", "password": PASSWORD, "csrf_token": csrf_of(page.text)}
-    )
-    assert ui("login.too_many", minutes=15) in refused.text
-    assert await attempt("budi", PASSWORD) == 429  # the same address is held back too
-    seconds[0] += 901
-    assert await attempt("siti", PASSWORD) == 303
-    actions = [
-        row["action"] for row in await desk.rows("SELECT action FROM audit_log WHERE action LIKE 'login%'")
-    ]
-    assert (
-        actions.count("login.failed") == 5 and actions.count("login.blocked") == 3 and actions[-1] == "login"
-    )
 
 
 # ---------------------------------------------------------------- the audit log

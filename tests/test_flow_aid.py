@@ -15,7 +15,7 @@ async def test_training_request_with_voice_note(chat: Chat, service: Service) ->
     assert chat.last.text == t("aid.q.for_whom")
     await chat.tap(t("aid.for_self"))
     assert chat.last.text == t("aid.q.kind")  # registered: her name is not asked again
-    assert len(chat.last.choices) == 7
+    assert len(chat.last.choices) == 10  # the ATENSI groups, schooling and other: one WhatsApp list
     await chat.tap(t("aid.kind.training"))
     assert chat.last.text == t("aid.q.training_skill")
     assert [c.label for c in chat.last.choices] == [t(option.label_key) for option in SKILLS]

@@ -26,6 +26,7 @@ async def test_refusal_is_recorded_and_nothing_else(chat: Chat, service: Service
     assert chat.last.text == t("consent.notice")
     assert [c.label for c in chat.last.choices] == [
         t("consent.agree"),
+        t("consent.agree_info"),
         t("consent.refuse"),
         t("consent.read_full"),
         t("menu.language"),
@@ -34,10 +35,10 @@ async def test_refusal_is_recorded_and_nothing_else(chat: Chat, service: Service
     assert chat.last.text == t("consent.refused")
     consents = await rows(service, "SELECT * FROM consents")
     assert [(c["contact_id"], c["granted"], c["notice_version"]) for c in consents] == [
-        (chat.contact, 0, "2026-11")
+        (chat.contact, 0, "2026-12")
     ]
     contact = await repo.get_contact(service.db, chat.contact)
-    assert contact is not None and contact.consent == "refused" and contact.consent_version == "2026-11"
+    assert contact is not None and contact.consent == "refused" and contact.consent_version == "2026-12"
     assert contact.display_name is None and contact.phone is None  # not even the profile name or number
 
     # Whatever they ask for, nothing is collected without consent.
@@ -58,7 +59,7 @@ async def test_full_notice_then_agreeing_later(chat: Chat, service: Service) -> 
     await chat.say("halo")
     await chat.tap(t("consent.refuse"))
     await chat.tap(t("consent.read_full"))
-    assert chat.last.text == t("consent.full", version="2026-11")
+    assert chat.last.text == t("consent.full", version="2026-12")
     assert chat.last.choices[0].label == t("consent.agree")
     await chat.say("bantuan")
     assert chat.replies[0].text == t("help.before_consent")
@@ -67,8 +68,8 @@ async def test_full_notice_then_agreeing_later(chat: Chat, service: Service) -> 
     assert chat.last.text == t("consent.thanks") + "\n\n" + t("menu.prompt")
     consents = await rows(service, "SELECT granted, notice_version, withdrawn_at FROM consents ORDER BY id")
     assert [(c["granted"], c["notice_version"], c["withdrawn_at"]) for c in consents] == [
-        (0, "2026-11", None),
-        (1, "2026-11", None),
+        (0, "2026-12", None),
+        (1, "2026-12", None),
     ]
     contact = await repo.get_contact(service.db, chat.contact)
     assert contact is not None and contact.consent == "granted" and contact.display_name == "Siti"
@@ -85,7 +86,7 @@ async def test_consent_in_english(chat: Chat, service: Service) -> None:
     await chat.say("no")
     assert chat.last.text == t("consent.refused", "en")
     await chat.say("read more")
-    assert chat.last.text == t("consent.full", "en", version="2026-11")
+    assert chat.last.text == t("consent.full", "en", version="2026-12")
     await chat.say("menu")  # no menu without consent: say so kindly
     assert chat.last.text == t("consent.still_refused", "en")
     await chat.tap(t("consent.agree", "en"))

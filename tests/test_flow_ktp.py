@@ -21,6 +21,11 @@ from tests.flow_steps import (
 from tests.support import Chat
 
 
+def numbered(lang: str, *keys: str) -> str:
+    """The numbered next steps of a lost-KTP report."""
+    return "\n".join(f"{n}. {t(f'ktp.steps.{key}', lang)}" for n, key in enumerate(keys, start=1))
+
+
 async def test_own_burned_ktp_with_numbers_photo_and_edit(chat: Chat, service: Service) -> None:
     await agree(chat)
     await register(chat, name="Siti Aminah")
@@ -82,7 +87,8 @@ async def test_own_burned_ktp_with_numbers_photo_and_edit(chat: Chat, service: S
     await chat.tap(t("form.send"))
     done = chat.replies[0].text
     assert reference_in(done, "KTP") == "KTP-2026-000001"
-    steps = t("ktp.next_steps") + "\n" + t("ktp.next_steps_disaster")
+    # Burned, with a KK copy: no police letter, the kelurahan's letter, and the disaster service.
+    steps = numbered("id", "check", "terbakar", "disaster", "kk_copy", "dukcapil")
     assert done == t("ktp.done", reference="KTP-2026-000001", steps=steps) + "\n\n" + t("menu.prompt")
 
     stored = await case(service, "KTP-2026-000001")
@@ -136,8 +142,16 @@ async def test_family_member_card_asks_owner_name_and_uses_it(chat: Chat, servic
     await chat.say("kirim")
     done = chat.replies[0].text
     assert "KTP-2026-000001" in done
-    assert t("ktp.next_steps") in done
-    assert t("ktp.next_steps_disaster") not in done  # lost, not burned
+    # Lost, and no documents at all: the police letter, then RT/RW and kelurahan letters instead of a KK.
+    assert (
+        t(
+            "ktp.done",
+            reference="KTP-2026-000001",
+            steps=numbered("id", "check", "hilang", "no_kk", "dukcapil"),
+        )
+        in done
+    )
+    assert t("ktp.steps.disaster") not in done  # lost, not burned
 
     stored = await case(service, "KTP-2026-000001")
     assert stored.subject_name == "Ahmad Fauzi" and stored.person_id is None
@@ -187,7 +201,7 @@ async def test_lost_ktp_in_english(chat: Chat, service: Service) -> None:
     assert f"{t('ktp.doc.kk_copy', 'en')}, {t('ktp.doc.other_id', 'en')}" in summary
     await chat.say("send")
     done = chat.replies[0].text
-    steps = t("ktp.next_steps", "en")
+    steps = numbered("en", "check", "dicuri", "kk_copy", "dukcapil")  # stolen: report it to the police
     assert done == t("ktp.done", "en", reference="KTP-2026-000001", steps=steps) + "\n\n" + t(
         "menu.prompt", "en"
     )

@@ -39,6 +39,7 @@ async def test_view_and_correct_own_data(chat: Chat, service: Service) -> None:
         t("mydata.delete"),
         t("mydata.withdraw"),
         t("mydata.back_to_menu"),
+        t("mydata.copy"),
     ]
 
     # Moving to another kecamatan asks the kelurahan again, then saves.
@@ -144,7 +145,9 @@ async def test_withdraw_consent_erases_everything(chat: Chat, service: Service) 
         erased = await case(service, reference)
         assert erased.answers == {} and erased.subject_name == ERASED, reference
     consents = await rows(service, "SELECT * FROM consents WHERE contact_id = ?", chat.contact)
-    assert len(consents) == 1 and consents[0]["withdrawn_at"] is not None
+    # The service consent and the consent to information messages: both withdrawn.
+    assert [c["purpose"] for c in consents] == ["service", "broadcast"]
+    assert all(c["withdrawn_at"] is not None for c in consents)
     contact = await repo.get_contact(service.db, chat.contact)
     assert contact is not None and contact.consent == "withdrawn"
     conversation = await rows(service, "SELECT data FROM conversations WHERE contact_id = ?", chat.contact)

@@ -43,7 +43,7 @@ async def test_language_switch_mid_form_keeps_answers(chat: Chat, service: Servi
     assert f"{t('ktp.label.owner_name')}: Ahmad Fauzi" in chat.last.text
     await chat.tap(t("form.send"))
     done = chat.replies[0].text
-    assert t("ktp.next_steps_disaster") in done
+    assert t("ktp.steps.disaster") in done
     stored = await case(service, reference_in(done, "KTP"))
     assert stored.subject_name == "Ahmad Fauzi" and stored.answers["what_happened"] == "terbakar"
     contact = await repo.get_contact(service.db, chat.contact)

@@ -61,7 +61,7 @@ async def test_status_without_cases_is_kind(chat: Chat) -> None:
     await agree(chat)
     await chat.tap(t("menu.status"))
     assert chat.last.text == t("status.none") + "\n\n" + t("menu.prompt")
-    assert len(chat.last.choices) == 7  # back at the menu with a way forward
+    assert len(chat.last.choices) == 8  # back at the menu with a way forward
 
 
 async def test_status_follows_staff_decisions(chat: Chat, service: Service) -> None:

@@ -284,7 +284,15 @@ async def check_cancel(chat: Chat, place: Place, before: Stored, replies: list[R
     assert [r.text for r in restart] == [t("reg.q.for_whom", lang)]
 
 
+def without_offer(replies: list[Reply], lang: str) -> list[Reply]:
+    """The replies without the offer to share a location that comes before the kecamatan question."""
+    return [r for r in replies if r != Reply(text=t("form.share_place", lang), request="location")]
+
+
 async def check_back(chat: Chat, place: Place, before: Stored, replies: list[Reply], lang: str) -> None:
+    offered = without_offer(replies, lang) != replies
+    assert offered == (place.consented and place.previous_step == "kecamatan")
+    replies = without_offer(replies, lang)
     if not place.consented:
         assert replies == [consent_hint(place, lang)]
         return
@@ -297,7 +305,7 @@ async def check_back(chat: Chat, place: Place, before: Stored, replies: list[Rep
     # Only the answer of the question asked again is taken back; earlier answers stay.
     assert back.answers == {k: v for k, v in before.answers.items() if k != place.previous_step}
     assert place.redo is not None
-    assert await send(chat, place.redo) == [place.after_redo or place.question]
+    assert without_offer(await send(chat, place.redo), lang) == [place.after_redo or place.question]
     again = await stored(chat)
     assert (again.flow, again.step) == (before.flow, before.step)
     assert again.answers.keys() == before.answers.keys()
@@ -349,7 +357,7 @@ async def check_stop(chat: Chat, place: Place, before: Stored, replies: list[Rep
 async def check_language(chat: Chat, place: Place, before: Stored, replies: list[Reply], lang: str) -> None:
     assert [r.text for r in replies] == [t("language.prompt", lang)]
     other = OTHER[lang]
-    switched = await chat.choose(f"language:{other}")
+    switched = without_offer(await chat.choose(f"language:{other}"), other)
     assert switched[0] == Reply(text=t("language.done", other))
     question = switched[-1]
     expected = (place.relanguaged or place.text_in)(other)

@@ -97,11 +97,23 @@ async def test_words_that_name_nothing_still_get_the_kind_refusal(chat: Chat) ->
     assert [r.text for r in await chat.say("sy mau")] == [t("menu.not_understood"), t("menu.prompt")]
 
 
+@pytest.mark.parametrize("lang", ["id", "en"])
+async def test_an_emergency_at_the_menu_shows_112_before_the_first_question(chat: Chat, lang: str) -> None:
+    await agree(chat, lang)
+    await chat.say("tolong darurat rumah kebakaran" if lang == "id" else "emergency please help")
+    assert [r.text for r in chat.replies] == [t("aid.emergency_112", lang), t("aid.q.for_whom", lang)]
+    await chat.tap(t("aid.for_other", lang))
+    await chat.say("Budi Santoso")
+    assert chat.last.text == t("aid.q.description", lang)  # the kind was already said
+
+
 def test_the_matcher_forgives_typos_and_prefers_the_specific_request() -> None:
     assert intents.match("sy mau daftr") == intents.Intent("registration")
     assert intents.match("assalamualaikum") == intents.Intent(intents.GREETING)
     assert intents.match("cek status ktp saya") == intents.Intent("status")  # a status question
     assert intents.match("daftar bansos") == intents.Intent("aid")
+    assert intents.match("minta bantuan sembako") == intents.Intent("aid", {"aid_kind": "basic"})
+    assert intents.match("butuh kursi roda") == intents.Intent("aid", {"aid_kind": "assistive"})
     assert intents.match("ktp anak saya dicuri") == intents.Intent(
         "lost_ktp", {"what_happened": "dicuri", "whose": "family"}
     )

@@ -130,6 +130,7 @@ def test_conversation_turn_by_turn(tmp_path: Path, simulate: Callable[[Path], Si
             "text": t("consent.notice"),
             "choices": [
                 {"id": "consent:yes", "label": t("consent.agree")},
+                {"id": "consent:yes_info", "label": t("consent.agree_info")},
                 {"id": "consent:no", "label": t("consent.refuse")},
                 {"id": "consent:read", "label": t("consent.read_full")},
                 {"id": "consent:language", "label": t("menu.language")},
@@ -147,7 +148,8 @@ def test_conversation_turn_by_turn(tmp_path: Path, simulate: Callable[[Path], Si
     # The NIK answers the birth date and sex questions.
     [ask_phone] = sim.replies({"from": "u1", "text": "3674 0157 0885 0001"})
     assert ask_phone["request"] == "phone"
-    [ask_place] = sim.replies({"from": "u1", "phone": "+6281234567890"})
+    [offer, ask_place] = sim.replies({"from": "u1", "phone": "+6281234567890"})
+    assert offer == {"to": "u1", "text": t("form.share_place"), "request": "location"}
     assert ask_place["text"] == t("reg.q.kecamatan.self") and len(ask_place["choices"]) == 7
     sim.replies({"from": "u1", "choice": "kecamatan:36.74.03"})
     [ask_address] = sim.replies({"from": "u1", "text": "jurang mangu timur"})
@@ -227,8 +229,8 @@ def test_a_registration_split_across_two_invocations_continues(
     sim.close()
 
     sim = simulate(data)
-    [ask_place] = sim.replies({"from": f"warga{citizen.index}", "id": f"s{half}", **script[half]})
-    assert ask_place["text"] == t("reg.q.kecamatan.self")
+    [offer, ask_place] = sim.replies({"from": f"warga{citizen.index}", "id": f"s{half}", **script[half]})
+    assert offer["request"] == "location" and ask_place["text"] == t("reg.q.kecamatan.self")
     last: list[dict[str, Any]] = []
     for number, step in enumerate(script[half + 1 :], start=half + 1):
         last = sim.replies({"from": f"warga{citizen.index}", "id": f"s{number}", **step})

@@ -261,7 +261,7 @@ async def test_slash_commands_are_the_global_words(tmp_path: Path, clock: Clock)
         assert sent[0].text == t("help.full_name")  # help for the question being asked...
         assert sent[-1].text == t("reg.q.full_name.self")  # ...which is asked again
         sent = await w.say(CITIZEN, "/menu@dinsos_test_bot")
-        assert t("menu.prompt") in (sent[-1].text or "") and len(sent[-1].buttons) == 7
+        assert t("menu.prompt") in (sent[-1].text or "") and len(sent[-1].buttons) == 8
         sent = await w.say(CITIZEN, "/batal")
         assert t("common.nothing_to_cancel") in (sent[0].text or "")
         sent = await w.say(CITIZEN, "/foo")  # not a command of this bot: read as a typed answer

@@ -2,12 +2,13 @@
 
 import asyncio
 import json
+import logging
 from collections.abc import Callable
 from datetime import datetime
 from typing import IO, Any, get_args
 
 from bot.app import Service
-from bot.outbox import SendResult
+from bot.outbox import SendResult, current_voice_note
 from handlers.types import Inbound, Media, MediaKind, Reply
 from storage.records import OutboxStatus
 
@@ -17,6 +18,8 @@ CONSOLE_HELP = """\
 Ketik jawaban lalu Enter. Angka memilih pilihan bernomor.
 Perintah uji: #lokasi -6.28 106.71 | #foto | #suara | #kontak 081234567890 | #keluar
 """
+
+log = logging.getLogger(__name__)
 
 
 def render_text(reply: Reply) -> str:
@@ -42,13 +45,17 @@ class TerminalChannel:
         self.out = out
 
     async def send(self, contact_id: str, reply: Reply) -> SendResult:
-        """Print the reply."""
-        print("\n" + render_text(reply), file=self.out, flush=True)
+        """Print the reply (and where its voice note is, to play it)."""
+        text = render_text(reply)
+        audio = current_voice_note.get()
+        if audio is not None:
+            text += f"\n  🔊 {audio}"
+        print("\n" + text, file=self.out, flush=True)
         return SendResult(OutboxStatus.SENT)
 
 
 class JsonLinesChannel:
-    """Writes each reply as one JSON line: {"to", "text", "choices", "request"}."""
+    """Writes each reply as one JSON line: {"to", "text", "choices", "request", "voice"}."""
 
     scheme = CONSOLE
 
@@ -62,6 +69,9 @@ class JsonLinesChannel:
             body["choices"] = [{"id": c.id, "label": c.label} for c in reply.choices]
         if reply.request:
             body["request"] = reply.request
+        audio = current_voice_note.get()
+        if audio is not None:
+            body["voice"] = str(audio)
         self.out.write(json.dumps(body, ensure_ascii=False) + "\n")
         return SendResult(OutboxStatus.SENT)
 
@@ -131,8 +141,12 @@ def parse_simulated(raw: str, number: int, at: datetime) -> tuple[Inbound | None
     """Read one `simulate` line: (event, ack value, error message)."""
     try:
         body = json.loads(raw)
-    except json.JSONDecodeError:
+    except RecursionError:
+        return None, number, f"line {number} is nested too deeply"
+    except ValueError:  # not JSON, or an integer longer than Python reads (4,300 digits)
         return None, number, f"line {number} is not valid JSON"
+    if not _encodable(body):
+        return None, number, f"line {number} has text that is not valid UTF-8"
     if not isinstance(body, dict) or not isinstance(body.get("from"), str) or not body["from"]:
         return None, number, f'line {number} needs a "from" string'
     ack = body.get("id", number)
@@ -145,7 +159,8 @@ def parse_simulated(raw: str, number: int, at: datetime) -> tuple[Inbound | None
         event = Inbound(
             contact=f"{channel}:{body['from']}",
             at=at,
-            event_id=f"{channel}:sim:{body['id']}" if "id" in body else None,
+            # Ids are scoped per contact: two contacts' lines with the same id are two events.
+            event_id=f"{channel}:sim:{body['from']}:{body['id']}" if "id" in body else None,
             text=_opt_str(body.get("text")),
             choice=_opt_str(body.get("choice")),
             phone=_opt_str(body.get("phone")),
@@ -157,6 +172,25 @@ def parse_simulated(raw: str, number: int, at: datetime) -> tuple[Inbound | None
     except (TypeError, ValueError, IndexError):
         return None, ack, f"line {number} has a field of the wrong type"
     return event, ack, None
+
+
+def _encodable(value: Any) -> bool:
+    """Whether every string in a parsed line is real UTF-8 (no lone surrogates from \\udc80 escapes or
+    undecodable input bytes); walked without recursion, however deep the line is."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return False
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return True
 
 
 def _opt_str(value: Any) -> str | None:
@@ -208,7 +242,11 @@ async def run_simulation(
         if error is not None:
             stdout.write(json.dumps({"error": error}) + "\n")
         elif event is not None:
-            await service.receive(event)
-            handled += 1
+            try:
+                await service.receive(event)
+                handled += 1
+            except Exception as problem:  # one bad event must not stop the lines after it
+                log.warning("simulate line %d failed: %s", number, type(problem).__name__)
+                stdout.write(json.dumps({"error": f"line {number} could not be handled"}) + "\n")
         stdout.write(json.dumps({"ack": ack}) + "\n")
         stdout.flush()

@@ -11,9 +11,6 @@ import hashlib
 import re
 import secrets
 import sqlite3
-import time
-from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -55,6 +52,7 @@ class StaffUser:
     display_name: str
     role: str
     active: bool
+    must_change_password: bool = False
 
     @property
     def actor(self) -> str:
@@ -119,6 +117,7 @@ def _user(row: sqlite3.Row) -> StaffUser:
         display_name=str(row["display_name"]),
         role=str(row["role"]),
         active=bool(row["active"]),
+        must_change_password=bool(row["must_change_password"]),
     )
 
 
@@ -131,15 +130,24 @@ def create_user(
     password_hash: str,
     actor: str,
     at: datetime,
+    must_change_password: bool = False,
 ) -> int:
     """Add an account (a write function); the username must be new."""
     name = validate(username, role, None)
     if conn.execute("SELECT 1 FROM staff_users WHERE username = ?", (name,)).fetchone():
         raise AccountError("username_taken")
     cursor = conn.execute(
-        "INSERT INTO staff_users (username, display_name, role, password_hash, created_at, updated_at) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
-        (name, display_name.strip()[:80] or name, role, password_hash, repo.iso(at), repo.iso(at)),
+        "INSERT INTO staff_users (username, display_name, role, password_hash, created_at, updated_at, "
+        "must_change_password) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (
+            name,
+            display_name.strip()[:80] or name,
+            role,
+            password_hash,
+            repo.iso(at),
+            repo.iso(at),
+            int(must_change_password),
+        ),
     )
     assert cursor.lastrowid is not None
     repo.audit(conn, actor=actor, action="account.create", at=at, target=f"user:{name}", detail=role)
@@ -265,46 +273,84 @@ def end_session(conn: sqlite3.Connection, *, token_hash: str) -> None:
     conn.execute("DELETE FROM staff_sessions WHERE token_hash = ?", (token_hash,))
 
 
-class LoginLimiter:
-    """Counts failed sign-ins per account and per address in a sliding window; refuses above the limit."""
+# ------------------------------------------------------------------------------ sign-in limits
 
-    def __init__(
-        self, attempts: int, window_seconds: float, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.attempts = attempts
-        self.window = window_seconds
-        self.clock = clock
-        self._failures: dict[str, deque[float]] = {}
 
-    def _recent(self, key: str) -> deque[float]:
-        now = self.clock()
-        failures = self._failures.get(key)
-        if failures is None:
-            return deque()
-        while failures and failures[0] <= now - self.window:
-            failures.popleft()
-        if not failures:
-            del self._failures[key]
-        return failures
+@dataclass(frozen=True, slots=True)
+class LoginPolicy:
+    """Failed sign-ins allowed before delays start, how the delays grow, and when failures are forgotten.
 
-    def blocked_for(self, *keys: str) -> float:
-        """Seconds until a sign-in under any of `keys` is allowed again (0: allowed now)."""
-        wait = 0.0
-        for key in keys:
-            failures = self._recent(key)
-            if len(failures) >= self.attempts:
-                wait = max(wait, failures[0] + self.window - self.clock())
+    Failures are counted per (account, address) and per address, never per account alone: a stranger's
+    guesses slow down the stranger, not the officer signing in from the office.
+    """
+
+    per_account_address: int = 5
+    per_address: int = 20
+    max_delay: timedelta = timedelta(minutes=15)
+    forget_after: timedelta = timedelta(hours=1)
+
+    def delay(self, failures: int, free: int) -> timedelta:
+        """1 s after the last free failure, doubling with each further one, up to `max_delay`."""
+        if failures < free:
+            return timedelta(0)
+        return min(self.max_delay, timedelta(seconds=2 ** min(failures - free, 20)))
+
+
+def login_keys(username: str, address: str) -> tuple[str, str]:
+    """The two counters a sign-in attempt touches."""
+    return f"account:{username}|{address}", f"address:{address}"
+
+
+def login_gate(
+    conn: sqlite3.Connection, *, username: str, address: str, policy: LoginPolicy, at: datetime
+) -> float:
+    """Before any password is checked (a write function): the seconds to wait if a counter is held back;
+    else 0, with this attempt counted as a failure in advance (a success takes it back), so a burst of
+    parallel guesses cannot all slip through before the first is counted."""
+    keys = zip(login_keys(username, address), (policy.per_account_address, policy.per_address), strict=True)
+    now = repo.iso(at)
+    conn.execute("DELETE FROM login_limits WHERE last_at < ?", (repo.iso(at - policy.forget_after),))
+    current = []
+    wait = 0.0
+    for key, free in keys:
+        row = conn.execute(
+            "SELECT failures, blocked_until FROM login_limits WHERE key = ?", (key,)
+        ).fetchone()
+        failures = int(row[0]) if row else 0
+        if row is not None and row[1] is not None and row[1] > now:
+            wait = max(wait, (datetime.fromisoformat(row[1]) - at).total_seconds())
+        current.append((key, free, failures))
+    if wait > 0:
         return wait
+    for key, free, failures in current:
+        until = at + policy.delay(failures + 1, free)
+        conn.execute(
+            "INSERT INTO login_limits (key, failures, last_at, blocked_until) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET failures = excluded.failures, last_at = excluded.last_at, "
+            "blocked_until = excluded.blocked_until",
+            (key, failures + 1, now, repo.iso(until) if until > at else None),
+        )
+    return 0.0
 
-    def failed(self, *keys: str) -> None:
-        """Record a failed sign-in under each key."""
-        if len(self._failures) > 100_000:  # a flood of made-up names must not grow memory without end
-            for key in list(self._failures)[:50_000]:
-                self._recent(key)
-        now = self.clock()
-        for key in keys:
-            self._failures.setdefault(key, deque()).append(now)
 
-    def succeeded(self, key: str) -> None:
-        """Forget an account's failures once its owner signs in."""
-        self._failures.pop(key, None)
+def login_succeeded(conn: sqlite3.Connection, *, username: str, address: str) -> None:
+    """The password was right: forget this account's failures from this address, take back the attempt."""
+    account_key, address_key = login_keys(username, address)
+    conn.execute("DELETE FROM login_limits WHERE key = ?", (account_key,))
+    conn.execute(
+        "UPDATE login_limits SET failures = max(failures - 1, 0), blocked_until = NULL WHERE key = ?",
+        (address_key,),
+    )
+
+
+def set_own_password(conn: sqlite3.Connection, *, user_id: int, password_hash: str, at: datetime) -> None:
+    """A staff member's new password (a write function): no change required any more; other sessions end."""
+    row = conn.execute("SELECT username FROM staff_users WHERE id = ?", (user_id,)).fetchone()
+    if row is None:
+        raise AccountError("no_account")
+    conn.execute(
+        "UPDATE staff_users SET password_hash = ?, must_change_password = 0, updated_at = ? WHERE id = ?",
+        (password_hash, repo.iso(at), user_id),
+    )
+    conn.execute("DELETE FROM staff_sessions WHERE user_id = ?", (user_id,))
+    repo.audit(conn, actor=f"staff:{row[0]}", action="account.password", at=at, target=f"user:{row[0]}")

@@ -12,6 +12,7 @@ from starlette.responses import RedirectResponse, Response
 from bot.dashboard import accounts
 from bot.dashboard.accounts import AccountError
 from bot.dashboard.app import LANG_COOKIE, SESSION_COOKIE, Ctx, Dashboard, safe_next
+from bot.web import client_address
 from handlers.i18n import LANGUAGES
 from storage import repo
 
@@ -23,6 +24,8 @@ def register(d: Dashboard) -> None:
     d.route("/login", login_page, role=None)
     d.route("/login", login, role=None, methods=("POST",))
     d.route("/logout", logout, role="viewer", methods=("POST",))
+    d.route("/password", password_page, role="viewer")
+    d.route("/password", change_password, role="viewer", methods=("POST",))
     d.route("/lang", switch_language, role=None, methods=("POST",))
     d.route("/accounts", accounts_page, role="admin")
     d.route("/accounts", create_account, role="admin", methods=("POST",))
@@ -38,26 +41,31 @@ async def login_page(ctx: Ctx) -> Response:
     return ctx.render("login.html", next=safe_next(ctx.query("next")), problem=None, username="")
 
 
+def _wait_text(ctx: Ctx, seconds: float) -> str:
+    if seconds < 60:
+        return ctx.msg("login.too_many_seconds", seconds=max(1, math.ceil(seconds)))
+    return ctx.msg("login.too_many", minutes=math.ceil(seconds / 60))
+
+
 async def login(ctx: Ctx) -> Response:
-    """Check the password; too many failures for an account or an address wait out the window."""
+    """Check the password, after the sign-in limits (so a held-back guess costs no argon2 work)."""
     username = ctx.field("username", limit=64).lower()
     password = ctx.field("password", limit=256)
     target = safe_next(ctx.field("next"))
-    client = ctx.request.client.host if ctx.request.client else "unknown"
-    keys = (f"user:{username}", f"address:{client}")
-    wait = ctx.d.limiter.blocked_for(*keys)
+    address = client_address(ctx.request, ctx.d.trusted_proxies)
+    gate = partial(accounts.login_gate, username=username, address=address, policy=ctx.d.login_policy)
+    wait = await ctx.d.db.write(partial(gate, at=ctx.now))
     if wait > 0:
-        await ctx.audit("login.blocked", target=f"user:{username}", detail=f"address {client}")
-        problem = ctx.msg("login.too_many", minutes=max(1, math.ceil(wait / 60)))
-        return ctx.render("login.html", status=429, next=target, problem=problem, username=username)
+        return ctx.render(
+            "login.html", status=429, next=target, problem=_wait_text(ctx, wait), username=username
+        )
     found = await accounts.password_hash_of(ctx.d.db, username) if username else None
     ok = await asyncio.to_thread(accounts.check_password, found[1] if found else None, password)
     if found is None or not ok:
-        ctx.d.limiter.failed(*keys)
-        await ctx.audit("login.failed", target=f"user:{username}", detail=f"address {client}")
+        await ctx.audit("login.failed", target=f"user:{username}", detail=f"address {address}")
         problem = ctx.msg("login.wrong")
         return ctx.render("login.html", status=401, next=target, problem=problem, username=username)
-    ctx.d.limiter.succeeded(keys[0])
+    await ctx.d.db.write(partial(accounts.login_succeeded, username=username, address=address))
     lifetime = ctx.d.config.session_max_hours
     token, _ = await ctx.d.db.write(
         partial(accounts.start_session, user_id=found[0], at=ctx.now, lifetime=timedelta(hours=lifetime))
@@ -68,11 +76,57 @@ async def login(ctx: Ctx) -> Response:
             actor=f"staff:{username}",
             action="login",
             at=ctx.now,
-            detail=f"address {client}",
+            detail=f"address {address}",
         )
     )
     ctx.cookies.append((SESSION_COOKIE, token, int(lifetime * 3600)))
     return ctx.redirect(target)
+
+
+async def password_page(ctx: Ctx) -> Response:
+    """Change your own password (required first for the made-up first admin password)."""
+    return ctx.render("password.html", problem=None, required=ctx.user.must_change_password)
+
+
+async def change_password(ctx: Ctx) -> Response:
+    """Check the current password (after the sign-in limits), then set the new one; sign in afresh."""
+    current = ctx.field("current", limit=256)
+    new = ctx.field("new", limit=256)
+    repeat = ctx.field("repeat", limit=256)
+    user = ctx.user
+    address = client_address(ctx.request, ctx.d.trusted_proxies)
+
+    def refuse(key: str, status: int = 400, **values: Any) -> Response:
+        return ctx.render(
+            "password.html", status=status, problem=ctx.msg(key, **values), required=user.must_change_password
+        )
+
+    gate = partial(accounts.login_gate, username=user.username, address=address, policy=ctx.d.login_policy)
+    wait = await ctx.d.db.write(partial(gate, at=ctx.now))
+    if wait > 0:
+        return ctx.render(
+            "password.html", status=429, problem=_wait_text(ctx, wait), required=user.must_change_password
+        )
+    found = await accounts.password_hash_of(ctx.d.db, user.username)
+    if found is None or not await asyncio.to_thread(accounts.check_password, found[1], current):
+        return refuse("password.wrong_current", status=401)
+    await ctx.d.db.write(partial(accounts.login_succeeded, username=user.username, address=address))
+    if new != repeat:
+        return refuse("password.mismatch")
+    if len(new) < accounts.MIN_PASSWORD:
+        return refuse("password.too_short", minimum=accounts.MIN_PASSWORD)
+    if new == current:
+        return refuse("password.same")
+    hashed = await asyncio.to_thread(accounts.hash_password, new)
+    await ctx.d.db.write(
+        partial(accounts.set_own_password, user_id=user.id, password_hash=hashed, at=ctx.now)
+    )
+    lifetime = ctx.d.config.session_max_hours
+    token, _ = await ctx.d.db.write(
+        partial(accounts.start_session, user_id=user.id, at=ctx.now, lifetime=timedelta(hours=lifetime))
+    )
+    ctx.cookies.append((SESSION_COOKIE, token, int(lifetime * 3600)))
+    return ctx.redirect("/", done="password")
 
 
 async def logout(ctx: Ctx) -> Response:

@@ -34,6 +34,7 @@ from bot.engine import Clock, utcnow
 from bot.media import MediaStore
 from bot.scheduler import outreach_times
 from bot.settings import Settings
+from bot.web import parse_networks
 from handlers.i18n import LANGUAGES, Catalog
 from storage import repo
 
@@ -49,12 +50,14 @@ ANON_CSRF_COOKIE = "dinsos_csrf"
 LANG_COOKIE = "dinsos_lang"
 CSRF_FIELD = "csrf_token"
 TOUCH_EVERY = timedelta(minutes=5)
+# What a staff member who must change their password may still reach.
+OPEN_WHILE_CHANGING = frozenset({"/password", "/logout", "/lang"})
 
 R = TypeVar("R", bound=Response)
 
 # No script or style from anywhere but this server, no inline script, no framing.
 CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self'; "
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self' blob:; "
     "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 SECURITY_HEADERS = [
@@ -63,7 +66,8 @@ SECURITY_HEADERS = [
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"same-origin"),
     (b"cross-origin-opener-policy", b"same-origin"),
-    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+    # The microphone for this site only: the "Suara" page records the office's voice.
+    (b"permissions-policy", b"camera=(), microphone=(self), geolocation=()"),
 ]
 
 
@@ -219,9 +223,12 @@ class Dashboard:
         self.media = MediaStore(settings.store.data_dir)
         self.web_channel = web_channel
         self.clock = clock
-        self.limiter = accounts.LoginLimiter(
-            self.config.login_attempts, self.config.login_window_minutes * 60
+        self.login_policy = accounts.LoginPolicy(
+            per_account_address=self.config.login_attempts,
+            per_address=self.config.login_attempts_per_address,
+            max_delay=timedelta(minutes=self.config.login_window_minutes),
         )
+        self.trusted_proxies = parse_networks(settings.web.trusted_proxies)
         self.env = Environment(
             loader=FileSystemLoader(TEMPLATES),
             autoescape=True,
@@ -231,17 +238,20 @@ class Dashboard:
         )
         self.env.filters["local"] = self.local
         self.env.filters["local_date"] = self.local_date
+        # The kelurahan outlines, for the maps drawn in templates.
+        self.env.globals["kelurahan_map"] = service.services.boundaries
         self._routes: list[BaseRoute] = []
         self._register()
 
     # ------------------------------------------------------------ assembly
 
     def _register(self) -> None:
-        from bot.dashboard import admin, cases, outreach, simulator
+        from bot.dashboard import admin, cases, outreach, simulator, voice
 
         admin.register(self)
         cases.register(self)
         outreach.register(self)
+        voice.register(self)
         if self.config.simulator and self.web_channel is not None:
             simulator.register(self)
 
@@ -272,12 +282,18 @@ class Dashboard:
                 if role is not None and not ctx.user.has(role):
                     await ctx.audit("denied", target=request.url.path, detail=f"role {ctx.user.role}")
                     raise Refused(403, "refused.role")
+                if role is not None and ctx.user.must_change_password and path not in OPEN_WHILE_CHANGING:
+                    # The first admin's made-up password is changed before anything else is done.
+                    if request.method == "GET":
+                        return RedirectResponse("/password", status_code=303)
+                    raise Refused(403, "refused.change_password")
                 if request.method == "POST":
                     ctx.form = await self._read_form(request, limit)
                     if not self._csrf_ok(ctx):
-                        await ctx.audit(
-                            "denied", target=request.url.path, detail="missing or wrong CSRF token"
-                        )
+                        if ctx.session is not None:  # anonymous requests leave no rows behind
+                            await ctx.audit(
+                                "denied", target=request.url.path, detail="missing or wrong CSRF token"
+                            )
                         raise Refused(403, "refused.csrf")
                 return await handler(ctx)
             except Refused as refused:
@@ -415,13 +431,16 @@ class Dashboard:
                 password_hash=hashed,
                 actor="system",
                 at=self.clock(),
+                must_change_password=True,
             )
         )
         print(
             f"Dasbor petugas / staff dashboard: {address}\n"
             f"Akun pertama dibuat / first account created:  nama pengguna admin,  kata sandi {password}\n"
-            "Kata sandi ini hanya ditampilkan sekali: simpan sekarang, lalu buat akun untuk tiap petugas.\n"
-            "This password is shown only once: keep it now, then create an account for each officer.",
+            "Kata sandi ini hanya ditampilkan sekali dan harus diganti saat pertama masuk; lalu buat akun "
+            "untuk tiap petugas.\n"
+            "This password is shown only once and must be changed at the first sign-in; then create an "
+            "account for each officer.",
             file=out,
             flush=True,
         )

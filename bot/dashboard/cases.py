@@ -15,12 +15,13 @@ from typing import Any
 
 from starlette.responses import FileResponse, Response
 
-from bot.dashboard import exports, queries
+from bot.dashboard import exports, maps, queries
 from bot.dashboard.app import Ctx, Dashboard, Refused
 from bot.dashboard.queries import QueueFilter
 from handlers import casework
 from handlers.aid import AidForm
 from handlers.casework import CaseworkError
+from handlers.fields import PhoneField
 from handlers.forms import Form, flag_text, flags_of
 from handlers.lost_ktp import LostKtpForm
 from handlers.outreach import OutreachError, create_appointment
@@ -105,7 +106,7 @@ async def staff_choices(d: Dashboard) -> list[dict[str, Any]]:
 
 
 async def summary_page(ctx: Ctx) -> Response:
-    """Counts by status, kind and kecamatan, and new cases per week as a chart."""
+    """The map of cases per kelurahan, counts by status, kind and kecamatan, new cases per week."""
     numbers = await queries.summary(ctx.d.db, now=ctx.now, tz=ctx.d.tz)
     kecamatan, _ = place_names(ctx.d)
     highest = max([count for _, count in numbers.weeks] + [1])
@@ -116,6 +117,8 @@ async def summary_page(ctx: Ctx) -> Response:
         kinds=list(CaseKind),
         kecamatan_names=kecamatan,
         highest=highest,
+        map=await maps.summary_map(ctx),
+        **maps.segment_form(ctx),
     )
 
 
@@ -143,14 +146,14 @@ async def export_csv(ctx: Ctx) -> Response:
     """The filtered queue as CSV, streamed (NIK masked; cells a spreadsheet would run are made inert)."""
     flt = QueueFilter.from_query(ctx.request.query_params, ctx.d.places)
     await ctx.audit("cases.export", detail=f"csv {flt.query_string(page=1) or 'all'}")
-    return exports.csv_response(ctx.d, flt, ctx.lang)
+    return exports.csv_response(ctx.d, flt, ctx.lang, mask_phones=not ctx.user.can_act)
 
 
 async def export_xlsx(ctx: Ctx) -> Response:
     """The filtered queue as an Excel workbook, written row by row to a temporary file."""
     flt = QueueFilter.from_query(ctx.request.query_params, ctx.d.places)
     await ctx.audit("cases.export", detail=f"xlsx {flt.query_string(page=1) or 'all'}")
-    return await exports.xlsx_response(ctx.d, flt, ctx.lang)
+    return await exports.xlsx_response(ctx.d, flt, ctx.lang, mask_phones=not ctx.user.can_act)
 
 
 # ---------------------------------------------------------------- one case
@@ -182,8 +185,22 @@ def media_url(d: Dashboard, ref: str) -> str | None:
     return f"/{ref}" if path.is_file() else None
 
 
-def answers_of(d: Dashboard, case: CaseRecord, lang: str, now: datetime) -> list[Answer]:
-    """A case's answers in the order of its form, in words, with their photos and voice notes."""
+def mask_phone(phone: str) -> str:
+    """A phone number as viewers see it: enough to recognise, not to dial."""
+    return phone[:5] + "*" * max(0, len(phone) - 8) + phone[-3:]
+
+
+def phone_fields(kind: str) -> frozenset[str]:
+    """Names of the answers of a case kind that are phone numbers."""
+    form = FORMS.get(CaseKind(kind)) if kind in set(CaseKind) else None
+    return frozenset(f.name for f in form.fields if isinstance(f, PhoneField)) if form else frozenset()
+
+
+def answers_of(
+    d: Dashboard, case: CaseRecord, lang: str, now: datetime, *, mask_phones: bool = False
+) -> list[Answer]:
+    """A case's answers in the order of its form, in words, with their photos and voice notes (phone
+    numbers masked for viewers)."""
     form = FORMS.get(case.kind)
     if form is None:
         return []
@@ -206,6 +223,8 @@ def answers_of(d: Dashboard, case: CaseRecord, lang: str, now: datetime) -> list
             if not field.applies(case.answers):
                 continue
             text = field.show(turn, value)
+            if mask_phones and isinstance(field, PhoneField) and isinstance(value, str) and value != "0":
+                text = mask_phone(value)
         except (KeyError, TypeError, ValueError):  # an erased or older answer shape
             text = json.dumps(value, ensure_ascii=False) if value is not None else "-"
         kind = url = None
@@ -274,7 +293,7 @@ async def _case_view(ctx: Ctx, case: CaseRecord, status: int = 200, **extra: Any
     )
     values: dict[str, Any] = {
         "case": case,
-        "answers": answers_of(d, case, ctx.lang, ctx.now),
+        "answers": answers_of(d, case, ctx.lang, ctx.now, mask_phones=not ctx.user.can_act),
         "events": [(event, *_event_media(d, event.note)) for event in events],
         "contact": contact,
         "kecamatan": kecamatan.get(case.kecamatan_code or "", "-"),
@@ -291,6 +310,7 @@ async def _case_view(ctx: Ctx, case: CaseRecord, status: int = 200, **extra: Any
         "preview": None,
         "chosen": "",
         "note": "",
+        "case_map": maps.case_map(d, case, show_point=ctx.user.can_act),
     }
     return ctx.render("case.html", status=status, **(values | extra))
 
@@ -565,7 +585,7 @@ def _phone(ctx: Ctx, phone: str | None) -> str:
         return "-"
     if ctx.user.can_act:
         return phone
-    return phone[:5] + "*" * max(0, len(phone) - 8) + phone[-3:]
+    return mask_phone(phone)
 
 
 # ---------------------------------------------------------------- outbox and files

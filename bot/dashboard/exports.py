@@ -49,7 +49,8 @@ XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 class RowMaker:
     """Turns stored case rows into export rows (labels in the staff member's language)."""
 
-    def __init__(self, d: Dashboard, lang: str) -> None:
+    def __init__(self, d: Dashboard, lang: str, *, mask_phones: bool = False) -> None:
+        self.mask_phones = mask_phones
         self.tz = d.tz
         self.kecamatan = {k.code: k.name for k in d.places.kecamatan}
         self.kelurahan = {v.code: v.name for k in d.places.kecamatan for v in d.places.kelurahan_of(k.code)}
@@ -74,6 +75,12 @@ class RowMaker:
             key: (value["m"] if isinstance(value, dict) and "c" in value and "m" in value else value)
             for key, value in answers.items()
         }
+        if self.mask_phones:  # viewers: phone numbers masked here as on every page
+            from bot.dashboard.cases import mask_phone, phone_fields  # cases imports this module
+
+            for key in phone_fields(row["kind"]) & public.keys():
+                if isinstance(public[key], str) and public[key] != "0":
+                    public[key] = mask_phone(public[key])
         created = datetime.fromisoformat(row["created_at"]).astimezone(self.tz)
         return [
             row["reference"],
@@ -95,9 +102,11 @@ def _filename(d: Dashboard, extension: str) -> str:
     return f"kasus-{d.clock().astimezone(d.tz):%Y%m%d-%H%M}.{extension}"
 
 
-def csv_response(d: Dashboard, flt: QueueFilter, lang: str) -> StreamingResponse:
+def csv_response(
+    d: Dashboard, flt: QueueFilter, lang: str, *, mask_phones: bool = False
+) -> StreamingResponse:
     """The filtered cases as a CSV download, produced while it is sent."""
-    maker = RowMaker(d, lang)
+    maker = RowMaker(d, lang, mask_phones=mask_phones)
 
     async def body() -> AsyncIterator[bytes]:
         buffer = io.StringIO()
@@ -132,9 +141,11 @@ def _append(sheet: WriteOnlyWorksheet, rows: list[list[str]]) -> None:
         sheet.append([_text_cell(sheet, value) for value in row])
 
 
-async def xlsx_response(d: Dashboard, flt: QueueFilter, lang: str) -> FileResponse:
+async def xlsx_response(
+    d: Dashboard, flt: QueueFilter, lang: str, *, mask_phones: bool = False
+) -> FileResponse:
     """The filtered cases as an Excel workbook (write-only mode: rows go to disk as they come)."""
-    maker = RowMaker(d, lang)
+    maker = RowMaker(d, lang, mask_phones=mask_phones)
     handle, path = tempfile.mkstemp(prefix="dinsos-export-", suffix=".xlsx")
     os.close(handle)
     try:

@@ -19,6 +19,10 @@ from storage.db import Database
 from storage.records import CaseKind, CaseStatus
 
 COUNT_CAP = 10_000
+# The queue's status filter also takes "open": every status still waiting for staff (the summary map's
+# default, so that a kelurahan clicked there lists the cases it counted).
+OPEN = "open"
+OPEN_STATUSES = ("baru", "diproses", "perlu_info")
 MAX_PAGE = 200
 REFERENCE = re.compile(r"^(REG|KTP|BAN|PSN)-\d{4}-\d{6}$")
 NIK_LIKE = re.compile(r"^[\d\s.\-]{16,24}$")
@@ -40,7 +44,8 @@ def day_start(day: date, tz: ZoneInfo) -> str:
     return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC).isoformat()
 
 
-def _date(text: str) -> date | None:
+def parse_day(text: str) -> date | None:
+    """An ISO date typed in a filter, or None when empty or not a date."""
     try:
         return date.fromisoformat(text) if text else None
     except ValueError:
@@ -79,12 +84,12 @@ class QueueFilter:
         page = get("page")
         return cls(
             kind=get("kind") if get("kind") in set(CaseKind) else "",
-            status=get("status") if get("status") in set(CaseStatus) else "",
+            status=get("status") if get("status") in {*CaseStatus, OPEN} else "",
             kecamatan=kecamatan,
             kelurahan=kelurahan,
             assignee=assignee if assignee == "none" or assignee.isdigit() else "",
-            date_from=get("date_from") if _date(get("date_from")) else "",
-            date_to=get("date_to") if _date(get("date_to")) else "",
+            date_from=get("date_from") if parse_day(get("date_from")) else "",
+            date_to=get("date_to") if parse_day(get("date_to")) else "",
             q=" ".join(get("q").split()),
             page=min(MAX_PAGE, max(1, int(page))) if page.isdigit() else 1,
         )
@@ -108,9 +113,12 @@ class QueueFilter:
         """SQL condition over `cases AS c`, with its parameters."""
         clauses: list[str] = []
         params: list[Any] = []
+        if self.status == OPEN:
+            clauses.append(f"c.status IN ({', '.join('?' * len(OPEN_STATUSES))})")
+            params.extend(OPEN_STATUSES)
         for column, value in (
             ("c.kind", self.kind),
-            ("c.status", self.status),
+            ("c.status", self.status if self.status != OPEN else ""),
             ("c.kecamatan_code", self.kecamatan),
             ("c.kelurahan_code", self.kelurahan),
         ):
@@ -122,7 +130,7 @@ class QueueFilter:
         elif self.assignee:
             clauses.append("c.assignee_id = ?")
             params.append(int(self.assignee))
-        start, end = _date(self.date_from), _date(self.date_to)
+        start, end = parse_day(self.date_from), parse_day(self.date_to)
         if start:
             clauses.append("c.created_at >= ?")
             params.append(day_start(start, tz))
@@ -246,8 +254,9 @@ async def summary(db: Database, *, now: datetime, tz: ZoneInfo, weeks: int = 12)
     ]
     open_unassigned = int(
         await db.fetchval(
-            "SELECT COUNT(*) FROM cases WHERE status IN ('baru', 'diproses', 'perlu_info') "
-            "AND assignee_id IS NULL"
+            # The partial index holds exactly the unassigned cases: no table reads.
+            "SELECT COUNT(*) FROM cases INDEXED BY cases_open_unassigned "
+            "WHERE status IN ('baru', 'diproses', 'perlu_info') AND assignee_id IS NULL"
         )
     )
     today = int(

@@ -15,9 +15,10 @@ from datetime import datetime
 from starlette.responses import Response
 
 from bot.dashboard.app import Ctx, Dashboard
+from bot.dashboard.voice import note_url
 from bot.engine import utcnow
 from bot.media import MAX_MEDIA_BYTES
-from bot.outbox import SendResult
+from bot.outbox import SendResult, current_voice_note
 from handlers.types import Choice, Inbound, Media, Reply
 from storage.records import OutboxStatus
 
@@ -47,6 +48,7 @@ class ChatLine:
     choices: tuple[Choice, ...] = ()
     request: str | None = None
     at: datetime = field(default_factory=utcnow)
+    voice: str | None = None  # where the page plays the reply's voice note
 
 
 class WebChatChannel:
@@ -66,9 +68,10 @@ class WebChatChannel:
         text: str,
         choices: tuple[Choice, ...] = (),
         request: str | None = None,
+        voice: str | None = None,
     ) -> ChatLine:
         self._counter += 1
-        line = ChatLine(self._counter, outgoing, text, choices, request)
+        line = ChatLine(self._counter, outgoing, text, choices, request, voice=voice)
         lines = self._lines.get(contact_id)
         if lines is None:
             lines = self._lines[contact_id] = deque(maxlen=KEEP_MESSAGES)
@@ -81,7 +84,12 @@ class WebChatChannel:
     async def send(self, contact_id: str, reply: Reply) -> SendResult:
         """Keep the reply for the page; it counts as delivered."""
         line = self._append(
-            contact_id, outgoing=True, text=reply.text, choices=reply.choices, request=reply.request
+            contact_id,
+            outgoing=True,
+            text=reply.text,
+            choices=reply.choices,
+            request=reply.request,
+            voice=note_url(current_voice_note.get()),
         )
         return SendResult(OutboxStatus.SENT, external_id=f"web-{line.number}")
 

@@ -154,7 +154,8 @@ def test_a_citizen_registers_in_the_simulator_and_the_new_case_appears_in_the_qu
     def tap(label: str) -> None:
         before = lines.count()
         page.locator("#sim-lines .bubble.bot").last.get_by_role(
-            "button", name=re.compile(re.escape(label))
+            "button",
+            name=re.compile(re.escape(label) + "$"),  # "Setuju", not "Setuju + terima info"
         ).click()
         expect(lines).not_to_have_count(before)
 

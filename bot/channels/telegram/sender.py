@@ -12,15 +12,17 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from functools import partial
+from pathlib import Path
 from typing import Any, TypeVar
 
-from telegram import Bot, Message
+from telegram import Bot, InputFile, Message
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 
 from bot.channels.telegram.pacing import ChatPacer, Pacer
 from bot.channels.telegram.render import LONG_ID_PREFIX, render
 from bot.outbox import SendResult, current_outbox_row
 from bot.settings import TelegramSettings
+from bot.voice import audio_id, known_upload, remember_upload
 from handlers.i18n import Catalog
 from handlers.types import Reply
 from storage import repo
@@ -197,6 +199,37 @@ class TelegramChannel:
         elif rendered.keyboard_at is None:
             self._reply_keyboards.discard(chat_id)
         assert message is not None
+        return SendResult(OutboxStatus.SENT, external_id=str(message.message_id))
+
+    async def send_voice(self, contact_id: str, audio: Path) -> SendResult:
+        """A reply's voice note (sendVoice): the file once, then its file_id, which Telegram keeps."""
+        chat_id = chat_of(contact_id)
+        if chat_id is None:
+            return SendResult(OutboxStatus.FAILED, error="not a Telegram address")
+        row = current_outbox_row.get()
+        urgent = row is None or row.origin not in repo.BULK_ORIGINS
+        name = audio_id(audio)
+        file_id = await known_upload(self.db, SCHEME, name)
+        try:
+            if file_id is not None:
+                try:
+                    message = await self.call(
+                        partial(self.bot.send_voice, chat_id, voice=file_id), chat_id=chat_id, urgent=urgent
+                    )
+                    return SendResult(OutboxStatus.SENT, external_id=str(message.message_id))
+                except BadRequest:
+                    log.info("a kept Telegram voice file_id was refused; uploading the file again")
+            data = await asyncio.to_thread(audio.read_bytes)
+            upload = InputFile(data, filename="suara.ogg", attach=True)
+            message = await self.call(
+                partial(self.bot.send_voice, chat_id, voice=upload), chat_id=chat_id, urgent=urgent
+            )
+        except ChannelClosed:
+            return SendResult(OutboxStatus.FAILED, error="the service stopped before the voice note")
+        except TelegramError as error:
+            return classify(error)
+        if message.voice is not None:
+            await remember_upload(self.db, SCHEME, name, message.voice.file_id, dtm.datetime.now(dtm.UTC))
         return SendResult(OutboxStatus.SENT, external_id=str(message.message_id))
 
     async def _language(self, contact_id: str) -> str:

@@ -106,6 +106,7 @@ async def build(
         media=MediaStore(store.data_dir),
         clock=service.engine.clock,
         default_language=service.engine.default_language,
+        voice_media_days=settings.voice.whatsapp_media_days,
     )
     worker = InboxWorker(
         service, channel, service.services.sealer.cipher(INBOX_PURPOSE), concurrency=wa.concurrency

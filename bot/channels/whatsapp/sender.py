@@ -12,8 +12,9 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
+from pathlib import Path
 from typing import TypeVar
 
 import httpx
@@ -29,6 +30,7 @@ from bot.engine import Clock
 from bot.media import MAX_MEDIA_BYTES, MediaStore
 from bot.outbox import SendResult, current_outbox_row
 from bot.settings import WhatsAppSettings
+from bot.voice import audio_id, known_upload, remember_upload
 from handlers.i18n import Catalog
 from handlers.types import Media, Reply
 from storage.db import Database
@@ -114,8 +116,10 @@ class WhatsAppChannel:
         media: MediaStore,
         clock: Clock,
         default_language: str = "id",
+        voice_media_days: float = 25.0,
     ) -> None:
         self.settings = settings
+        self.voice_media_age = timedelta(days=voice_media_days)
         self.client = client
         self.db = db
         self.catalog = catalog
@@ -171,6 +175,48 @@ class WhatsAppChannel:
             return self._failure(error, label)
         if sent is None:
             return SendResult(OutboxStatus.FAILED, error="empty message")
+        return SendResult(OutboxStatus.SENT, external_id=sent.wamid)
+
+    async def send_voice(self, contact_id: str, audio: Path) -> SendResult:
+        """A reply's voice note: the file uploaded once (its media id reused while Meta keeps it), then
+        sent as an audio message with `voice: true`. Only inside the 24-hour window (no template carries
+        audio); an id Meta no longer knows is replaced by a fresh upload."""
+        recipient = contact_id.partition(":")[2]
+        window = await store.window(self.db, contact_id, self.default_language)
+        if not window.is_open(self.clock()):
+            return SendResult(OutboxStatus.FAILED, error="voice note not sent: outside the 24-hour window")
+        name = audio_id(audio)
+        media_id = await known_upload(self.db, SCHEME, name, newer_than=self.clock() - self.voice_media_age)
+        try:
+            if media_id is not None:
+                try:
+                    return await self._send_audio(recipient, media_id)
+                except WhatsAppError as error:
+                    log.info("a kept WhatsApp media id was refused (%s); uploading again", _reason(error))
+            data = await asyncio.to_thread(audio.read_bytes)
+
+            async def upload() -> str:
+                async with self._graph:
+                    media = await self.client.upload_media(
+                        media=data, mime_type="audio/ogg", filename="suara.ogg"
+                    )
+                return str(media.id)
+
+            media_id = await self._with_retries(upload)
+            await remember_upload(self.db, SCHEME, name, media_id, self.clock())
+            return await self._send_audio(recipient, media_id)
+        except (WhatsAppError, httpx.HTTPError) as error:
+            return self._failure(error, "voice note")
+
+    async def _send_audio(self, recipient: str, media_id: str) -> SendResult:
+        async def once() -> _Sent:
+            await self.pacer.wait()
+            async with self._graph:
+                sent = await self.client.send_audio(to=recipient, audio=media_id, is_voice=True)
+            self._note_sent(recipient)
+            return _Sent(sent.id)
+
+        sent = await self._with_retries(once)
         return SendResult(OutboxStatus.SENT, external_id=sent.wamid)
 
     def _wording(self, language: str) -> Wording:

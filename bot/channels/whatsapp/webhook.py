@@ -21,7 +21,7 @@ from starlette.routing import BaseRoute, Route
 
 from bot.app import Service
 from bot.channels.whatsapp import store
-from bot.channels.whatsapp.payloads import IncomingMessage, StatusUpdate, parse_webhook
+from bot.channels.whatsapp.payloads import IncomingMessage, ParsedWebhook, StatusUpdate, parse_webhook
 from bot.channels.whatsapp.sender import WhatsAppChannel
 from bot.engine import KeyedLocks
 from storage.crypto import BlobCipher
@@ -135,7 +135,9 @@ class InboxWorker:
         return not self.phone_number_id or not phone_number_id or phone_number_id == self.phone_number_id
 
     async def _dispatch(self, inbox_id: int, body: dict[str, Any]) -> None:
-        parsed = parse_webhook(body)
+        parsed, poison = _parse_leniently(body)
+        if poison:
+            log.warning("WhatsApp webhook %d: %s; its other items are handled", inbox_id, poison)
         tasks: list[asyncio.Task[None]] = []
         for message in parsed.messages:
             if not self._ours(message.phone_number_id):
@@ -148,20 +150,20 @@ class InboxWorker:
         for status in parsed.statuses:
             if self._ours(status.phone_number_id):
                 tasks.append(self._spawn(self._status(status)))
-        self._spawn(self._finish(inbox_id, tasks))
+        self._spawn(self._finish(inbox_id, tasks, poison))
 
-    async def _finish(self, inbox_id: int, tasks: list[asyncio.Task[None]]) -> None:
+    async def _finish(
+        self, inbox_id: int, tasks: list[asyncio.Task[None]], poison: str | None = None
+    ) -> None:
         try:
             results = await asyncio.gather(*tasks, return_exceptions=True)
             errors = [r for r in results if isinstance(r, Exception)]
-            if errors:
+            if errors or poison:
+                # Set aside once, with its reason: not redone at every start.
+                reasons = [poison] if poison else []
+                reasons += sorted({type(e).__name__ for e in errors})
                 await self.db.write(
-                    partial(
-                        store.fail_inbox,
-                        inbox_id=inbox_id,
-                        error=", ".join(sorted({type(e).__name__ for e in errors})),
-                        at=self.now(),
-                    )
+                    partial(store.fail_inbox, inbox_id=inbox_id, error="; ".join(reasons), at=self.now())
                 )
             elif not any(isinstance(r, BaseException) for r in results):
                 await self.db.write(partial(store.finish_inbox, inbox_id=inbox_id))
@@ -218,6 +220,45 @@ class InboxWorker:
     async def _later_status(self, update: StatusUpdate, attempt: int) -> None:
         await asyncio.sleep(_STATUS_RETRY_DELAYS[attempt])
         await self._status(update, attempt + 1)
+
+
+def _single_items(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The body cut into bodies of one message or status each (same entry, metadata and contacts)."""
+    singles = []
+    for entry in body.get("entry") or []:
+        changes = entry.get("changes") if isinstance(entry, dict) else None
+        for change in changes if isinstance(changes, list) else []:
+            value = change.get("value") if isinstance(change, dict) else None
+            if not isinstance(value, dict):
+                continue
+            for key in ("messages", "statuses"):
+                items = value.get(key)
+                for item in items if isinstance(items, list) else []:
+                    one = {**value, "messages": [], "statuses": [], key: [item]}
+                    singles.append({**body, "entry": [{**entry, "changes": [{**change, "value": one}]}]})
+    return singles
+
+
+def _parse_leniently(body: dict[str, Any]) -> tuple[ParsedWebhook, str | None]:
+    """Parse a body; if it cannot be parsed whole, parse item by item, keeping the healthy ones and
+    naming what failed (e.g. a timestamp out of range)."""
+    try:
+        return parse_webhook(body), None
+    except Exception as whole:
+        log.debug("WhatsApp body not parsed whole: %s", type(whole).__name__)
+    messages: list[IncomingMessage] = []
+    statuses: list[StatusUpdate] = []
+    failures: list[str] = []
+    for single in _single_items(body):
+        try:
+            parsed = parse_webhook(single)
+        except Exception as error:
+            failures.append(type(error).__name__)
+            continue
+        messages += parsed.messages
+        statuses += parsed.statuses
+    reason = f"{len(failures)} unreadable item(s): {', '.join(sorted(set(failures)))}" if failures else None
+    return ParsedWebhook(tuple(messages), tuple(statuses)), reason
 
 
 class Webhook:

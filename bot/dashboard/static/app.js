@@ -76,9 +76,66 @@
     });
   }
 
+  // The "Suara" page: record a prompt with the microphone (MediaRecorder), listen back, then save it.
+  // The server converts whatever the browser recorded (WebM/Opus, OGG, MP4) to OGG/Opus.
+  function recorder(box) {
+    if (!window.MediaRecorder || !navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) return;
+    box.hidden = false;
+    var start = box.querySelector(".record-start");
+    var stop = box.querySelector(".record-stop");
+    var save = box.querySelector(".record-save");
+    var preview = box.querySelector(".record-preview");
+    var state = box.querySelector(".record-state");
+    var words = document.getElementById("voice-words");
+    function say(key) { state.textContent = words ? words.getAttribute("data-" + key) || "" : ""; }
+    var media = null;
+    var chunks = [];
+    var blob = null;
+    start.addEventListener("click", function () {
+      navigator.mediaDevices.getUserMedia({ audio: true }).then(function (stream) {
+        chunks = [];
+        media = new MediaRecorder(stream);
+        media.addEventListener("dataavailable", function (event) { if (event.data.size) chunks.push(event.data); });
+        media.addEventListener("stop", function () {
+          stream.getTracks().forEach(function (track) { track.stop(); });
+          blob = new Blob(chunks, { type: media.mimeType || "audio/webm" });
+          preview.src = URL.createObjectURL(blob);
+          preview.hidden = false;
+          save.hidden = false;
+          start.hidden = false;
+          stop.hidden = true;
+          say("");
+        });
+        media.start();
+        start.hidden = true;
+        stop.hidden = false;
+        save.hidden = true;
+        say("recording");
+      }, function () { say("no-microphone"); });
+    });
+    stop.addEventListener("click", function () { if (media && media.state !== "inactive") media.stop(); });
+    save.addEventListener("click", function () {
+      if (!blob) return;
+      var form = box.parentNode.querySelector("form");
+      var data = new FormData();
+      data.append("csrf_token", form.querySelector("input[name=csrf_token]").value);
+      data.append("source", "recorder");
+      data.append("audio", blob, "rekaman." + (blob.type.indexOf("ogg") >= 0 ? "ogg" : "webm"));
+      save.disabled = true;
+      say("saving");
+      fetch(box.getAttribute("data-record-url"), { method: "POST", body: data, credentials: "same-origin" })
+        .then(function (response) {
+          if (response.ok && response.redirected) { window.location.assign(response.url); return; }
+          save.disabled = false;
+          say("failed");
+        }, function () { save.disabled = false; say("failed"); });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("[data-refresh]").forEach(refresh);
     document.querySelectorAll("[data-preview-url]").forEach(preview);
     document.querySelectorAll("form[data-chat]").forEach(simulator);
+    document.querySelectorAll("[data-record-url]").forEach(recorder);
   });
 })();

@@ -1,0 +1,205 @@
+"""A shared location answers the place questions: the kelurahan it falls in, and so the kecamatan, is
+proposed ("Jurangmangu Timur, Pondok Aren, betul?") and a yes answers both. Transcripts in both languages,
+in registration, lost KTP and aid; a location outside the city; the turns saved."""
+
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from bot.app import Service
+from handlers.geo import Boundaries
+from handlers.types import Inbound, Reply
+from tests.flow_steps import agree, case, person_named, reference_in, register, t
+from tests.support import Chat, Clock, RecordingChannel
+
+JURANGMANGU_TIMUR, PONDOK_AREN = "36.74.03.1011", "36.74.03"
+BENDA_BARU, PAMULANG = "36.74.06.1002", "36.74.06"
+JAKARTA = (-6.2000, 106.8450)
+JAVA_SEA = (-5.9500, 106.7500)
+
+
+def inside(code: str) -> tuple[float, float]:
+    """A point well inside a kelurahan."""
+    point = Boundaries.shared().area(code).geometry.representative_point()
+    return round(point.y, 6), round(point.x, 6)
+
+
+class CountingChat(Chat):
+    """A chat that counts the person's turns (each message, tap or shared location is one)."""
+
+    turns = 0
+
+    async def send(self, event: Inbound) -> list[Reply]:
+        self.turns += 1
+        return await super().send(event)
+
+
+@pytest.fixture
+def person(service: Service, channel: RecordingChannel, clock: Clock) -> CountingChat:
+    return CountingChat(service, channel, clock)
+
+
+Place = Callable[[Chat, str], Awaitable[None]]
+
+
+async def typed_place(chat: Chat, lang: str) -> None:
+    """The place typed as the questions ask it: kecamatan, then kelurahan."""
+    await chat.say("Pondok Aren")
+    assert chat.last.text == t("reg.q.kelurahan", lang, kecamatan="Pondok Aren")
+    await chat.say("Jurangmangu Timur")
+
+
+async def shared_place(chat: Chat, lang: str) -> None:
+    """A location shared at the place question, then one yes."""
+    await chat.share_location(*inside(JURANGMANGU_TIMUR))
+    proposal = t("form.located", lang, kelurahan="Jurangmangu Timur", kecamatan="Pondok Aren")
+    assert chat.last.text == proposal
+    await chat.tap(t("common.yes", lang))
+
+
+async def register_with(
+    chat: CountingChat, place: Place, lang: str = "id", *, location_at_address: bool = False
+) -> tuple[int, str]:
+    """Register oneself from the menu to the reference, the place answered by `place` (and, if asked, the
+    location shared with the address); the turns taken."""
+    start = chat.turns
+    await chat.tap(t("menu.registration", lang))
+    for answer in ("1", "Siti Aminah", "0", "17-08-1985", "perempuan", "0"):
+        await chat.say(answer)
+    assert chat.last.text == t("reg.q.kecamatan.self", lang)
+    offer = next(r for r in chat.replies if r.text == t("form.share_place", lang))
+    assert offer.request == "location"  # offered with the place question, on a channel that can share
+    await place(chat, lang)
+    assert chat.last.text == t("reg.q.address.self", lang)
+    shared = place is shared_place
+    # The address question offers to share the location only when the place did not bring one.
+    assert chat.last.request == (None if shared else "location")
+    if location_at_address:
+        await chat.share_location(*inside(JURANGMANGU_TIMUR))
+        assert chat.last.text == t("form.address_after_location", lang)
+    await chat.say("Jl. H. Sarmili RT 03/RW 05")
+    for answer in ("3", "7", "tidak", "5", "5"):
+        await chat.say(answer)
+    await chat.say("kirim")
+    return chat.turns - start, reference_in(chat.replies[0].text, "REG")
+
+
+async def test_a_shared_location_answers_both_place_questions_with_one_yes(
+    person: CountingChat, service: Service
+) -> None:
+    await agree(person)
+    turns, reference = await register_with(person, shared_place)
+    stored = await case(service, reference)
+    assert (stored.kecamatan_code, stored.kelurahan_code) == (PONDOK_AREN, JURANGMANGU_TIMUR)
+    lat, lon = inside(JURANGMANGU_TIMUR)
+    assert (stored.latitude, stored.longitude) == (lat, lon)
+    me = await person_named(service, person.contact, "Siti Aminah")
+    assert (me.kelurahan_code, me.latitude, me.longitude) == (JURANGMANGU_TIMUR, lat, lon)
+    assert turns == 16
+
+
+async def test_sharing_the_location_takes_fewer_turns_than_typing_the_place(
+    service: Service, channel: RecordingChannel, clock: Clock
+) -> None:
+    typist = CountingChat(service, channel, clock, name="pengetik")
+    sharer = CountingChat(service, channel, clock, name="pembagi")
+    await agree(typist)
+    await agree(sharer)
+    typed, typed_ref = await register_with(typist, typed_place, location_at_address=True)
+    shared, shared_ref = await register_with(sharer, shared_place)
+    # The same answers (kecamatan, kelurahan and the map location): typed, the kecamatan, the kelurahan
+    # and the location shared with the address; shared first, the location and its one yes.
+    assert (typed, shared) == (17, 16)
+    for reference in (typed_ref, shared_ref):
+        stored = await case(service, reference)
+        assert (stored.kelurahan_code, stored.latitude) == (JURANGMANGU_TIMUR, inside(JURANGMANGU_TIMUR)[0])
+
+
+async def test_in_english_too(person: CountingChat, service: Service) -> None:
+    await agree(person, "en")
+    _, reference = await register_with(person, shared_place, "en")
+    stored = await case(service, reference)
+    assert (stored.kecamatan_code, stored.kelurahan_code) == (PONDOK_AREN, JURANGMANGU_TIMUR)
+
+
+@pytest.mark.parametrize(("where", "point"), [("Jakarta", JAKARTA), ("the Java Sea", JAVA_SEA)])
+async def test_a_location_outside_the_city_is_said_kindly_and_the_place_is_asked_as_usual(
+    person: CountingChat, service: Service, where: str, point: tuple[float, float]
+) -> None:
+    await agree(person)
+    await person.tap(t("menu.registration"))
+    for answer in ("1", "Siti Aminah", "0", "17-08-1985", "perempuan", "0"):
+        await person.say(answer)
+    await person.share_location(*point)
+    assert [r.text for r in person.replies] == [t("form.located_outside"), t("reg.q.kecamatan.self")], where
+    assert len(person.last.choices) == 7 and person.last.request is None  # not offered again at once
+    await typed_place(person, "id")
+    assert person.last.text == t("reg.q.address.self")
+
+
+async def test_no_to_the_proposal_asks_the_place_again_and_keeps_nothing(person: CountingChat) -> None:
+    await agree(person)
+    await person.tap(t("menu.registration"))
+    for answer in ("1", "Siti Aminah", "0", "17-08-1985", "perempuan", "0"):
+        await person.say(answer)
+    await person.share_location(*inside(JURANGMANGU_TIMUR))
+    await person.tap(t("common.no"))
+    assert person.last.text == t("reg.q.kecamatan.self") and len(person.last.choices) == 7
+    await person.say("Pamulang")
+    await person.say("Benda Baru")
+    assert person.last.text == t("reg.q.address.self")
+    assert person.last.request == "location"  # the refused location was not kept
+
+
+async def test_a_location_at_the_kelurahan_question_answers_it_and_corrects_the_kecamatan(
+    person: CountingChat, service: Service
+) -> None:
+    await agree(person)
+    await person.tap(t("menu.registration"))
+    for answer in ("1", "Siti Aminah", "0", "17-08-1985", "perempuan", "0", "Pondok Aren"):
+        await person.say(answer)
+    assert person.last.text == t("reg.q.kelurahan", kecamatan="Pondok Aren")
+    await person.share_location(*inside(BENDA_BARU))
+    assert person.last.text == t("form.located", kelurahan="Benda Baru", kecamatan="Pamulang")
+    await person.tap(t("common.yes"))
+    assert person.last.text == t("reg.q.address.self")
+    for answer in ("Gang Mawar 2", "3", "7", "tidak", "5", "5", "kirim"):
+        await person.say(answer)
+    stored = await case(service, reference_in(person.replies[0].text, "REG"))
+    assert (stored.kecamatan_code, stored.kelurahan_code) == (PAMULANG, BENDA_BARU)
+
+
+async def test_lost_ktp_and_aid_take_the_place_from_a_location(
+    person: CountingChat, service: Service
+) -> None:
+    await agree(person)
+    await register(person, name="Siti Aminah")
+    await person.tap(t("menu.aid"))
+    await person.tap(t("aid.for_self"))
+    await person.tap(t("aid.kind.basic"))
+    await person.say("Beras habis sejak kemarin")
+    await person.tap(t("aid.urgency.week"))
+    await person.say("4")
+    assert person.last.text == t("aid.q.kecamatan.self")
+    assert any(r.request == "location" and r.text == t("form.share_place") for r in person.replies)
+    await person.share_location(*inside(BENDA_BARU))
+    assert person.last.text == t("form.located", kelurahan="Benda Baru", kecamatan="Pamulang")
+    await person.tap(t("common.yes"))
+    assert person.last.text == t("aid.q.photo")
+    await person.say("0")
+    await person.tap(t("form.send"))
+    aid = await case(service, reference_in(person.replies[0].text, "BAN"))
+    assert (aid.kecamatan_code, aid.kelurahan_code) == (PAMULANG, BENDA_BARU)
+    assert (aid.latitude, aid.longitude) == inside(BENDA_BARU)
+
+    await person.tap(t("menu.lost_ktp"))
+    while person.last.text not in (t("ktp.q.kecamatan.self"), t("ktp.q.kecamatan.other", name="Siti Aminah")):
+        reply = person.last
+        if reply.choices:
+            await person.choose(reply.choices[0].id)
+        else:
+            await person.say("0" if reply.request else "Siti Aminah")
+    await person.share_location(*inside(JURANGMANGU_TIMUR))
+    assert person.last.text == t("form.located", kelurahan="Jurangmangu Timur", kecamatan="Pondok Aren")
+    await person.tap(t("common.yes"))
+    assert t("reg.q.kelurahan", kecamatan="Pondok Aren") not in person.text
