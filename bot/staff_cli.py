@@ -210,6 +210,11 @@ def staff_notes(case: CaseRecord, tz: ZoneInfo) -> list[str]:
         return catalog.text("id", key, **params)
 
     lines: list[str] = []
+    agreed = {"other": "orang yang didaftarkan", "child": "orang tua atau wali"}.get(
+        str(case.answers.get("for_whom")) if case.kind == CaseKind.REGISTRATION else ""
+    )
+    if agreed:
+        lines.append(f"Didaftarkan oleh pendamping; yang setuju: {agreed}")
     born = case.answers.get("birth_date")
     if isinstance(born, str) and len(born) != 10:
         today = utcnow().astimezone(tz).date()

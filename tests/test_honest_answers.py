@@ -473,6 +473,8 @@ async def test_a_field_worker_registers_three_people_in_one_alley(
     assert [p.full_name for p in persons] == ["Budi Santoso", "Ani Rahayu", "Joko Widodo"]
     assert {(p.kelurahan_code, p.address) for p in persons} == {("36.74.03.1011", "Gang Mawar RT 03/RW 05")}
     assert [p.agreed_by for p in persons] == ["person"] * 3
+    notes = staff_cli.staff_notes(await case_of(service, second), TZ)
+    assert notes == ["Didaftarkan oleh pendamping; yang setuju: orang yang didaftarkan"]
     assert [(await case_of(service, ref)).kelurahan_code for ref in (first, second, third)] == [
         "36.74.03.1011"
     ] * 3
@@ -512,7 +514,9 @@ async def test_nothing_is_stored_for_someone_not_asked_and_a_child_needs_a_guard
         await chat.say(said)
     for said in ("4", "7", "tidak", "5", "5", "kirim"):
         await chat.say(said)
-    assert "REG-2026-" in chat.replies[0].text
+    case = await case_of(service, reference_in(chat.replies[0].text, "REG"))
+    guardian = "Didaftarkan oleh pendamping; yang setuju: orang tua atau wali"
+    assert staff_cli.staff_notes(case, TZ) == [guardian]
     person = await only_person(service, chat.contact)
     assert person.agreed_by == "guardian"
 
