@@ -57,11 +57,12 @@ class ConfigurationError(ValueError):
 
 
 class Pacer:
-    """A token bucket: at most `rate` messages per second, with bursts up to one second's worth."""
+    """Messages evenly spaced at `rate` per second, with no burst: Meta counts throughput over a sliding
+    second, so a bucket holding a second's worth would send up to twice the rate in the first second."""
 
     def __init__(self, rate: float) -> None:
         self.rate = rate
-        self.capacity = max(1.0, rate)
+        self.capacity = 1.0
         self._tokens = self.capacity
         self._stamp = time.monotonic()
         self._lock = asyncio.Lock()
