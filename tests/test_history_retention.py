@@ -5,12 +5,15 @@ their windows have passed, keeps the case, its thread and the messages about it,
 inbound id while the platform may still deliver it again.
 """
 
+import asyncio
 import sqlite3
 from datetime import datetime, timedelta
 from functools import partial
 
 from bot.app import Service
 from bot.outbox import _interrupted
+from bot.scheduler import OutreachScheduler
+from bot.settings import OutreachSettings
 from handlers import casework
 from storage import repo
 from storage.retention import PRUNED_PAYLOAD, prune_history
@@ -147,3 +150,26 @@ async def test_the_prune_runs_on_the_scheduler_in_short_batches(
     report = await pruner.run_once()
     assert report.inbound == inbound and report.batches >= 1
     assert timedelta(minutes=service.settings.store.retention_every_minutes) == pruner.every
+
+
+async def test_the_scheduler_runs_the_prune_at_start_and_then_periodically(
+    service: Service, clock: Clock
+) -> None:
+    ran = asyncio.Event()
+
+    async def job() -> None:
+        ran.set()
+
+    scheduler = OutreachScheduler(
+        service.db,
+        service.services.catalog,
+        OutreachSettings(),
+        service.services.timezone,
+        clock,
+        periodic=[("history-prune", job, timedelta(minutes=60))],
+    )
+    scheduler.start()
+    try:
+        await asyncio.wait_for(ran.wait(), timeout=10)
+    finally:
+        await scheduler.stop()
