@@ -198,7 +198,7 @@ def search_kind(text: str) -> SearchKind:
     return "name"
 
 
-def _fts_phrase(text: str) -> str:
+def fts_phrase(text: str) -> str:
     """An FTS5 phrase matching `text` as a substring (trigram tokenizer)."""
     return '"' + text.replace('"', '""') + '"'
 
@@ -226,7 +226,7 @@ def case_search(text: str, sealer: Sealer) -> tuple[str, list[Any]]:
             [key] * 3,
         )
     if len(text) >= TRIGRAM:
-        return "c.id IN (SELECT rowid FROM cases_fts WHERE cases_fts MATCH ?)", [_fts_phrase(text)]
+        return "c.id IN (SELECT rowid FROM cases_fts WHERE cases_fts MATCH ?)", [fts_phrase(text)]
     pattern = like_pattern(text)
     return "(c.subject_name LIKE ? ESCAPE '\\' OR c.reference LIKE ? ESCAPE '\\')", [pattern, pattern]
 
@@ -247,7 +247,7 @@ def person_search(text: str, sealer: Sealer) -> tuple[str, list[Any]]:
             [key, key],
         )
     if len(text) >= TRIGRAM:
-        return "p.id IN (SELECT rowid FROM persons_fts WHERE persons_fts MATCH ?)", [_fts_phrase(text)]
+        return "p.id IN (SELECT rowid FROM persons_fts WHERE persons_fts MATCH ?)", [fts_phrase(text)]
     return "p.full_name LIKE ? ESCAPE '\\'", [like_pattern(text)]
 
 
