@@ -33,6 +33,21 @@ def _tally_add(row: str) -> str:
     )
 
 
+def _hours_key(row: str) -> str:
+    return f"{row}.kind, {row}.status IN ('baru', 'diproses', 'perlu_info'), substr({row}.created_at, 1, 13)"
+
+
+def _hours_add(row: str) -> str:
+    return (
+        f"INSERT INTO case_hours (kind, open, hour, n) VALUES ({_hours_key(row)}, 1) "
+        "ON CONFLICT DO UPDATE SET n = n + 1;"
+    )
+
+
+def _hours_remove(row: str) -> str:
+    return f"UPDATE case_hours SET n = n - 1 WHERE (kind, open, hour) = ({_hours_key(row)});"
+
+
 def _tally_remove(row: str) -> str:
     return (
         "UPDATE case_tally SET n = n - 1 WHERE (status, kind, kecamatan_code, kelurahan_code, unassigned) "
@@ -518,8 +533,8 @@ MIGRATIONS: list[tuple[str, str]] = [
     ),
     # Capacity at a million cases. Recovery finds rows left `sending` through their own small index;
     # inbound ids and finished outbox rows are found by age for the retention prune; the summary's
-    # counts are kept up to date by triggers (per status, kind, place and assignment, and per hour of
-    # creation) instead of being counted from the table; the queue and persons search names and
+    # counts are kept up to date by triggers (per status, kind, place and assignment, and per kind, open or
+    # not, and hour of creation) instead of being counted from the table; the queue and persons search names and
     # references through trigram indexes, NIK and KK numbers by keyed hash, and phone numbers by their
     # digits in one spelling (62...), whichever spelling was stored or typed.
     (
@@ -582,23 +597,29 @@ MIGRATIONS: list[tuple[str, str]] = [
             SELECT status, kind, COALESCE(kecamatan_code, ''), COALESCE(kelurahan_code, ''),
                 assignee_id IS NULL, COUNT(*) FROM cases GROUP BY 1, 2, 3, 4, 5;
         CREATE TABLE case_hours (
-            hour TEXT PRIMARY KEY,
-            n INTEGER NOT NULL
+            kind TEXT NOT NULL,
+            open INTEGER NOT NULL,
+            hour TEXT NOT NULL,
+            n INTEGER NOT NULL,
+            PRIMARY KEY (kind, open, hour)
         ) WITHOUT ROWID;
-        INSERT INTO case_hours SELECT substr(created_at, 1, 13), COUNT(*) FROM cases GROUP BY 1;
+        INSERT INTO case_hours
+            SELECT kind, status IN ('baru', 'diproses', 'perlu_info'), substr(created_at, 1, 13), COUNT(*)
+            FROM cases GROUP BY 1, 2, 3;
         CREATE TRIGGER case_tally_insert AFTER INSERT ON cases BEGIN
             {_tally_add("NEW")}
-            INSERT INTO case_hours (hour, n) VALUES (substr(NEW.created_at, 1, 13), 1)
-                ON CONFLICT (hour) DO UPDATE SET n = n + 1;
+            {_hours_add("NEW")}
         END;
         CREATE TRIGGER case_tally_update AFTER UPDATE OF status, kind, kecamatan_code, kelurahan_code,
             assignee_id ON cases BEGIN
             {_tally_remove("OLD")}
             {_tally_add("NEW")}
+            {_hours_remove("OLD")}
+            {_hours_add("NEW")}
         END;
         CREATE TRIGGER case_tally_delete AFTER DELETE ON cases BEGIN
             {_tally_remove("OLD")}
-            UPDATE case_hours SET n = n - 1 WHERE hour = substr(OLD.created_at, 1, 13);
+            {_hours_remove("OLD")}
         END;
         """,
     ),
