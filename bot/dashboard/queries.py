@@ -136,8 +136,15 @@ class QueueFilter:
         """Whether anything narrows the queue."""
         return bool(self.query_string(page=1))
 
-    def where(self, tz: ZoneInfo, sealer: Sealer) -> tuple[str, list[Any]]:
-        """SQL condition over `cases AS c`, with its parameters."""
+    def name_phrase(self) -> str | None:
+        """The trigram phrase of a name search (three characters or more), else None."""
+        if self.q and len(self.q) >= TRIGRAM and search_kind(self.q) == "name":
+            return fts_phrase(self.q)
+        return None
+
+    def where(self, tz: ZoneInfo, sealer: Sealer, *, with_search: bool = True) -> tuple[str, list[Any]]:
+        """SQL condition over `cases AS c`, with its parameters (without the search when `with_search`
+        is false: the caller then joins the trigram index itself)."""
         clauses: list[str] = []
         params: list[Any] = []
         if self.status == OPEN:
@@ -172,7 +179,9 @@ class QueueFilter:
         if self.urgency:
             clauses.append("c.urgency_rank = ?")
             params.append(URGENCY_RANK[self.urgency])
-        if self.q and not self.search_refused:
+        if not with_search:
+            pass
+        elif self.q and not self.search_refused:
             search, search_params = case_search(self.q, sealer)
             clauses.append(search)
             params.extend(search_params)
@@ -257,6 +266,11 @@ def may_search(text: str, *, sees_numbers: bool) -> bool:
     return sees_numbers or search_kind(text) in ("reference", "name")
 
 
+# The cases matching a name search, driven by the trigram index (with `f.cases_fts MATCH ?`); each match's
+# filter columns are read from the narrow `cases_filters` index rather than from its (wide) row.
+FROM_NAME_MATCHES = "cases_fts AS f CROSS JOIN cases AS c INDEXED BY cases_filters ON c.id = f.rowid"
+
+
 @dataclass(frozen=True, slots=True)
 class QueuePage:
     """One page of the queue."""
@@ -275,6 +289,15 @@ async def queue_page(
     where, params = flt.where(tz, sealer)
     # With the unread filter, counting reads only the small partial index that holds the filter columns.
     source = f"cases AS c{UNREAD_INDEX if flt.unread else ''}"
+    rows_source, order = "cases AS c", SORTS[flt.sort]
+    phrase = flt.name_phrase()
+    if phrase is not None and not flt.sort and not flt.unread:
+        # A name, newest first: walk the trigram index from its newest match and stop at the page's end
+        # (an IN list of every match would be built first, tens of thousands for a common name).
+        where, params = flt.where(tz, sealer, with_search=False)
+        source = "cases_fts AS f" if where == "1" else FROM_NAME_MATCHES
+        rows_source, order = FROM_NAME_MATCHES, "f.rowid DESC"
+        where, params = f"f.cases_fts MATCH ? AND {where}", [phrase, *params]
     total = int(
         await db.fetchval(
             f"SELECT COUNT(*) FROM (SELECT 1 FROM {source} WHERE {where} LIMIT {COUNT_CAP + 1})", params
@@ -285,9 +308,9 @@ async def queue_page(
     pages = max(1, min(MAX_PAGE, -(-total // page_size)))
     page = min(flt.page, pages)
     rows = await db.fetchall(
-        f"SELECT {QUEUE_COLUMNS}, u.display_name AS assignee_name FROM cases AS c "
+        f"SELECT {QUEUE_COLUMNS}, u.display_name AS assignee_name FROM {rows_source} "
         f"LEFT JOIN staff_users AS u ON u.id = c.assignee_id WHERE {where} "
-        f"ORDER BY {SORTS[flt.sort]} LIMIT ? OFFSET ?",
+        f"ORDER BY {order} LIMIT ? OFFSET ?",
         (*params, page_size, (page - 1) * page_size),
     )
     return QueuePage([dict(row) for row in rows], total, capped, page, pages)
