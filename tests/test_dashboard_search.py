@@ -133,3 +133,13 @@ async def test_an_erased_person_is_no_longer_found_by_name_or_number(desk: Desk,
     for q in ("lestari", KK, "0812-3456-7890"):
         assert await shown(desk, q) == [], q
         assert await people(desk, q) == [], q
+
+
+async def test_a_name_search_with_filters_counts_up_to_a_thousand(desk: Desk) -> None:
+    await desk.signed_in("petugas")
+    await desk.seed(*(SeedCase(f"Siti Nomor {i}", CaseKind.AID) for i in range(1001)), SeedCase("Siti Lain"))
+    both = await desk.client.get("/cases", params={"q": "siti", "kind": "aid"})
+    assert ui("queue.count_many", count=1000) in both.text
+    assert len(listed(both.text)) == 50
+    alone = await desk.client.get("/cases", params={"q": "siti"})
+    assert ui("queue.count", count=1002) in alone.text

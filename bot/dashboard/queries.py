@@ -21,6 +21,8 @@ from storage.records import CaseKind, CaseStatus
 from storage.threads import thread_stamp
 
 COUNT_CAP = 10_000
+# A name search combined with other filters checks each name match against them: counted up to here.
+NAME_AND_FILTERS_CAP = 1_000
 # The queue's status filter also takes "open": every status still waiting for staff (the summary map's
 # default, so that a kelurahan clicked there lists the cases it counted).
 OPEN = "open"
@@ -289,22 +291,23 @@ async def queue_page(
     where, params = flt.where(tz, sealer)
     # With the unread filter, counting reads only the small partial index that holds the filter columns.
     source = f"cases AS c{UNREAD_INDEX if flt.unread else ''}"
-    rows_source, order = "cases AS c", SORTS[flt.sort]
+    rows_source, order, cap = "cases AS c", SORTS[flt.sort], COUNT_CAP
     phrase = flt.name_phrase()
     if phrase is not None and not flt.sort and not flt.unread:
         # A name, newest first: walk the trigram index from its newest match and stop at the page's end
         # (an IN list of every match would be built first, tens of thousands for a common name).
         where, params = flt.where(tz, sealer, with_search=False)
         source = "cases_fts AS f" if where == "1" else FROM_NAME_MATCHES
+        cap = COUNT_CAP if where == "1" else NAME_AND_FILTERS_CAP
         rows_source, order = FROM_NAME_MATCHES, "f.rowid DESC"
         where, params = f"f.cases_fts MATCH ? AND {where}", [phrase, *params]
     total = int(
         await db.fetchval(
-            f"SELECT COUNT(*) FROM (SELECT 1 FROM {source} WHERE {where} LIMIT {COUNT_CAP + 1})", params
+            f"SELECT COUNT(*) FROM (SELECT 1 FROM {source} WHERE {where} LIMIT {cap + 1})", params
         )
     )
-    capped = total > COUNT_CAP
-    total = min(total, COUNT_CAP)
+    capped = total > cap
+    total = min(total, cap)
     pages = max(1, min(MAX_PAGE, -(-total // page_size)))
     page = min(flt.page, pages)
     rows = await db.fetchall(
