@@ -155,7 +155,7 @@ class AddressField(TextField):
         return Reply(text=self.prompt(turn, answers), request=request)
 
     def parse(self, turn: Turn, answers: dict[str, Any], sub: dict[str, Any]) -> Outcome:
-        shared = _location(turn)
+        shared = shared_location(turn)
         if shared is not None:
             sub = {"location": shared}
             return Stay(self.question(turn, answers, sub), sub)
@@ -165,7 +165,8 @@ class AddressField(TextField):
         return outcome
 
 
-def _location(turn: Turn) -> dict[str, float] | None:
+def shared_location(turn: Turn) -> dict[str, float] | None:
+    """The location the event shares, rounded to about 10 cm; None when it shares none (or nonsense)."""
     if turn.event.location is None:
         return None
     latitude, longitude = turn.event.location
@@ -495,6 +496,9 @@ class PhoneField(_Base):
 
 # The answer a shared location also gives (registration keeps it on the person, every form on the case).
 LOCATION = "location"
+# Set in the answers of a form started from a location shared at the menu (handlers/located.py): the
+# place came from where the person stands, so "same place as the last person?" is not asked.
+FROM_LOCATION = "_located"
 
 
 def offer_location(turn: Turn) -> list[Reply]:
@@ -514,7 +518,7 @@ def located_place(
     """
     if turn.event.location is None:
         return None
-    shared = _location(turn)
+    shared = shared_location(turn)
     found = turn.services.boundaries.locate(*turn.event.location) if shared is not None else None
     if shared is None or found is None:
         return Retry(turn.t("form.located_outside"))
@@ -670,7 +674,7 @@ class LocationField(_Base):
         )
 
     def parse(self, turn: Turn, answers: dict[str, Any], sub: dict[str, Any]) -> Outcome:
-        shared = _location(turn)
+        shared = shared_location(turn)
         if shared is not None:
             return Accept(shared)
         if wants_skip(turn):

@@ -203,3 +203,96 @@ async def test_lost_ktp_and_aid_take_the_place_from_a_location(
     assert person.last.text == t("form.located", kelurahan="Jurangmangu Timur", kecamatan="Pondok Aren")
     await person.tap(t("common.yes"))
     assert t("reg.q.kelurahan", kecamatan="Pondok Aren") not in person.text
+
+
+async def register_from_location(chat: CountingChat, lang: str = "id") -> tuple[int, str]:
+    """A registration that starts with a location shared at the menu: the place by name, one tap on
+    "Daftar di sini", and the questions without the place ones; the turns taken."""
+    start = chat.turns
+    await chat.share_location(*inside(JURANGMANGU_TIMUR))
+    proposal = chat.last
+    assert proposal.text == t("located.ask", lang, kelurahan="Jurangmangu Timur", kecamatan="Pondok Aren")
+    assert [c.label for c in proposal.choices] == [
+        t(f"located.{key}", lang) for key in ("registration", "lost_ktp", "aid", "not_here")
+    ]
+    await chat.tap(t("located.registration", lang))
+    for answer in ("1", "Siti Aminah", "0", "17-08-1985", "perempuan", "0"):
+        await chat.say(answer)
+    # No kecamatan, no kelurahan, and no second offer of the location at the address.
+    assert chat.last.text == t("reg.q.address.self", lang) and chat.last.request is None
+    assert not any(r.text == t("form.share_place", lang) for r in chat.replies)
+    await chat.say("Jl. H. Sarmili RT 03/RW 05")
+    for answer in ("3", "7", "tidak", "5", "5"):
+        await chat.say(answer)
+    await chat.say("kirim")
+    return chat.turns - start, reference_in(chat.replies[0].text, "REG")
+
+
+@pytest.mark.parametrize("lang", ["id", "en"])
+async def test_a_registration_that_starts_with_a_location_takes_two_turns_fewer(
+    service: Service, channel: RecordingChannel, clock: Clock, lang: str
+) -> None:
+    typist = CountingChat(service, channel, clock, name="pengetik")
+    sharer = CountingChat(service, channel, clock, name="pembagi")
+    await agree(typist, lang)
+    await agree(sharer, lang)
+    typed, typed_ref = await register_with(typist, typed_place, lang, location_at_address=True)
+    shared, shared_ref = await register_from_location(sharer, lang)
+    # The same record (kecamatan, kelurahan and the map location): typed, the menu tap, the kecamatan,
+    # the kelurahan and the location at the address; started from the location, the location and one
+    # tap that is both the yes to the place and the choice of what to do there.
+    assert (typed, shared) == (17, 15)
+    typed_case, shared_case = await case(service, typed_ref), await case(service, shared_ref)
+    for stored in (typed_case, shared_case):
+        assert (stored.kecamatan_code, stored.kelurahan_code) == (PONDOK_AREN, JURANGMANGU_TIMUR)
+        assert (stored.latitude, stored.longitude) == inside(JURANGMANGU_TIMUR)
+    assert typed_case.answers == shared_case.answers
+
+
+async def test_a_location_at_the_menu_starts_lost_ktp_and_aid_there_too(
+    person: CountingChat, service: Service
+) -> None:
+    await agree(person)
+    await register(person, name="Siti Aminah")
+    await person.share_location(*inside(BENDA_BARU))
+    await person.tap(t("located.aid"))
+    await person.tap(t("aid.for_self"))
+    await person.tap(t("aid.kind.basic"))
+    await person.say("Beras habis sejak kemarin")
+    await person.tap(t("aid.urgency.week"))
+    await person.say("4")
+    assert person.last.text == t("aid.q.photo")  # the place is not asked
+    await person.say("0")
+    await person.tap(t("form.send"))
+    aid = await case(service, reference_in(person.replies[0].text, "BAN"))
+    assert (aid.kecamatan_code, aid.kelurahan_code) == (PAMULANG, BENDA_BARU)
+    assert (aid.latitude, aid.longitude) == inside(BENDA_BARU)
+
+
+async def test_not_here_and_outside_the_city_keep_nothing_and_show_the_menu(person: CountingChat) -> None:
+    await agree(person)
+    await person.share_location(*inside(BENDA_BARU))
+    await person.tap(t("located.not_here"))
+    assert person.last.text.startswith(t("located.dropped")) and person.last.text.endswith(t("menu.prompt"))
+    await person.share_location(*JAKARTA)
+    assert person.last.text.startswith(t("located.outside")) and person.last.text.endswith(t("menu.prompt"))
+    await person.tap(t("menu.registration"))
+    for answer in ("1", "Siti Aminah", "0", "17-08-1985", "perempuan", "0"):
+        await person.say(answer)
+    assert person.last.text == t("reg.q.kecamatan.self")  # asked as usual: nothing was kept
+
+
+async def test_typing_at_the_proposal_is_read_as_the_menu(person: CountingChat) -> None:
+    await agree(person)
+    await person.share_location(*inside(BENDA_BARU))
+    await person.say("cek status")
+    assert person.last.text != t("located.ask", kelurahan="Benda Baru", kecamatan="Pamulang")
+    await person.share_location(*inside(BENDA_BARU))
+    await person.say("daftar")  # the word picks "Daftar di sini"
+    await person.say("1")
+    await person.say("Siti Aminah")
+    await person.say("0")
+    await person.say("17-08-1985")
+    await person.say("perempuan")
+    await person.say("0")
+    assert person.last.text == t("reg.q.address.self")
