@@ -57,6 +57,24 @@ async def shared_place(chat: Chat, lang: str) -> None:
     await chat.tap(t("common.yes", lang))
 
 
+ABOUT_ME = ("1", "Siti Aminah", "0", "17-08-1985", "perempuan", "0")  # for whom, name, NIK, birth, sex, phone
+
+
+async def answer_about_me(chat: Chat) -> None:
+    """The answers before the place questions: oneself, the name, no NIK, the birth date, sex, no phone."""
+    for answer in ABOUT_ME:
+        await chat.say(answer)
+
+
+async def ask_aid_for_myself(chat: Chat) -> None:
+    """Basic needs for oneself, this week, for four people: up to the place question."""
+    await chat.tap(t("aid.for_self"))
+    await chat.tap(t("aid.kind.basic"))
+    await chat.say("Beras habis sejak kemarin")
+    await chat.tap(t("aid.urgency.week"))
+    await chat.say("4")
+
+
 async def register_with(
     chat: CountingChat, place: Place, lang: str = "id", *, location_at_address: bool = False
 ) -> tuple[int, str]:
@@ -64,8 +82,7 @@ async def register_with(
     location shared with the address); the turns taken."""
     start = chat.turns
     await chat.tap(t("menu.registration", lang))
-    for answer in ("1", "Siti Aminah", "0", "17-08-1985", "perempuan", "0"):
-        await chat.say(answer)
+    await answer_about_me(chat)
     assert chat.last.text == t("reg.q.kecamatan.self", lang)
     offer = next(r for r in chat.replies if r.text == t("form.share_place", lang))
     assert offer.request == "location"  # offered with the place question, on a channel that can share
@@ -128,8 +145,7 @@ async def test_a_location_outside_the_city_is_said_kindly_and_the_place_is_asked
 ) -> None:
     await agree(person)
     await person.tap(t("menu.registration"))
-    for answer in ("1", "Siti Aminah", "0", "17-08-1985", "perempuan", "0"):
-        await person.say(answer)
+    await answer_about_me(person)
     await person.share_location(*point)
     assert [r.text for r in person.replies] == [t("form.located_outside"), t("reg.q.kecamatan.self")], where
     assert len(person.last.choices) == 7 and person.last.request is None  # not offered again at once
@@ -140,8 +156,7 @@ async def test_a_location_outside_the_city_is_said_kindly_and_the_place_is_asked
 async def test_no_to_the_proposal_asks_the_place_again_and_keeps_nothing(person: CountingChat) -> None:
     await agree(person)
     await person.tap(t("menu.registration"))
-    for answer in ("1", "Siti Aminah", "0", "17-08-1985", "perempuan", "0"):
-        await person.say(answer)
+    await answer_about_me(person)
     await person.share_location(*inside(JURANGMANGU_TIMUR))
     await person.tap(t("common.no"))
     assert person.last.text == t("reg.q.kecamatan.self") and len(person.last.choices) == 7
@@ -175,11 +190,7 @@ async def test_lost_ktp_and_aid_take_the_place_from_a_location(
     await agree(person)
     await register(person, name="Siti Aminah")
     await person.tap(t("menu.aid"))
-    await person.tap(t("aid.for_self"))
-    await person.tap(t("aid.kind.basic"))
-    await person.say("Beras habis sejak kemarin")
-    await person.tap(t("aid.urgency.week"))
-    await person.say("4")
+    await ask_aid_for_myself(person)
     assert person.last.text == t("aid.q.kecamatan.self")
     assert any(r.request == "location" and r.text == t("form.share_place") for r in person.replies)
     await person.share_location(*inside(BENDA_BARU))
@@ -216,8 +227,7 @@ async def register_from_location(chat: CountingChat, lang: str = "id") -> tuple[
         t(f"located.{key}", lang) for key in ("registration", "lost_ktp", "aid", "not_here")
     ]
     await chat.tap(t("located.registration", lang))
-    for answer in ("1", "Siti Aminah", "0", "17-08-1985", "perempuan", "0"):
-        await chat.say(answer)
+    await answer_about_me(chat)
     # No kecamatan, no kelurahan, and no second offer of the location at the address.
     assert chat.last.text == t("reg.q.address.self", lang) and chat.last.request is None
     assert not any(r.text == t("form.share_place", lang) for r in chat.replies)
@@ -256,11 +266,7 @@ async def test_a_location_at_the_menu_starts_lost_ktp_and_aid_there_too(
     await register(person, name="Siti Aminah")
     await person.share_location(*inside(BENDA_BARU))
     await person.tap(t("located.aid"))
-    await person.tap(t("aid.for_self"))
-    await person.tap(t("aid.kind.basic"))
-    await person.say("Beras habis sejak kemarin")
-    await person.tap(t("aid.urgency.week"))
-    await person.say("4")
+    await ask_aid_for_myself(person)
     assert person.last.text == t("aid.q.photo")  # the place is not asked
     await person.say("0")
     await person.tap(t("form.send"))
@@ -277,8 +283,7 @@ async def test_not_here_and_outside_the_city_keep_nothing_and_show_the_menu(pers
     await person.share_location(*JAKARTA)
     assert person.last.text.startswith(t("located.outside")) and person.last.text.endswith(t("menu.prompt"))
     await person.tap(t("menu.registration"))
-    for answer in ("1", "Siti Aminah", "0", "17-08-1985", "perempuan", "0"):
-        await person.say(answer)
+    await answer_about_me(person)
     assert person.last.text == t("reg.q.kecamatan.self")  # asked as usual: nothing was kept
 
 
@@ -289,10 +294,5 @@ async def test_typing_at_the_proposal_is_read_as_the_menu(person: CountingChat) 
     assert person.last.text != t("located.ask", kelurahan="Benda Baru", kecamatan="Pamulang")
     await person.share_location(*inside(BENDA_BARU))
     await person.say("daftar")  # the word picks "Daftar di sini"
-    await person.say("1")
-    await person.say("Siti Aminah")
-    await person.say("0")
-    await person.say("17-08-1985")
-    await person.say("perempuan")
-    await person.say("0")
+    await answer_about_me(person)
     assert person.last.text == t("reg.q.address.self")
