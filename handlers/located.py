@@ -5,12 +5,14 @@
 kelurahan and map location are answered, so the form never asks them. "Bukan di sini" keeps nothing.
 """
 
+from datetime import timedelta
 from typing import Any
 
 from handlers import menu
 from handlers.choices import Option, render
 from handlers.fields import FROM_LOCATION, LOCATION, shared_location
 from handlers.turn import Turn
+from storage import threads
 
 FLOW = "located"
 ASK = "ask"
@@ -18,6 +20,9 @@ ASK = "ask"
 # The forms a place starts, by menu key; their place questions are named kecamatan and kelurahan.
 FORMS = ("registration", "lost_ktp", "aid")
 NOT_HERE = "not_here"
+
+# A location sent this soon after the person's last message to staff is part of that conversation.
+WRITING_WITH_STAFF = timedelta(minutes=30)
 
 OPTIONS = (
     Option("registration", "located.registration", ("daftar", "register", "pendaftaran")),
@@ -27,9 +32,13 @@ OPTIONS = (
 )
 
 
-def propose(turn: Turn) -> bool:
-    """Answer a location shared at the menu; False when the event is not a location."""
+async def propose(turn: Turn) -> bool:
+    """Answer a location shared at the menu; False when the event is not a location, or when the
+    person is writing with staff (their last message to a case is recent): then it goes to staff."""
     if turn.event.location is None:
+        return False
+    wrote = await threads.last_written(turn.db, turn.contact.id)
+    if wrote is not None and turn.now - wrote < WRITING_WITH_STAFF:
         return False
     shared = shared_location(turn)
     found = turn.services.boundaries.locate(*turn.event.location) if shared is not None else None

@@ -165,7 +165,7 @@ async def step(turn: Turn) -> None:
         await _on_located(turn)
     elif turn.flow in FLOWS:
         await FLOWS[turn.flow].handle(turn)
-    elif located.propose(turn):
+    elif await located.propose(turn):
         return
     elif not await programmes.typed_answer(turn) and not await thread.forward(turn):
         menu.show(turn, intro=turn.t("menu.welcome"))
@@ -324,7 +324,7 @@ async def _on_resume(turn: Turn) -> None:
 
 
 async def _on_menu(turn: Turn) -> None:
-    if located.propose(turn):
+    if await located.propose(turn):
         return
     chosen = pick(turn, menu.MENU_FLOW, menu.OPTIONS)
     if chosen is None and await programmes.typed_answer(turn):
@@ -353,7 +353,7 @@ async def _on_located(turn: Turn) -> None:
     A form chosen starts with the place answered; "not here" keeps nothing; another location is
     proposed instead; anything else is read as an answer at the menu.
     """
-    if located.propose(turn):
+    if await located.propose(turn):
         return
     chosen = pick(turn, located.FLOW, located.OPTIONS)
     if chosen is STALE or chosen is None:

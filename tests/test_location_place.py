@@ -296,3 +296,15 @@ async def test_typing_at_the_proposal_is_read_as_the_menu(person: CountingChat) 
     await person.say("daftar")  # the word picks "Daftar di sini"
     await answer_about_me(person)
     assert person.last.text == t("reg.q.address.self")
+
+
+async def test_while_writing_with_staff_a_location_goes_to_them(person: CountingChat, clock: Clock) -> None:
+    await agree(person)
+    await person.tap(t("menu.talk"))
+    await person.say("Lapak saya kebakaran tadi malam, mohon bantuan")
+    reference = reference_in(person.replies[0].text, "PSN")
+    await person.share_location(*inside(BENDA_BARU))  # where the lapak is: for the officer
+    assert person.replies[0].text == t("info.forwarded", reference=reference)
+    clock.advance(minutes=31)  # the conversation with staff is over: the location names the place
+    await person.share_location(*inside(BENDA_BARU))
+    assert person.last.text == t("located.ask", kelurahan="Benda Baru", kecamatan="Pamulang")
