@@ -54,18 +54,26 @@ def citizen_notice(
     note: str | None,
 ) -> Said:
     """What the citizen is told about a status change: the text, its catalog key and parameters."""
-    params: dict[str, str] = {"reference": reference}
+    said: list[Said] = []
+
+    def text(language: str, key: str, **params: str) -> str:
+        worded = catalog.text(language, key, **params)
+        said.append((worded, key, tuple(params.items())))
+        return worded
+
     if status == CaseStatus.PERLU_INFO:
-        key, params["question"] = "notify.perlu_info", note or ""
+        text(language, "notify.perlu_info", reference=reference, question=note or "")
     elif status == CaseStatus.DITOLAK:
-        key, params["reason"] = "notify.ditolak", note or ""
+        text(language, "notify.ditolak", reference=reference, reason=note or "")
     elif status == CaseStatus.DISETUJUI:
-        key, params["note"] = "notify.disetujui", note or catalog.text(language, "notify.note_fallback")
+        fallback = catalog.text(language, "notify.note_fallback")
+        text(language, "notify.disetujui", reference=reference, note=note or fallback)
     elif status == CaseStatus.DIPROSES:
-        key, params["kind"] = "notify.diproses", catalog.text(language, f"kind.{kind}")
+        kind_label = catalog.text(language, f"kind.{kind}")
+        text(language, "notify.diproses", reference=reference, kind=kind_label)
     else:
-        key = "notify.selesai"
-    return catalog.text(language, key, **params), key, tuple(params.items())
+        text(language, "notify.selesai", reference=reference)
+    return said[-1]
 
 
 def citizen_message(

@@ -104,12 +104,16 @@ class _Base(Field):
 
     def prompt(self, turn: Turn, answers: dict[str, Any]) -> str:
         """The question text; about "you" or about someone else when the field has a subject."""
+        return self.worded(turn, answers, self.prompt_key)
+
+    def worded(self, turn: Turn, answers: dict[str, Any], key: str) -> str:
+        """The sentence `key` (`.self` / `.other` when the field has a subject)."""
         if self.subject is None:
-            return turn.t(self.prompt_key)
+            return turn.t(key)
         name = self.subject(answers)
         if name is None:
-            return turn.t(f"{self.prompt_key}.self")
-        return turn.t(f"{self.prompt_key}.other", name=name)
+            return turn.t(f"{key}.self")
+        return turn.t(f"{key}.other", name=name)
 
     def question(self, turn: Turn, answers: dict[str, Any], sub: dict[str, Any]) -> Reply:
         return Reply(text=self.prompt(turn, answers))
@@ -143,9 +147,18 @@ class TextField(_Base):
 class AddressField(TextField):
     """The address, typed; a shared map location is kept too (then the address is asked for again)."""
 
-    def __init__(self, name: str, *, location_field: str = "location", **kw: Any) -> None:
+    def __init__(
+        self, name: str, *, location_field: str = "location", located_key: str | None = None, **kw: Any
+    ) -> None:
         super().__init__(name, **kw)
         self.location_field = location_field
+        self.located_key = located_key
+
+    def prompt(self, turn: Turn, answers: dict[str, Any]) -> str:
+        # With the location already shared, the question no longer invites one (`located_key`).
+        if self.located_key is not None and answers.get(self.location_field):
+            return self.worded(turn, answers, self.located_key)
+        return super().prompt(turn, answers)
 
     def question(self, turn: Turn, answers: dict[str, Any], sub: dict[str, Any]) -> Reply:
         if sub.get("location"):

@@ -234,6 +234,7 @@ FIELDS = (
     AddressField(
         "address",
         prompt_key="reg.q.address",
+        located_key="reg.q.address_located",
         label_key="reg.label.address",
         max_len=300,
         subject=subject,

@@ -47,7 +47,7 @@ async def test_telegram_location_button_answers_the_place_with_one_yes(tmp_path:
         sent = await w.exchange(user, w.fake.location(user, *inside(JURANGMANGU_TIMUR)))
         assert sent[-1].text == PROPOSAL
         sent = await w.tap(user, t("common.yes"))
-        assert sent[-1].text == t("reg.q.address.self")
+        assert sent[-1].text == t("reg.q.address_located.self")
         place_turns = 2  # the location and its yes
         await say("Jl. H. Sarmili RT 03/RW 05")
         assert w.fake.to(user)[-1].text == t("reg.q.household_size.self")  # no location question left
@@ -86,7 +86,7 @@ async def test_whatsapp_location_message_answers_the_place_with_one_yes(
     await siti.share_location(*inside(JURANGMANGU_TIMUR))
     assert siti.last.text == PROPOSAL and siti.last.interactive_type == "button"
     await siti.tap(t("common.yes"))
-    assert siti.last.text == t("reg.q.address.self")
+    assert siti.last.text == t("reg.q.address_located.self")
     place_messages = len(siti.inbox) - before
     assert place_messages == 2  # two turns, one answer each: the proposal, then the address question
     await siti.say("Jl. H. Sarmili RT 03/RW 05")
@@ -125,7 +125,7 @@ async def test_whatsapp_location_at_the_menu_starts_a_registration_there(
     await siti.say("siti aminah")
     await siti.say("3674 0157 0885 0001")
     await siti.tap(t("reg.phone_use_known"))
-    assert siti.last.text == t("reg.q.address.self")  # neither place question, nor the location again
+    assert siti.last.text == t("reg.q.address_located.self")  # neither place question, nor the location again
     for answer in ("Jl. H. Sarmili RT 03/RW 05", "5 orang", "1 2", "ya"):
         await siti.say(answer)
     await siti.tap(t("doc.kk"))
@@ -163,7 +163,7 @@ def test_simulate_location_answers_the_place_with_one_yes(
     proposal = send({"location": list(inside(JURANGMANGU_TIMUR))})
     assert proposal[-1]["text"] == PROPOSAL
     answered = send({"text": "ya"})
-    assert answered[-1]["text"] == t("reg.q.address.self")
+    assert answered[-1]["text"] == t("reg.q.address_located.self")
     for text in ("Jl. H. Sarmili RT 03/RW 05", "3", "7", "tidak", "5", "5"):
         send({"text": text})
     done = send({"text": "kirim"})

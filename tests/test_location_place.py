@@ -87,8 +87,8 @@ async def register_with(
     offer = next(r for r in chat.replies if r.text == t("form.share_place", lang))
     assert offer.request == "location"  # offered with the place question, on a channel that can share
     await place(chat, lang)
-    assert chat.last.text == t("reg.q.address.self", lang)
     shared = place is shared_place
+    assert chat.last.text == t("reg.q.address_located.self" if shared else "reg.q.address.self", lang)
     # The address question offers to share the location only when the place did not bring one.
     assert chat.last.request == (None if shared else "location")
     if location_at_address:
@@ -177,7 +177,7 @@ async def test_a_location_at_the_kelurahan_question_answers_it_and_corrects_the_
     await person.share_location(*inside(BENDA_BARU))
     assert person.last.text == t("form.located", kelurahan="Benda Baru", kecamatan="Pamulang")
     await person.tap(t("common.yes"))
-    assert person.last.text == t("reg.q.address.self")
+    assert person.last.text == t("reg.q.address_located.self")
     for answer in ("Gang Mawar 2", "3", "7", "tidak", "5", "5", "kirim"):
         await person.say(answer)
     stored = await case(service, reference_in(person.replies[0].text, "REG"))
@@ -229,7 +229,7 @@ async def register_from_location(chat: CountingChat, lang: str = "id") -> tuple[
     await chat.tap(t("located.registration", lang))
     await answer_about_me(chat)
     # No kecamatan, no kelurahan, and no second offer of the location at the address.
-    assert chat.last.text == t("reg.q.address.self", lang) and chat.last.request is None
+    assert chat.last.text == t("reg.q.address_located.self", lang) and chat.last.request is None
     assert not any(r.text == t("form.share_place", lang) for r in chat.replies)
     await chat.say("Jl. H. Sarmili RT 03/RW 05")
     for answer in ("3", "7", "tidak", "5", "5"):
@@ -295,7 +295,7 @@ async def test_typing_at_the_proposal_is_read_as_the_menu(person: CountingChat) 
     await person.share_location(*inside(BENDA_BARU))
     await person.say("daftar")  # the word picks "Daftar di sini"
     await answer_about_me(person)
-    assert person.last.text == t("reg.q.address.self")
+    assert person.last.text == t("reg.q.address_located.self")
 
 
 async def test_while_writing_with_staff_a_location_goes_to_them(person: CountingChat, clock: Clock) -> None:
