@@ -54,7 +54,7 @@ def script(index: int) -> list[dict[str, object]]:
         {"choice": "menu:registration"},
         {"choice": "for_whom:self"},
         {"text": f"Warga {letters(index)}"},
-        {"text": f"367401{day + 40:02d}0885{index % 10000:04d}"},
+        {"text": f"367401{day + 40:02d}0885{index % 9999 + 1:04d}"},
         {"text": f"{day}-08-1985"},
         {"choice": "sex:P"},
         {"text": f"0812{index:08d}"},

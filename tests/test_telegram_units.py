@@ -75,6 +75,34 @@ async def test_urgent_sends_go_before_bulk_ones() -> None:
     assert order.index("reply") <= 4  # it jumped the queue of waiting bulk sends
 
 
+async def test_cosmetic_calls_take_only_slots_nobody_waits_for_and_are_skipped_when_tight() -> None:
+    pacer = Pacer(50, burst=1)
+    order: list[str] = []
+
+    async def send(name: str, urgent: bool) -> None:
+        await pacer.acquire(urgent=urgent)
+        order.append(name)
+
+    async def edit(name: str, wait: float) -> bool:
+        granted = await pacer.acquire_spare(wait)
+        if granted:
+            order.append(name)
+        return granted
+
+    replies = [asyncio.create_task(send(f"reply{i}", True)) for i in range(10)]
+    bulk = [asyncio.create_task(send(f"bulk{i}", False)) for i in range(5)]
+    await asyncio.sleep(0)
+    late = asyncio.create_task(edit("late-edit", 0.1))  # 15 sends queued: no spare slot within 0.1 s
+    edited = asyncio.create_task(edit("edit", 2.0))  # it waits for the queue to drain
+    assert await late is False
+    assert await edited is True
+    await asyncio.gather(*replies, *bulk)
+    assert order[-1] == "edit" and "late-edit" not in order
+    await asyncio.sleep(0.05)
+    assert await edit("idle-edit", 0.0) is True  # an idle budget: at once
+    await pacer.close()
+
+
 async def test_a_429_pauses_everyone_and_halves_the_rate() -> None:
     pacer = Pacer(30, burst=1)
     await pacer.acquire()
