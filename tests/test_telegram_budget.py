@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.telegram_updates import script
+from bot.channels.telegram.sender import KeyboardTracker
 from tests.fake_telegram import FakeTelegram, Sent
 from tests.support import Clock
 from tests.test_telegram import t, world
@@ -108,6 +109,7 @@ async def test_a_tap_on_a_button_whose_choice_was_never_marked_is_answered_and_c
         await w.tap(user, t("consent.agree"))
         menu = w.last_with_buttons(user)
         await w.tap(user, t("menu.registration"))
+        for_whom = w.last_with_buttons(user)
         await w.tap(user, t("reg.for_self"))
         sent = await w.say(user, "siti aminah")
         assert sent[-1].text == t("reg.q.nik.self")
@@ -123,6 +125,14 @@ async def test_a_tap_on_a_button_whose_choice_was_never_marked_is_answered_and_c
             assert answer.get("text") == t("tg.button_old")
         await asyncio.sleep(0.3)
         assert len(w.fake.to(user)) == seen  # nothing asked again, nothing sent
+        assert tuple(await w.service.db.fetchone(state, (f"telegram:{user}",)) or ()) == before
+        # After a restart the service no longer remembers which keyboard is current: the store tells.
+        w.adapter.channel.keyboards = KeyboardTracker()
+        for old, data in ((menu, "menu:registration"), (for_whom, "for_whom:self")):
+            answer = await w.press(user, old, data)
+            assert answer.get("text") == t("tg.button_old")
+        await asyncio.sleep(0.3)
+        assert len(w.fake.to(user)) == seen
         assert tuple(await w.service.db.fetchone(state, (f"telegram:{user}",)) or ()) == before
         sent = await w.say(user, "3674015708850001")
         assert sent[-1].text == t("reg.q.phone.self")  # the registration went on where it was

@@ -308,7 +308,8 @@ class TelegramChannel:
         known = self.keyboards.known(chat_id)
         if known is not None:
             return known == message_id
-        # Not seen since start-up: a later sent message with buttons makes this one stale.
+        # Not seen since start-up: a later question with buttons makes this one stale, and so does any
+        # later reply (the person answered it, by a tap whose edit was skipped, or by typing).
         contact = f"{SCHEME}:{chat_id}"
         row = await self.db.fetchone(
             "SELECT id FROM outbox WHERE contact_id = ? AND external_id = ? ORDER BY id DESC LIMIT 1",
@@ -318,7 +319,7 @@ class TelegramChannel:
             return True  # cannot tell (e.g. a message part): let the conversation judge the choice
         later = await self.db.fetchval(
             "SELECT 1 FROM outbox WHERE contact_id = ? AND id > ? AND status IN ('sent', 'unknown') "
-            "AND payload LIKE '%\"choices\": [%' LIMIT 1",
+            "AND (origin = 'reply' OR payload LIKE '%\"choices\": [%') LIMIT 1",
             (contact, row["id"]),
         )
         return later is None
