@@ -5,9 +5,11 @@ import logging
 import socket
 import time
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 import pytest
-from telegram import InlineKeyboardMarkup, ReplyKeyboardMarkup, ReplyKeyboardRemove
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, ReplyKeyboardMarkup, ReplyKeyboardRemove
 from telegram.error import NetworkError
 
 from bot.channels.telegram import build_bot
@@ -261,3 +263,27 @@ async def test_files_travel_as_multipart_and_answers_as_bot_objects(tmp_path: Pa
             file = await bot.get_file("f1")
             assert bytes(await file.download_as_bytearray()) == b"voice bytes"
         assert fake.sent[0].method == "sendPhoto" and fake.sent[0].file_bytes == 502
+
+
+async def test_plain_calls_travel_form_encoded_without_a_multipart_writer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    writers: list[object] = []
+    original = aiohttp.MultipartWriter.__init__
+
+    def counted(self: aiohttp.MultipartWriter, *args: Any, **kwargs: Any) -> None:
+        writers.append(self)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(aiohttp.MultipartWriter, "__init__", counted)
+    async with FakeTelegram() as fake:
+        bot = build_bot(TelegramSettings(token=TOKEN, base_url=fake.base_url))
+        async with bot:
+            keyboard = InlineKeyboardMarkup(
+                [[InlineKeyboardButton("1. Setuju", callback_data="consent:yes")]]
+            )
+            await bot.send_message(42, "Halo & selamat datang = 100%?", reply_markup=keyboard)
+        sent = fake.sent[0]
+        assert sent.text == "Halo & selamat datang = 100%?"  # every character arrives as written
+        assert sent.buttons == [("1. Setuju", "consent:yes")]
+    assert writers == []  # no multipart writer (and its uuid4 boundary) per call
