@@ -104,6 +104,9 @@ class TelegramSettings(BaseSettings):
     # Messages one chat may receive ahead of that interval in a quick exchange (Telegram tolerates short
     # bursts in a private chat): a person answering at once is never kept waiting; bulk gets no burst.
     per_chat_burst: int = Field(default=20, ge=1, le=60)
+    # Seconds a cosmetic call (the chosen answer shown under a pressed question, an old keyboard taken
+    # away) may wait for a slot nobody else needs; past that it is skipped, so replies keep the budget.
+    cosmetic_wait_seconds: float = Field(default=2.0, ge=0, le=60)
     # Seconds between two messages to the staff group (Telegram allows about 20 per minute in a group).
     group_interval_seconds: float = Field(default=3.0, ge=0)
     # Path of the webhook on this server; DINSOS_TELEGRAM_WEBHOOK_URL is its public address.
