@@ -258,9 +258,17 @@ def drop_derived_triggers(conn: sqlite3.Connection) -> list[str]:
 
 
 def rebuild_derived(conn: sqlite3.Connection, triggers: list[str]) -> None:
-    for sql in _statements(dict(MIGRATIONS)["0013_i17c_capacity"]):
-        if sql.startswith(("INSERT INTO cases_fts", "INSERT INTO persons_fts", "INSERT INTO case_")):
-            conn.execute(sql)
+    migrations = dict(MIGRATIONS)
+    for name, prefixes in (
+        (
+            "0013_i17c_capacity",
+            ("INSERT INTO cases_fts", "INSERT INTO persons_fts", "INSERT INTO case_tally"),
+        ),
+        ("0013_i17c_counts_by_kind", ("INSERT INTO case_hours",)),
+    ):
+        for sql in _statements(migrations[name]):
+            if sql.startswith(prefixes):
+                conn.execute(sql)
     for sql in triggers:
         conn.execute(sql)
 

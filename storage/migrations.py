@@ -532,12 +532,11 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     # Capacity at a million cases. Recovery finds rows left `sending` through their own small index;
-    # inbound ids and finished outbox rows are found by age for the retention prune; the summary's counts
-    # are kept up to date by triggers (per status, kind, place and assignment; per kind, open or not, and
-    # hour of creation) instead of being counted from the table; the queue and persons search names and
-    # references through trigram indexes (the queue's filter columns narrow in `cases_filters`), NIK and
-    # KK numbers by keyed hash, and phone numbers by their digits in one spelling (62...), whichever
-    # spelling was stored or typed.
+    # inbound ids and finished outbox rows are found by age for the retention prune; the summary's
+    # counts are kept up to date by triggers (per status, kind, place and assignment, and per hour of
+    # creation) instead of being counted from the table; the queue and persons search names and
+    # references through trigram indexes, NIK and KK numbers by keyed hash, and phone numbers by their
+    # digits in one spelling (62...), whichever spelling was stored or typed.
     (
         "0013_i17c_capacity",
         f"""
@@ -545,9 +544,6 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX inbound_received ON inbound(received_at);
         CREATE INDEX outbox_retention ON outbox(updated_at) WHERE {OUTBOX_PRUNABLE};
         CREATE INDEX cases_person ON cases(person_id) WHERE person_id IS NOT NULL;
-        CREATE INDEX cases_filters ON cases(
-            id, status, kind, kecamatan_code, kelurahan_code, assignee_id, created_at, urgency_rank
-        );
         CREATE INDEX persons_kk_hash ON persons(kk_hash) WHERE kk_hash IS NOT NULL;
         ALTER TABLE cases ADD COLUMN kk_hash TEXT
             GENERATED ALWAYS AS (json_extract(answers, '$.kk.h')) VIRTUAL;
@@ -601,6 +597,37 @@ MIGRATIONS: list[tuple[str, str]] = [
             SELECT status, kind, COALESCE(kecamatan_code, ''), COALESCE(kelurahan_code, ''),
                 assignee_id IS NULL, COUNT(*) FROM cases GROUP BY 1, 2, 3, 4, 5;
         CREATE TABLE case_hours (
+            hour TEXT PRIMARY KEY,
+            n INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        INSERT INTO case_hours SELECT substr(created_at, 1, 13), COUNT(*) FROM cases GROUP BY 1;
+        CREATE TRIGGER case_tally_insert AFTER INSERT ON cases BEGIN
+            {_tally_add("NEW")}
+            INSERT INTO case_hours (hour, n) VALUES (substr(NEW.created_at, 1, 13), 1)
+                ON CONFLICT (hour) DO UPDATE SET n = n + 1;
+        END;
+        CREATE TRIGGER case_tally_update AFTER UPDATE OF status, kind, kecamatan_code, kelurahan_code,
+            assignee_id ON cases BEGIN
+            {_tally_remove("OLD")}
+            {_tally_add("NEW")}
+        END;
+        CREATE TRIGGER case_tally_delete AFTER DELETE ON cases BEGIN
+            {_tally_remove("OLD")}
+            UPDATE case_hours SET n = n - 1 WHERE hour = substr(OLD.created_at, 1, 13);
+        END;
+        """,
+    ),
+    # The counts per hour of creation are kept per kind and open or not too (open cases filed before a
+    # date are then counted without reading cases), and the queue's filter columns get a narrow index of
+    # their own (a name search checks each match there instead of in its wide row).
+    (
+        "0013_i17c_counts_by_kind",
+        f"""
+        DROP TRIGGER case_tally_insert;
+        DROP TRIGGER case_tally_update;
+        DROP TRIGGER case_tally_delete;
+        DROP TABLE case_hours;
+        CREATE TABLE case_hours (
             kind TEXT NOT NULL,
             open INTEGER NOT NULL,
             hour TEXT NOT NULL,
@@ -625,6 +652,9 @@ MIGRATIONS: list[tuple[str, str]] = [
             {_tally_remove("OLD")}
             {_hours_remove("OLD")}
         END;
+        CREATE INDEX cases_filters ON cases(
+            id, status, kind, kecamatan_code, kelurahan_code, assignee_id, created_at, urgency_rank
+        );
         """,
     ),
 ]
