@@ -105,45 +105,6 @@ async def test_the_kept_counts_follow_every_change_to_a_case(desk: Desk, clock: 
         assert f'data-code="{row["kelurahan_code"]}" data-count="{row["n"]}"' in page.text
 
 
-async def test_open_cases_filed_before_a_cutoff_are_counted_from_the_kept_counts(
-    desk: Desk, clock: Clock
-) -> None:
-    now = clock()
-    stamps = [now - timedelta(days=d, minutes=m) for d in (1, 3, 3, 9) for m in (0, 20, 50)]
-    refs = await desk.seed(
-        *(
-            SeedCase(f"Warga {i}", CaseKind.AID if i % 2 else CaseKind.REGISTRATION, created_at=at)
-            for i, at in enumerate(stamps)
-        )
-    )
-    await desk.service.db.write(
-        partial(
-            casework.change_status,
-            catalog=desk.service.services.catalog,
-            reference=refs[3],
-            to_status=CaseStatus.DISETUJUI,
-            actor="staff:siti",
-            note=None,
-            at=now,
-        )
-    )
-    for cutoff_at in (now - timedelta(days=3, minutes=30), now - timedelta(days=2), now):
-        cutoffs = {
-            "aid": cutoff_at.isoformat(),
-            "registration": (cutoff_at - timedelta(minutes=25)).isoformat(),
-        }
-        expected = 0
-        for kind, cutoff in cutoffs.items():
-            (row,) = await desk.rows(
-                "SELECT COUNT(*) AS n FROM cases WHERE kind = ? AND created_at < ? "
-                "AND status IN ('baru', 'diproses', 'perlu_info')",
-                kind,
-                cutoff,
-            )
-            expected += row["n"]
-        assert await queries.open_created_before(desk.service.db, cutoffs) == expected, cutoff_at
-
-
 def test_a_store_with_the_first_hourly_counts_gets_them_per_kind(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -440,22 +440,3 @@ def _hour(stamp: str) -> str:
 CASE_KINDS = tuple(str(kind) for kind in CaseKind)
 # Every (kind, open) part of `case_hours`, so that a range of hours is a few seeks of its primary key.
 EVERY_HOUR = f"kind IN ({', '.join('?' * len(CASE_KINDS))}) AND open IN (0, 1)"
-
-
-async def open_created_before(db: Database, cutoffs: Mapping[str, str]) -> int:
-    """How many open cases (baru, diproses, perlu_info) of each kind were filed before its cutoff (a
-    stored UTC time), from the kept counts per hour plus the cases of the cutoff's own hour."""
-    total = 0
-    for kind, cutoff in cutoffs.items():
-        hour = _hour(cutoff)
-        whole = await db.fetchval(
-            "SELECT COALESCE(SUM(n), 0) FROM case_hours WHERE kind = ? AND open = 1 AND hour < ?",
-            (kind, hour),
-        )
-        part = await db.fetchval(
-            "SELECT COUNT(*) FROM cases WHERE created_at >= ? AND created_at < ? AND kind = ? "
-            f"AND status IN ({', '.join('?' * len(OPEN_STATUSES))})",
-            (hour, cutoff, kind, *OPEN_STATUSES),
-        )
-        total += int(whole) + int(part)
-    return total
