@@ -76,18 +76,6 @@ def citizen_notice(
     return said[-1]
 
 
-def citizen_message(
-    catalog: Catalog,
-    language: str,
-    status: CaseStatus,
-    reference: str,
-    kind: str,
-    note: str | None,
-) -> str:
-    """What the citizen is told about a status change."""
-    return citizen_notice(catalog, language, status, reference, kind, note)[0]
-
-
 def _to_citizen(catalog: Catalog, language: str, voice: bool, said: Said, **extra: Any) -> Reply:
     """A message to a citizen; with its voice note when they asked for voice messages."""
     text = said[0]

@@ -358,9 +358,10 @@ async def _preview_text(ctx: Ctx, case: CaseRecord, status: str, note: str) -> s
     contact = await repo.get_contact(ctx.d.db, case.contact_id)
     if contact is None or contact.consent != "granted":
         return ctx.msg("case.preview_unreachable")
-    return casework.citizen_message(
+    said = casework.citizen_notice(
         ctx.d.catalog, contact.language, CaseStatus(status), case.reference, case.kind, note.strip() or None
     )
+    return said[0]
 
 
 async def status_preview(ctx: Ctx) -> Response:
