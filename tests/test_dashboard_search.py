@@ -4,12 +4,14 @@ spelled, through indexes; a viewer, who only ever sees these numbers masked, can
 
 import re
 from collections.abc import AsyncIterator
+from functools import partial
 from pathlib import Path
 
 import pytest
 
 from bot.dashboard.queries import search_kind
 from handlers.validators import phone_key
+from storage import repo
 from storage.records import CaseKind
 from tests.dashboard_support import Desk, SeedCase, open_desk
 from tests.flow_steps import KK, KK_TYPED, NIK
@@ -119,3 +121,25 @@ async def test_a_viewer_cannot_search_by_nik_kk_or_phone(desk: Desk) -> None:
         assert export.status_code == 200 and ani not in export.text
     assert await shown(desk, "lestari") == [ani]
     assert await shown(desk, ani) == [ani]
+
+
+async def test_an_erased_person_is_no_longer_found_by_name_or_number(desk: Desk, clock: Clock) -> None:
+    await desk.signed_in("petugas")
+    (ani,) = await desk.seed(SeedCase("Ani Lestari", contact="web:ani", kk=KK, phone="+6281234567890"))
+    assert await shown(desk, "lestari") == [ani]
+    await desk.service.db.write(
+        partial(repo.erase_contact, contact_id="web:ani", at=clock(), actor="contact:web:ani")
+    )
+    for q in ("lestari", KK, "0812-3456-7890"):
+        assert await shown(desk, q) == [], q
+        assert await people(desk, q) == [], q
+
+
+async def test_a_name_search_with_filters_counts_up_to_a_thousand(desk: Desk) -> None:
+    await desk.signed_in("petugas")
+    await desk.seed(*(SeedCase(f"Siti Nomor {i}", CaseKind.AID) for i in range(1001)), SeedCase("Siti Lain"))
+    both = await desk.client.get("/cases", params={"q": "siti", "kind": "aid"})
+    assert ui("queue.count_many", count=1000) in both.text
+    assert len(listed(both.text)) == 50
+    alone = await desk.client.get("/cases", params={"q": "siti"})
+    assert ui("queue.count", count=1002) in alone.text

@@ -1,6 +1,7 @@
 """The summary's and the map's counts come from counts the store keeps as cases are filed, moved,
 assigned and erased: they always equal what counting the cases themselves gives."""
 
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from functools import partial
@@ -11,7 +12,7 @@ import pytest
 
 from bot.dashboard import queries
 from handlers import casework
-from storage import repo
+from storage import migrations, repo
 from storage.records import CaseKind, CaseStatus
 from tests.dashboard_support import Desk, SeedCase, open_desk
 from tests.support import Clock
@@ -102,3 +103,69 @@ async def test_the_kept_counts_follow_every_change_to_a_case(desk: Desk, clock: 
     )
     for row in by_status:
         assert f'data-code="{row["kelurahan_code"]}" data-count="{row["n"]}"' in page.text
+
+
+async def test_open_cases_filed_before_a_cutoff_are_counted_from_the_kept_counts(
+    desk: Desk, clock: Clock
+) -> None:
+    now = clock()
+    stamps = [now - timedelta(days=d, minutes=m) for d in (1, 3, 3, 9) for m in (0, 20, 50)]
+    refs = await desk.seed(
+        *(
+            SeedCase(f"Warga {i}", CaseKind.AID if i % 2 else CaseKind.REGISTRATION, created_at=at)
+            for i, at in enumerate(stamps)
+        )
+    )
+    await desk.service.db.write(
+        partial(
+            casework.change_status,
+            catalog=desk.service.services.catalog,
+            reference=refs[3],
+            to_status=CaseStatus.DISETUJUI,
+            actor="staff:siti",
+            note=None,
+            at=now,
+        )
+    )
+    for cutoff_at in (now - timedelta(days=3, minutes=30), now - timedelta(days=2), now):
+        cutoffs = {
+            "aid": cutoff_at.isoformat(),
+            "registration": (cutoff_at - timedelta(minutes=25)).isoformat(),
+        }
+        expected = 0
+        for kind, cutoff in cutoffs.items():
+            (row,) = await desk.rows(
+                "SELECT COUNT(*) AS n FROM cases WHERE kind = ? AND created_at < ? "
+                "AND status IN ('baru', 'diproses', 'perlu_info')",
+                kind,
+                cutoff,
+            )
+            expected += row["n"]
+        assert await queries.open_created_before(desk.service.db, cutoffs) == expected, cutoff_at
+
+
+def test_a_store_with_the_first_hourly_counts_gets_them_per_kind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    names = [name for name, _ in migrations.MIGRATIONS]
+    earlier = migrations.MIGRATIONS[: names.index("0013_i17c_counts_by_kind")]
+    conn = sqlite3.connect(tmp_path / "store.sqlite3", isolation_level=None)
+    with monkeypatch.context() as patch:
+        patch.setattr(migrations, "MIGRATIONS", earlier)
+        migrations.apply_migrations(conn)
+    for number, (kind, status) in enumerate([("aid", "baru"), ("aid", "selesai"), ("registration", "baru")]):
+        conn.execute(
+            "INSERT INTO cases (reference, kind, status, contact_id, subject_name, answers, created_at, "
+            "updated_at) VALUES (?, ?, ?, 'web:x', 'Ani', '{}', '2026-11-20T02:30:00+00:00', '')",
+            (f"REF-{number}", kind, status),
+        )
+    assert migrations.apply_migrations(conn) == ["0013_i17c_counts_by_kind"]
+    rows = conn.execute("SELECT kind, open, hour, n FROM case_hours ORDER BY 1, 2").fetchall()
+    assert rows == [
+        ("aid", 0, "2026-11-20T02", 1),
+        ("aid", 1, "2026-11-20T02", 1),
+        ("registration", 1, "2026-11-20T02", 1),
+    ]
+    conn.execute("UPDATE cases SET status = 'diproses' WHERE reference = 'REF-1'")
+    assert conn.execute("SELECT n FROM case_hours WHERE kind = 'aid' AND open = 1").fetchone() == (2,)
+    conn.close()

@@ -532,9 +532,15 @@ async def persons_page(ctx: Ctx) -> Response:
     page = min(queries.MAX_PAGE, max(1, int(page_text))) if page_text.isdigit() else 1
     clauses = ["p.deleted_at IS NULL"]
     params: list[Any] = []
+    source, order = "persons AS p", "p.id DESC"
     refused = bool(q) and not queries.may_search(q, sees_numbers=ctx.user.can_act)
     if refused:
         clauses.append("0")
+    elif len(q) >= queries.TRIGRAM and queries.search_kind(q) == "name":
+        # Newest first straight from the trigram index: the walk stops at the page's end.
+        source, order = "persons_fts AS f CROSS JOIN persons AS p ON p.id = f.rowid", "f.rowid DESC"
+        clauses.append("f.persons_fts MATCH ?")
+        params.append(queries.fts_phrase(q))
     elif q:
         search, search_params = queries.person_search(q, d.sealer)
         clauses.append(search)
@@ -554,7 +560,7 @@ async def persons_page(ctx: Ctx) -> Response:
     rows = await d.db.fetchall(
         f"SELECT p.id, p.full_name, p.nik, p.kecamatan_code, p.kelurahan_code, p.skills, p.disaster_victim, "
         f"p.is_self, p.created_at, (SELECT COUNT(*) FROM cases AS c WHERE c.person_id = p.id) AS cases "
-        f"FROM persons AS p WHERE {where} ORDER BY p.id DESC LIMIT ? OFFSET ?",
+        f"FROM {source} WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
         (*params, size + 1, (page - 1) * size),
     )
     more = len(rows) > size

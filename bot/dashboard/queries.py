@@ -21,6 +21,8 @@ from storage.records import CaseKind, CaseStatus
 from storage.threads import thread_stamp
 
 COUNT_CAP = 10_000
+# A name search combined with other filters checks each name match against them: counted up to here.
+NAME_AND_FILTERS_CAP = 1_000
 # The queue's status filter also takes "open": every status still waiting for staff (the summary map's
 # default, so that a kelurahan clicked there lists the cases it counted).
 OPEN = "open"
@@ -136,8 +138,15 @@ class QueueFilter:
         """Whether anything narrows the queue."""
         return bool(self.query_string(page=1))
 
-    def where(self, tz: ZoneInfo, sealer: Sealer) -> tuple[str, list[Any]]:
-        """SQL condition over `cases AS c`, with its parameters."""
+    def name_phrase(self) -> str | None:
+        """The trigram phrase of a name search (three characters or more), else None."""
+        if self.q and len(self.q) >= TRIGRAM and search_kind(self.q) == "name":
+            return fts_phrase(self.q)
+        return None
+
+    def where(self, tz: ZoneInfo, sealer: Sealer, *, with_search: bool = True) -> tuple[str, list[Any]]:
+        """SQL condition over `cases AS c`, with its parameters (without the search when `with_search`
+        is false: the caller then joins the trigram index itself)."""
         clauses: list[str] = []
         params: list[Any] = []
         if self.status == OPEN:
@@ -172,7 +181,9 @@ class QueueFilter:
         if self.urgency:
             clauses.append("c.urgency_rank = ?")
             params.append(URGENCY_RANK[self.urgency])
-        if self.q and not self.search_refused:
+        if not with_search:
+            pass
+        elif self.q and not self.search_refused:
             search, search_params = case_search(self.q, sealer)
             clauses.append(search)
             params.extend(search_params)
@@ -198,7 +209,7 @@ def search_kind(text: str) -> SearchKind:
     return "name"
 
 
-def _fts_phrase(text: str) -> str:
+def fts_phrase(text: str) -> str:
     """An FTS5 phrase matching `text` as a substring (trigram tokenizer)."""
     return '"' + text.replace('"', '""') + '"'
 
@@ -226,7 +237,7 @@ def case_search(text: str, sealer: Sealer) -> tuple[str, list[Any]]:
             [key] * 3,
         )
     if len(text) >= TRIGRAM:
-        return "c.id IN (SELECT rowid FROM cases_fts WHERE cases_fts MATCH ?)", [_fts_phrase(text)]
+        return "c.id IN (SELECT rowid FROM cases_fts WHERE cases_fts MATCH ?)", [fts_phrase(text)]
     pattern = like_pattern(text)
     return "(c.subject_name LIKE ? ESCAPE '\\' OR c.reference LIKE ? ESCAPE '\\')", [pattern, pattern]
 
@@ -247,7 +258,7 @@ def person_search(text: str, sealer: Sealer) -> tuple[str, list[Any]]:
             [key, key],
         )
     if len(text) >= TRIGRAM:
-        return "p.id IN (SELECT rowid FROM persons_fts WHERE persons_fts MATCH ?)", [_fts_phrase(text)]
+        return "p.id IN (SELECT rowid FROM persons_fts WHERE persons_fts MATCH ?)", [fts_phrase(text)]
     return "p.full_name LIKE ? ESCAPE '\\'", [like_pattern(text)]
 
 
@@ -255,6 +266,11 @@ def may_search(text: str, *, sees_numbers: bool) -> bool:
     """Whether a staff member may run this search: numbers a viewer only ever sees masked (NIK, KK,
     phone) are not searched for them, or a search would tell them whose number it is."""
     return sees_numbers or search_kind(text) in ("reference", "name")
+
+
+# The cases matching a name search, driven by the trigram index (with `f.cases_fts MATCH ?`); each match's
+# filter columns are read from the narrow `cases_filters` index rather than from its (wide) row.
+FROM_NAME_MATCHES = "cases_fts AS f CROSS JOIN cases AS c INDEXED BY cases_filters ON c.id = f.rowid"
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,19 +291,29 @@ async def queue_page(
     where, params = flt.where(tz, sealer)
     # With the unread filter, counting reads only the small partial index that holds the filter columns.
     source = f"cases AS c{UNREAD_INDEX if flt.unread else ''}"
+    rows_source, order, cap = "cases AS c", SORTS[flt.sort], COUNT_CAP
+    phrase = flt.name_phrase()
+    if phrase is not None and not flt.sort and not flt.unread:
+        # A name, newest first: walk the trigram index from its newest match and stop at the page's end
+        # (an IN list of every match would be built first, tens of thousands for a common name).
+        where, params = flt.where(tz, sealer, with_search=False)
+        source = "cases_fts AS f" if where == "1" else FROM_NAME_MATCHES
+        cap = COUNT_CAP if where == "1" else NAME_AND_FILTERS_CAP
+        rows_source, order = FROM_NAME_MATCHES, "f.rowid DESC"
+        where, params = f"f.cases_fts MATCH ? AND {where}", [phrase, *params]
     total = int(
         await db.fetchval(
-            f"SELECT COUNT(*) FROM (SELECT 1 FROM {source} WHERE {where} LIMIT {COUNT_CAP + 1})", params
+            f"SELECT COUNT(*) FROM (SELECT 1 FROM {source} WHERE {where} LIMIT {cap + 1})", params
         )
     )
-    capped = total > COUNT_CAP
-    total = min(total, COUNT_CAP)
+    capped = total > cap
+    total = min(total, cap)
     pages = max(1, min(MAX_PAGE, -(-total // page_size)))
     page = min(flt.page, pages)
     rows = await db.fetchall(
-        f"SELECT {QUEUE_COLUMNS}, u.display_name AS assignee_name FROM cases AS c "
+        f"SELECT {QUEUE_COLUMNS}, u.display_name AS assignee_name FROM {rows_source} "
         f"LEFT JOIN staff_users AS u ON u.id = c.assignee_id WHERE {where} "
-        f"ORDER BY {SORTS[flt.sort]} LIMIT ? OFFSET ?",
+        f"ORDER BY {order} LIMIT ? OFFSET ?",
         (*params, page_size, (page - 1) * page_size),
     )
     return QueuePage([dict(row) for row in rows], total, capped, page, pages)
@@ -381,8 +407,8 @@ async def summary(db: Database, *, now: datetime, tz: ZoneInfo, weeks: int = 12)
         row[0]: int(row[1])
         for row in await db.fetchall(
             "SELECT date(hour || ':00:00', ?, '-6 days', 'weekday 1') AS monday, SUM(n) FROM case_hours "
-            "WHERE hour >= ? GROUP BY monday",
-            (shift, _hour(day_start(first_monday, tz))),
+            f"WHERE {EVERY_HOUR} AND hour >= ? GROUP BY monday",
+            (shift, *CASE_KINDS, _hour(day_start(first_monday, tz))),
         )
     }
     series = [
@@ -391,7 +417,8 @@ async def summary(db: Database, *, now: datetime, tz: ZoneInfo, weeks: int = 12)
     ]
     today = int(
         await db.fetchval(
-            "SELECT COALESCE(SUM(n), 0) FROM case_hours WHERE hour >= ?", (_hour(day_start(local_today, tz)),)
+            f"SELECT COALESCE(SUM(n), 0) FROM case_hours WHERE {EVERY_HOUR} AND hour >= ?",
+            (*CASE_KINDS, _hour(day_start(local_today, tz))),
         )
     )
     return Summary(
@@ -408,3 +435,27 @@ async def summary(db: Database, *, now: datetime, tz: ZoneInfo, weeks: int = 12)
 def _hour(stamp: str) -> str:
     """The `case_hours` key of a stored time: its UTC date and hour."""
     return stamp[:13]
+
+
+CASE_KINDS = tuple(str(kind) for kind in CaseKind)
+# Every (kind, open) part of `case_hours`, so that a range of hours is a few seeks of its primary key.
+EVERY_HOUR = f"kind IN ({', '.join('?' * len(CASE_KINDS))}) AND open IN (0, 1)"
+
+
+async def open_created_before(db: Database, cutoffs: Mapping[str, str]) -> int:
+    """How many open cases (baru, diproses, perlu_info) of each kind were filed before its cutoff (a
+    stored UTC time), from the kept counts per hour plus the cases of the cutoff's own hour."""
+    total = 0
+    for kind, cutoff in cutoffs.items():
+        hour = _hour(cutoff)
+        whole = await db.fetchval(
+            "SELECT COALESCE(SUM(n), 0) FROM case_hours WHERE kind = ? AND open = 1 AND hour < ?",
+            (kind, hour),
+        )
+        part = await db.fetchval(
+            "SELECT COUNT(*) FROM cases WHERE created_at >= ? AND created_at < ? AND kind = ? "
+            f"AND status IN ({', '.join('?' * len(OPEN_STATUSES))})",
+            (hour, cutoff, kind, *OPEN_STATUSES),
+        )
+        total += int(whole) + int(part)
+    return total

@@ -51,6 +51,7 @@ from bot.channels.telegram.outreach import COMMANDS as OUTREACH_COMMANDS
 from bot.channels.telegram.outreach import OutreachDesk
 from bot.channels.telegram.render import split_text
 from bot.channels.telegram.sender import TelegramChannel, dumps
+from bot.dashboard.queries import fts_phrase
 from bot.media import MediaStore
 from bot.replies import reply_to_citizen
 from handlers.aid import AidForm
@@ -870,12 +871,20 @@ class StaffDesk:
         """The /cari answer: cases by reference or by name."""
         if len(query) < 2:
             return self.t("staff.search_usage")
-        escaped = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        rows = await self.db.fetchall(
-            "SELECT * FROM cases WHERE reference LIKE ? ESCAPE '\\' OR subject_name LIKE ? ESCAPE '\\' "
-            "ORDER BY id DESC LIMIT ?",
-            (escaped.upper() + "%", f"%{escaped}%", SEARCH_LIMIT),
-        )
+        if len(query) >= 3:
+            # Names and references through the trigram index (a substring, any case), as the dashboard.
+            rows = await self.db.fetchall(
+                "SELECT * FROM cases WHERE id IN (SELECT rowid FROM cases_fts WHERE cases_fts MATCH ?) "
+                "ORDER BY id DESC LIMIT ?",
+                (fts_phrase(query), SEARCH_LIMIT),
+            )
+        else:
+            escaped = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            rows = await self.db.fetchall(
+                "SELECT * FROM cases WHERE reference LIKE ? ESCAPE '\\' OR subject_name LIKE ? ESCAPE '\\' "
+                "ORDER BY id DESC LIMIT ?",
+                (escaped.upper() + "%", f"%{escaped}%", SEARCH_LIMIT),
+            )
         await self.db.write(
             partial(
                 repo.audit,
