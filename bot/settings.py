@@ -19,6 +19,16 @@ class StoreSettings(BaseSettings):
     secret_key: SecretStr | None = None
     sqlite_synchronous: Literal["NORMAL", "FULL"] = "FULL"
     reader_connections: int = Field(default=2, ge=1, le=8)
+    # Message history retention. Inbound message ids are kept this many days to recognise a platform's
+    # redelivery (WhatsApp retries a webhook for up to 7 days), then deleted.
+    retention_inbound_days: float = Field(default=8.0, ge=1)
+    # Outbound messages not about a case are deleted this many days after they were delivered (or
+    # failed); a broadcast's or reminder's rows keep their status but lose their text. Cases, their
+    # threads and the messages about a case are kept.
+    retention_outbox_days: float = Field(default=30.0, ge=1)
+    # How often the prune runs, and the rows it removes per short write transaction.
+    retention_every_minutes: float = Field(default=60.0, gt=0)
+    retention_batch: int = Field(default=500, ge=10, le=10_000)
 
 
 class BackupSettings(BaseSettings):
