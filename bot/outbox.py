@@ -467,7 +467,8 @@ class Dispatcher:
         gate_token = current_gate.set(gate)
         voice_token = current_voice_note.set(None)
         try:
-            reply = Reply.from_json(record.payload)
+            # A row just committed by a conversation step carries its reply; others are read back.
+            reply = record.reply if isinstance(record.reply, Reply) else Reply.from_json(record.payload)
             # A platform channel sends the voice note as its own message after the text, so the text is
             # never held up by synthesis; channels that show it beside the text need the file first.
             separate = _is_voice(channel)

@@ -88,6 +88,7 @@ class Database:
         self._writer: sqlite3.Connection | None = None
         self._inline: sqlite3.Connection | None = None  # reads on the loop's own thread
         self._inline_thread = 0
+        self._open = False  # the writer thread runs and takes jobs
 
     @classmethod
     async def open(cls, path: Path, *, synchronous: str = "FULL", readers: int = 2) -> "Database":
@@ -131,7 +132,15 @@ class Database:
             loop.call_soon_threadsafe(ready.set_exception, exc)
             return
         self._writer = conn
+        self._open = True
         loop.call_soon_threadsafe(ready.set_result, None)
+        try:
+            self._serve(conn)
+        finally:
+            self._open = False
+            conn.close()
+
+    def _serve(self, conn: sqlite3.Connection) -> None:
         running = True
         while running:
             first = self._queue.get()
@@ -148,7 +157,6 @@ class Database:
                     break
                 batch.append(job)
             self._run_batch(conn, batch)
-        conn.close()
 
     def _run_batch(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
         results: list[Outcome] = []
@@ -182,7 +190,7 @@ class Database:
 
     def submit(self, fn: Callable[[sqlite3.Connection], T]) -> "asyncio.Future[T]":
         """Queue `fn` now (writes commit in the order they are queued); the future resolves once committed."""
-        if self._thread is None or not self._thread.is_alive():
+        if not self._open:
             raise RuntimeError("the database is closed")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
@@ -236,6 +244,7 @@ class Database:
             self._inline.close()
             self._inline = None
         if self._thread is not None:
+            self._open = False
             self._queue.put(None)
             await asyncio.to_thread(self._thread.join)
             self._thread = None
