@@ -91,6 +91,13 @@ def _claim(conn: sqlite3.Connection, outbox_id: int, at: datetime) -> bool:
     return row is not None
 
 
+def _unclaim(conn: sqlite3.Connection, outbox_id: int, at: datetime) -> None:
+    conn.execute(
+        "UPDATE outbox SET status = 'queued', updated_at = ? WHERE id = ? AND status = 'sending'",
+        (repo.iso(at), outbox_id),
+    )
+
+
 def _record(conn: sqlite3.Connection, outbox_id: int, result: SendResult, at: datetime) -> None:
     repo.mark_outbox(conn, [outbox_id], result.status, at, error=result.error)
     if result.status == OutboxStatus.QUEUED:  # a retry: not before a short pause
@@ -140,6 +147,15 @@ async def leaving() -> None:
     gate = current_gate.get()
     if gate is not None:
         await gate.leaving()
+
+
+async def not_sent() -> None:
+    """Called by a channel whose request for the current row was refused before any part of the row
+    left (a rate limit): the row is `queued` again and its in-flight slot free while the channel waits;
+    its next `leaving()` claims it anew. A crash meanwhile leaves it queued, so it is simply sent."""
+    gate = current_gate.get()
+    if gate is not None and gate.begun:
+        await gate._dispatcher._step_back(gate)
 
 
 def gate_begun() -> bool:
@@ -410,6 +426,12 @@ class Dispatcher:
         if not claimed:  # cancelled by staff meanwhile, or not queued any more
             self._release(gate)
             raise Released
+
+    async def _step_back(self, gate: SendGate) -> None:
+        try:
+            await self.db.write(partial(_unclaim, outbox_id=gate.record.id, at=self.clock()))
+        finally:
+            self._release(gate)
 
     def _free(self, gate: SendGate) -> None:
         self._slots.release()

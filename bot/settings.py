@@ -144,8 +144,10 @@ class WhatsAppSettings(BaseSettings):
     # window (its body parameters are filled as above: "text" is the reply); empty = the template above.
     reply_template_name: str | None = None
     webhook_path: str = "/webhooks/whatsapp"
-    # Back-off after a rate-limit answer (130429, 131056): base seconds, doubled per attempt.
-    retry_base_seconds: float = Field(default=2.0, gt=0)
+    # Pause after a throughput refusal (130429: every send waits; Meta counts a sliding second), doubled
+    # while refusals follow each other; also the first retry delay after a refused connection. A
+    # rate-limit refusal is retried until the message goes; other failures `max_send_attempts` times.
+    retry_base_seconds: float = Field(default=1.0, gt=0)
     max_send_attempts: int = Field(default=4, ge=1, le=10)
     request_timeout_seconds: float = Field(default=20.0, gt=0)
     # Webhook events handled at once (different contacts; one contact's events stay in order).

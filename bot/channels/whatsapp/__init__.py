@@ -108,6 +108,8 @@ async def build(
         default_language=service.engine.default_language,
         voice_media_days=settings.voice.whatsapp_media_days,
     )
+    # Message requests take their pacing slot as they leave (see WhatsAppChannel.pace).
+    http.event_hooks = {**http.event_hooks, "request": [*http.event_hooks["request"], channel.pace]}
     worker = InboxWorker(
         service,
         channel,
