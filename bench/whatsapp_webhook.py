@@ -48,47 +48,9 @@ from handlers.types import Reply  # noqa: E402
 from storage.crypto import generate_key_text  # noqa: E402
 from storage.records import OutboxStatus  # noqa: E402
 from tests.fake_graph import APP_SECRET, PHONE_NUMBER_ID, TOKEN, sign, webhook_body  # noqa: E402
+from tests.whatsapp_scripts import registration_script as script  # noqa: E402
 
 VERIFY_TOKEN = "bench-verify-token"  # noqa: S105  (a fake for the local run)
-
-
-def letters(index: int) -> str:
-    """A name part made of letters only."""
-    syllables = ["ba", "di", "ku", "ma", "ni", "ra", "sa", "ti", "wa", "yu"]
-    return "".join(syllables[int(d)] for d in str(index)).capitalize()
-
-
-def script(index: int) -> list[dict[str, Any]]:
-    """The messages of one complete self-registration over WhatsApp (the phone comes from wa_id)."""
-    day = 1 + index % 28
-
-    def text(body: str) -> dict[str, Any]:
-        return {"type": "text", "text": {"body": body}}
-
-    def tap(choice: str, kind: str = "button_reply") -> dict[str, Any]:
-        return {"type": "interactive", "interactive": {"type": kind, kind: {"id": choice, "title": "-"}}}
-
-    return [
-        text("halo"),
-        tap("consent:yes", "list_reply"),
-        tap("menu:registration", "list_reply"),
-        tap("for_whom:self"),
-        text(f"Warga {letters(index)}"),
-        text(f"367401{day + 40:02d}0885{index % 10000:04d}"),
-        text(f"{day}-08-1985"),
-        tap("sex:P"),
-        tap("phone:known"),
-        tap("kecamatan:36.74.03", "list_reply"),
-        text("6"),  # kelurahan by number (11 of them: numbered text)
-        text("Jl. H. Sarmili RT 03/05"),
-        text("0"),
-        text("4"),
-        text("1 3"),
-        text("tidak"),
-        text("1 2"),
-        tap("aid_received:none", "list_reply"),
-        tap("summary:send"),
-    ]
 
 
 def wa_id(index: int) -> str:

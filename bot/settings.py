@@ -109,6 +109,10 @@ class TelegramSettings(BaseSettings):
     # Updates one chat may have waiting in memory; beyond that they wait in the store and are answered
     # in turn with everyone else's (a flood is logged and marked on the contact for staff).
     per_chat_backlog: int = Field(default=16, ge=1, le=1000)
+    # Webhook mode: an update whose update_id skips past one not yet received waits up to this long, so
+    # the missing one (delivered late or on another connection) is handled first; a person's updates
+    # are handled in update_id order. Polling gets them in order and never waits. 0 = never wait.
+    order_hold_ms: int = Field(default=400, ge=0, le=10_000)
     # Open connections to the Bot API.
     connection_pool_size: int = Field(default=128, ge=1, le=1024)
     # How often (seconds) the staff-card poster looks for new cases.
@@ -155,6 +159,10 @@ class WhatsAppSettings(BaseSettings):
     # Messages one contact may have waiting in memory; beyond that they wait in the store and are
     # answered in turn with everyone else's (a flood is logged and marked on the contact for staff).
     per_contact_backlog: int = Field(default=16, ge=1, le=1000)
+    # Each message waits this long after it arrived before it is handled, so that an earlier message of
+    # the same person delivered a little later (Meta delivers webhooks concurrently, and retries) is
+    # still handled first; a person's messages are handled by their timestamp, then arrival. 0 = none.
+    order_hold_ms: int = Field(default=400, ge=0, le=10_000)
 
     @property
     def enabled(self) -> bool:

@@ -116,6 +116,7 @@ async def build(
         service.services.sealer.cipher(INBOX_PURPOSE),
         concurrency=wa.concurrency,
         backlog=wa.per_contact_backlog,
+        hold=wa.order_hold_ms / 1000,
     )
     await worker.recover()
     webhook = Webhook(
