@@ -15,11 +15,12 @@ only their order and a token are kept, and `reload` reads the event back from th
 """
 
 import asyncio
+import contextlib
 import heapq
 import itertools
 import logging
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -30,6 +31,45 @@ log = logging.getLogger(__name__)
 
 ReloadEvent = Callable[[object], Awaitable[Job | None]]
 _REMEMBERED = 10_000  # contacts whose last handled order is kept (to notice late events)
+
+
+class AckFirst:
+    """Webhook acknowledgements before processing, so they stay fast under overload.
+
+    A webhook is answered once its body is stored; handling it (the conversation step, the replies)
+    costs far more of the one event loop. When deliveries come faster than they can be handled, the
+    loop would share its time between both and every acknowledgement would wait behind the handling:
+    the platform then retries, and the backlog grows. So while a webhook is being received
+    (`receiving`), new handling work waits (`turn`) until no delivery is in progress, up to `max_wait`
+    seconds, so handling still moves on when deliveries never stop. Nothing is dropped: what waits is
+    already stored, and the backlog is handled as soon as the deliveries leave room.
+    """
+
+    def __init__(self, max_wait: float = 0.2) -> None:
+        self.max_wait = max_wait
+        self._receiving = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self.waited = 0  # turns that gave way to a delivery
+
+    @contextlib.contextmanager
+    def receiving(self) -> Iterator[None]:
+        """Around the receipt of one webhook delivery (store, then answer)."""
+        self._receiving += 1
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self._receiving -= 1
+            if not self._receiving:
+                self._idle.set()
+
+    async def turn(self) -> None:
+        """Before a unit of handling work: give way to deliveries being received."""
+        if self._receiving:
+            self.waited += 1
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), self.max_wait)
 
 
 @dataclass(order=True, slots=True)
@@ -52,8 +92,10 @@ class OrderedLanes:
         backlog: int = 16,
         on_flood: OnFlood | None = None,
         name: str = "lane",
+        acks: AckFirst | None = None,
     ) -> None:
         self.hold = hold
+        self.acks = acks
         self.backlog = max(1, backlog)
         self._reload = reload
         self._name = name
@@ -89,6 +131,8 @@ class OrderedLanes:
 
     async def _turn(self, key: Hashable) -> None:
         """One turn of the contact's lane: the earliest event buffered now."""
+        if self.acks is not None:
+            await self.acks.turn()
         held = self._held.get(key)
         if not held:
             return

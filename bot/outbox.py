@@ -15,7 +15,7 @@ import contextlib
 import logging
 import sqlite3
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -336,6 +336,8 @@ class Dispatcher:
         self._waiting: dict[asyncio.Task[None], SendGate] = {}  # each contact task's current row
         self._stopping = False
         self._wake = asyncio.Event()
+        # Awaited before each row is sent (the service gives way to webhook receipts here).
+        self.before_send: Callable[[], Awaitable[None]] | None = None
         self.sending_now = 0  # rows marked `sending` right now (for tests and benchmarks)
         self.most_sending = 0
 
@@ -393,6 +395,8 @@ class Dispatcher:
                 self._waiting[task] = gate
                 if self._stopping:
                     return  # the rest stays queued for the next start
+                if self.before_send is not None:
+                    await self.before_send()
                 result = await self._send_one(record, gate)
                 if result is not None:
                     await self._finish(gate, result)

@@ -10,15 +10,15 @@ def letters(index: int) -> str:
 
 
 def registration_nik(index: int) -> str:
-    """The (valid, female) NIK typed in `registration_script(index)`."""
+    """The (valid, female) NIK typed in `registration_script(index)`: it answers the birth date (the
+    `1 + index % 28`th of August 1985) and sex questions too."""
     day = 1 + index % 28
-    return f"367401{day + 40:02d}0885{index % 10000:04d}"
+    return f"367401{day + 40:02d}0885{index % 9999 + 1:04d}"
 
 
 def registration_script(index: int) -> list[dict[str, Any]]:
-    """The messages of one complete self-registration over WhatsApp (the phone comes from wa_id): 19
+    """The messages of one complete self-registration over WhatsApp (the phone comes from wa_id): 17
     messages, buttons and lists tapped by id, typed answers."""
-    day = 1 + index % 28
 
     def text(body: str) -> dict[str, Any]:
         return {"type": "text", "text": {"body": body}}
@@ -33,8 +33,6 @@ def registration_script(index: int) -> list[dict[str, Any]]:
         tap("for_whom:self"),
         text(f"Warga {letters(index)}"),
         text(registration_nik(index)),
-        text(f"{day}-08-1985"),
-        tap("sex:P"),
         tap("phone:known"),
         tap("kecamatan:36.74.03", "list_reply"),
         text("6"),  # kelurahan by number (11 of them: numbered text)

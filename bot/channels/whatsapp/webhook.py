@@ -103,6 +103,7 @@ class InboxWorker:
             reload=self._reload,
             on_flood=partial(mark_flooding, service.db, channel.clock, "whatsapp"),
             name="WhatsApp",
+            acks=service.acks,
         )
         self._bodies: dict[int, _Body] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -372,7 +373,12 @@ class Webhook:
         return PlainTextResponse("forbidden", status_code=403)
 
     async def receive(self, request: Request) -> Response:
-        """Verify, store and acknowledge one webhook delivery; processing happens afterwards."""
+        """Verify, store and acknowledge one webhook delivery; processing happens afterwards (and gives
+        way meanwhile: `AckFirst`)."""
+        with self.worker.service.acks.receiving():
+            return await self._receive(request)
+
+    async def _receive(self, request: Request) -> Response:
         try:
             raw = await read_capped(request, self.max_body_bytes)
         except TooLarge:
@@ -391,6 +397,9 @@ class Webhook:
             return PlainTextResponse("not a WhatsApp notification", status_code=400)
         worker = self.worker
         sealed = worker.cipher.seal(raw)
-        inbox_id = await worker.db.write(partial(store.insert_inbox, body=sealed, at=worker.now()))
+        # Urgent: stored before any queued handling work, so the answer does not wait behind it.
+        inbox_id = await worker.db.submit(
+            partial(store.insert_inbox, body=sealed, at=worker.now()), urgent=True
+        )
         worker.submit(inbox_id, body)
         return PlainTextResponse("ok")
