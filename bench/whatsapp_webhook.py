@@ -124,9 +124,9 @@ CONNECTIONS = 64  # Meta's deliveries at once (each connection waits for its ans
 
 async def load(
     url: str, plan: list[tuple[int, int]], rate: float
-) -> tuple[list[float], list[float], Counter[int], float]:
+) -> tuple[list[float], list[float], Counter[int], float, list[float]]:
     """Post every delivery at its scheduled time; return ack latencies, scheduled times, statuses,
-    duration.
+    duration, and how late each request left this process (its own lag: part of its ack latency).
 
     Open loop: each delivery is due at its time and measured from it, so a slow answer shows as latency
     and never lowers the load. `CONNECTIONS` connections take the deliveries in order, each its own
@@ -136,6 +136,7 @@ async def load(
     its own WhatsApp timestamp: the second it is due.
     """
     latencies: list[float] = [0.0] * len(plan)
+    lags: list[float] = [0.0] * len(plan)
     scheduled: list[float] = [0.0] * len(plan)
     statuses: Counter[int] = Counter()
     start = time.monotonic() + 0.5
@@ -156,6 +157,7 @@ async def load(
                 message = {"id": f"wamid.B{p:05d}.{s:02d}", "timestamp": str(int(wall + index / rate))}
                 raw = json.dumps(webhook_body(message | script(p)[s], wa_id=wa_id(p), name="Warga")).encode()
                 headers = {"Content-Type": "application/json", "X-Hub-Signature-256": sign(raw)}
+                lags[index] = time.monotonic() - at
                 try:
                     response = await client.post(url, content=raw, headers=headers)
                     statuses[response.status_code] += 1
@@ -166,7 +168,7 @@ async def load(
 
     await asyncio.gather(*(connection() for _ in range(CONNECTIONS)))
     duration = time.monotonic() - start
-    return latencies, scheduled, statuses, duration
+    return latencies, scheduled, statuses, duration, lags
 
 
 def server_answer_times(url: str) -> str:
@@ -202,6 +204,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--graph-latency-ms", type=float, default=0.0, help="fake Graph API answer delay")
     parser.add_argument("--keep", action="store_true", help="keep the data directory and logs")
+    parser.add_argument("--concurrency", type=int, default=None, help="DINSOS_WHATSAPP_CONCURRENCY")
     parser.add_argument("--runs", type=int, default=1, help="repeat the whole run; each run's checks printed")
     args = parser.parse_args()
 
@@ -250,6 +253,8 @@ def run_once(
         "DINSOS_WHATSAPP_GRAPH_BASE_URL": f"http://127.0.0.1:{graph_port}",
         "DINSOS_WHATSAPP_RATE_PER_SECOND": "1000",  # the fake has no limit; measure the service
     }
+    if args.concurrency is not None:
+        env["DINSOS_WHATSAPP_CONCURRENCY"] = str(args.concurrency)
     latency = str(args.graph_latency_ms)
     graph_log = (work / "graph.log").open("wb")
     service_log = (work / "service.log").open("wb")
@@ -271,7 +276,7 @@ def run_once(
         wait_http(f"http://127.0.0.1:{graph_port}/_fake/sent")
         wait_http(f"http://127.0.0.1:{service_port}/health")
         url = f"http://127.0.0.1:{service_port}/webhooks/whatsapp"
-        latencies, scheduled, statuses, duration = asyncio.run(load(url, plan, args.rate))
+        latencies, scheduled, statuses, duration, lags = asyncio.run(load(url, plan, args.rate))
         load_end = time.monotonic()
         server_side = server_answer_times(f"http://127.0.0.1:{service_port}/metrics")
         deadline = load_end + 180
@@ -363,6 +368,11 @@ def run_once(
     print(f"ack latency p99     {percentile(acks, 0.99) * 1000:.1f} ms")
     print(f"ack latency max     {acks[-1] * 1000:.1f} ms")
     print(f"ack in the service  {server_side} (its own /metrics: receipt to answer)")
+    lags.sort()
+    print(
+        f"load's own lag      p50 {percentile(lags, 0.5) * 1000:.1f} ms, p99 {percentile(lags, 0.99) * 1000:.1f} ms "
+        "(a request leaving this process late: counted in the ack latency above)"
+    )
     print(f"answer latency p50  {percentile(answer, 0.50) * 1000:.1f} ms (post -> first reply at the fake)")
     print(f"answer latency p99  {percentile(answer, 0.99) * 1000:.1f} ms")
     print(f"drained after load  {drained:.1f} s")
