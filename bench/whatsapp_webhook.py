@@ -139,14 +139,17 @@ async def load(
     lags: list[float] = [0.0] * len(plan)
     scheduled: list[float] = [0.0] * len(plan)
     statuses: Counter[int] = Counter()
+    # The clients exist before the clock starts (making one builds an SSL context: 64 of them at the
+    # first scheduled post would hold this process up for a second or more).
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    clients = [httpx.AsyncClient(limits=limits, timeout=60.0) for _ in range(CONNECTIONS)]
     start = time.monotonic() + 0.5
     wall = time.time() + 0.5
     next_index = 0
 
-    async def connection() -> None:
+    async def connection(client: httpx.AsyncClient) -> None:
         nonlocal next_index
-        limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-        async with httpx.AsyncClient(limits=limits, timeout=60.0) as client:
+        async with client:
             while next_index < len(plan):
                 index = next_index
                 next_index += 1
@@ -166,7 +169,7 @@ async def load(
                     print(f"request {index} failed: {type(error).__name__}", file=sys.stderr)
                 latencies[index] = time.monotonic() - at
 
-    await asyncio.gather(*(connection() for _ in range(CONNECTIONS)))
+    await asyncio.gather(*(connection(client) for client in clients))
     duration = time.monotonic() - start
     return latencies, scheduled, statuses, duration, lags
 
@@ -368,9 +371,12 @@ def run_once(
     print(f"ack latency p99     {percentile(acks, 0.99) * 1000:.1f} ms")
     print(f"ack latency max     {acks[-1] * 1000:.1f} ms")
     print(f"ack in the service  {server_side} (its own /metrics: receipt to answer)")
+    slow = Counter(int(index / args.rate) for index, latency in enumerate(latencies) if latency > 0.05)
+    print(f"acks over 50 ms     {sum(slow.values())}; by second of the load: {dict(sorted(slow.items()))}")
     lags.sort()
     print(
-        f"load's own lag      p50 {percentile(lags, 0.5) * 1000:.1f} ms, p99 {percentile(lags, 0.99) * 1000:.1f} ms "
+        f"load's own lag      p50 {percentile(lags, 0.5) * 1000:.1f} ms, "
+        f"p99 {percentile(lags, 0.99) * 1000:.1f} ms "
         "(a request leaving this process late: counted in the ack latency above)"
     )
     print(f"answer latency p50  {percentile(answer, 0.50) * 1000:.1f} ms (post -> first reply at the fake)")
