@@ -236,6 +236,7 @@ async def test_whatsapp_suara_then_register_every_question_with_a_voice_note(
             verify_token="verify",
             graph_base_url=graph,
             retry_base_seconds=0.01,
+            order_hold_ms=10,
         )
         service = await build_service(settings, {}, clock=clock)
         wa = await build(settings, service)
