@@ -250,6 +250,8 @@ async def run(args: argparse.Namespace, settings: Settings, out: IO[str] = sys.s
         problem: object = error
         if isinstance(error, CaseworkError) and error.key:
             problem = say(args, settings, error.key, **error.params)
+        elif isinstance(error, OutreachError) and error.code == "needs_everyone":
+            problem = say(args, settings, "needs_everyone")
         print(say(args, settings, "error", problem=problem), file=sys.stderr)
         return 2
     finally:

@@ -17,6 +17,7 @@ from handlers.i18n import Catalog
 from handlers.outreach import OutreachError
 from handlers.places import Places
 from handlers.segments import Segment
+from handlers.staff.compose import describe_cron, describe_segment, number
 from storage.db import Database
 from storage.records import CaseKind, CaseStatus
 
@@ -51,6 +52,9 @@ def _segment_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--registered-from", type=date.fromisoformat, help="YYYY-MM-DD")
     group.add_argument("--registered-to", type=date.fromisoformat, help="YYYY-MM-DD")
     group.add_argument("--language", choices=["id", "en"])
+    group.add_argument(
+        "--everyone", action="store_true", help="every registered citizen (required when no filter is given)"
+    )
 
 
 def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -146,17 +150,20 @@ def segment_from_args(args: argparse.Namespace, places: Places) -> Segment:
         registered_from=args.registered_from,
         registered_to=args.registered_to,
         language=args.language,
+        everyone=args.everyone,
     )
 
 
 def _local(value: str | None, tz: ZoneInfo) -> str:
-    return datetime.fromisoformat(value).astimezone(tz).strftime("%Y-%m-%d %H:%M") if value else "-"
+    return datetime.fromisoformat(value).astimezone(tz).strftime("%d-%m-%Y %H:%M") if value else "-"
 
 
-async def _preview(db: Database, segment: Segment, tz: ZoneInfo, places: Places, out: IO[str]) -> int:
-    count, sample = await db.write(partial(outreach.preview, segment=segment, tz=tz))
-    print(f"Segmen: {segment.describe(places)}", file=out)
-    print(f"Penerima: {count}" + (f" (contoh: {', '.join(sample)})" if sample else ""), file=out)
+async def _preview(ctx: "StaffContext", segment: Segment) -> int:
+    outreach.require_chosen(segment)
+    count, sample = await ctx.db.write(partial(outreach.preview, segment=segment, tz=ctx.tz))
+    print(f"Segmen: {describe_segment(segment, ctx.catalog, 'id', ctx.places)}", file=ctx.out)
+    shown = number(count, "id")
+    print(f"Penerima: {shown}" + (f" (contoh: {', '.join(sample)})" if sample else ""), file=ctx.out)
     return count
 
 
@@ -175,7 +182,7 @@ async def run(args: argparse.Namespace, settings: Settings, db: Database, actor:
     )
     command = args.staff_command
     if command == "segment":
-        await _preview(db, segment_from_args(args, ctx.places), tz, ctx.places, out)
+        await _preview(ctx, segment_from_args(args, ctx.places))
         return 0
     if command == "broadcast":
         return await _broadcast(args, ctx)
@@ -207,7 +214,7 @@ async def run(args: argparse.Namespace, settings: Settings, db: Database, actor:
 async def _broadcast(args: argparse.Namespace, ctx: StaffContext) -> int:
     if args.action == "send":
         segment = segment_from_args(args, ctx.places)
-        count = await _preview(ctx.db, segment, ctx.tz, ctx.places, ctx.out)
+        count = await _preview(ctx, segment)
         send_at = parse_local(args.at, ctx.tz) if args.at else ctx.now
         if not args.yes:
             print("Belum dikirim. Ulangi dengan --yes untuk mengirim.", file=ctx.out)
@@ -262,7 +269,8 @@ async def _broadcast(args: argparse.Namespace, ctx: StaffContext) -> int:
 async def _reminder(args: argparse.Namespace, ctx: StaffContext) -> int:
     if args.action == "add":
         segment = segment_from_args(args, ctx.places)
-        await _preview(ctx.db, segment, ctx.tz, ctx.places, ctx.out)
+        if segment.chosen():
+            await _preview(ctx, segment)
         reminder_id = await ctx.db.write(
             partial(
                 outreach.create_reminder,
@@ -287,9 +295,9 @@ async def _reminder(args: argparse.Namespace, ctx: StaffContext) -> int:
             what = row["text_id"] or (
                 f"kasus {row['case_id']}" if row["case_id"] else f"program {row['programme_id']}"
             )
+            repeat = describe_cron(row["cron"], ctx.catalog, "id") if row["cron"] else ""
             print(
-                f"{row['id']:>5} {row['kind']:<24} {_local(row['due_at'], ctx.tz)} {row['cron'] or ''} | "
-                f"{what[:50]}",
+                f"{row['id']:>5} {row['kind']:<24} {_local(row['due_at'], ctx.tz)} {repeat} | {what[:50]}",
                 file=ctx.out,
             )
         return 0
@@ -322,7 +330,7 @@ async def _programme(args: argparse.Namespace, ctx: StaffContext) -> int:
         return 0
     if args.action == "invite":
         segment = segment_from_args(args, ctx.places)
-        await _preview(ctx.db, segment, ctx.tz, ctx.places, ctx.out)
+        await _preview(ctx, segment)
         if not args.yes:
             print("Belum diundang. Ulangi dengan --yes untuk mengundang.", file=ctx.out)
             return 0

@@ -22,7 +22,20 @@ from storage import repo
 
 
 class OutreachError(ValueError):
-    """A staff request that cannot be done; the message says why."""
+    """A staff request that cannot be done; the message says why, `code` names the reason for surfaces
+    that word it in the staff member's language."""
+
+    def __init__(self, message: str, code: str = "refused") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def require_chosen(segment: Segment) -> None:
+    """Refuse a segment nobody chose: no filter without an explicit "semua warga"."""
+    if not segment.chosen():
+        raise OutreachError(
+            "choose who receives it, or choose everyone explicitly (--everyone)", code="needs_everyone"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +145,8 @@ def create_broadcast(
 ) -> int:
     """Record a broadcast; when it is due now, write its outbox rows at once."""
     if not text_id.strip():
-        raise OutreachError("a broadcast needs its Indonesian text")
+        raise OutreachError("a broadcast needs its Indonesian text", code="needs_text")
+    require_chosen(segment)
     cursor = conn.execute(
         "INSERT INTO broadcasts (created_by, created_at, segment, text_id, text_en, template, send_at, "
         "status) VALUES (?, ?, ?, ?, ?, ?, ?, 'scheduled')",
@@ -714,6 +728,7 @@ def invite(
 ) -> int:
     """Invite a segment: an RSVP row and an invitation message per contact not yet invited."""
     programme = _programme_row(conn, programme_id)
+    require_chosen(segment)
     where, params = segment_where(segment, times.tz)
     stamp = repo.iso(at)
     conn.execute(
