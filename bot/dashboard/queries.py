@@ -6,6 +6,7 @@ broad filter never scans the whole table just to print a number.
 """
 
 import re
+import sqlite3
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -258,6 +259,27 @@ async def iter_cases(
             return
         yield [dict(row) for row in rows]
         last_id = rows[-1]["id"]
+
+
+async def iter_export_rows(
+    db: Database, flt: QueueFilter, *, tz: ZoneInfo, sealer: Sealer, batch: int = 5000
+) -> AsyncIterator[list[sqlite3.Row]]:
+    """Every case the filter selects (oldest first) as rows of `exports.EXPORT_SELECT`, in batches:
+    memory stays flat and rows are read by position (no dict per case)."""
+    from bot.dashboard.exports import EXPORT_SELECT
+
+    where, params = flt.where(tz, sealer)
+    last_id = 0
+    while True:
+        rows = await db.fetchall(
+            f"SELECT {EXPORT_SELECT} FROM cases AS c LEFT JOIN staff_users AS u "
+            f"ON u.id = c.assignee_id WHERE {where} AND c.id > ? ORDER BY c.id LIMIT ?",
+            (*params, last_id, batch),
+        )
+        if not rows:
+            return
+        yield rows
+        last_id = rows[-1][-1]
 
 
 @dataclass(frozen=True, slots=True)
