@@ -247,7 +247,17 @@ class Dashboard:
     # ------------------------------------------------------------ assembly
 
     def _register(self) -> None:
-        from bot.dashboard import admin, cases, conversation, in_doubt, listen, outreach, simulator, voice
+        from bot.dashboard import (
+            admin,
+            cases,
+            conversation,
+            in_doubt,
+            listen,
+            outreach,
+            siks,
+            simulator,
+            voice,
+        )
 
         admin.register(self)
         cases.register(self)
@@ -256,6 +266,7 @@ class Dashboard:
         voice.register(self)
         in_doubt.register(self)
         listen.register(self)
+        siks.register(self)
         if self.config.simulator and self.web_channel is not None:
             simulator.register(self)
 
