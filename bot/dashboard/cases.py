@@ -26,6 +26,7 @@ from handlers.forms import VOICE_KINDS, Form, flag_text, flags_of
 from handlers.lost_ktp import LostKtpForm
 from handlers.outreach import OutreachError, create_appointment
 from handlers.registration import RegistrationForm
+from handlers.staff import workdays
 from handlers.talk import TalkForm
 from handlers.turn import Turn
 from handlers.types import Reply
@@ -106,9 +107,15 @@ async def staff_choices(d: Dashboard) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------- summary and queue
 
 
+def overdue_of(ctx: Ctx) -> tuple[str, list[str]]:
+    """The SQL that marks cases past their working-day target, as of now."""
+    targets = ctx.d.service.settings.service.target_days()
+    return workdays.overdue_sql(workdays.overdue_cutoffs(ctx.now, targets, ctx.d.tz))
+
+
 async def summary_page(ctx: Ctx) -> Response:
     """The map of cases per kelurahan, counts by status, kind and kecamatan, new cases per week."""
-    numbers = await queries.summary(ctx.d.db, now=ctx.now, tz=ctx.d.tz)
+    numbers = await queries.summary(ctx.d.db, now=ctx.now, tz=ctx.d.tz, overdue=overdue_of(ctx))
     kecamatan, _ = place_names(ctx.d)
     highest = max([count for _, count in numbers.weeks] + [1])
     return ctx.render(
@@ -136,7 +143,9 @@ async def queue_rows(ctx: Ctx) -> Response:
 async def _queue_values(ctx: Ctx) -> dict[str, Any]:
     d = ctx.d
     flt = QueueFilter.from_query(ctx.request.query_params, d.places)
-    page = await queries.queue_page(d.db, flt, tz=d.tz, sealer=d.sealer, page_size=d.config.page_size)
+    page = await queries.queue_page(
+        d.db, flt, tz=d.tz, sealer=d.sealer, page_size=d.config.page_size, overdue=overdue_of(ctx)
+    )
     kecamatan, kelurahan = place_names(d)
     return {
         "f": flt,

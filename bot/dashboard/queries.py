@@ -41,6 +41,7 @@ SORTS = {
     "": "c.id DESC",
     "urgent": "c.urgency_rank, c.id DESC",  # darurat first
     "waiting": "c.waiting_since, c.id DESC",  # waiting longest first (cases with new messages only)
+    "overdue": "overdue DESC, c.created_at, c.id",  # past their working-day target first, oldest first
 }
 
 
@@ -193,10 +194,19 @@ class QueuePage:
 
 
 async def queue_page(
-    db: Database, flt: QueueFilter, *, tz: ZoneInfo, sealer: Sealer, page_size: int
+    db: Database,
+    flt: QueueFilter,
+    *,
+    tz: ZoneInfo,
+    sealer: Sealer,
+    page_size: int,
+    overdue: tuple[str, list[str]] = ("0", []),
 ) -> QueuePage:
-    """The cases the filter selects, newest first, one page of them."""
+    """The cases the filter selects, newest first, one page of them; `overdue` (an SQL expression over
+    `cases AS c` and its parameters, from `handlers.staff.workdays.overdue_sql`) marks those past their
+    working-day target."""
     where, params = flt.where(tz, sealer)
+    late, late_params = overdue
     # With the unread filter, counting reads only the small partial index that holds the filter columns.
     source = f"cases AS c{UNREAD_INDEX if flt.unread else ''}"
     total = int(
@@ -209,10 +219,10 @@ async def queue_page(
     pages = max(1, min(MAX_PAGE, -(-total // page_size)))
     page = min(flt.page, pages)
     rows = await db.fetchall(
-        f"SELECT {QUEUE_COLUMNS}, u.display_name AS assignee_name FROM cases AS c "
+        f"SELECT {QUEUE_COLUMNS}, u.display_name AS assignee_name, {late} AS overdue FROM cases AS c "
         f"LEFT JOIN staff_users AS u ON u.id = c.assignee_id WHERE {where} "
         f"ORDER BY {SORTS[flt.sort]} LIMIT ? OFFSET ?",
-        (*params, page_size, (page - 1) * page_size),
+        (*late_params, *params, page_size, (page - 1) * page_size),
     )
     return QueuePage([dict(row) for row in rows], total, capped, page, pages)
 
@@ -293,10 +303,19 @@ class Summary:
     weeks: list[tuple[date, int]]
     open_unassigned: int
     today: int
+    overdue: int = 0
 
 
-async def summary(db: Database, *, now: datetime, tz: ZoneInfo, weeks: int = 12) -> Summary:
-    """Counts by status, kind and kecamatan, and new cases per week (Monday to Sunday, WIB)."""
+async def summary(
+    db: Database,
+    *,
+    now: datetime,
+    tz: ZoneInfo,
+    weeks: int = 12,
+    overdue: tuple[str, list[str]] = ("0", []),
+) -> Summary:
+    """Counts by status, kind and kecamatan, new cases per week (Monday to Sunday, WIB), and the cases
+    past their working-day target (`overdue`: see `queue_page`)."""
     by_status = {
         row[0]: int(row[1]) for row in await db.fetchall("SELECT status, COUNT(*) FROM cases GROUP BY status")
     }
@@ -335,6 +354,8 @@ async def summary(db: Database, *, now: datetime, tz: ZoneInfo, weeks: int = 12)
     today = int(
         await db.fetchval("SELECT COUNT(*) FROM cases WHERE created_at >= ?", (day_start(local_today, tz),))
     )
+    late, late_params = overdue
+    late_count = int(await db.fetchval(f"SELECT COUNT(*) FROM cases AS c WHERE {late}", late_params))
     return Summary(
         total=sum(by_status.values()),
         by_status=by_status,
@@ -343,4 +364,5 @@ async def summary(db: Database, *, now: datetime, tz: ZoneInfo, weeks: int = 12)
         weeks=series,
         open_unassigned=open_unassigned,
         today=today,
+        overdue=late_count,
     )
