@@ -15,6 +15,7 @@ from typing import Any
 
 from starlette.responses import FileResponse, Response
 
+from bot.dashboard import admin as admin_words
 from bot.dashboard import conversation, exports, maps, queries
 from bot.dashboard.app import Ctx, Dashboard, Refused
 from bot.dashboard.queries import QueueFilter
@@ -73,6 +74,7 @@ def register(d: Dashboard) -> None:
     d.route("/cases/rows", queue_rows, role="viewer")
     d.route("/cases/{reference}", case_page, role="viewer")
     d.route("/cases/{reference}/messages", case_messages, role="viewer")
+    d.route("/cases/{reference}/print", case_print, role="viewer")
     d.route("/cases/{reference}/preview", status_preview, role="petugas")
     d.route("/cases/{reference}/status", change_status, role="petugas", methods=("POST",))
     d.route("/cases/{reference}/assign", assign, role="petugas", methods=("POST",))
@@ -342,6 +344,7 @@ async def case_view(ctx: Ctx, case: CaseRecord, status: int = 200, **extra: Any)
         "chosen": "",
         "note": "",
         "case_map": maps.case_map(d, case, show_point=ctx.user.can_act),
+        "who": partial(admin_words.party_words, ctx),
         **await conversation.thread_values(d, case, contact),
     }
     return ctx.render("case.html", status=status, **(values | extra))
@@ -352,6 +355,41 @@ async def case_page(ctx: Ctx) -> Response:
     case = await _case_or_404(ctx)
     await ctx.audit("case.view", target=case.reference)
     return await case_view(ctx, case)
+
+
+async def case_print(ctx: Ctx) -> Response:
+    """A case on A4 paper: its details, answers (photos as thumbnails) and history, without the menus."""
+    d = ctx.d
+    case = await _case_or_404(ctx)
+    assert case.id is not None
+    await ctx.audit("case.print", target=case.reference)
+    kecamatan, kelurahan = place_names(d)
+    assignee = await d.db.fetchval(
+        "SELECT u.display_name FROM cases AS c JOIN staff_users AS u ON u.id = c.assignee_id WHERE c.id = ?",
+        (case.id,),
+    )
+    late, params = overdue_of(ctx)
+    overdue = await d.db.fetchval(f"SELECT {late} FROM cases AS c WHERE c.id = ?", (*params, case.id))
+    appointments = await d.db.fetchall(
+        "SELECT starts_at, place, note FROM appointments WHERE case_id = ? AND status = 'scheduled' "
+        "ORDER BY starts_at",
+        (case.id,),
+    )
+    return ctx.render(
+        "case_print.html",
+        case=case,
+        answers=answers_of(d, case, ctx.lang, ctx.now, mask_phones=not ctx.user.can_act),
+        events=[(event, *_event_media(d, event.note)) for event in await repo.case_events(d.db, case.id)],
+        appointments=appointments,
+        kecamatan=kecamatan.get(case.kecamatan_code or "", "-"),
+        kelurahan=kelurahan.get(case.kelurahan_code or "", "-"),
+        assignee=assignee,
+        overdue=bool(overdue),
+        simulated=case.contact_id.startswith(SIMULATED),
+        who=partial(admin_words.party_words, ctx),
+        now=ctx.now,
+        printed_by=ctx.user.display_name,
+    )
 
 
 async def case_messages(ctx: Ctx) -> Response:

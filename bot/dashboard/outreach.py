@@ -57,6 +57,7 @@ def register(d: Dashboard) -> None:
     d.route("/programmes/{programme_id:int}", programme_page, role="viewer")
     d.route("/programmes/{programme_id:int}/invite", invite, role="petugas", methods=("POST",))
     d.route("/programmes/{programme_id:int}/attendees.csv", attendees_csv, role="viewer")
+    d.route("/programmes/{programme_id:int}/print", attendees_print, role="viewer")
 
 
 # ---------------------------------------------------------------- segments
@@ -586,6 +587,20 @@ async def invite(ctx: Ctx) -> Response:
     )
     ctx.d.service.dispatcher.wake()
     return ctx.redirect(f"/programmes/{programme['id']}", done="invited")
+
+
+async def attendees_print(ctx: Ctx) -> Response:
+    """The attendee list on A4 paper, with a column to sign on the day."""
+    programme, rows = await _programme(ctx)
+    await ctx.audit("programme.print", target=f"programme:{programme['id']}", detail=f"{len(rows)} rows")
+    return ctx.render(
+        "programme_print.html",
+        programme=programme,
+        attendees=rows,
+        confirmed=sum(1 for r in rows if r["status"] == "confirmed"),
+        now=ctx.now,
+        printed_by=ctx.user.display_name,
+    )
 
 
 async def attendees_csv(ctx: Ctx) -> Response:
