@@ -104,6 +104,22 @@ def office(tmp_path: Path) -> Iterator[tuple[LiveService, list[str]]]:
                 "citizen_notified) VALUES (1, ?, 'staff:siti', 'status_changed', ?, ?, ?, 1)",
                 ((start + timedelta(hours=hours)).isoformat(), before, after, note),
             )
+        # Messages to citizens for the outbox page: long ones, with a failure reason.
+        text = (
+            "Pesan dari petugas Dinsos tentang pendaftaran Bapak/Ibu: mohon bawa fotokopi KK ke kantor. " * 3
+        )
+        for number in range(60):
+            conn.execute(  # type: ignore[attr-defined]
+                "INSERT INTO outbox (contact_id, origin, payload, status, error, case_id, created_at, "
+                "updated_at) SELECT contact_id, 'staff', ?, ?, ?, id, created_at, created_at FROM cases "
+                "WHERE id = ?",
+                (
+                    f'{{"text": "{text}"}}',
+                    "failed" if number % 5 == 0 else "delivered",
+                    "131047 Re-engagement message: outside the 24-hour window" if number % 5 == 0 else None,
+                    number % 30 + 1,
+                ),
+            )
         return refs
 
     refs: list[str] = prepare_store_sync(data, work)
@@ -171,4 +187,54 @@ def test_the_attendee_list_prints_on_a4(browser: Browser, office: tuple[LiveServ
     expect(page.get_by_role("heading", name="Pelatihan service HP")).to_be_visible()
     expect(page.get_by_role("columnheader", name=ui("print.signature"))).to_be_visible()
     assert pdf_pages(page) == 1
+    page.context.close()
+
+
+def no_sideways_scroll(page: Page) -> None:
+    """Neither the page nor any table on it scrolls sideways."""
+    width = page.evaluate("document.documentElement.scrollWidth")
+    viewport = page.evaluate("window.innerWidth")
+    assert width <= viewport, f"{page.url}: {width} px wide in a {viewport} px window"
+    hidden = page.evaluate(
+        "Array.from(document.querySelectorAll('.table-wrap, table')).filter("
+        "e => e.scrollWidth > e.clientWidth + 1).map(e => e.className)"
+    )
+    assert hidden == [], f"{page.url}: these scroll sideways (columns hidden without a cue): {hidden}"
+
+
+@pytest.mark.parametrize("viewport", [PHONE, LAPTOP], ids=["phone", "laptop"])
+def test_queue_outbox_and_case_pages_fit_the_screen(
+    browser: Browser, office: tuple[LiveService, list[str]], viewport: dict[str, int]
+) -> None:
+    live, (ani, *_) = office
+    page = signed_in(browser, live.url, viewport)
+    for path in ("/cases", "/outbox", f"/cases/{ani}", "/persons", "/broadcasts", "/reminders"):
+        page.goto(f"{live.url}{path}")
+        no_sideways_scroll(page)
+    page.goto(f"{live.url}/outbox")
+    # Seen: the outbox page was 48,700 px tall on a phone.
+    height = page.evaluate("document.documentElement.scrollHeight")
+    assert height < 60 * 400, height
+    page.context.close()
+
+
+def test_on_a_phone_the_menu_folds_away_and_tables_become_cards(
+    browser: Browser, office: tuple[LiveService, list[str]]
+) -> None:
+    live, _ = office
+    page = signed_in(browser, live.url, PHONE)
+    page.goto(f"{live.url}/cases")
+    # Seen: the menu took a quarter of the screen.
+    header = page.locator("header.top").bounding_box()
+    assert header is not None and header["height"] <= 0.12 * PHONE["height"], header
+    queue_link = page.locator("header nav").get_by_role("link", name=ui("nav.queue"))
+    expect(queue_link).to_be_hidden()
+    page.get_by_role("button", name=ui("nav.menu")).click()
+    expect(queue_link).to_be_visible()
+    page.get_by_role("button", name=ui("nav.menu")).click()
+    expect(queue_link).to_be_hidden()
+    # Each case is a card that names its fields (no column is hidden off screen).
+    first = page.locator("table.queue tbody tr").first
+    expect(first).to_contain_text(ui("queue.col_status"))
+    expect(first).to_contain_text(ui("queue.col_place"))
     page.context.close()
