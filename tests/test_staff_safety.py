@@ -284,3 +284,41 @@ def test_every_audited_action_has_words() -> None:
     assert {"case.view", "case.status", "broadcast.create"} <= actions
     missing = sorted(a for a in actions if not UI.has("audit_action." + a.replace(".", "_")))
     assert missing == []
+
+
+def test_dates_are_read_as_written_in_indonesia() -> None:
+    from datetime import date
+
+    from handlers.staff.compose import read_day, read_local
+
+    assert read_day("17-08-2026") == read_day("17/8/2026") == read_day("2026-08-17") == date(2026, 8, 17)
+    assert read_day("31-02-2026") is None and read_day("08/17/2026") is None and read_day("") is None
+    assert read_local("01-12-2026", "09.00", WIB) == datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
+
+
+async def test_date_boxes_take_dd_mm_yyyy(desk: Desk) -> None:
+    csrf = await desk.signed_in("petugas")
+    page = await desk.client.get("/cases")
+    # Seen: the browser's date box showed mm/dd/yyyy; the boxes now ask for dd-mm-yyyy.
+    assert 'type="date"' not in page.text and ui("form.date_placeholder") in page.text
+    await desk.seed(SeedCase("Ani", created_at=datetime(2026, 11, 18, 3, 0, tzinfo=UTC)))
+    found = await desk.client.get("/cases", params={"date_from": "18-11-2026", "date_to": "18-11-2026"})
+    assert "Ani" in found.text
+    none = await desk.client.get("/cases", params={"date_from": "19-11-2026"})
+    assert "Ani" not in none.text
+    made = await desk.client.post(
+        "/programmes",
+        data={
+            "csrf_token": csrf,
+            "name": "Pelatihan montir",
+            "skill": "montir",
+            "place": "Panti",
+            "start_date": "02-01-2030",
+            "start_time": "09.00",
+            "end_time": "15:00",
+            "quota": "5",
+        },
+    )
+    assert made.status_code == 303
+    (programme,) = await desk.rows("SELECT starts_at FROM programmes")
+    assert programme["starts_at"].startswith("2030-01-02T02:00")

@@ -9,7 +9,7 @@ import json
 import mimetypes
 import sqlite3
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -28,6 +28,7 @@ from handlers.lost_ktp import LostKtpForm
 from handlers.outreach import OutreachError, create_appointment
 from handlers.registration import RegistrationForm
 from handlers.staff import workdays
+from handlers.staff.compose import read_local
 from handlers.talk import TalkForm
 from handlers.turn import Turn
 from handlers.types import Reply
@@ -515,12 +516,8 @@ async def add_note(ctx: Ctx) -> Response:
 
 
 def parse_local(day: str, clock: str, tz: Any) -> datetime | None:
-    """A date (YYYY-MM-DD) and time (HH:MM) typed in WIB, as UTC; None when unreadable."""
-    try:
-        local = datetime.strptime(f"{day.strip()} {clock.strip()}", "%Y-%m-%d %H:%M")
-    except ValueError:
-        return None
-    return local.replace(tzinfo=tz).astimezone(UTC)
+    """A date (17-08-2026 or 2026-08-17) and time (HH:MM) typed in WIB, as UTC; None when unreadable."""
+    return read_local(day, clock, tz)
 
 
 async def set_appointment(ctx: Ctx) -> Response:

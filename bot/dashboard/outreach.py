@@ -19,7 +19,7 @@ from bot.staff_cli import safe_cell
 from handlers import outreach
 from handlers.outreach import OutreachError, QuietHours
 from handlers.segments import Segment
-from handlers.staff.compose import describe_cron
+from handlers.staff.compose import describe_cron, read_day
 from handlers.staff.compose import number as grouped
 from storage import repo
 from storage.records import CaseKind, CaseStatus
@@ -77,10 +77,7 @@ def segment_from(ctx: Ctx, *, from_form: bool) -> Segment:
     kecamatan, kelurahan = place_names(ctx.d)
 
     def day(name: str) -> date | None:
-        try:
-            return date.fromisoformat(one(name)) if one(name) else None
-        except ValueError:
-            return None
+        return read_day(one(name))
 
     disaster = one("seg_disaster")
     language = one("seg_language")

@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from handlers.places import Places
+from handlers.staff.compose import read_day
 from storage.crypto import Sealer
 from storage.db import Database
 from storage.records import CaseKind, CaseStatus
@@ -57,11 +58,8 @@ def day_start(day: date, tz: ZoneInfo) -> str:
 
 
 def parse_day(text: str) -> date | None:
-    """An ISO date typed in a filter, or None when empty or not a date."""
-    try:
-        return date.fromisoformat(text) if text else None
-    except ValueError:
-        return None
+    """A date typed in a filter (17-08-2026 or 2026-08-17), or None when empty or not a date."""
+    return read_day(text)
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ from starlette.responses import FileResponse, Response
 from bot.dashboard.app import Ctx, Dashboard
 from bot.dashboard.exports import XLSX_MIME
 from handlers.registration import DOCUMENTS
+from handlers.staff.compose import read_day
 from storage.crypto import Sealed
 
 # Columns of the worksheet, in order; the last ones are left empty for the operator.
@@ -98,7 +99,7 @@ def _cell(sheet: WriteOnlyWorksheet, value: Any) -> Cell:
 async def siks_xlsx(ctx: Ctx) -> Response:
     """The worksheet for the people registered between two dates (WIB), one sheet per kelurahan."""
     d = ctx.d
-    start, end = _day(ctx.query("from")), _day(ctx.query("to"))
+    start, end = read_day(ctx.query("from")), read_day(ctx.query("to"))
     kecamatan = ctx.query("kecamatan")
     if start is None or end is None or end < start:
         return Response(ctx.msg("siks.need_dates"), status_code=400, media_type="text/plain; charset=utf-8")

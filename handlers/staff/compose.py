@@ -1,9 +1,11 @@
 """Staff words every surface shares: who a segment reaches, a schedule, a number and a date, in the staff
 member's language (from the citizens' catalog, `staff.*` keys), so the three surfaces say the same thing."""
 
+import re
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from handlers.i18n import Catalog
 from handlers.places import Places
@@ -23,6 +25,35 @@ def number(value: int, language: str) -> str:
 def day(value: date, language: str) -> str:
     """A date as people write it: dd-mm-yyyy in Indonesian, yyyy-mm-dd is never shown."""
     return value.strftime("%d-%m-%Y")
+
+
+_DAY = re.compile(r"^\s*(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})\s*$")
+_ISO_DAY = re.compile(r"^\s*(\d{4})-(\d{2})-(\d{2})\s*$")
+_CLOCK = re.compile(r"^\s*(\d{1,2})[:.](\d{2})\s*$")
+
+
+def read_day(text: str) -> date | None:
+    """A date staff typed: 17-08-2026 (as written in Indonesia, also with / or .) or 2026-08-17."""
+    found = _DAY.match(text or "")
+    try:
+        if found:
+            return date(int(found[3]), int(found[2]), int(found[1]))
+        found = _ISO_DAY.match(text or "")
+        return date(int(found[1]), int(found[2]), int(found[3])) if found else None
+    except ValueError:
+        return None
+
+
+def read_local(day: str, moment: str, tz: ZoneInfo) -> datetime | None:
+    """A local date and time staff typed ("17-08-2026", "09:00" or "09.00") as UTC; None if unreadable."""
+    found_day, found_time = read_day(day), _CLOCK.match(moment or "")
+    if found_day is None or found_time is None:
+        return None
+    hour, minute = int(found_time[1]), int(found_time[2])
+    if hour > 23 or minute > 59:
+        return None
+    local = datetime(found_day.year, found_day.month, found_day.day, hour, minute, tzinfo=tz)
+    return local.astimezone(UTC)
 
 
 def clock(hour: int, minute: int, language: str) -> str:
