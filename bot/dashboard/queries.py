@@ -5,6 +5,8 @@ is a short index walk even with 100,000 cases. Counts are capped (a page says "1
 broad filter never scans the whole table just to print a number.
 """
 
+import asyncio
+import contextlib
 import re
 import sqlite3
 from collections.abc import AsyncIterator, Mapping
@@ -277,17 +279,25 @@ async def iter_export_rows(
     from bot.dashboard.exports import EXPORT_SELECT
 
     where, params = flt.where(tz, sealer)
-    last_id = 0
-    while True:
-        rows = await db.fetchall(
-            f"SELECT {EXPORT_SELECT} FROM cases AS c LEFT JOIN staff_users AS u "
-            f"ON u.id = c.assignee_id WHERE {where} AND c.id > ? ORDER BY c.id LIMIT ?",
-            (*params, last_id, batch),
-        )
-        if not rows:
-            return
-        yield rows
-        last_id = rows[-1][-1]
+    sql = (
+        f"SELECT {EXPORT_SELECT} FROM cases AS c LEFT JOIN staff_users AS u "
+        f"ON u.id = c.assignee_id WHERE {where} AND c.id > ? ORDER BY c.id LIMIT ?"
+    )
+    # The next batch is read (on a reader thread, SQLite working outside the GIL) while the caller
+    # turns the current one into file rows.
+    pending = asyncio.ensure_future(db.fetchall(sql, (*params, 0, batch)))
+    try:
+        while True:
+            rows = await pending
+            if not rows:
+                return
+            pending = asyncio.ensure_future(db.fetchall(sql, (*params, rows[-1][-1], batch)))
+            yield rows
+    finally:
+        if not pending.done():
+            pending.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await pending
 
 
 @dataclass(frozen=True, slots=True)
