@@ -248,10 +248,10 @@ async def run(args: argparse.Namespace, settings: Settings, out: IO[str] = sys.s
         return await _dispatch(args, settings, db, out)
     except (CaseworkError, OutreachError) as error:
         problem: object = error
-        if isinstance(error, CaseworkError) and error.key:
-            problem = say(args, settings, error.key, **error.params)
-        elif isinstance(error, OutreachError) and error.code == "needs_everyone":
+        if error.code == "needs_everyone":
             problem = say(args, settings, "needs_everyone")
+        elif _catalog().has(f"cli.{error.code}"):
+            problem = say(args, settings, error.code, **error.params)
         print(say(args, settings, "error", problem=problem), file=sys.stderr)
         return 2
     finally:

@@ -17,24 +17,20 @@ from apscheduler.triggers.cron import CronTrigger
 
 from handlers.i18n import Catalog
 from handlers.segments import Segment, segment_where
+from handlers.staff.errors import StaffError
 from handlers.types import Choice, Reply
 from storage import repo
 
 
-class OutreachError(ValueError):
-    """A staff request that cannot be done; the message says why, `code` names the reason for surfaces
-    that word it in the staff member's language."""
-
-    def __init__(self, message: str, code: str = "refused") -> None:
-        super().__init__(message)
-        self.code = code
+class OutreachError(StaffError):
+    """An outreach request that cannot be done (see `StaffError`: a code each surface words itself)."""
 
 
 def require_chosen(segment: Segment) -> None:
     """Refuse a segment nobody chose: no filter without an explicit "semua warga"."""
     if not segment.chosen():
         raise OutreachError(
-            "choose who receives it, or choose everyone explicitly (--everyone)", code="needs_everyone"
+            "choose who receives it, or choose everyone explicitly (--everyone)", "needs_everyone"
         )
 
 
@@ -145,7 +141,7 @@ def create_broadcast(
 ) -> int:
     """Record a broadcast; when it is due now, write its outbox rows at once."""
     if not text_id.strip():
-        raise OutreachError("a broadcast needs its Indonesian text", code="needs_text")
+        raise OutreachError("a broadcast needs its Indonesian text", "needs_text")
     require_chosen(segment)
     cursor = conn.execute(
         "INSERT INTO broadcasts (created_by, created_at, segment, text_id, text_en, template, send_at, "

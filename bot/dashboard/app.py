@@ -36,6 +36,7 @@ from bot.scheduler import outreach_times
 from bot.settings import Settings
 from bot.web import parse_networks
 from handlers.i18n import LANGUAGES, Catalog
+from handlers.staff.errors import StaffError
 from storage import repo
 
 log = logging.getLogger(__name__)
@@ -140,6 +141,16 @@ class Ctx:
     def msg(self, key: str, **params: object) -> str:
         """A dashboard sentence in the staff member's language."""
         return self.d.ui.text(self.lang, key, **params)
+
+    def problem(self, error: StaffError) -> str:
+        """A staff-service error in the dashboard's words (its code; never the English message)."""
+        key = f"staff_error.{error.code}"
+        if not self.d.ui.has(key):
+            key = "staff_error.refused"
+        try:
+            return self.msg(key, **error.params)
+        except KeyError:
+            return self.msg("staff_error.refused")
 
     def field(self, name: str, default: str = "", limit: int = 5000) -> str:
         """A text field of the posted form, trimmed (files and missing fields give `default`)."""

@@ -447,7 +447,7 @@ async def change_status(ctx: Ctx) -> Response:
         )
     except CaseworkError as error:  # e.g. someone else moved it a moment ago
         fresh = await _case_or_404(ctx)
-        return await case_view(ctx, fresh, 409, problem=ctx.msg("case.not_done", reason=str(error)))
+        return await case_view(ctx, fresh, 409, problem=ctx.msg("case.not_done", reason=ctx.problem(error)))
     ctx.d.service.dispatcher.wake()
     return ctx.redirect(f"/cases/{case.reference}", done="status")
 

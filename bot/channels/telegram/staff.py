@@ -58,6 +58,7 @@ from handlers.casework import CaseworkError, change_status
 from handlers.forms import Form
 from handlers.lost_ktp import LostKtpForm
 from handlers.registration import RegistrationForm
+from handlers.staff.errors import CODES, StaffError
 from handlers.talk import TalkForm
 from handlers.turn import Turn
 from storage import repo
@@ -233,6 +234,14 @@ class StaffDesk:
     def t(self, key: str, **params: object) -> str:
         """A staff-facing catalog sentence."""
         return self.catalog.text(self.language, key, **params)
+
+    def error_words(self, error: StaffError) -> str:
+        """A staff-service error in the group's words (its code; never the English message)."""
+        code = error.code if error.code in CODES else "refused"
+        try:
+            return self.t(f"staff.error.{code}", **error.params)
+        except KeyError:
+            return self.t("staff.error.refused")
 
     def now(self) -> datetime:
         """The service clock."""
@@ -809,7 +818,9 @@ class StaffDesk:
                 now=self.now(),
             )
         except CaseworkError as error:
-            await self._say(self.t("staff.reply_not_sent", reason=str(error)), reply_to=message.message_id)
+            await self._say(
+                self.t("staff.reply_not_sent", reason=self.error_words(error)), reply_to=message.message_id
+            )
             return True
         self.service.dispatcher.wake()
         key = "staff.reply_held" if sent.held_reason else "staff.reply_sent"
