@@ -14,6 +14,7 @@ and that process's peak RSS (VmHWM; target <= 200 MB).
 import argparse
 import asyncio
 import json
+import os
 import random
 import socket
 import sqlite3
@@ -37,7 +38,8 @@ from handlers.places import Places
 from storage.crypto import generate_key_text
 from storage.db import Database
 
-KEY = generate_key_text()
+# The serving child (--serve) must open the store with the key that sealed it: handed over by environment.
+KEY = os.environ.get("BENCH_DASHBOARD_KEY") or generate_key_text()
 FIRST = (
     "Siti",
     "Ani",
@@ -337,11 +339,16 @@ def measure_export(data_dir: Path, count: int) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    child = subprocess.Popen([sys.executable, __file__, "--serve", str(data_dir), str(port)])
+    child = subprocess.Popen(
+        [sys.executable, __file__, "--serve", str(data_dir), str(port)],
+        env={**os.environ, "BENCH_DASHBOARD_KEY": KEY},
+    )
     try:
         url = f"http://127.0.0.1:{port}"
         with httpx.Client(base_url=url, cookies={"dinsos_session": token}, timeout=60) as client:
             for _ in range(400):
+                if child.poll() is not None:
+                    raise SystemExit(f"the dashboard process stopped (exit {child.returncode})")
                 try:
                     client.get("/health")
                     break

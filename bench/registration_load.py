@@ -1,10 +1,17 @@
 """Benchmark: N simulated contacts complete registrations concurrently, in-process, on a SQLite file.
 
 Every reply is committed to the store (state, answers, outbox row) before it is handed to the channel,
-and its outbox row is marked sent afterwards, exactly as in production. Prints messages/s, handling
-latency percentiles (receive -> reply delivered) and peak RSS.
+and its outbox row is marked sent afterwards, exactly as in production. Each contact sends its next
+message about `interval` seconds after the last (jittered 50-150 %), so the offered load is
+contacts / interval messages/s whatever the service manages.
 
-    python bench/registration_load.py --contacts 1000
+By default it steps the offered load up (a fresh store per step) and prints, per step, the offered
+load, the load sustained, p99 of the handling latency (receive -> reply delivered) and peak RSS, then
+the capacity: the highest offered load whose p99 stays within 25 ms. `--interval` makes one run.
+
+    python bench/registration_load.py                        # 1,000 contacts, 600..1,200 msgs/s
+    python bench/registration_load.py --rates 400,500,600,700,800,1000
+    python bench/registration_load.py --contacts 1000 --interval 1.0   # one run at 1,000 msgs/s
 """
 
 import argparse
@@ -54,7 +61,7 @@ def script(index: int) -> list[dict[str, object]]:
         {"choice": "menu:registration"},
         {"choice": "for_whom:self"},
         {"text": f"Warga {letters(index)}"},
-        {"text": f"367401{day + 40:02d}0885{index % 10000:04d}"},
+        {"text": f"367401{day + 40:02d}0885{index % 9999 + 1:04d}"},
         {"text": f"{day}-08-1985"},
         {"choice": "sex:P"},
         {"text": f"0812{index:08d}"},
@@ -96,7 +103,9 @@ async def contact_run(service: Service, index: int, latencies: list[float], inte
             await asyncio.sleep(max(0.0, pause))
 
 
-async def main(contacts: int, synchronous: str, interval: float) -> None:
+async def run_once(contacts: int, synchronous: str, interval: float) -> dict[str, float]:
+    """One run on a fresh store: every contact registers; returns its figures (and prints them)."""
+    COMPLETIONS.clear()
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(
             store=StoreSettings(
@@ -108,7 +117,9 @@ async def main(contacts: int, synchronous: str, interval: float) -> None:
         service = await build_service(settings, {"console": channel})
         latencies: list[float] = []
         started = time.perf_counter()
+        cpu_before = time.process_time()
         await asyncio.gather(*(contact_run(service, i, latencies, interval) for i in range(contacts)))
+        cpu = time.process_time() - cpu_before
         elapsed = time.perf_counter() - started
         cases = await service.db.fetchval("SELECT COUNT(*) FROM cases")
         queued = await service.db.fetchval("SELECT COUNT(*) FROM outbox WHERE status != 'sent'")
@@ -118,10 +129,13 @@ async def main(contacts: int, synchronous: str, interval: float) -> None:
     done = sorted(COMPLETIONS)
     low, high = done[int(count * 0.1)], done[int(count * 0.9)]
     sustained = (0.8 * count) / (high - low)
+    offered = contacts / interval if interval else float("nan")
+    p99 = latencies[int(count * 0.99) - 1] * 1000
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"contacts            {contacts}")
     print(f"sqlite synchronous  {synchronous}")
     print(f"send interval       {interval:.2f} s per contact (0 = as fast as replies come)")
+    print(f"offered load        {offered:.0f} msgs/s (contacts / interval)")
     print(f"inbound messages    {count}")
     print(f"replies delivered   {channel.sent}")
     print(f"cases created       {cases}  (unsent outbox rows: {queued})")
@@ -129,22 +143,62 @@ async def main(contacts: int, synchronous: str, interval: float) -> None:
     print(f"throughput          {count / elapsed:.0f} msgs/s over the whole run")
     print(f"sustained           {sustained:.0f} msgs/s (middle 80% of messages, ramp-up excluded)")
     print(f"latency p50         {statistics.median(latencies) * 1000:.1f} ms")
-    print(f"latency p99         {latencies[int(count * 0.99) - 1] * 1000:.1f} ms")
+    print(f"latency p99         {p99:.1f} ms")
     print(f"latency max         {latencies[-1] * 1000:.1f} ms")
+    print(
+        f"CPU per message     {cpu / count * 1000:.2f} ms (process, all threads, simulated people included)"
+    )
     print(f"peak RSS            {rss_mb:.0f} MB")
     if cases != contacts:
         raise SystemExit(f"FAILED: {contacts} registrations expected, {cases} cases stored")
+    return {"offered": offered, "sustained": sustained, "p99": p99, "rss": rss_mb, "cpu": cpu / count * 1000}
+
+
+async def capacity(contacts: int, synchronous: str, rates: list[float], target_ms: float) -> None:
+    """Step the offered load up (each step a fresh store) until p99 passes `target_ms`; print the table
+    and the capacity: the highest offered load whose p99 stayed within the target."""
+    rows: list[dict[str, float]] = []
+    for rate in sorted(rates):
+        print(f"--- offered {rate:.0f} msgs/s")
+        row = await run_once(contacts, synchronous, contacts / rate)
+        rows.append(row)
+        if row["p99"] > target_ms:
+            break
+    passed = [row["offered"] for row in rows if row["p99"] <= target_ms]
+    print()
+    print(f"{'offered msgs/s':>15} {'sustained':>10} {'p99 ms':>9} {'CPU ms/msg':>11} {'RSS MB':>7}")
+    for row in rows:
+        mark = "ok" if row["p99"] <= target_ms else "over"
+        figures = f"{row['offered']:>15.0f} {row['sustained']:>10.0f} {row['p99']:>9.1f} {row['cpu']:>11.2f}"
+        figures += f" {row['rss']:>7.0f}"
+        print(f"{figures}  {mark}")
+    figure = f"{max(passed):.0f} msgs/s" if passed else f"below {min(rates):.0f} msgs/s"
+    stepped = ", ".join(f"{row['offered']:.0f}" for row in rows)
+    print(f"capacity at p99 <= {target_ms:.0f} ms: {figure} (offered loads stepped: {stepped} msgs/s)")
+    print(f"peak RSS            {max(row['rss'] for row in rows):.0f} MB")
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--contacts", type=int, default=1000)
     parser.add_argument("--synchronous", choices=["NORMAL", "FULL"], default="FULL")
     parser.add_argument(
         "--interval",
         type=float,
-        default=0.9,
-        help="mean seconds between one contact's messages (jittered 50-150%%); 0 = saturate",
+        default=None,
+        help="one run: mean seconds between one contact's messages (jittered 50-150%%); 0 = saturate",
     )
+    parser.add_argument(
+        "--rates",
+        default="600,800,1000,1200",
+        help="offered loads (msgs/s) to step through when no --interval is given",
+    )
+    parser.add_argument("--target-ms", type=float, default=25.0, help="the p99 a capacity must keep")
     args = parser.parse_args()
-    asyncio.run(main(args.contacts, args.synchronous, args.interval))
+    if args.interval is not None:
+        asyncio.run(run_once(args.contacts, args.synchronous, args.interval))
+    else:
+        rates = [float(rate) for rate in args.rates.split(",")]
+        asyncio.run(capacity(args.contacts, args.synchronous, rates, args.target_ms))

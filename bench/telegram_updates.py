@@ -55,7 +55,7 @@ def script(index: int) -> list[dict[str, Any]]:
         {"choice": "menu:registration"},
         {"choice": "for_whom:self"},
         {"text": f"Warga {letters(index)}"},
-        {"text": f"367401{day + 40:02d}0885{index % 10000:04d}"},
+        {"text": f"367401{day + 40:02d}0885{index % 9999 + 1:04d}"},
         {"contact": f"+62812{index:08d}"},
         {"choice": "kecamatan:36.74.03"},
         {"choice": "kelurahan:36.74.03.1011"},

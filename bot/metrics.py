@@ -103,6 +103,13 @@ class Metrics:
             ["channel"],
             registry=self.registry,
         )
+        self.cosmetic_skipped = Counter(
+            "dinsos_telegram_cosmetic_skipped",
+            "Cosmetic Telegram calls skipped to keep the send budget for replies, by kind (chosen: the "
+            "answer shown under a pressed question; stale: an old keyboard taken away).",
+            ["kind"],
+            registry=self.registry,
+        )
         self.broadcasts = Gauge(
             "dinsos_broadcasts_in_progress",
             "Broadcasts being sent now.",
@@ -120,6 +127,10 @@ class Metrics:
             self.backlog.labels(channel).set(backlog.queued)
             self.backlog_age.labels(channel).set(backlog.oldest_age_seconds)
         self.broadcasts.set(figures.broadcasts_in_progress)
+
+    def cosmetic_skip(self, kind: str) -> None:
+        """Count one skipped cosmetic Telegram call."""
+        self.cosmetic_skipped.labels(kind).inc()
 
     def inbound_done(self, contact_id: str, status: str, seconds: float) -> None:
         """Count one inbound event and time its step."""

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Protocol, cast, runtime_checkable
 
 from handlers.outreach import QuietHours
 from handlers.types import Reply, Voice
@@ -164,6 +164,27 @@ class KeyedChannel(Channel, Protocol):
     async def delivered(self, key: str) -> bool | None:
         """Whether a message with `key` reached the receiver (None: cannot tell)."""
         ...
+
+
+_KINDS: dict[tuple[type, type], bool] = {}
+
+
+def _is_a(channel: object, protocol: type) -> bool:
+    """`isinstance(channel, protocol)` for a runtime-checkable protocol, remembered per class (the
+    check walks the protocol's attributes every time, a real cost on every message sent)."""
+    key = (type(channel), protocol)
+    known = _KINDS.get(key)
+    if known is None:
+        known = _KINDS[key] = isinstance(channel, protocol)
+    return known
+
+
+def _is_voice(channel: object) -> bool:
+    return _is_a(channel, VoiceChannel)
+
+
+def _is_keyed(channel: object) -> bool:
+    return _is_a(channel, KeyedChannel)
 
 
 def outbox_key(outbox_id: int) -> str:
@@ -449,12 +470,12 @@ class Dispatcher:
             reply = Reply.from_json(record.payload)
             # A platform channel sends the voice note as its own message after the text, so the text is
             # never held up by synthesis; channels that show it beside the text need the file first.
-            separate = isinstance(channel, VoiceChannel)
+            separate = _is_voice(channel)
             if not separate:
                 current_voice_note.set(await self._voice_note(reply))
-            if isinstance(channel, KeyedChannel):
+            if _is_keyed(channel):
                 await gate.leaving()
-                result = await self._send_keyed(channel, record, reply)
+                result = await self._send_keyed(cast(KeyedChannel, channel), record, reply)
             else:
                 if not getattr(channel, "marks_sending", False):
                     await gate.leaving()

@@ -20,6 +20,7 @@ from bot.dashboard import WEB, Dashboard, WebChatChannel
 from bot.engine import utcnow
 from bot.nightly_backup import run_nightly_backups
 from bot.outbox import Channel
+from bot.retention import HistoryPruner
 from bot.scheduler import OutreachScheduler
 from bot.settings import Settings
 from bot.web import Probes, build_asgi
@@ -132,6 +133,7 @@ async def _run_bound(
             log.debug("channel start-up failed", exc_info=True)
             raise StartupFailure(f"a channel could not start: {type(error).__name__}: {error}") from error
         raise
+    pruner = HistoryPruner(service.db, settings.store, utcnow)
     scheduler = OutreachScheduler(
         service.db,
         service.services.catalog,
@@ -139,6 +141,7 @@ async def _run_bound(
         service.services.timezone,
         utcnow,
         on_queued=service.dispatcher.wake,
+        periodic=[("history-prune", pruner.run_once, pruner.every)],
     )
     # What start-up built lives as long as the process: keep it out of the collector's full passes,
     # which otherwise pause the event loop for tens of milliseconds (webhook answers wait meanwhile).
@@ -191,6 +194,7 @@ async def _run_bound(
     finally:
         server.should_exit = True
         await scheduler.stop()
+        await pruner.stop()
         # The sender finishes the batches it started before the channels close, so no row it
         # claimed is left `sending` (which the next start would have to mark `unknown`).
         service.dispatcher.stop()

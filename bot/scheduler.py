@@ -9,7 +9,7 @@ middle of a tick leaves every reminder either done (with its outbox rows) or sti
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
@@ -61,6 +61,7 @@ class OutreachScheduler:
         tz: ZoneInfo,
         clock: Callable[[], datetime],
         on_queued: Callable[[], None] | None = None,
+        periodic: Sequence[tuple[str, Callable[[], Awaitable[object]], timedelta]] = (),
     ) -> None:
         self.db = db
         self.catalog = catalog
@@ -68,6 +69,8 @@ class OutreachScheduler:
         self.times = outreach_times(settings, tz)
         self.clock = clock
         self.on_queued = on_queued
+        # Other periodic housekeeping on the same scheduler (e.g. the history prune): name, job, interval.
+        self.periodic = list(periodic)
         self._scheduler: AsyncIOScheduler | None = None
         self._ticking = asyncio.Lock()
 
@@ -138,6 +141,17 @@ class OutreachScheduler:
             coalesce=True,
             misfire_grace_time=None,
         )
+        for name, job, every in self.periodic:
+            scheduler.add_job(
+                job,
+                "interval",
+                seconds=every.total_seconds(),
+                next_run_time=datetime.now(self.times.tz),
+                id=name,
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=None,
+            )
         scheduler.start()
         self._scheduler = scheduler
 

@@ -19,6 +19,16 @@ class StoreSettings(BaseSettings):
     secret_key: SecretStr | None = None
     sqlite_synchronous: Literal["NORMAL", "FULL"] = "FULL"
     reader_connections: int = Field(default=2, ge=1, le=8)
+    # Message history retention. Inbound message ids are kept this many days to recognise a platform's
+    # redelivery (WhatsApp retries a webhook for up to 7 days), then deleted.
+    retention_inbound_days: float = Field(default=8.0, ge=1)
+    # Outbound messages not about a case are deleted this many days after they were delivered (or
+    # failed); a broadcast's or reminder's rows keep their status but lose their text. Cases, their
+    # threads and the messages about a case are kept.
+    retention_outbox_days: float = Field(default=30.0, ge=1)
+    # How often the prune runs, and the rows it removes per short write transaction.
+    retention_every_minutes: float = Field(default=60.0, gt=0)
+    retention_batch: int = Field(default=500, ge=10, le=10_000)
 
 
 class BackupSettings(BaseSettings):
@@ -109,6 +119,9 @@ class TelegramSettings(BaseSettings):
     # Messages one chat may receive ahead of that interval in a quick exchange (Telegram tolerates short
     # bursts in a private chat): a person answering at once is never kept waiting; bulk gets no burst.
     per_chat_burst: int = Field(default=20, ge=1, le=60)
+    # Seconds a cosmetic call (the chosen answer shown under a pressed question, an old keyboard taken
+    # away) may wait for a slot nobody else needs; past that it is skipped, so replies keep the budget.
+    cosmetic_wait_seconds: float = Field(default=2.0, ge=0, le=60)
     # Seconds between two messages to the staff group (Telegram allows about 20 per minute in a group).
     group_interval_seconds: float = Field(default=3.0, ge=0)
     # Path of the webhook on this server; DINSOS_TELEGRAM_WEBHOOK_URL is its public address.

@@ -14,8 +14,10 @@ import json
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from handlers.i18n import Catalog
+from handlers.speech import Said, compose
 from handlers.staff.errors import StaffError
 from handlers.types import Reply
 from storage import repo, threads
@@ -38,6 +40,37 @@ class StatusChange:
     message: str | None
 
 
+def citizen_notice(
+    catalog: Catalog,
+    language: str,
+    status: CaseStatus,
+    reference: str,
+    kind: str,
+    note: str | None,
+) -> Said:
+    """What the citizen is told about a status change: the text, its catalog key and parameters."""
+    said: list[Said] = []
+
+    def text(language: str, key: str, **params: str) -> str:
+        worded = catalog.text(language, key, **params)
+        said.append((worded, key, tuple(params.items())))
+        return worded
+
+    if status == CaseStatus.PERLU_INFO:
+        text(language, "notify.perlu_info", reference=reference, question=note or "")
+    elif status == CaseStatus.DITOLAK:
+        text(language, "notify.ditolak", reference=reference, reason=note or "")
+    elif status == CaseStatus.DISETUJUI:
+        fallback = catalog.text(language, "notify.note_fallback")
+        text(language, "notify.disetujui", reference=reference, note=note or fallback)
+    elif status == CaseStatus.DIPROSES:
+        kind_label = catalog.text(language, f"kind.{kind}")
+        text(language, "notify.diproses", reference=reference, kind=kind_label)
+    else:
+        text(language, "notify.selesai", reference=reference)
+    return said[-1]
+
+
 def citizen_message(
     catalog: Catalog,
     language: str,
@@ -47,21 +80,14 @@ def citizen_message(
     note: str | None,
 ) -> str:
     """What the citizen is told about a status change."""
-    kind_label = catalog.text(language, f"kind.{kind}")
-    if status == CaseStatus.PERLU_INFO:
-        return catalog.text(language, "notify.perlu_info", reference=reference, question=note or "")
-    if status == CaseStatus.DITOLAK:
-        return catalog.text(language, "notify.ditolak", reference=reference, reason=note or "")
-    if status == CaseStatus.DISETUJUI:
-        return catalog.text(
-            language,
-            "notify.disetujui",
-            reference=reference,
-            note=note or catalog.text(language, "notify.note_fallback"),
-        )
-    if status == CaseStatus.DIPROSES:
-        return catalog.text(language, "notify.diproses", reference=reference, kind=kind_label)
-    return catalog.text(language, "notify.selesai", reference=reference)
+    return citizen_notice(catalog, language, status, reference, kind, note)[0]
+
+
+def _to_citizen(catalog: Catalog, language: str, voice: bool, said: Said, **extra: Any) -> Reply:
+    """A message to a citizen; with its voice note when they asked for voice messages."""
+    text = said[0]
+    spoken = compose(catalog, language, text, (), (said,)) if voice else None
+    return Reply(text=text, voice=spoken, **extra)
 
 
 def change_status(
@@ -101,11 +127,14 @@ def change_status(
         )
     if to_status == CaseStatus.PERLU_INFO and not note:
         raise CaseworkError("'perlu_info' needs the question for the citizen (--note)", "question_needed")
-    contact = conn.execute("SELECT language, consent FROM contacts WHERE id = ?", (contact_id,)).fetchone()
+    contact = conn.execute(
+        "SELECT language, consent, voice FROM contacts WHERE id = ?", (contact_id,)
+    ).fetchone()
     reachable = contact is not None and contact[1] == Consent.GRANTED
-    message = None
+    notice = message = None
     if notify and reachable:
-        message = citizen_message(catalog, contact[0], to_status, reference, kind, note)
+        said = citizen_notice(catalog, contact[0], to_status, reference, kind, note)
+        notice, message = _to_citizen(catalog, contact[0], bool(contact[2]), said), said[0]
     citizen_note = note if to_status in (CaseStatus.DISETUJUI, CaseStatus.DITOLAK) else None
     repo.set_case_status(
         conn,
@@ -134,11 +163,11 @@ def change_status(
         ),
     )
     outbox_id = None
-    if message is not None:
+    if notice is not None and message is not None:
         outbox_id = repo.insert_outbox(
             conn,
             contact_id=contact_id,
-            payload=Reply(text=message).to_json(),
+            payload=notice.to_json(),
             origin="staff",
             at=at,
             case_id=case_id,
@@ -262,24 +291,28 @@ def send_reply(
     if len(text) > 3000:
         raise CaseworkError("a reply may be at most 3000 characters", "reply_too_long", limit=3000)
     row = conn.execute(
-        "SELECT c.id, c.reference, c.contact_id, k.language, k.consent FROM cases AS c "
+        "SELECT c.id, c.reference, c.contact_id, k.language, k.consent, k.voice FROM cases AS c "
         "JOIN contacts AS k ON k.id = c.contact_id WHERE c.reference = ?",
         (reference.strip().upper(),),
     ).fetchone()
     if row is None:
         raise CaseworkError(f"no case with reference {reference!r}", "no_case", reference=reference)
-    case_id, reference, contact_id, language, consent = row
+    case_id, reference, contact_id, language, consent, voice = row
     if consent != Consent.GRANTED:
         raise CaseworkError(
             f"{reference}: the citizen has not agreed to be contacted (consent withdrawn)",
             "no_consent",
             reference=reference,
         )
-    message = reply_text(catalog, language, reference, text)
+    said: Said = (
+        reply_text(catalog, language, reference, text),
+        "notify.staff_reply",
+        (("reference", reference), ("text", text)),
+    )
     outbox = repo.insert_outbox(
         conn,
         contact_id=contact_id,
-        payload=Reply(text=message, template=template).to_json(),
+        payload=_to_citizen(catalog, language, bool(voice), said, template=template).to_json(),
         origin="staff",
         at=at,
         case_id=case_id,

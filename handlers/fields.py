@@ -104,12 +104,16 @@ class _Base(Field):
 
     def prompt(self, turn: Turn, answers: dict[str, Any]) -> str:
         """The question text; about "you" or about someone else when the field has a subject."""
+        return self.worded(turn, answers, self.prompt_key)
+
+    def worded(self, turn: Turn, answers: dict[str, Any], key: str) -> str:
+        """The sentence `key` (`.self` / `.other` when the field has a subject)."""
         if self.subject is None:
-            return turn.t(self.prompt_key)
+            return turn.t(key)
         name = self.subject(answers)
         if name is None:
-            return turn.t(f"{self.prompt_key}.self")
-        return turn.t(f"{self.prompt_key}.other", name=name)
+            return turn.t(f"{key}.self")
+        return turn.t(f"{key}.other", name=name)
 
     def question(self, turn: Turn, answers: dict[str, Any], sub: dict[str, Any]) -> Reply:
         return Reply(text=self.prompt(turn, answers))
@@ -143,9 +147,18 @@ class TextField(_Base):
 class AddressField(TextField):
     """The address, typed; a shared map location is kept too (then the address is asked for again)."""
 
-    def __init__(self, name: str, *, location_field: str = "location", **kw: Any) -> None:
+    def __init__(
+        self, name: str, *, location_field: str = "location", located_key: str | None = None, **kw: Any
+    ) -> None:
         super().__init__(name, **kw)
         self.location_field = location_field
+        self.located_key = located_key
+
+    def prompt(self, turn: Turn, answers: dict[str, Any]) -> str:
+        # With the location already shared, the question no longer invites one (`located_key`).
+        if self.located_key is not None and answers.get(self.location_field):
+            return self.worded(turn, answers, self.located_key)
+        return super().prompt(turn, answers)
 
     def question(self, turn: Turn, answers: dict[str, Any], sub: dict[str, Any]) -> Reply:
         if sub.get("location"):
@@ -155,7 +168,7 @@ class AddressField(TextField):
         return Reply(text=self.prompt(turn, answers), request=request)
 
     def parse(self, turn: Turn, answers: dict[str, Any], sub: dict[str, Any]) -> Outcome:
-        shared = _location(turn)
+        shared = shared_location(turn)
         if shared is not None:
             sub = {"location": shared}
             return Stay(self.question(turn, answers, sub), sub)
@@ -165,7 +178,8 @@ class AddressField(TextField):
         return outcome
 
 
-def _location(turn: Turn) -> dict[str, float] | None:
+def shared_location(turn: Turn) -> dict[str, float] | None:
+    """The location the event shares, rounded to about 10 cm; None when it shares none (or nonsense)."""
     if turn.event.location is None:
         return None
     latitude, longitude = turn.event.location
@@ -495,6 +509,9 @@ class PhoneField(_Base):
 
 # The answer a shared location also gives (registration keeps it on the person, every form on the case).
 LOCATION = "location"
+# Set in the answers of a form started from a location shared at the menu (handlers/located.py): the
+# place came from where the person stands, so "same place as the last person?" is not asked.
+FROM_LOCATION = "_located"
 
 
 def offer_location(turn: Turn) -> list[Reply]:
@@ -514,7 +531,7 @@ def located_place(
     """
     if turn.event.location is None:
         return None
-    shared = _location(turn)
+    shared = shared_location(turn)
     found = turn.services.boundaries.locate(*turn.event.location) if shared is not None else None
     if shared is None or found is None:
         return Retry(turn.t("form.located_outside"))
@@ -670,7 +687,7 @@ class LocationField(_Base):
         )
 
     def parse(self, turn: Turn, answers: dict[str, Any], sub: dict[str, Any]) -> Outcome:
-        shared = _location(turn)
+        shared = shared_location(turn)
         if shared is not None:
             return Accept(shared)
         if wants_skip(turn):

@@ -17,8 +17,9 @@ from apscheduler.triggers.cron import CronTrigger
 
 from handlers.i18n import Catalog
 from handlers.segments import Segment, segment_where
+from handlers.speech import Said, speakable
 from handlers.staff.errors import StaffError
-from handlers.types import Choice, Reply
+from handlers.types import Choice, Reply, Spoken, Voice
 from storage import repo
 
 
@@ -60,8 +61,28 @@ class QuietHours:
         return end.astimezone(UTC)
 
 
-def _payload(text: str, *, template: str | None = None, choices: tuple[Choice, ...] = ()) -> str:
-    return Reply(text=text, template=template, choices=choices).to_json()
+def _payload(
+    text: str,
+    *,
+    template: str | None = None,
+    choices: tuple[Choice, ...] = (),
+    voice: str | None = None,
+    said: Said | None = None,
+) -> str:
+    """An outbox payload; `voice` (the contact's language) adds its voice note, for contacts in voice mode.
+
+    `said` names the catalog sentence the text is (so the office's recording of it can be played); staff's
+    own words are spoken as they are.
+    """
+    spoken = None
+    if voice is not None:
+        parts = [Spoken(text=text)]
+        if said is not None and text.startswith(said[0]):
+            parts = [Spoken(text=said[0], key=said[1], params=said[2])]
+            if speakable(rest := text[len(said[0]) :]):
+                parts.append(Spoken(text=rest.strip()))  # staff's own words after the sentence
+        spoken = Voice(language=voice, parts=tuple(parts))
+    return Reply(text=text, template=template, choices=choices, voice=spoken).to_json()
 
 
 def _insert_for_segment(
@@ -77,19 +98,26 @@ def _insert_for_segment(
     not_before: datetime | None = None,
     broadcast_id: int | None = None,
 ) -> int:
-    """One outbox row per reachable contact of the segment, in its language; returns how many."""
+    """One outbox row per reachable contact of the segment, in its language (with a voice note for
+    contacts in voice mode); returns how many."""
     where, params = segment_where(segment, tz)
     stamp = repo.iso(at)
+    voiced_en, voiced_id = _with_voice(payload_en, "en"), _with_voice(payload_id, "id")
     cursor = conn.execute(
         f"""
         INSERT OR IGNORE INTO outbox (contact_id, origin, payload, status, broadcast_id, not_before,
             dedupe_key, created_at, updated_at)
-        SELECT c.id, ?, CASE WHEN c.language = 'en' THEN ? ELSE ? END, 'queued', ?, ?, ? || c.id, ?, ?
+        SELECT c.id, ?,
+            CASE WHEN c.language = 'en' THEN (CASE WHEN c.voice THEN ? ELSE ? END)
+                 ELSE (CASE WHEN c.voice THEN ? ELSE ? END) END,
+            'queued', ?, ?, ? || c.id, ?, ?
         FROM contacts AS c WHERE {where}
         """,
         (
             origin,
+            voiced_en,
             payload_en,
+            voiced_id,
             payload_id,
             broadcast_id,
             repo.iso(not_before),
@@ -100,6 +128,12 @@ def _insert_for_segment(
         ),
     )
     return cursor.rowcount
+
+
+def _with_voice(payload: str, language: str) -> str:
+    """The same payload with its voice note (the text spoken as it is)."""
+    reply = Reply.from_json(payload)
+    return _payload(reply.text, template=reply.template, choices=reply.choices, voice=language)
 
 
 # ---------------------------------------------------------------- segments
@@ -439,11 +473,13 @@ def run_reminder(
     return ReminderRun(reminder_id, due_at, outcome, recipients)
 
 
-def _contact_language(conn: sqlite3.Connection, contact_id: str) -> tuple[str, bool] | None:
+def _contact_language(conn: sqlite3.Connection, contact_id: str) -> tuple[str, bool, bool] | None:
+    """A contact's language, whether they can be reached, and whether they asked for voice notes."""
     row = conn.execute(
-        "SELECT language, consent = 'granted' AND unreachable = 0 FROM contacts WHERE id = ?", (contact_id,)
+        "SELECT language, consent = 'granted' AND unreachable = 0, voice FROM contacts WHERE id = ?",
+        (contact_id,),
     ).fetchone()
-    return None if row is None else (row[0], bool(row[1]))
+    return None if row is None else (row[0], bool(row[1]), bool(row[2]))
 
 
 def _local_parts(value: datetime, tz: ZoneInfo) -> tuple[str, str]:
@@ -473,13 +509,14 @@ def _appointment_reminder(
         if reminder["kind"] == "appointment_morning"
         else "notify.appointment_day_before"
     )
-    text = catalog.text(
-        contact[0], key, reference=appointment["reference"], date=day, time=clock, place=appointment["place"]
-    )
+    params = {"reference": appointment["reference"], "date": day, "time": clock}
+    params["place"] = appointment["place"]
+    text = catalog.text(contact[0], key, **params)
+    said = (text, key, tuple(params.items()))
     repo.insert_outbox(
         conn,
         contact_id=appointment["contact_id"],
-        payload=_payload(text),
+        payload=_payload(text, voice=contact[0] if contact[2] else None, said=said),
         origin="reminder",
         at=at,
         case_id=reminder["case_id"],
@@ -532,20 +569,15 @@ def create_appointment(
     contact = _contact_language(conn, case["contact_id"])
     if contact is not None and contact[1]:
         day, clock = _local_parts(starts_at, times.tz)
-        text = catalog.text(
-            contact[0],
-            "notify.appointment_set",
-            reference=case["reference"],
-            date=day,
-            time=clock,
-            place=place.strip(),
-        )
+        params = {"reference": case["reference"], "date": day, "time": clock, "place": place.strip()}
+        text = catalog.text(contact[0], "notify.appointment_set", **params)
+        said = (text, "notify.appointment_set", tuple(params.items()))
         if note:
             text += "\n" + note
         repo.insert_outbox(
             conn,
             contact_id=case["contact_id"],
-            payload=_payload(text),
+            payload=_payload(text, voice=contact[0] if contact[2] else None, said=said),
             origin="staff",
             at=at,
             case_id=case["id"],

@@ -7,6 +7,7 @@ from handlers import menu
 from handlers.cases import self_context, submit_case
 from handlers.choices import Option
 from handlers.fields import (
+    FROM_LOCATION,
     AddressField,
     BirthDateField,
     ChoiceField,
@@ -132,7 +133,8 @@ class SamePlaceField(YesNoField):
 
 
 def _offers_same_place(answers: dict[str, Any]) -> bool:
-    return "_last_place" in answers and not is_self(answers)
+    # Not when the place came from a location shared at the menu: that is where this person is.
+    return "_last_place" in answers and not is_self(answers) and FROM_LOCATION not in answers
 
 
 class NamedSubjectName(NameField):
@@ -232,6 +234,7 @@ FIELDS = (
     AddressField(
         "address",
         prompt_key="reg.q.address",
+        located_key="reg.q.address_located",
         label_key="reg.label.address",
         max_len=300,
         subject=subject,

@@ -11,6 +11,7 @@ from handlers import (
     consent,
     intents,
     language,
+    located,
     menu,
     my_data,
     programmes,
@@ -160,8 +161,12 @@ async def step(turn: Turn) -> None:
         await _on_menu(turn)
     elif turn.flow == RESUME_FLOW:
         await _on_resume(turn)
+    elif turn.flow == located.FLOW:
+        await _on_located(turn)
     elif turn.flow in FLOWS:
         await FLOWS[turn.flow].handle(turn)
+    elif await located.propose(turn):
+        return
     elif not await programmes.typed_answer(turn) and not await thread.forward(turn):
         menu.show(turn, intro=turn.t("menu.welcome"))
 
@@ -172,6 +177,8 @@ async def resume_current(turn: Turn, *, fallback_menu: bool = False) -> None:
         await consent.start(turn)
     elif turn.flow in FLOWS and not fallback_menu:
         await FLOWS[turn.flow].resume(turn)
+    elif turn.flow == located.FLOW and not fallback_menu:
+        located.ask(turn)
     elif turn.flow == RESUME_FLOW and not fallback_menu:
         turn.say(
             turn.t("resume.prompt", title=_title(turn, turn.data["target"]["flow"])),
@@ -317,6 +324,8 @@ async def _on_resume(turn: Turn) -> None:
 
 
 async def _on_menu(turn: Turn) -> None:
+    if await located.propose(turn):
+        return
     chosen = pick(turn, menu.MENU_FLOW, menu.OPTIONS)
     if chosen is None and await programmes.typed_answer(turn):
         return
@@ -336,6 +345,29 @@ async def _on_menu(turn: Turn) -> None:
         menu.show(turn)
         return
     await start_flow(turn, chosen.key)
+
+
+async def _on_located(turn: Turn) -> None:
+    """The answer to "Jurangmangu Timur, Pondok Aren: what would you like to do here?".
+
+    A form chosen starts with the place answered; "not here" keeps nothing; another location is
+    proposed instead; anything else is read as an answer at the menu.
+    """
+    if await located.propose(turn):
+        return
+    chosen = pick(turn, located.FLOW, located.OPTIONS)
+    if chosen is STALE or chosen is None:
+        menu.show_quietly(turn)
+        await _on_menu(turn)
+        return
+    if chosen.key == located.NOT_HERE:
+        menu.show(turn, intro=turn.t("located.dropped"))
+        return
+    form = FORMS[chosen.key]
+    if chosen.key in turn.drafts:
+        await start_flow(turn, chosen.key)  # a kept draft is offered first, as from the menu
+        return
+    await form.start(turn, {**await form.prefill(turn), **located.answers(turn)})
 
 
 async def _on_intent(turn: Turn, intent: intents.Intent) -> None:

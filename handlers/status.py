@@ -66,10 +66,21 @@ async def start(turn: Turn) -> None:
     await _show(turn, 0)
 
 
+# The forms whose unfinished answers are kept (drafts), by flow, with the words that name them.
+DRAFT_TITLES = {"registration": "reg.title", "lost_ktp": "ktp.title", "aid": "aid.title"}
+
+
+def _unsent(turn: Turn) -> str:
+    """A line naming the forms started and not sent yet (a person who forgot may look for them here)."""
+    titles = [turn.t(key) for flow, key in DRAFT_TITLES.items() if flow in turn.drafts]
+    return turn.t("status.drafts", titles=", ".join(titles)) if titles else ""
+
+
 async def _show(turn: Turn, number: int) -> None:
     cases = await repo.cases_for_contact(turn.db, turn.contact.id)
+    unsent = _unsent(turn)
     if not cases:
-        menu.show(turn, intro=turn.t("status.none"))
+        menu.show(turn, intro=unsent or turn.t("status.none"))
         return
     grouped = pages([_entry(turn, case) for case in cases])
     number = min(number, len(grouped) - 1)
@@ -80,6 +91,8 @@ async def _show(turn: Turn, number: int) -> None:
         first = sum(len(p) for p in grouped[:number]) + 1
         header = turn.t("status.header_page", first=first, last=first + len(page) - 1, total=len(cases))
     text = header + "\n\n" + "\n\n".join(page)
+    if unsent and number == 0:
+        text = unsent + "\n\n" + text
     if number == len(grouped) - 1:
         menu.show(turn, intro=text)
         return

@@ -293,6 +293,28 @@ def parse_phone(text: str, region: str = "ID") -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def phone_key(text: str) -> str | None:
+    """A phone number's digits in one spelling, for finding it however it was typed or stored:
+    0812-3456-7890, 62812 3456 7890, +62 812-3456-7890 and 812 3456 7890 all give 6281234567890.
+
+    None when `text` is not a phone number (letters, too few or too many digits). The stored side is
+    computed the same way in SQL (`storage.migrations.phone_key_sql`).
+    """
+    compact = re.sub(r"[\s.\-()]", "", text)
+    international = compact.startswith("+")
+    compact = compact.removeprefix("+")
+    if not compact.isdigit():
+        return None
+    if not international:
+        if compact.startswith("0"):
+            compact = "62" + compact[1:]
+        elif compact.startswith("8"):
+            compact = "62" + compact
+        elif not compact.startswith("62"):
+            return None
+    return compact if 9 <= len(compact) <= 15 else None
+
+
 def format_phone_local(e164: str) -> str:
     """Format a stored E.164 number for display: "+6281234567890" -> "0812-3456-7890".
 

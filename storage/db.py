@@ -1,5 +1,9 @@
 """The SQLite database: one writer thread with group commit, aiosqlite connections for reads.
 
+A conversation step's own small reads (one row by key) run right on the event loop's thread
+(`fetchone_now`): in WAL mode a reader never waits for the writer, and such a read costs far less than
+handing it to a reader thread and back. Anything that may scan stays on the reader threads.
+
 Every write is a plain function of a `sqlite3.Connection`, run on the single writer thread. The writer
 takes all jobs waiting in its queue, runs them in one `BEGIN IMMEDIATE` transaction and commits once,
 so many conversations share one fsync while each job is still atomic: if a job raises, the batch is
@@ -44,16 +48,30 @@ def _configure(conn: sqlite3.Connection, synchronous: str) -> None:
     conn.execute("PRAGMA busy_timeout=10000")
 
 
-def _resolve(job: _Job, ok: bool, value: Any) -> None:
-    def deliver() -> None:
+Outcome = tuple[_Job, bool, Any]
+
+
+def _settle(outcomes: list[Outcome]) -> None:
+    """On the loop: hand each job its result (or exception)."""
+    for job, ok, value in outcomes:
         if job.future.done():
-            return
+            continue
         if ok:
             job.future.set_result(value)
         else:
             job.future.set_exception(value)
 
-    job.loop.call_soon_threadsafe(deliver)
+
+def _resolve_all(outcomes: list[Outcome]) -> None:
+    """Hand a batch's results back with one wake-up of each loop (not one per job)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[Outcome]] = {}
+    for outcome in outcomes:
+        by_loop.setdefault(outcome[0].loop, []).append(outcome)
+    for loop, items in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_settle, items)
+        except RuntimeError:  # that loop is closed: nobody waits for these results any more
+            log.debug("results for a closed event loop dropped")
 
 
 class Database:
@@ -68,6 +86,8 @@ class Database:
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._writer: sqlite3.Connection | None = None
+        self._inline: sqlite3.Connection | None = None  # reads on the loop's own thread
+        self._inline_thread = 0
 
     @classmethod
     async def open(cls, path: Path, *, synchronous: str = "FULL", readers: int = 2) -> "Database":
@@ -94,6 +114,12 @@ class Database:
             await reader.execute("PRAGMA query_only=ON")
             await reader.execute("PRAGMA busy_timeout=10000")
             self._readers.append(reader)
+        inline = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        inline.row_factory = sqlite3.Row
+        inline.execute("PRAGMA query_only=ON")
+        inline.execute("PRAGMA busy_timeout=0")  # never block the loop: busy means "use a reader thread"
+        self._inline = inline
+        self._inline_thread = threading.get_ident()
 
     def _writer_main(self, ready: asyncio.Future[None], loop: asyncio.AbstractEventLoop) -> None:
         try:
@@ -125,25 +151,21 @@ class Database:
         conn.close()
 
     def _run_batch(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
-        results: list[Any] = []
+        results: list[Outcome] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
             for job in batch:
-                results.append(job.fn(conn))
+                results.append((job, True, job.fn(conn)))
             conn.execute("COMMIT")
         except Exception:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            if len(batch) == 1:
-                self._run_alone(conn, batch[0])
-                return
-            for job in batch:
-                self._run_alone(conn, job)
+            _resolve_all([self._run_alone(conn, job) for job in batch])
             return
-        for job, value in zip(batch, results, strict=True):
-            _resolve(job, True, value)
+        _resolve_all(results)
 
-    def _run_alone(self, conn: sqlite3.Connection, job: _Job) -> None:
+    @staticmethod
+    def _run_alone(conn: sqlite3.Connection, job: _Job) -> Outcome:
         try:
             conn.execute("BEGIN IMMEDIATE")
             value = job.fn(conn)
@@ -151,9 +173,8 @@ class Database:
         except Exception as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            _resolve(job, False, exc)
-            return
-        _resolve(job, True, value)
+            return (job, False, exc)
+        return (job, True, value)
 
     async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run `fn` in a write transaction on the writer thread and return its result once committed."""
@@ -185,6 +206,22 @@ class Database:
         """
         return list(await self._reader().execute_fetchall(sql, params))
 
+    async def fetchone_now(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> sqlite3.Row | None:
+        """`fetchone` for a small read by key, run on the loop's thread without a hop to a reader thread.
+
+        Only for queries that read a few rows through an index. The statement is finished before this
+        returns (no read snapshot is left open); if the file is busy (WAL recovery), a reader thread
+        runs it instead.
+        """
+        inline = self._inline
+        if inline is not None and threading.get_ident() == self._inline_thread:
+            try:
+                return inline.execute(sql, params).fetchone()  # type: ignore[no-any-return]
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) and "busy" not in str(error):
+                    raise
+        return await self.fetchone(sql, params)
+
     async def fetchval(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
         """Run a read query and return the first column of its first row (None when no row)."""
         row = await self.fetchone(sql, params)
@@ -195,6 +232,9 @@ class Database:
         for reader in self._readers:
             await reader.close()
         self._readers.clear()
+        if self._inline is not None:
+            self._inline.close()
+            self._inline = None
         if self._thread is not None:
             self._queue.put(None)
             await asyncio.to_thread(self._thread.join)

@@ -3,6 +3,43 @@
 import sqlite3
 from datetime import UTC, datetime
 
+# Finished outbox rows not about a case whose body is still kept: what the retention prune walks.
+OUTBOX_PRUNABLE = (
+    "case_id IS NULL AND status IN ('sent', 'delivered', 'read', 'failed', 'blocked', 'cancelled') "
+    'AND payload != \'{"text": ""}\''
+)
+
+
+def phone_key_sql(column: str) -> str:
+    """SQL giving a phone number's digits in one spelling: 0812-3456-7890, +62 812 3456 7890 and
+    62812.34567890 all become 6281234567890 (the same as `handlers.validators.phone_key`)."""
+    digits = column
+    for mark in (" ", "-", ".", "(", ")", "+"):
+        digits = f"replace({digits}, '{mark}', '')"
+    return f"CASE WHEN {digits} LIKE '0%' THEN '62' || substr({digits}, 2) ELSE NULLIF({digits}, '') END"
+
+
+def _tally_key(row: str) -> str:
+    return (
+        f"{row}.status, {row}.kind, COALESCE({row}.kecamatan_code, ''), COALESCE({row}.kelurahan_code, ''), "
+        f"{row}.assignee_id IS NULL"
+    )
+
+
+def _tally_add(row: str) -> str:
+    return (
+        "INSERT INTO case_tally (status, kind, kecamatan_code, kelurahan_code, unassigned, n) "
+        f"VALUES ({_tally_key(row)}, 1) ON CONFLICT DO UPDATE SET n = n + 1;"
+    )
+
+
+def _tally_remove(row: str) -> str:
+    return (
+        "UPDATE case_tally SET n = n - 1 WHERE (status, kind, kecamatan_code, kelurahan_code, unassigned) "
+        f"= ({_tally_key(row)});"
+    )
+
+
 MIGRATIONS: list[tuple[str, str]] = [
     (
         "0001_core",
@@ -477,6 +514,100 @@ MIGRATIONS: list[tuple[str, str]] = [
             SELECT c.id, c.contact_id, c.info_question, 'staff', c.updated_at FROM cases AS c
             JOIN contacts AS k ON k.awaiting_case_id = c.id
             WHERE c.status = 'perlu_info' AND c.info_question IS NOT NULL
+        """,
+    ),
+    # Capacity at a million cases. Recovery finds rows left `sending` through their own small index;
+    # inbound ids and finished outbox rows are found by age for the retention prune; the summary's
+    # counts are kept up to date by triggers (per status, kind, place and assignment, and per hour of
+    # creation) instead of being counted from the table; the queue and persons search names and
+    # references through trigram indexes, NIK and KK numbers by keyed hash, and phone numbers by their
+    # digits in one spelling (62...), whichever spelling was stored or typed.
+    (
+        "0013_i17c_capacity",
+        f"""
+        CREATE INDEX outbox_sending ON outbox(id) WHERE status = 'sending';
+        CREATE INDEX inbound_received ON inbound(received_at);
+        CREATE INDEX outbox_retention ON outbox(updated_at) WHERE {OUTBOX_PRUNABLE};
+        CREATE INDEX cases_person ON cases(person_id) WHERE person_id IS NOT NULL;
+        CREATE INDEX persons_kk_hash ON persons(kk_hash) WHERE kk_hash IS NOT NULL;
+        ALTER TABLE cases ADD COLUMN kk_hash TEXT
+            GENERATED ALWAYS AS (json_extract(answers, '$.kk.h')) VIRTUAL;
+        CREATE INDEX cases_kk_hash ON cases(kk_hash) WHERE kk_hash IS NOT NULL;
+        ALTER TABLE cases ADD COLUMN phone_key TEXT GENERATED ALWAYS AS (
+            {phone_key_sql("json_extract(answers, '$.phone')")}
+        ) VIRTUAL;
+        CREATE INDEX cases_phone_key ON cases(phone_key) WHERE phone_key IS NOT NULL;
+        ALTER TABLE persons ADD COLUMN phone_key TEXT GENERATED ALWAYS AS ({phone_key_sql("phone")}) VIRTUAL;
+        CREATE INDEX persons_phone_key ON persons(phone_key) WHERE phone_key IS NOT NULL;
+        ALTER TABLE contacts ADD COLUMN phone_key TEXT GENERATED ALWAYS AS (
+            {phone_key_sql("COALESCE(phone, CASE WHEN id LIKE 'whatsapp:%' THEN substr(id, 10) END)")}
+        ) VIRTUAL;
+        CREATE INDEX contacts_phone_key ON contacts(phone_key) WHERE phone_key IS NOT NULL;
+        CREATE VIRTUAL TABLE cases_fts USING fts5(words, content='', tokenize='trigram');
+        INSERT INTO cases_fts (rowid, words) SELECT id, subject_name || ' ' || reference FROM cases;
+        CREATE TRIGGER cases_fts_insert AFTER INSERT ON cases BEGIN
+            INSERT INTO cases_fts (rowid, words) VALUES (NEW.id, NEW.subject_name || ' ' || NEW.reference);
+        END;
+        CREATE TRIGGER cases_fts_update AFTER UPDATE OF subject_name, reference ON cases BEGIN
+            INSERT INTO cases_fts (cases_fts, rowid, words)
+                VALUES ('delete', OLD.id, OLD.subject_name || ' ' || OLD.reference);
+            INSERT INTO cases_fts (rowid, words) VALUES (NEW.id, NEW.subject_name || ' ' || NEW.reference);
+        END;
+        CREATE TRIGGER cases_fts_delete AFTER DELETE ON cases BEGIN
+            INSERT INTO cases_fts (cases_fts, rowid, words)
+                VALUES ('delete', OLD.id, OLD.subject_name || ' ' || OLD.reference);
+        END;
+        CREATE VIRTUAL TABLE persons_fts USING fts5(words, content='', tokenize='trigram');
+        INSERT INTO persons_fts (rowid, words) SELECT id, full_name FROM persons;
+        CREATE TRIGGER persons_fts_insert AFTER INSERT ON persons BEGIN
+            INSERT INTO persons_fts (rowid, words) VALUES (NEW.id, NEW.full_name);
+        END;
+        CREATE TRIGGER persons_fts_update AFTER UPDATE OF full_name ON persons BEGIN
+            INSERT INTO persons_fts (persons_fts, rowid, words) VALUES ('delete', OLD.id, OLD.full_name);
+            INSERT INTO persons_fts (rowid, words) VALUES (NEW.id, NEW.full_name);
+        END;
+        CREATE TRIGGER persons_fts_delete AFTER DELETE ON persons BEGIN
+            INSERT INTO persons_fts (persons_fts, rowid, words) VALUES ('delete', OLD.id, OLD.full_name);
+        END;
+        CREATE TABLE case_tally (
+            status TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            kecamatan_code TEXT NOT NULL,
+            kelurahan_code TEXT NOT NULL,
+            unassigned INTEGER NOT NULL,
+            n INTEGER NOT NULL,
+            PRIMARY KEY (status, kind, kecamatan_code, kelurahan_code, unassigned)
+        ) WITHOUT ROWID;
+        INSERT INTO case_tally
+            SELECT status, kind, COALESCE(kecamatan_code, ''), COALESCE(kelurahan_code, ''),
+                assignee_id IS NULL, COUNT(*) FROM cases GROUP BY 1, 2, 3, 4, 5;
+        CREATE TABLE case_hours (
+            hour TEXT PRIMARY KEY,
+            n INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        INSERT INTO case_hours SELECT substr(created_at, 1, 13), COUNT(*) FROM cases GROUP BY 1;
+        CREATE TRIGGER case_tally_insert AFTER INSERT ON cases BEGIN
+            {_tally_add("NEW")}
+            INSERT INTO case_hours (hour, n) VALUES (substr(NEW.created_at, 1, 13), 1)
+                ON CONFLICT (hour) DO UPDATE SET n = n + 1;
+        END;
+        CREATE TRIGGER case_tally_update AFTER UPDATE OF status, kind, kecamatan_code, kelurahan_code,
+            assignee_id ON cases BEGIN
+            {_tally_remove("OLD")}
+            {_tally_add("NEW")}
+        END;
+        CREATE TRIGGER case_tally_delete AFTER DELETE ON cases BEGIN
+            {_tally_remove("OLD")}
+            UPDATE case_hours SET n = n - 1 WHERE hour = substr(OLD.created_at, 1, 13);
+        END;
+        """,
+    ),
+    (
+        "0013_i14_case_age",
+        # Cases past their working-day target: per open status and kind, those received before a cut-off
+        # (counted from the index alone, for the summary and the queue's "lewat batas").
+        """
+        CREATE INDEX cases_status_kind_created ON cases(status, kind, created_at);
         """,
     ),
 ]

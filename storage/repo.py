@@ -92,7 +92,7 @@ LIMIT 1
 
 async def load_turn_state(db: Database, contact_id: str, event_id: str | None) -> TurnState:
     """Load a contact, its conversation and whether this event was already handled, in one query."""
-    row = await db.fetchone(_TURN_STATE_SQL, {"contact": contact_id, "event_id": event_id or ""})
+    row = await db.fetchone_now(_TURN_STATE_SQL, {"contact": contact_id, "event_id": event_id or ""})
     assert row is not None  # the outer select always yields one row
     seen = bool(row["seen"])
     if row["id"] is None:

@@ -298,6 +298,16 @@ async def latest_case(db: Database, contact_id: str) -> tuple[int, str] | None:
     return None if row is None else (int(row[0]), str(row[1]))
 
 
+async def last_written(db: Database, contact_id: str) -> datetime | None:
+    """When this contact last wrote into the thread of the case they are talking about (None: never)."""
+    value = await db.fetchval(
+        "SELECT MAX(m.at) FROM contacts AS k JOIN case_messages AS m ON m.case_id = k.thread_case_id "
+        "WHERE k.id = ? AND m.direction = 'in'",
+        (contact_id,),
+    )
+    return None if value is None else datetime.fromisoformat(value)
+
+
 async def case_reference(db: Database, case_id: int) -> str | None:
     """A case's reference by id."""
     value = await db.fetchval("SELECT reference FROM cases WHERE id = ?", (case_id,))

@@ -66,6 +66,8 @@ class SeedCase:
     skills: list[str] = field(default_factory=list)
     answers: dict[str, Any] = field(default_factory=dict)
     location: tuple[float, float] | None = None  # (latitude, longitude) the person shared
+    phone: str | None = None  # the person's phone number, as stored
+    kk: str | None = None  # the person's KK number (sealed when stored)
 
 
 _seeded = iter(range(1, 10**9))
@@ -99,6 +101,8 @@ def seed_cases(conn: sqlite3.Connection, cases: list[SeedCase], sealer: Sealer |
                 is_self=True,
                 full_name=item.name,
                 nik=sealed,
+                kk=sealer.seal(item.kk) if sealer is not None and item.kk else None,
+                phone=item.phone,
                 kecamatan_code=item.kecamatan,
                 kelurahan_code=item.kelurahan,
                 skills=item.skills,

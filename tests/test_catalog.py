@@ -52,7 +52,13 @@ class KeyUse:
     params: frozenset[str] | None = None  # keywords a t()/text() call passes; None: not known
 
 
-KEY_ARGUMENTS = {"label_key": "label", "prompt_key": "prompt", "help_key": "help", "title_key": "title"}
+KEY_ARGUMENTS = {
+    "label_key": "label",
+    "prompt_key": "prompt",
+    "located_key": "prompt",  # AddressField: the question once a location was shared
+    "help_key": "help",
+    "title_key": "title",
+}
 
 
 def _literals(node: ast.expr) -> list[str]:

@@ -129,7 +129,8 @@ async def test_status_in_english_and_mid_form(chat: Chat, service: Service) -> N
     await chat.tap(t("aid.for_other", "en"))
     await chat.say("status")  # a global word, even in the middle of a form
     text = chat.last.text
-    assert text.startswith(t("status.header", "en"))
+    unsent = t("status.drafts", "en", titles=t("aid.title", "en"))
+    assert text.startswith(unsent + "\n\n" + t("status.header", "en"))
     assert (
         t(
             "status.line",
@@ -145,3 +146,16 @@ async def test_status_in_english_and_mid_form(chat: Chat, service: Service) -> N
     assert chat.last.text == t("resume.prompt", "en", title=t("aid.title", "en"))
     await chat.tap(t("resume.continue", "en"))
     assert chat.last.text == t("aid.q.name", "en")
+
+
+async def test_status_names_what_was_started_and_not_sent(chat: Chat) -> None:
+    """A person who forgot they began a report finds it under Cek status, with the way back to it."""
+    await agree(chat)
+    await chat.tap(t("menu.lost_ktp"))
+    await chat.tap(t("ktp.whose.self"))
+    await chat.say("cek status")
+    unsent = t("status.drafts", titles=t("ktp.title"))
+    assert chat.replies[0].text.startswith(unsent)
+    assert t("status.none") not in chat.text
+    await chat.tap(t("menu.lost_ktp"))
+    assert chat.last.text == t("resume.prompt", title=t("ktp.title"))

@@ -4,9 +4,11 @@ Telegram's location button (fake Bot API on 127.0.0.1), a WhatsApp location mess
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from handlers.geo import Boundaries
 from storage import repo
+from tests.fake_graph import Sent
 from tests.support import Clock
 from tests.test_simulate import Simulator, simulate  # noqa: F401  (the fixture)
 from tests.test_telegram import CITIZEN, world
@@ -45,7 +47,7 @@ async def test_telegram_location_button_answers_the_place_with_one_yes(tmp_path:
         sent = await w.exchange(user, w.fake.location(user, *inside(JURANGMANGU_TIMUR)))
         assert sent[-1].text == PROPOSAL
         sent = await w.tap(user, t("common.yes"))
-        assert sent[-1].text == t("reg.q.address.self")
+        assert sent[-1].text == t("reg.q.address_located.self")
         place_turns = 2  # the location and its yes
         await say("Jl. H. Sarmili RT 03/RW 05")
         assert w.fake.to(user)[-1].text == t("reg.q.household_size.self")  # no location question left
@@ -84,7 +86,7 @@ async def test_whatsapp_location_message_answers_the_place_with_one_yes(
     await siti.share_location(*inside(JURANGMANGU_TIMUR))
     assert siti.last.text == PROPOSAL and siti.last.interactive_type == "button"
     await siti.tap(t("common.yes"))
-    assert siti.last.text == t("reg.q.address.self")
+    assert siti.last.text == t("reg.q.address_located.self")
     place_messages = len(siti.inbox) - before
     assert place_messages == 2  # two turns, one answer each: the proposal, then the address question
     await siti.say("Jl. H. Sarmili RT 03/RW 05")
@@ -100,6 +102,42 @@ async def test_whatsapp_location_message_answers_the_place_with_one_yes(
     assert case is not None and (case.kecamatan_code, case.kelurahan_code) == (PONDOK_AREN, JURANGMANGU_TIMUR)
     [person] = await repo.persons_of_contact(harness.service.db, f"whatsapp:{WA_ID}")
     assert (person.latitude, person.longitude) == inside(JURANGMANGU_TIMUR)
+
+
+async def test_whatsapp_location_at_the_menu_starts_a_registration_there(
+    harness: Harness,  # noqa: F811
+) -> None:
+    class Counted(Person):
+        turns = 0
+
+        async def send(self, message: dict[str, Any], wamid: str | None = None) -> list[Sent]:
+            self.turns += 1
+            return await super().send(message, wamid)
+
+    siti = Counted(harness)
+    await siti.say("halo")
+    await siti.tap(t("consent.agree"))
+    await siti.share_location(*inside(JURANGMANGU_TIMUR))
+    proposal = t("located.ask", kelurahan="Jurangmangu Timur", kecamatan="Pondok Aren")
+    assert siti.last.text == proposal and siti.last.interactive_type == "list"  # four options
+    await siti.tap(t("located.registration"))
+    await siti.tap(t("reg.for_self"))
+    await siti.say("siti aminah")
+    await siti.say("3674 0157 0885 0001")
+    await siti.tap(t("reg.phone_use_known"))
+    assert siti.last.text == t("reg.q.address_located.self")  # neither place question, nor the location again
+    for answer in ("Jl. H. Sarmili RT 03/RW 05", "5 orang", "1 2", "ya"):
+        await siti.say(answer)
+    await siti.tap(t("doc.kk"))
+    await siti.tap(t("received.none"))
+    await siti.tap(t("form.send"))
+    assert "REG-2026-000001" in siti.replies[0].text
+    # 15 turns from "halo" to the reference, one fewer than the 16 of the test above (which shares the
+    # location at the kecamatan question), two fewer than typing the place and sharing at the address.
+    assert siti.turns == 15
+    case = await repo.get_case(harness.service.db, "REG-2026-000001")
+    assert case is not None and (case.kecamatan_code, case.kelurahan_code) == (PONDOK_AREN, JURANGMANGU_TIMUR)
+    assert (case.latitude, case.longitude) == inside(JURANGMANGU_TIMUR)
 
 
 def test_simulate_location_answers_the_place_with_one_yes(
@@ -125,7 +163,7 @@ def test_simulate_location_answers_the_place_with_one_yes(
     proposal = send({"location": list(inside(JURANGMANGU_TIMUR))})
     assert proposal[-1]["text"] == PROPOSAL
     answered = send({"text": "ya"})
-    assert answered[-1]["text"] == t("reg.q.address.self")
+    assert answered[-1]["text"] == t("reg.q.address_located.self")
     for text in ("Jl. H. Sarmili RT 03/RW 05", "3", "7", "tidak", "5", "5"):
         send({"text": text})
     done = send({"text": "kirim"})

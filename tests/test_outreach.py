@@ -17,6 +17,7 @@ from bot.scheduler import OutreachScheduler
 from handlers import outreach
 from handlers.i18n import Catalog
 from handlers.segments import Segment
+from handlers.types import Reply
 from storage.records import CaseKind, CaseStatus, Consent
 from tests.outreach_support import Person, seed
 from tests.support import Chat, Clock, RecordingChannel, start_service
@@ -349,12 +350,22 @@ async def test_a_crash_mid_dispatch_redoes_the_reminder_once(seeded: Service, cl
 
 
 async def case_with_appointment(
-    chat: Chat, service: Service, clock: Clock, starts: str, place: str, note: str | None
+    chat: Chat,
+    service: Service,
+    clock: Clock,
+    starts: str,
+    place: str,
+    note: str | None,
+    *,
+    voice: bool = False,
 ) -> OutreachScheduler:
-    """A citizen's message case with an appointment set at 2026-11-20 10:00 WIB; the scheduler to tick."""
+    """A citizen's message case with an appointment set at 2026-11-20 10:00 WIB; the scheduler to tick.
+    `voice`: the citizen asked for voice notes (SUARA)."""
     from tests.flow_steps import agree
 
     await agree(chat)
+    if voice:
+        await chat.say("SUARA")
     await chat.tap(CATALOG.text("id", "menu.talk"))
     await chat.say("Saya mau tanya soal KTP")
     scheduler = scheduler_for(service, clock)
@@ -555,3 +566,47 @@ async def test_rsvp_by_typed_word_at_the_menu_and_attendee_reminder(
     await drain(service)
     assert "Pengingat" in channel.sent["console:p07"][-1].text
     assert all("Pengingat" not in r.text for r in channel.sent["console:p08"])
+
+
+async def test_people_in_voice_mode_hear_broadcasts_and_appointments(
+    seeded: Service, channel: RecordingChannel, clock: Clock
+) -> None:
+    """Someone who listens instead of reading gets each bulk or staff message as a voice note too."""
+    service = seeded
+    chat = Chat(service, channel, clock, name="listener-1")
+    await service.db.write(
+        lambda conn: conn.execute(
+            "UPDATE contacts SET voice = 1 WHERE id IN ('console:ani', 'console:citra')"
+        )
+    )
+    await broadcast(
+        service,
+        "Pelatihan montir minggu depan.",
+        clock,
+        segment=Segment(skills=["masak", "service_hp"]),
+        text_en="Mechanic training next week.",
+    )
+    await drain(service)
+    [ani], [citra], [gita] = (channel.sent[f"console:{name}"] for name in ("ani", "citra", "gita"))
+    assert ani.voice is not None and citra.voice is not None and gita.voice is None
+    assert (ani.voice.language, [p.text for p in ani.voice.parts]) == ("id", [ani.text])
+    assert (citra.voice.language, [p.text for p in citra.voice.parts]) == ("en", [citra.text])
+    assert (ani.text, citra.text) == ("Pelatihan montir minggu depan.", "Mechanic training next week.")
+
+    place, note_text = "Kantor Dinsos, Jl. Witana Harja", "Bawa fotokopi KK."
+    scheduler = await case_with_appointment(
+        chat, service, clock, "2026-11-24 09:00", place, note_text, voice=True
+    )
+    told = Reply.from_json(
+        await service.db.fetchval("SELECT payload FROM outbox WHERE origin = 'staff' ORDER BY id DESC")
+    )
+    assert told.voice is not None
+    sentence, note = told.voice.parts
+    assert sentence.key == "notify.appointment_set" and dict(sentence.params)["place"].startswith("Kantor")
+    assert (note.key, note.text) == (None, note_text)  # the officer's own words, spoken as written
+    clock.now = wib("2026-11-23 16:00")
+    await scheduler.tick()
+    reminder = Reply.from_json(
+        await service.db.fetchval("SELECT payload FROM outbox WHERE origin = 'reminder'")
+    )
+    assert reminder.voice is not None and reminder.voice.parts[0].key == "notify.appointment_day_before"

@@ -5,9 +5,11 @@ import logging
 import socket
 import time
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 import pytest
-from telegram import InlineKeyboardMarkup, ReplyKeyboardMarkup, ReplyKeyboardRemove
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, ReplyKeyboardMarkup, ReplyKeyboardRemove
 from telegram.error import NetworkError
 
 from bot.channels.telegram import build_bot
@@ -73,6 +75,34 @@ async def test_urgent_sends_go_before_bulk_ones() -> None:
     await asyncio.gather(*bulk, urgent)
     await pacer.close()
     assert order.index("reply") <= 4  # it jumped the queue of waiting bulk sends
+
+
+async def test_cosmetic_calls_take_only_slots_nobody_waits_for_and_are_skipped_when_tight() -> None:
+    pacer = Pacer(50, burst=1)
+    order: list[str] = []
+
+    async def send(name: str, urgent: bool) -> None:
+        await pacer.acquire(urgent=urgent)
+        order.append(name)
+
+    async def edit(name: str, wait: float) -> bool:
+        granted = await pacer.acquire_spare(wait)
+        if granted:
+            order.append(name)
+        return granted
+
+    replies = [asyncio.create_task(send(f"reply{i}", True)) for i in range(10)]
+    bulk = [asyncio.create_task(send(f"bulk{i}", False)) for i in range(5)]
+    await asyncio.sleep(0)
+    late = asyncio.create_task(edit("late-edit", 0.1))  # 15 sends queued: no spare slot within 0.1 s
+    edited = asyncio.create_task(edit("edit", 2.0))  # it waits for the queue to drain
+    assert await late is False
+    assert await edited is True
+    await asyncio.gather(*replies, *bulk)
+    assert order[-1] == "edit" and "late-edit" not in order
+    await asyncio.sleep(0.05)
+    assert await edit("idle-edit", 0.0) is True  # an idle budget: at once
+    await pacer.close()
 
 
 async def test_a_429_pauses_everyone_and_halves_the_rate() -> None:
@@ -233,3 +263,27 @@ async def test_files_travel_as_multipart_and_answers_as_bot_objects(tmp_path: Pa
             file = await bot.get_file("f1")
             assert bytes(await file.download_as_bytearray()) == b"voice bytes"
         assert fake.sent[0].method == "sendPhoto" and fake.sent[0].file_bytes == 502
+
+
+async def test_plain_calls_travel_form_encoded_without_a_multipart_writer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    writers: list[object] = []
+    original = aiohttp.MultipartWriter.__init__
+
+    def counted(self: aiohttp.MultipartWriter, *args: Any, **kwargs: Any) -> None:
+        writers.append(self)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(aiohttp.MultipartWriter, "__init__", counted)
+    async with FakeTelegram() as fake:
+        bot = build_bot(TelegramSettings(token=TOKEN, base_url=fake.base_url))
+        async with bot:
+            keyboard = InlineKeyboardMarkup(
+                [[InlineKeyboardButton("1. Setuju", callback_data="consent:yes")]]
+            )
+            await bot.send_message(42, "Halo & selamat datang = 100%?", reply_markup=keyboard)
+        sent = fake.sent[0]
+        assert sent.text == "Halo & selamat datang = 100%?"  # every character arrives as written
+        assert sent.buttons == [("1. Setuju", "consent:yes")]
+    assert writers == []  # no multipart writer (and its uuid4 boundary) per call

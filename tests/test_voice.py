@@ -16,6 +16,7 @@ import re
 import subprocess
 import tempfile
 from collections.abc import AsyncIterator, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +30,11 @@ from bot.channels.whatsapp import build
 from bot.settings import VoiceSettings, WhatsAppSettings
 from bot.voice import VoiceBank
 from bot.web import build_asgi
+from handlers.casework import change_status, send_reply
 from handlers.i18n import Catalog
 from handlers.types import Spoken, Voice
 from storage import repo
+from storage.records import CaseStatus
 from tests import test_telegram
 from tests.fake_graph import APP_SECRET, PHONE_NUMBER_ID, TOKEN, FakeGraph, Sent, sign, webhook_body
 from tests.fake_telegram import Sent as TgSent
@@ -136,6 +139,61 @@ async def test_telegram_suara_then_register_every_question_with_a_voice_note(
         # SUARA again switches it off: text only from now on.
         sent = await say(CITIZEN, "suara")
         assert [s.method for s in sent] == ["sendMessage", "sendMessage"] and sent[0].text == t("voice.off")
+
+
+async def test_telegram_staff_messages_come_with_a_voice_note_too(
+    tmp_path: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A person who listens instead of reading hears what staff send: a status change, a free reply."""
+    monkeypatch.setattr(
+        test_telegram, "within", lambda awaitable, seconds=60.0: asyncio.wait_for(awaitable, seconds)
+    )
+    async with world(tmp_path, clock) as w:
+        await spoken(w, CITIZEN, await w.say(CITIZEN, "SUARA"))
+        await spoken(w, CITIZEN, await w.tap(CITIZEN, t("consent.agree")))
+        await spoken(w, CITIZEN, await w.tap(CITIZEN, t("menu.talk")))
+        await spoken(w, CITIZEN, await w.say(CITIZEN, "Kapan sembako dibagikan?"))
+        row = await w.service.db.fetchone(
+            "SELECT reference FROM cases WHERE contact_id = ?", (f"telegram:{CITIZEN}",)
+        )
+        assert row is not None
+        reference = str(row[0])
+        catalog = w.service.services.catalog
+
+        async def staff(action: Any, text: str) -> None:
+            before = len(w.fake.to(CITIZEN))
+            await w.service.db.write(action)
+            expect = lambda: any(s.method == "sendVoice" for s in w.fake.to(CITIZEN)[before:])  # noqa: E731
+            await asyncio.wait_for(w.fake.wait_for(expect), 60)
+            sent = w.fake.to(CITIZEN)[before:]
+            assert [s.method for s in sent] == ["sendMessage", "sendVoice"]
+            assert sent[0].text == text
+            assert_voice_note(w.fake.sent_file(sent[1]))
+
+        now = clock()
+        await staff(
+            partial(
+                change_status,
+                catalog=catalog,
+                reference=reference,
+                to_status=CaseStatus.DIPROSES,
+                actor="staff:ani",
+                note=None,
+                at=now,
+            ),
+            t("notify.diproses", reference=reference, kind=t("kind.message")),
+        )
+        await staff(
+            partial(
+                send_reply,
+                catalog=catalog,
+                reference=reference,
+                text="Sembako dibagikan Sabtu pagi.",
+                actor="staff:ani",
+                at=now,
+            ),
+            t("notify.staff_reply", reference=reference, text="Sembako dibagikan Sabtu pagi."),
+        )
 
 
 # ---------------------------------------------------------------------------------- WhatsApp

@@ -118,7 +118,9 @@ def overdue_of(ctx: Ctx) -> tuple[str, list[str]]:
 
 async def summary_page(ctx: Ctx) -> Response:
     """The map of cases per kelurahan, counts by status, kind and kecamatan, new cases per week."""
-    numbers = await queries.summary(ctx.d.db, now=ctx.now, tz=ctx.d.tz, overdue=overdue_of(ctx))
+    targets = ctx.d.service.settings.service.target_days()
+    cutoffs = workdays.overdue_cutoffs(ctx.now, targets, ctx.d.tz)
+    numbers = await queries.summary(ctx.d.db, now=ctx.now, tz=ctx.d.tz, overdue=cutoffs)
     kecamatan, _ = place_names(ctx.d)
     highest = max([count for _, count in numbers.weeks] + [1])
     return ctx.render(
@@ -145,7 +147,7 @@ async def queue_rows(ctx: Ctx) -> Response:
 
 async def _queue_values(ctx: Ctx) -> dict[str, Any]:
     d = ctx.d
-    flt = QueueFilter.from_query(ctx.request.query_params, d.places)
+    flt = QueueFilter.from_query(ctx.request.query_params, d.places, sees_numbers=ctx.user.can_act)
     page = await queries.queue_page(
         d.db, flt, tz=d.tz, sealer=d.sealer, page_size=d.config.page_size, overdue=overdue_of(ctx)
     )
@@ -170,14 +172,14 @@ async def _queue_values(ctx: Ctx) -> dict[str, Any]:
 
 async def export_csv(ctx: Ctx) -> Response:
     """The filtered queue as CSV, streamed (NIK masked; cells a spreadsheet would run are made inert)."""
-    flt = QueueFilter.from_query(ctx.request.query_params, ctx.d.places)
+    flt = QueueFilter.from_query(ctx.request.query_params, ctx.d.places, sees_numbers=ctx.user.can_act)
     await ctx.audit("cases.export", detail=f"csv {flt.query_string(page=1) or 'all'}")
     return exports.csv_response(ctx.d, flt, ctx.lang, mask_phones=not ctx.user.can_act)
 
 
 async def export_xlsx(ctx: Ctx) -> Response:
     """The filtered queue as an Excel workbook, written row by row to a temporary file."""
-    flt = QueueFilter.from_query(ctx.request.query_params, ctx.d.places)
+    flt = QueueFilter.from_query(ctx.request.query_params, ctx.d.places, sees_numbers=ctx.user.can_act)
     await ctx.audit("cases.export", detail=f"xlsx {flt.query_string(page=1) or 'all'}")
     return await exports.xlsx_response(ctx.d, flt, ctx.lang, mask_phones=not ctx.user.can_act)
 
@@ -575,9 +577,13 @@ async def persons_page(ctx: Ctx) -> Response:
     page = min(queries.MAX_PAGE, max(1, int(page_text))) if page_text.isdigit() else 1
     clauses = ["p.deleted_at IS NULL"]
     params: list[Any] = []
-    if q:
-        clauses.append("p.full_name LIKE ? ESCAPE '\\'")
-        params.append(queries.like_pattern(q))
+    refused = bool(q) and not queries.may_search(q, sees_numbers=ctx.user.can_act)
+    if refused:
+        clauses.append("0")
+    elif q:
+        search, search_params = queries.person_search(q, d.sealer)
+        clauses.append(search)
+        params.extend(search_params)
     kecamatan, kelurahan = place_names(d)
     if kecamatan_code in kecamatan:
         clauses.append("p.kecamatan_code = ?")
@@ -608,6 +614,7 @@ async def persons_page(ctx: Ctx) -> Response:
         "persons.html",
         people=people,
         q=q,
+        refused=refused,
         kecamatan=kecamatan_code,
         skill=skill,
         page=page,

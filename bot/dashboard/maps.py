@@ -188,12 +188,19 @@ async def summary_map(ctx: Ctx) -> dict[str, Any]:
     segment, segment_text = await _segment(ctx, flt)
     where, params = flt.where(d, segment)
     counts: dict[str | None, dict[str, int]] = {}
-    for row in await d.db.fetchall(
+    if segment is None and not flt.date_from and not flt.date_to:
+        # Status and kind only: the counts the store keeps per status, kind and place (no case is read).
+        sql = (
+            f"SELECT NULLIF(m.kelurahan_code, ''), m.status, SUM(m.n) FROM case_tally AS m WHERE {where} "
+            "GROUP BY m.status, m.kelurahan_code HAVING SUM(m.n) > 0"
+        )
+    else:
         # Every filter's column is in cases_map, so the count never reads the table itself.
-        f"SELECT m.kelurahan_code, m.status, COUNT(*) FROM cases AS m INDEXED BY cases_map WHERE {where} "
-        "GROUP BY m.status, m.kelurahan_code",
-        params,
-    ):
+        sql = (
+            f"SELECT m.kelurahan_code, m.status, COUNT(*) FROM cases AS m INDEXED BY cases_map "
+            f"WHERE {where} GROUP BY m.status, m.kelurahan_code"
+        )
+    for row in await d.db.fetchall(sql, params):
         counts.setdefault(row[0], {})[row[1]] = int(row[2])
     totals = {code: sum(by.values()) for code, by in counts.items()}
     edges = bucket_edges(max([n for code, n in totals.items() if code] + [0]))

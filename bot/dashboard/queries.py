@@ -10,14 +10,16 @@ import contextlib
 import re
 import sqlite3
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from handlers.places import Places
 from handlers.staff.compose import read_day
+from handlers.staff.workdays import OPEN_STATUSES as WAITING_ON_STAFF
+from handlers.validators import phone_key
 from storage.crypto import Sealer
 from storage.db import Database
 from storage.records import CaseKind, CaseStatus
@@ -80,9 +82,13 @@ class QueueFilter:
     urgency: str = ""  # an aid urgency answer: today (darurat), week, later
     sort: str = ""  # "" newest first, "urgent" darurat first, "waiting" longest waiting first
     page: int = 1
+    # Whether the reader sees NIK, KK and phone numbers unmasked (viewers do not, nor search by them).
+    sees_numbers: bool = field(default=True, compare=False)
 
     @classmethod
-    def from_query(cls, params: Mapping[str, str], places: Places) -> "QueueFilter":
+    def from_query(
+        cls, params: Mapping[str, str], places: Places, *, sees_numbers: bool = True
+    ) -> "QueueFilter":
         """Read the filter from a query string, dropping what is not a known value."""
 
         def get(name: str) -> str:
@@ -110,17 +116,23 @@ class QueueFilter:
             urgency=get("urgency") if get("urgency") in URGENCY_RANK else "",
             sort=get("sort") if get("sort") in SORTS else "",
             page=min(MAX_PAGE, max(1, int(page))) if page.isdigit() else 1,
+            sees_numbers=sees_numbers,
         )
 
     def query_string(self, **changes: Any) -> str:
         """This filter as a query string (empty values left out), with some fields changed."""
         changed = replace(self, **changes)
-        pairs = [(f.name, getattr(changed, f.name)) for f in fields(changed)]
+        pairs = [(f.name, getattr(changed, f.name)) for f in fields(changed) if f.name != "sees_numbers"]
         return urlencode([(k, v) for k, v in pairs if v not in ("", None) and not (k == "page" and v == 1)])
 
     def page_query(self, page: int) -> str:
         """The query string of another page of the same filter."""
         return self.query_string(page=page)
+
+    @property
+    def search_refused(self) -> bool:
+        """The search is for a number this reader may not search by (it then finds nothing)."""
+        return bool(self.q) and not may_search(self.q, sees_numbers=self.sees_numbers)
 
     @property
     def active(self) -> bool:
@@ -163,23 +175,89 @@ class QueueFilter:
         if self.urgency:
             clauses.append("c.urgency_rank = ?")
             params.append(URGENCY_RANK[self.urgency])
-        if self.q:
-            search, search_params = _search(self.q, sealer)
+        if self.q and not self.search_refused:
+            search, search_params = case_search(self.q, sealer)
             clauses.append(search)
             params.extend(search_params)
+        elif self.q:
+            clauses.append("0")
         return (" AND ".join(clauses) or "1"), params
 
 
-def _search(text: str, sealer: Sealer) -> tuple[str, list[Any]]:
-    """A reference finds its case, 16 digits find a NIK (by keyed hash), anything else a name."""
-    upper = text.upper()
-    if REFERENCE.match(upper):
-        return "c.reference = ?", [upper]
-    digits = re.sub(r"\D", "", text)
-    if NIK_LIKE.match(text) and len(digits) == 16:
-        return "c.nik_hash = ?", [sealer.lookup_hash(digits)]
+SearchKind = Literal["reference", "number", "phone", "name"]
+# Words shorter than a trigram cannot use the trigram index: they are matched by LIKE (other filters
+# narrow the walk).
+TRIGRAM = 3
+
+
+def search_kind(text: str) -> SearchKind:
+    """What a search text is: a case reference, a 16-digit NIK or KK, a phone number, or a name."""
+    if REFERENCE.match(text.upper()):
+        return "reference"
+    if NIK_LIKE.match(text) and len(re.sub(r"\D", "", text)) == 16:
+        return "number"
+    if phone_key(text) is not None:
+        return "phone"
+    return "name"
+
+
+def _fts_phrase(text: str) -> str:
+    """An FTS5 phrase matching `text` as a substring (trigram tokenizer)."""
+    return '"' + text.replace('"', '""') + '"'
+
+
+def case_search(text: str, sealer: Sealer) -> tuple[str, list[Any]]:
+    """SQL condition over `cases AS c` finding `text`: a reference its case; 16 digits a NIK or KK (by
+    keyed hash, on the case or its person); a phone number in any spelling (the case's answer, its
+    person's or its contact's number); anything else a name or part of a reference (trigram index)."""
+    kind = search_kind(text)
+    if kind == "reference":
+        return "c.reference = ?", [text.upper()]
+    if kind == "number":
+        hashed = sealer.lookup_hash(re.sub(r"\D", "", text))
+        return (
+            "(c.nik_hash = ? OR c.kk_hash = ? OR c.person_id IN "
+            "(SELECT p.id FROM persons AS p WHERE p.nik_hash = ? UNION SELECT p.id FROM persons AS p "
+            "WHERE p.kk_hash = ?))",
+            [hashed] * 4,
+        )
+    if kind == "phone":
+        key = phone_key(text)
+        return (
+            "(c.phone_key = ? OR c.contact_id IN (SELECT k.id FROM contacts AS k WHERE k.phone_key = ?) "
+            "OR c.person_id IN (SELECT p.id FROM persons AS p WHERE p.phone_key = ?))",
+            [key] * 3,
+        )
+    if len(text) >= TRIGRAM:
+        return "c.id IN (SELECT rowid FROM cases_fts WHERE cases_fts MATCH ?)", [_fts_phrase(text)]
     pattern = like_pattern(text)
     return "(c.subject_name LIKE ? ESCAPE '\\' OR c.reference LIKE ? ESCAPE '\\')", [pattern, pattern]
+
+
+def person_search(text: str, sealer: Sealer) -> tuple[str, list[Any]]:
+    """SQL condition over `persons AS p` finding `text` as `case_search` does for cases."""
+    kind = search_kind(text)
+    if kind == "reference":
+        return "p.id IN (SELECT k.person_id FROM cases AS k WHERE k.reference = ?)", [text.upper()]
+    if kind == "number":
+        hashed = sealer.lookup_hash(re.sub(r"\D", "", text))
+        return "(p.nik_hash = ? OR p.kk_hash = ?)", [hashed, hashed]
+    if kind == "phone":
+        key = phone_key(text)
+        return (
+            "(p.phone_key = ? OR (p.is_self = 1 AND p.registered_by IN "
+            "(SELECT k.id FROM contacts AS k WHERE k.phone_key = ?)))",
+            [key, key],
+        )
+    if len(text) >= TRIGRAM:
+        return "p.id IN (SELECT rowid FROM persons_fts WHERE persons_fts MATCH ?)", [_fts_phrase(text)]
+    return "p.full_name LIKE ? ESCAPE '\\'", [like_pattern(text)]
+
+
+def may_search(text: str, *, sees_numbers: bool) -> bool:
+    """Whether a staff member may run this search: numbers a viewer only ever sees masked (NIK, KK,
+    phone) are not searched for them, or a search would tell them whose number it is."""
+    return sees_numbers or search_kind(text) in ("reference", "name")
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,20 +398,29 @@ async def summary(
     now: datetime,
     tz: ZoneInfo,
     weeks: int = 12,
-    overdue: tuple[str, list[str]] = ("0", []),
+    overdue: Mapping[str, str] | None = None,
 ) -> Summary:
     """Counts by status, kind and kecamatan, new cases per week (Monday to Sunday, WIB), and the cases
-    past their working-day target (`overdue`: see `queue_page`)."""
-    by_status = {
-        row[0]: int(row[1]) for row in await db.fetchall("SELECT status, COUNT(*) FROM cases GROUP BY status")
-    }
-    by_kind = {
-        row[0]: int(row[1]) for row in await db.fetchall("SELECT kind, COUNT(*) FROM cases GROUP BY kind")
-    }
-    by_kecamatan = {
-        row[0]: int(row[1])
-        for row in await db.fetchall("SELECT kecamatan_code, COUNT(*) FROM cases GROUP BY kecamatan_code")
-    }
+    past their working-day target (`overdue`: per kind, the cut-off of `workdays.overdue_cutoffs`).
+
+    Read from the counts the store keeps up to date (`case_tally` per status, kind, place and
+    assignment; `case_hours` per hour of creation, migration 0013), so the page costs the same at a
+    million cases as at a hundred. Weeks and "today" start at local midnight, which is a whole UTC hour
+    in Indonesia's time zones.
+    """
+    tally = await db.fetchall(
+        "SELECT status, kind, kecamatan_code, unassigned, n FROM case_tally WHERE n > 0"
+    )
+    by_status: dict[str, int] = {}
+    by_kind: dict[str, int] = {}
+    by_kecamatan: dict[str | None, int] = {}
+    open_unassigned = 0
+    for status, kind, kecamatan, unassigned, n in tally:
+        by_status[status] = by_status.get(status, 0) + n
+        by_kind[kind] = by_kind.get(kind, 0) + n
+        by_kecamatan[kecamatan or None] = by_kecamatan.get(kecamatan or None, 0) + n
+        if unassigned and status in OPEN_STATUSES:
+            open_unassigned += n
     local_today = now.astimezone(tz).date()
     this_monday = local_today - timedelta(days=local_today.weekday())
     first_monday = this_monday - timedelta(weeks=weeks - 1)
@@ -343,27 +430,30 @@ async def summary(
     counted = {
         row[0]: int(row[1])
         for row in await db.fetchall(
-            "SELECT date(created_at, ?, '-6 days', 'weekday 1') AS monday, COUNT(*) FROM cases "
-            "WHERE created_at >= ? GROUP BY monday",
-            (shift, day_start(first_monday, tz)),
+            "SELECT date(hour || ':00:00', ?, '-6 days', 'weekday 1') AS monday, SUM(n) FROM case_hours "
+            "WHERE hour >= ? GROUP BY monday",
+            (shift, _hour(day_start(first_monday, tz))),
         )
     }
     series = [
         (monday, counted.get(monday.isoformat(), 0))
         for monday in (first_monday + timedelta(weeks=index) for index in range(weeks))
     ]
-    open_unassigned = int(
+    today = int(
         await db.fetchval(
-            # The partial index holds exactly the unassigned cases: no table reads.
-            "SELECT COUNT(*) FROM cases INDEXED BY cases_open_unassigned "
-            "WHERE status IN ('baru', 'diproses', 'perlu_info') AND assignee_id IS NULL"
+            "SELECT COALESCE(SUM(n), 0) FROM case_hours WHERE hour >= ?", (_hour(day_start(local_today, tz)),)
         )
     )
-    today = int(
-        await db.fetchval("SELECT COUNT(*) FROM cases WHERE created_at >= ?", (day_start(local_today, tz),))
-    )
-    late, late_params = overdue
-    late_count = int(await db.fetchval(f"SELECT COUNT(*) FROM cases AS c WHERE {late}", late_params))
+    # Per open status and kind, an index range (migration 0013_i14_case_age): no table reads.
+    late_count = 0
+    for status in WAITING_ON_STAFF:
+        for kind, cutoff in (overdue or {}).items():
+            late_count += int(
+                await db.fetchval(
+                    "SELECT COUNT(*) FROM cases WHERE status = ? AND kind = ? AND created_at < ?",
+                    (status, kind, cutoff),
+                )
+            )
     return Summary(
         total=sum(by_status.values()),
         by_status=by_status,
@@ -374,3 +464,8 @@ async def summary(
         today=today,
         overdue=late_count,
     )
+
+
+def _hour(stamp: str) -> str:
+    """The `case_hours` key of a stored time: its UTC date and hour."""
+    return stamp[:13]

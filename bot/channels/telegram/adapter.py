@@ -6,8 +6,10 @@ store, not in PTB (its `ConversationHandler` and persistence lose answers on a c
 
 Per update the bot makes few calls: a typed answer costs its replies only; a pressed button adds
 `answerCallbackQuery` (so the phone stops spinning) and one edit that shows the choice under the
-question and removes its buttons, so an old button cannot answer a newer question. Both run beside the
-conversation step, not before it.
+question and removes its buttons. Both run beside the conversation step, not before it. The edit is
+cosmetic: it takes a send slot only when no reply needs it, and is skipped (counted) when the budget is
+tight; an old button left on screen is harmless, as a tap on it is answered "that question is over"
+and changes nothing.
 """
 
 import asyncio
@@ -70,7 +72,9 @@ class TelegramAdapter:
         self.service = service
         self.bot = bot
         self.catalog = service.services.catalog
-        self.channel = TelegramChannel(bot, service.db, self.catalog, telegram)
+        self.channel = TelegramChannel(
+            bot, service.db, self.catalog, telegram, on_skip=service.metrics.cosmetic_skip
+        )
         self.channel.default_language = settings.service.default_language
         media = MediaStore(settings.store.data_dir)
         self.reader = InboundReader(bot, media)
@@ -373,7 +377,7 @@ class TelegramAdapter:
         text = message.text
         try:
             if text and label and len(text) + len(label) < 4000:
-                await self.channel.call(
+                await self.channel.call_if_spare(
                     partial(
                         self.bot.edit_message_text,
                         f"{text}\n\n{self.catalog.text(self._language(), 'tg.chosen', label=label)}",
@@ -381,24 +385,26 @@ class TelegramAdapter:
                         message_id=message.message_id,
                         reply_markup=None,
                         entities=message.entities or None,
-                    )
+                    ),
+                    kind="chosen",
                 )
             else:
-                await self._clear_buttons(message.chat.id, message.message_id)
+                await self._clear_buttons(message.chat.id, message.message_id, kind="chosen")
         except (BadRequest, Forbidden) as error:  # already edited, or too old to edit
             log.debug("pressed keyboard not marked: %s", error.message)
         except TelegramError as error:
             log.info("pressed keyboard not marked: %s", type(error).__name__)
 
-    async def _clear_buttons(self, chat_id: int, message_id: int) -> None:
+    async def _clear_buttons(self, chat_id: int, message_id: int, kind: str = "stale") -> None:
         try:
-            await self.channel.call(
+            await self.channel.call_if_spare(
                 partial(
                     self.bot.edit_message_reply_markup,
                     chat_id=chat_id,
                     message_id=message_id,
                     reply_markup=None,
-                )
+                ),
+                kind=kind,
             )
         except TelegramError as error:
             log.debug("old keyboard not removed: %s", type(error).__name__)

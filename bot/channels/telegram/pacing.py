@@ -8,7 +8,10 @@ small burst makes up for short stalls (the outbox committing a batch); the windo
 the burst.
 
 It serves urgent sends (replies to someone who is chatting, staff messages) before bulk ones
-(broadcasts, reminders), so a broadcast never makes a conversation wait behind it. After a 429 it
+(broadcasts, reminders), so a broadcast never makes a conversation wait behind it. Cosmetic calls (the
+"chosen" edit under a pressed question, taking an old keyboard away) come last: they get a slot only
+when nobody else is waiting for it, within a few seconds, or are skipped, so under load the whole budget
+goes to messages people wait for. After a 429 it
 pauses everyone for `retry_after`, halves its rate, and takes what it sent in the last second, less 5%,
 as the limit it has met; it climbs back by a tenth of the setting per quiet second up to that learnt
 limit, which itself creeps back up slowly (a tenth of a percent of the setting per quiet second). So
@@ -24,6 +27,7 @@ import asyncio
 import contextlib
 from collections import deque
 from collections.abc import Callable
+from functools import partial
 
 
 class Pacer:
@@ -41,6 +45,7 @@ class Pacer:
         self._last_limited = 0.0
         self._urgent: deque[asyncio.Future[None]] = deque()
         self._bulk: deque[asyncio.Future[None]] = deque()
+        self._spare: deque[tuple[asyncio.Future[bool], float]] = deque()  # (waiter, deadline)
         self._pump: asyncio.Task[None] | None = None
         self._closed = False
         self.limited = 0  # 429 answers seen
@@ -83,9 +88,27 @@ class Pacer:
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         (self._urgent if urgent else self._bulk).append(future)
+        self._start_pump()
+        await future
+
+    async def acquire_spare(self, wait: float) -> bool:
+        """A slot nobody else is waiting for, within `wait` seconds; False (skip it) when there is none."""
+        if self._closed:
+            return False
+        now = self._now()
+        if not self._urgent and not self._bulk and not self._spare and now >= self._free_at(now):
+            self._take(now)
+            return True
+        if wait <= 0:
+            return False
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._spare.append((future, now + wait))
+        self._start_pump()
+        return await future
+
+    def _start_pump(self) -> None:
         if self._pump is None or self._pump.done():
             self._pump = asyncio.create_task(self._run(), name="telegram-pacer")
-        await future
 
     def limited_for(self, seconds: float) -> None:
         """The Bot API answered 429: pause everyone for `seconds` and slow down."""
@@ -100,27 +123,42 @@ class Pacer:
         self._paused_until = max(self._paused_until, now + seconds)
         self._last_limited = now
 
-    def _next_waiter(self) -> asyncio.Future[None] | None:
+    def _next_waiter(self) -> Callable[[], None] | None:
+        """How to wake the next waiter (urgent, then bulk, then cosmetic), None when nobody waits."""
         for queue in (self._urgent, self._bulk):
             while queue:
                 future = queue.popleft()
                 if not future.done():  # a cancelled waiter gave up its place
-                    return future
+                    return partial(future.set_result, None)
+        while self._spare:
+            spare, _ = self._spare.popleft()
+            if not spare.done():
+                return partial(spare.set_result, True)
         return None
 
+    def _expire_spare(self, now: float) -> None:
+        """Cosmetic waiters past their deadline are told to skip."""
+        while self._spare and (self._spare[0][1] <= now or self._spare[0][0].done()):
+            future, _ = self._spare.popleft()
+            if not future.done():
+                future.set_result(False)
+
     async def _run(self) -> None:
-        while self._urgent or self._bulk:
+        while self._urgent or self._bulk or self._spare:
             now = self._now()
+            self._expire_spare(now)
             wait = self._free_at(now) - now
             if wait > 0:
+                if not self._urgent and not self._bulk and self._spare:
+                    wait = min(wait, max(0.0, self._spare[0][1] - now))  # wake to expire the oldest
                 # A 429 meanwhile only moves the schedule later: it is read again on waking.
                 await asyncio.sleep(wait)
                 continue
-            future = self._next_waiter()
-            if future is None:
+            wake = self._next_waiter()
+            if wake is None:
                 break
             self._take(now)
-            future.set_result(None)
+            wake()
             # Let the woken sender run before the next slot is handed out.
             await asyncio.sleep(0)
 
@@ -132,6 +170,10 @@ class Pacer:
                 future = queue.popleft()
                 if not future.done():
                     future.set_result(None)
+        while self._spare:
+            spare, _ = self._spare.popleft()
+            if not spare.done():
+                spare.set_result(False)
         if self._pump is not None:
             self._pump.cancel()
             with contextlib.suppress(asyncio.CancelledError):

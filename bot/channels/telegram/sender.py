@@ -108,7 +108,15 @@ class TelegramChannel:
     scheme = SCHEME
     marks_sending = True  # `call` marks the outbox row `sending` once its pacing slots are taken
 
-    def __init__(self, bot: Bot, db: Database, catalog: Catalog, settings: TelegramSettings) -> None:
+    def __init__(
+        self,
+        bot: Bot,
+        db: Database,
+        catalog: Catalog,
+        settings: TelegramSettings,
+        *,
+        on_skip: Callable[[str], None] | None = None,
+    ) -> None:
         self.bot = bot
         self.db = db
         self.catalog = catalog
@@ -121,6 +129,9 @@ class TelegramChannel:
         self.chat_pacer = ChatPacer(settings.per_chat_interval_seconds, burst=settings.per_chat_burst)
         self.group_pacer = ChatPacer(settings.group_interval_seconds, burst=3)
         self.keyboards = KeyboardTracker()
+        self.cosmetic_wait = settings.cosmetic_wait_seconds
+        self.cosmetic_skipped = 0  # cosmetic calls skipped because the budget was tight
+        self._on_skip = on_skip
         self._reply_keyboards: set[int] = set()
         self._long_ids: dict[str, str] = {}
         self._closing = False
@@ -162,6 +173,34 @@ class TelegramChannel:
                 self._in_flight -= 1
                 if not self._in_flight:
                     self._settled.set()
+
+    async def call_if_spare(self, make: Callable[[], Awaitable[object]], *, kind: str) -> bool:
+        """Run a cosmetic Bot API call (an edit) in a slot no message needs; False when it was skipped.
+
+        It waits at most `cosmetic_wait` seconds behind every reply and broadcast, and is tried once: a
+        429 skips it too. Skips are counted (`cosmetic_skipped`, and `on_skip(kind)` for /metrics).
+        """
+        if self._closing or not await self.pacer.acquire_spare(self.cosmetic_wait) or self._closing:
+            self._skipped(kind)
+            return False
+        self._in_flight += 1
+        self._settled.clear()
+        try:
+            await make()
+        except RetryAfter as error:
+            self.pacer.limited_for(retry_seconds(error))
+            self._skipped(kind)
+            return False
+        finally:
+            self._in_flight -= 1
+            if not self._in_flight:
+                self._settled.set()
+        return True
+
+    def _skipped(self, kind: str) -> None:
+        self.cosmetic_skipped += 1
+        if self._on_skip is not None:
+            self._on_skip(kind)
 
     async def send(self, contact_id: str, reply: Reply) -> SendResult:
         """Deliver `reply` to the contact's private chat."""
@@ -269,7 +308,8 @@ class TelegramChannel:
         known = self.keyboards.known(chat_id)
         if known is not None:
             return known == message_id
-        # Not seen since start-up: a later sent message with buttons makes this one stale.
+        # Not seen since start-up: a later question with buttons makes this one stale, and so does any
+        # later reply (the person answered it, by a tap whose edit was skipped, or by typing).
         contact = f"{SCHEME}:{chat_id}"
         row = await self.db.fetchone(
             "SELECT id FROM outbox WHERE contact_id = ? AND external_id = ? ORDER BY id DESC LIMIT 1",
@@ -279,7 +319,7 @@ class TelegramChannel:
             return True  # cannot tell (e.g. a message part): let the conversation judge the choice
         later = await self.db.fetchval(
             "SELECT 1 FROM outbox WHERE contact_id = ? AND id > ? AND status IN ('sent', 'unknown') "
-            "AND payload LIKE '%\"choices\": [%' LIMIT 1",
+            "AND (origin = 'reply' OR payload LIKE '%\"choices\": [%') LIMIT 1",
             (contact, row["id"]),
         )
         return later is None

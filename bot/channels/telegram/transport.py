@@ -12,6 +12,7 @@ Errors are mapped by what they say about delivery: a request that could not be s
 """
 
 import logging
+from urllib.parse import urlencode
 
 import aiohttp
 from telegram._utils.defaultvalue import DefaultValue
@@ -20,6 +21,8 @@ from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
 log = logging.getLogger(__name__)
+
+FORM_HEADERS = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
 class AiohttpRequest(BaseRequest):
@@ -102,7 +105,8 @@ class AiohttpRequest(BaseRequest):
         pool = connect if isinstance(pool_timeout, DefaultValue) else pool_timeout
         # aiohttp has no separate write timeout: the read timeout starts once the body is written.
         timeout = aiohttp.ClientTimeout(total=None, connect=pool, sock_connect=connect, sock_read=read)
-        data: aiohttp.FormData | dict[str, str] | None = None
+        data: aiohttp.FormData | bytes | None = None
+        headers: dict[str, str] | None = None
         if request_data is not None:
             files = request_data.multipart_data
             if files:
@@ -113,9 +117,14 @@ class AiohttpRequest(BaseRequest):
                     form.add_field(name, content, filename=filename or name, content_type=mime)
                 data = form
             else:
-                data = request_data.json_parameters
+                # Encoded here: a dict would make aiohttp build a FormData, with a multipart writer
+                # and a uuid4 boundary, for every call, only to send it url-encoded all the same.
+                data = urlencode(request_data.json_parameters).encode()
+                headers = FORM_HEADERS
         try:
-            async with self._session.request(method, url, data=data, timeout=timeout) as response:
+            async with self._session.request(
+                method, url, data=data, headers=headers, timeout=timeout
+            ) as response:
                 self.last_body = await response.read()
                 return response.status, self.last_body
         except aiohttp.ClientConnectorError as error:
