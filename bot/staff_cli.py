@@ -24,12 +24,12 @@ from handlers.forms import flag_text, flags_of
 from handlers.i18n import LANGUAGES, Catalog
 from handlers.outreach import OutreachError
 from handlers.places import Places
+from handlers.staff.compose import safe_cell
 from storage import repo, threads
 from storage.db import Database
 from storage.keys import record_check_value
 from storage.records import CaseKind, CaseRecord, CaseStatus
 
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 # The staff catalog (shared with the dashboard): the command line's sentences are its `cli.` keys.
 STAFF_LOCALES = Path(__file__).resolve().parent / "dashboard" / "locales"
 
@@ -195,12 +195,6 @@ def _local(value: datetime, tz: ZoneInfo) -> str:
     return value.astimezone(tz).strftime("%Y-%m-%d %H:%M")
 
 
-def safe_cell(value: object) -> str:
-    """A CSV cell a spreadsheet will not run as a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
-
-
 def staff_notes(case: CaseRecord, tz: ZoneInfo) -> list[str]:
     """What staff must look at: an approximate birth date, answers given by voice note or photo (with
     the file to open), questions skipped for staff to ask."""
@@ -250,6 +244,8 @@ async def run(args: argparse.Namespace, settings: Settings, out: IO[str] = sys.s
         problem: object = error
         if error.code == "needs_everyone":
             problem = say(args, settings, "needs_everyone")
+        elif error.code == "bad_time":
+            problem = say(args, settings, "bad_time", **error.params)
         elif _catalog().has(f"cli.{error.code}"):
             problem = say(args, settings, error.code, **error.params)
         print(say(args, settings, "error", problem=problem), file=sys.stderr)

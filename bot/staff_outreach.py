@@ -4,7 +4,7 @@ import argparse
 import csv
 import json
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from functools import partial
 from typing import IO
 from zoneinfo import ZoneInfo
@@ -17,7 +17,7 @@ from handlers.i18n import Catalog
 from handlers.outreach import OutreachError
 from handlers.places import Places
 from handlers.segments import Segment
-from handlers.staff.compose import describe_cron, describe_segment, number
+from handlers.staff.compose import describe_cron, describe_segment, number, read_moment, safe_cell
 from storage.db import Database
 from storage.records import CaseKind, CaseStatus
 
@@ -118,12 +118,13 @@ def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
 def parse_local(text: str, tz: ZoneInfo) -> datetime:
-    """'YYYY-MM-DD HH:MM' in local time -> aware UTC datetime."""
-    try:
-        local = datetime.strptime(text.strip(), "%Y-%m-%d %H:%M")
-    except ValueError:
-        raise OutreachError(f"write the time as 'YYYY-MM-DD HH:MM' (WIB), not {text!r}") from None
-    return local.replace(tzinfo=tz).astimezone(UTC)
+    """'DD-MM-YYYY HH:MM' (or 'YYYY-MM-DD HH:MM') in local time -> aware UTC datetime."""
+    found = read_moment(text, tz)
+    if found is None:
+        raise OutreachError(
+            f"write the time as 'DD-MM-YYYY HH:MM' (WIB), not {text!r}", "bad_time", text=text
+        )
+    return found
 
 
 def segment_from_args(args: argparse.Namespace, places: Places) -> Segment:
@@ -366,8 +367,6 @@ async def _programme(args: argparse.Namespace, ctx: StaffContext) -> int:
         for number, row in enumerate(rows, start=1):
             print(f"{number:>3}. {row['status']:<10} {row['name']}", file=ctx.out)
         return 0
-    from bot.staff_cli import safe_cell
-
     with open(args.out, "w", newline="", encoding="utf-8") as handle:  # noqa: ASYNC230 - a local CLI file
         writer = csv.writer(handle)
         writer.writerow(["no", "status", "name", "phone", "answered_at_wib"])

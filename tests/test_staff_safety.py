@@ -272,6 +272,14 @@ async def test_the_cli_needs_everyone_for_an_empty_segment_and_words_its_schedul
     assert code == 0
     code, text = await cli(data, "reminder", "list")
     assert "setiap Senin 08.00" in text and "0 8 * * mon" not in text
+    # Times are typed as written in Indonesia (ISO still works); an unreadable one is answered in words.
+    code, text = await cli(
+        data, "reminder", "add", "--text", "Besok", "--at", "01-12-2099 18:00", "--everyone"
+    )
+    assert code == 0 and "01-12-2099 18:00" in text
+    capsys.readouterr()
+    code, _ = await cli(data, "reminder", "add", "--text", "Besok", "--at", "besok sore", "--everyone")
+    assert code == 2 and UI.text("id", "cli.bad_time", text="besok sore") in capsys.readouterr().err
 
 
 def test_every_audited_action_has_words() -> None:

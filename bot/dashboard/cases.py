@@ -26,6 +26,7 @@ from handlers.fields import PhoneField
 from handlers.forms import VOICE_KINDS, Form, flag_text, flags_of
 from handlers.lost_ktp import LostKtpForm
 from handlers.outreach import OutreachError, create_appointment
+from handlers.registration import SKILLS as SKILL_OPTIONS
 from handlers.registration import RegistrationForm
 from handlers.staff import workdays
 from handlers.staff.compose import read_local
@@ -626,7 +627,7 @@ async def persons_page(ctx: Ctx) -> Response:
     )
 
 
-SKILLS = ("masak", "rias", "menjahit", "montir", "service_hp", "lainnya")
+SKILLS = tuple(option.key for option in SKILL_OPTIONS)  # one list of skills: the registration form's
 
 
 async def person_page(ctx: Ctx) -> Response:

@@ -26,7 +26,6 @@ from starlette.responses import FileResponse, StreamingResponse
 from bot.dashboard import queries
 from bot.dashboard.app import Dashboard
 from bot.dashboard.queries import QueueFilter
-from bot.staff_cli import safe_cell
 from handlers.fields import (
     BirthDateField,
     DescriptionField,
@@ -37,6 +36,7 @@ from handlers.fields import (
     TextField,
 )
 from handlers.forms import FLAGS, Field, flag_text
+from handlers.staff.compose import safe_cell
 
 COLUMNS = (
     "reference",

@@ -14,13 +14,13 @@ from typing import Any
 from starlette.responses import Response
 
 from bot.dashboard.app import Ctx, Dashboard, Refused
-from bot.dashboard.cases import SKILLS, parse_local, place_names
-from bot.staff_cli import safe_cell
+from bot.dashboard.cases import SKILLS, place_names
 from handlers import outreach
 from handlers.outreach import OutreachError, QuietHours
 from handlers.segments import Segment
-from handlers.staff.compose import describe_cron, read_day
+from handlers.staff.compose import describe_cron, read_day, safe_cell
 from handlers.staff.compose import number as grouped
+from handlers.staff.compose import read_local as parse_local
 from storage import repo
 from storage.records import CaseKind, CaseStatus
 

@@ -56,6 +56,22 @@ def read_local(day: str, moment: str, tz: ZoneInfo) -> datetime | None:
     return local.astimezone(UTC)
 
 
+def read_moment(text: str, tz: ZoneInfo) -> datetime | None:
+    """A local date and time typed on one line ("17-08-2026 09:00" or "2026-08-17 09:00") as UTC."""
+    day, _, moment = (text or "").strip().partition(" ")
+    return read_local(day, moment.strip(), tz)
+
+
+# A spreadsheet runs a cell that starts with one of these as a formula.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: object) -> str:
+    """A CSV cell a spreadsheet will not run as a formula (an apostrophe in front)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
 def clock(hour: int, minute: int, language: str) -> str:
     """08.00 in Indonesian, 08:00 in English."""
     return f"{hour:02d}{'.' if language == 'id' else ':'}{minute:02d}"

@@ -12,6 +12,7 @@ CODES: dict[str, tuple[str, ...]] = {
     "no_consent": ("reference",),
     "needs_everyone": (),
     "needs_text": (),
+    "bad_time": ("text",),
     "refused": (),
 }
 

@@ -58,14 +58,13 @@ from telegram.error import BadRequest, TelegramError
 
 from bot.channels.telegram.render import split_text
 from bot.scheduler import outreach_times
-from bot.staff_outreach import parse_local
 from handlers import outreach
 from handlers.i18n import Catalog
 from handlers.outreach import OutreachError, QuietHours
 from handlers.places import Places
 from handlers.registration import SKILLS
 from handlers.segments import Segment
-from handlers.staff.compose import describe_cron, describe_segment, number
+from handlers.staff.compose import describe_cron, describe_segment, number, read_moment
 from handlers.validators import normalize
 from storage import repo
 from storage.records import CaseKind, CaseStatus, OutboxStatus
@@ -363,10 +362,9 @@ def time_example(now: datetime, tz: "ZoneInfo") -> str:
 
 def read_time(text: str, *, tz: "ZoneInfo", now: datetime, t: Callable[..., str]) -> datetime:
     """A typed 'YYYY-MM-DD HH:MM' (WIB) in the future."""
-    try:
-        at = parse_local(text, tz)
-    except OutreachError:
-        raise LineError(t("staff.outreach.time_format", example=time_example(now, tz))) from None
+    at = read_moment(text, tz)
+    if at is None:
+        raise LineError(t("staff.outreach.time_format", example=time_example(now, tz)))
     if at <= now:
         raise LineError(t("staff.outreach.time_past", example=time_example(now, tz)))
     return at
