@@ -25,6 +25,7 @@ from handlers.i18n import LANGUAGES, Catalog
 from handlers.outreach import OutreachError
 from handlers.places import Places
 from handlers.staff.compose import safe_cell
+from handlers.staff.queue import QueueQuery, case_queue
 from storage import repo, threads
 from storage.db import Database
 from storage.keys import record_check_value
@@ -266,10 +267,19 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, db: Database, 
     if command == "in-doubt":
         return await _in_doubt(args, db, out)
     if command == "list":
-        where, params = _where(args, places)
-        rows = await db.fetchall(
-            f"SELECT * FROM cases{where} ORDER BY id DESC LIMIT ?", (*params, args.limit)
+        listed = await case_queue(
+            db,
+            QueueQuery(
+                statuses=[args.status] if args.status else [],
+                kinds=[args.kind] if args.kind else [],
+                kecamatan=_kecamatan_code(places, args.kecamatan),
+                limit=args.limit,
+            ),
+            now=utcnow(),
+            tz=tz,
+            targets=settings.service.target_days(),
         )
+        rows = listed.entries
         # Audited before printing: a reader who stops early (`| head`) was still shown the rows.
         await db.write(
             partial(
@@ -285,10 +295,11 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, db: Database, 
             f"{words('col_kecamatan'):<14} {'NIK':<17} {words('col_created'):<16} {words('col_name')}"
         )
         print(header, file=out)
-        for row in rows:
-            case = repo.case_from_row(row)
+        for entry in rows:
+            case = entry.case
             kecamatan, _ = _place(places, case)
             flag = " " + words("duplicate_flag") if case.duplicate_of else ""
+            flag += " " + words("overdue_flag") if entry.overdue else ""
             print(
                 f"{case.reference:<16} {case.kind:<13} {case.status:<11} {kecamatan:<14} "
                 f"{_masked_nik(case):<17} {_local(case.created_at, tz):<16} "

@@ -74,3 +74,33 @@ async def test_the_bot_promises_the_registration_target_it_is_set_to(tmp_path: P
         assert t("reg.done.self", name="Siti Aminah", reference="X", days=5).split("X")[1] in said
     finally:
         await service.close()
+
+
+async def test_the_command_line_list_marks_late_cases(desk: Desk) -> None:
+    import io
+
+    from bot import staff_cli
+    from bot.__main__ import _parser
+    from tests.support import make_settings
+
+    late, fresh = await desk.seed(
+        SeedCase("Terlambat", created_at=datetime(2026, 11, 16, 3, 0, tzinfo=UTC)),
+        SeedCase("Baru Masuk", created_at=datetime(2026, 11, 18, 3, 0, tzinfo=UTC)),
+    )
+    out = io.StringIO()
+    args = _parser().parse_args(["--data-dir", str(desk.data_dir), "staff", "--as", "rina", "list"])
+    # The command line reads the real clock: pin the store's cases relative to it instead.
+    await desk.service.db.write(
+        lambda conn: conn.execute(
+            "UPDATE cases SET created_at = ? WHERE reference = ?",
+            (datetime(2020, 1, 6, 3, 0, tzinfo=UTC).isoformat(), late),
+        )
+    )
+    await desk.service.db.write(
+        lambda conn: conn.execute(
+            "UPDATE cases SET created_at = ? WHERE reference = ?", (datetime.now(UTC).isoformat(), fresh)
+        )
+    )
+    assert await staff_cli.run(args, make_settings(desk.data_dir), out=out) == 0
+    lines = {line.split()[0]: line for line in out.getvalue().splitlines() if line.startswith(("REG", "BAN"))}
+    assert "[lewat batas]" in lines[late] and "[lewat batas]" not in lines[fresh]
