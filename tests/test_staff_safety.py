@@ -330,3 +330,15 @@ async def test_date_boxes_take_dd_mm_yyyy(desk: Desk) -> None:
     assert made.status_code == 303
     (programme,) = await desk.rows("SELECT starts_at FROM programmes")
     assert programme["starts_at"].startswith("2030-01-02T02:00")
+
+
+async def test_the_dashboard_words_a_move_the_rules_refuse(desk: Desk) -> None:
+    csrf = await desk.signed_in("petugas")
+    (ref,) = await desk.seed(SeedCase("Ani"))
+    refused = await desk.client.post(f"/cases/{ref}/status", data={"csrf_token": csrf, "status": "selesai"})
+    # Seen: the service's English, CLI-worded error was printed as it was.
+    assert refused.status_code == 400 and "cannot go from" not in refused.text
+    words = ui("staff_error.transition", reference=ref, current="baru", to="selesai", allowed="-")
+    assert (
+        words.split(" berstatus")[0] in refused.text and "tidak bisa langsung menjadi selesai" in refused.text
+    )

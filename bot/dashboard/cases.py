@@ -48,7 +48,8 @@ FORMS: dict[CaseKind, Form] = {
     CaseKind.AID: AidForm(),
     CaseKind.MESSAGE: TalkForm(),
 }
-NEEDS_NOTE = {CaseStatus.DITOLAK: "case.need_reason", CaseStatus.PERLU_INFO: "case.need_question"}
+# The staff service's refusals that the officer fixes in the same form, in this page's words.
+FORM_PROBLEMS = {"reason_needed": "case.need_reason", "question_needed": "case.need_question"}
 # Served in the page; anything else (an SVG could carry script) is only offered as a download.
 INLINE_MEDIA = {
     "image/jpeg",
@@ -431,11 +432,11 @@ async def change_status(ctx: Ctx) -> Response:
     if ctx.field("preview"):
         text = await _preview_text(ctx, case, chosen, note)
         return await case_view(ctx, case, preview=text, chosen=chosen, note=note)
-    if chosen not in {str(s) for s in ALLOWED_TRANSITIONS[case.status]}:
+    if chosen not in {str(s) for s in CaseStatus}:
         return await case_view(ctx, case, 400, problem=ctx.msg("case.pick_status"), note=note)
     target = CaseStatus(chosen)
-    if target in NEEDS_NOTE and not note:
-        return await case_view(ctx, case, 400, problem=ctx.msg(NEEDS_NOTE[target]), chosen=chosen)
+    # The rules (which moves are allowed, which need a note) are the staff service's; the page only words
+    # what it says.
     try:
         await ctx.d.db.write(
             partial(
@@ -448,9 +449,13 @@ async def change_status(ctx: Ctx) -> Response:
                 at=ctx.now,
             )
         )
-    except CaseworkError as error:  # e.g. someone else moved it a moment ago
+    except CaseworkError as error:  # e.g. no reason given, or someone else moved it a moment ago
+        if error.code in FORM_PROBLEMS:
+            return await case_view(ctx, case, 400, problem=ctx.msg(FORM_PROBLEMS[error.code]), chosen=chosen)
         fresh = await _case_or_404(ctx)
-        return await case_view(ctx, fresh, 409, problem=ctx.msg("case.not_done", reason=ctx.problem(error)))
+        raced = fresh.status != case.status  # 409: someone else moved it; 400: a move the rules refuse
+        problem = ctx.msg("case.not_done", reason=ctx.problem(error))
+        return await case_view(ctx, fresh, 409 if raced else 400, problem=problem, note=note)
     ctx.d.service.dispatcher.wake()
     return ctx.redirect(f"/cases/{case.reference}", done="status")
 
