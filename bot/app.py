@@ -149,6 +149,7 @@ async def build_service(
         notice_version=service_settings.notice_version,
         resume_after=timedelta(minutes=service_settings.resume_after_minutes),
         timezone=ZoneInfo(service_settings.timezone),
+        target_days=service_settings.target_days(),
     )
     engine = Engine(services, default_language=service_settings.default_language, clock=clock)
     outreach = settings.outreach

@@ -63,6 +63,21 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     # Language of the staff command line (python -m bot staff ...): id or en; --lang overrides it.
     staff_language: Literal["id", "en"] = "id"
+    # Working days within which staff act on a new case of each kind ("lewat batas" after it); the bot
+    # promises the registration target to the citizen.
+    target_days_registration: int = Field(default=3, ge=1, le=60)
+    target_days_lost_ktp: int = Field(default=5, ge=1, le=60)
+    target_days_aid: int = Field(default=3, ge=1, le=60)
+    target_days_message: int = Field(default=2, ge=1, le=60)
+
+    def target_days(self) -> dict[str, int]:
+        """Per case kind, its target in working days."""
+        return {
+            "registration": self.target_days_registration,
+            "lost_ktp": self.target_days_lost_ktp,
+            "aid": self.target_days_aid,
+            "message": self.target_days_message,
+        }
 
 
 class WebSettings(BaseSettings):
