@@ -90,7 +90,7 @@ async def broadcast_and_dispatch(recipients: int) -> None:
         broadcast_id = await service.db.write(
             partial(
                 outreach.create_broadcast,
-                segment=Segment(),
+                segment=Segment(everyone=True),
                 text_id="Pelatihan montir minggu depan.",
                 text_en="Mechanic training next week.",
                 template=None,

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from bot.engine import Clock, Engine, utcnow
 from bot.media import MediaStore
 from bot.metrics import Metrics
+from bot.ordering import AckFirst
 from bot.outbox import Channel, Dispatcher
 from bot.settings import Settings
 from bot.voice import VoiceBank
@@ -47,6 +48,8 @@ class Service:
     dispatcher: Dispatcher
     metrics: Metrics = field(default_factory=Metrics)
     voice: VoiceBank | None = None
+    # Webhook receipts go before handling work (the channels' webhooks and lanes, the outbox sender).
+    acks: AckFirst = field(default_factory=AckFirst)
 
     async def receive(self, event: Inbound) -> list[OutboxRecord]:
         """Handle an inbound event and send its replies (counted and timed for /metrics); then tidy the
@@ -146,6 +149,7 @@ async def build_service(
         notice_version=service_settings.notice_version,
         resume_after=timedelta(minutes=service_settings.resume_after_minutes),
         timezone=ZoneInfo(service_settings.timezone),
+        target_days=service_settings.target_days(),
     )
     engine = Engine(services, default_language=service_settings.default_language, clock=clock)
     outreach = settings.outreach
@@ -162,6 +166,7 @@ async def build_service(
     )
     await dispatcher.recover()
     built = Service(settings, db, services, engine, dispatcher, voice=voice)
+    dispatcher.before_send = built.acks.turn
     repo.MEDIA_ERASED.set()  # files left queued by a stop between an erasure and their deletion
     await built.tidy_media()
     return built

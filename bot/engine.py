@@ -322,9 +322,11 @@ class Engine:
                 updated_at=turn.now,
             ),
         )
-        return [
-            repo.insert_outbox(
+        records = []
+        for reply in turn.outgoing():
+            record = repo.insert_outbox(
                 conn, contact_id=contact.id, payload=reply.to_json(), origin="reply", at=turn.now
             )
-            for reply in turn.outgoing()
-        ]
+            record._reply = reply  # the dispatcher sends it without reading the payload back
+            records.append(record)
+        return records

@@ -15,7 +15,7 @@ import contextlib
 import logging
 import sqlite3
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -91,6 +91,13 @@ def _claim(conn: sqlite3.Connection, outbox_id: int, at: datetime) -> bool:
     return row is not None
 
 
+def _unclaim(conn: sqlite3.Connection, outbox_id: int, at: datetime) -> None:
+    conn.execute(
+        "UPDATE outbox SET status = 'queued', updated_at = ? WHERE id = ? AND status = 'sending'",
+        (repo.iso(at), outbox_id),
+    )
+
+
 def _record(conn: sqlite3.Connection, outbox_id: int, result: SendResult, at: datetime) -> None:
     repo.mark_outbox(conn, [outbox_id], result.status, at, error=result.error)
     if result.status == OutboxStatus.QUEUED:  # a retry: not before a short pause
@@ -140,6 +147,15 @@ async def leaving() -> None:
     gate = current_gate.get()
     if gate is not None:
         await gate.leaving()
+
+
+async def not_sent() -> None:
+    """Called by a channel whose request for the current row was refused before any part of the row
+    left (a rate limit): the row is `queued` again and its in-flight slot free while the channel waits;
+    its next `leaving()` claims it anew. A crash meanwhile leaves it queued, so it is simply sent."""
+    gate = current_gate.get()
+    if gate is not None and gate.begun:
+        await gate._dispatcher._step_back(gate)
 
 
 def gate_begun() -> bool:
@@ -341,6 +357,8 @@ class Dispatcher:
         self._waiting: dict[asyncio.Task[None], SendGate] = {}  # each contact task's current row
         self._stopping = False
         self._wake = asyncio.Event()
+        # Awaited before each row is sent (the service gives way to webhook receipts here).
+        self.before_send: Callable[[], Awaitable[None]] | None = None
         self.sending_now = 0  # rows marked `sending` right now (for tests and benchmarks)
         self.most_sending = 0
 
@@ -398,6 +416,8 @@ class Dispatcher:
                 self._waiting[task] = gate
                 if self._stopping:
                     return  # the rest stays queued for the next start
+                if self.before_send is not None:
+                    await self.before_send()
                 result = await self._send_one(record, gate)
                 if result is not None:
                     await self._finish(gate, result)
@@ -431,6 +451,12 @@ class Dispatcher:
         if not claimed:  # cancelled by staff meanwhile, or not queued any more
             self._release(gate)
             raise Released
+
+    async def _step_back(self, gate: SendGate) -> None:
+        try:
+            await self.db.write(partial(_unclaim, outbox_id=gate.record.id, at=self.clock()))
+        finally:
+            self._release(gate)
 
     def _free(self, gate: SendGate) -> None:
         self._slots.release()
@@ -467,7 +493,8 @@ class Dispatcher:
         gate_token = current_gate.set(gate)
         voice_token = current_voice_note.set(None)
         try:
-            reply = Reply.from_json(record.payload)
+            # A row just committed by a conversation step carries its reply; others are read back.
+            reply = record.reply if isinstance(record.reply, Reply) else Reply.from_json(record.payload)
             # A platform channel sends the voice note as its own message after the text, so the text is
             # never held up by synthesis; channels that show it beside the text need the file first.
             separate = _is_voice(channel)

@@ -32,7 +32,7 @@ async def reply_to_citizen(
     """Queue `text` for the citizen of case `reference` (held at once when it cannot go yet)."""
     case = await repo.get_case(db, reference)
     if case is None:
-        raise CaseworkError(f"no case with reference {reference!r}")
+        raise CaseworkError(f"no case with reference {reference!r}", "no_case", reference=reference)
     template = hold = None
     if case.contact_id.startswith("whatsapp:"):
         window = await whatsapp_store.window(db, case.contact_id, settings.service.default_language)

@@ -63,6 +63,21 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     # Language of the staff command line (python -m bot staff ...): id or en; --lang overrides it.
     staff_language: Literal["id", "en"] = "id"
+    # Working days within which staff act on a new case of each kind ("lewat batas" after it); the bot
+    # promises the registration target to the citizen.
+    target_days_registration: int = Field(default=3, ge=1, le=60)
+    target_days_lost_ktp: int = Field(default=5, ge=1, le=60)
+    target_days_aid: int = Field(default=3, ge=1, le=60)
+    target_days_message: int = Field(default=2, ge=1, le=60)
+
+    def target_days(self) -> dict[str, int]:
+        """Per case kind, its target in working days."""
+        return {
+            "registration": self.target_days_registration,
+            "lost_ktp": self.target_days_lost_ktp,
+            "aid": self.target_days_aid,
+            "message": self.target_days_message,
+        }
 
 
 class WebSettings(BaseSettings):
@@ -122,6 +137,10 @@ class TelegramSettings(BaseSettings):
     # Updates one chat may have waiting in memory; beyond that they wait in the store and are answered
     # in turn with everyone else's (a flood is logged and marked on the contact for staff).
     per_chat_backlog: int = Field(default=16, ge=1, le=1000)
+    # Webhook mode: an update whose update_id skips past one not yet received waits up to this long, so
+    # the missing one (delivered late or on another connection) is handled first; a person's updates
+    # are handled in update_id order. Polling gets them in order and never waits. 0 = never wait.
+    order_hold_ms: int = Field(default=400, ge=0, le=10_000)
     # Open connections to the Bot API.
     connection_pool_size: int = Field(default=128, ge=1, le=1024)
     # How often (seconds) the staff-card poster looks for new cases.
@@ -157,8 +176,10 @@ class WhatsAppSettings(BaseSettings):
     # window (its body parameters are filled as above: "text" is the reply); empty = the template above.
     reply_template_name: str | None = None
     webhook_path: str = "/webhooks/whatsapp"
-    # Back-off after a rate-limit answer (130429, 131056): base seconds, doubled per attempt.
-    retry_base_seconds: float = Field(default=2.0, gt=0)
+    # Pause after a throughput refusal (130429: every send waits; Meta counts a sliding second), doubled
+    # while refusals follow each other; also the first retry delay after a refused connection. A
+    # rate-limit refusal is retried until the message goes; other failures `max_send_attempts` times.
+    retry_base_seconds: float = Field(default=1.0, gt=0)
     max_send_attempts: int = Field(default=4, ge=1, le=10)
     request_timeout_seconds: float = Field(default=20.0, gt=0)
     # Webhook events handled at once (different contacts; one contact's events stay in order).
@@ -166,6 +187,10 @@ class WhatsAppSettings(BaseSettings):
     # Messages one contact may have waiting in memory; beyond that they wait in the store and are
     # answered in turn with everyone else's (a flood is logged and marked on the contact for staff).
     per_contact_backlog: int = Field(default=16, ge=1, le=1000)
+    # Each message waits this long after it arrived before it is handled, so that an earlier message of
+    # the same person delivered a little later (Meta delivers webhooks concurrently, and retries) is
+    # still handled first; a person's messages are handled by their timestamp, then arrival. 0 = none.
+    order_hold_ms: int = Field(default=400, ge=0, le=10_000)
 
     @property
     def enabled(self) -> bool:

@@ -24,12 +24,13 @@ from handlers.forms import flag_text, flags_of
 from handlers.i18n import LANGUAGES, Catalog
 from handlers.outreach import OutreachError
 from handlers.places import Places
+from handlers.staff.compose import safe_cell
+from handlers.staff.queue import QueueQuery, case_queue
 from storage import repo, threads
 from storage.db import Database
 from storage.keys import record_check_value
 from storage.records import CaseKind, CaseRecord, CaseStatus
 
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 # The staff catalog (shared with the dashboard): the command line's sentences are its `cli.` keys.
 STAFF_LOCALES = Path(__file__).resolve().parent / "dashboard" / "locales"
 
@@ -195,12 +196,6 @@ def _local(value: datetime, tz: ZoneInfo) -> str:
     return value.astimezone(tz).strftime("%Y-%m-%d %H:%M")
 
 
-def safe_cell(value: object) -> str:
-    """A CSV cell a spreadsheet will not run as a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
-
-
 def staff_notes(case: CaseRecord, tz: ZoneInfo) -> list[str]:
     """What staff must look at: an approximate birth date, answers given by voice note or photo (with
     the file to open), questions skipped for staff to ask."""
@@ -248,8 +243,12 @@ async def run(args: argparse.Namespace, settings: Settings, out: IO[str] = sys.s
         return await _dispatch(args, settings, db, out)
     except (CaseworkError, OutreachError) as error:
         problem: object = error
-        if isinstance(error, CaseworkError) and error.key:
-            problem = say(args, settings, error.key, **error.params)
+        if error.code == "needs_everyone":
+            problem = say(args, settings, "needs_everyone")
+        elif error.code == "bad_time":
+            problem = say(args, settings, "bad_time", **error.params)
+        elif _catalog().has(f"cli.{error.code}"):
+            problem = say(args, settings, error.code, **error.params)
         print(say(args, settings, "error", problem=problem), file=sys.stderr)
         return 2
     finally:
@@ -268,10 +267,19 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, db: Database, 
     if command == "in-doubt":
         return await _in_doubt(args, db, out)
     if command == "list":
-        where, params = _where(args, places)
-        rows = await db.fetchall(
-            f"SELECT * FROM cases{where} ORDER BY id DESC LIMIT ?", (*params, args.limit)
+        listed = await case_queue(
+            db,
+            QueueQuery(
+                statuses=[args.status] if args.status else [],
+                kinds=[args.kind] if args.kind else [],
+                kecamatan=_kecamatan_code(places, args.kecamatan),
+                limit=args.limit,
+            ),
+            now=utcnow(),
+            tz=tz,
+            targets=settings.service.target_days(),
         )
+        rows = listed.entries
         # Audited before printing: a reader who stops early (`| head`) was still shown the rows.
         await db.write(
             partial(
@@ -287,10 +295,11 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, db: Database, 
             f"{words('col_kecamatan'):<14} {'NIK':<17} {words('col_created'):<16} {words('col_name')}"
         )
         print(header, file=out)
-        for row in rows:
-            case = repo.case_from_row(row)
+        for entry in rows:
+            case = entry.case
             kecamatan, _ = _place(places, case)
             flag = " " + words("duplicate_flag") if case.duplicate_of else ""
+            flag += " " + words("overdue_flag") if entry.overdue else ""
             print(
                 f"{case.reference:<16} {case.kind:<13} {case.status:<11} {kecamatan:<14} "
                 f"{_masked_nik(case):<17} {_local(case.created_at, tz):<16} "

@@ -4,7 +4,7 @@ import argparse
 import csv
 import json
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from functools import partial
 from typing import IO
 from zoneinfo import ZoneInfo
@@ -17,6 +17,7 @@ from handlers.i18n import Catalog
 from handlers.outreach import OutreachError
 from handlers.places import Places
 from handlers.segments import Segment
+from handlers.staff.compose import describe_cron, describe_segment, number, read_moment, safe_cell
 from storage.db import Database
 from storage.records import CaseKind, CaseStatus
 
@@ -51,6 +52,9 @@ def _segment_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--registered-from", type=date.fromisoformat, help="YYYY-MM-DD")
     group.add_argument("--registered-to", type=date.fromisoformat, help="YYYY-MM-DD")
     group.add_argument("--language", choices=["id", "en"])
+    group.add_argument(
+        "--everyone", action="store_true", help="every registered citizen (required when no filter is given)"
+    )
 
 
 def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -114,12 +118,13 @@ def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
 def parse_local(text: str, tz: ZoneInfo) -> datetime:
-    """'YYYY-MM-DD HH:MM' in local time -> aware UTC datetime."""
-    try:
-        local = datetime.strptime(text.strip(), "%Y-%m-%d %H:%M")
-    except ValueError:
-        raise OutreachError(f"write the time as 'YYYY-MM-DD HH:MM' (WIB), not {text!r}") from None
-    return local.replace(tzinfo=tz).astimezone(UTC)
+    """'DD-MM-YYYY HH:MM' (or 'YYYY-MM-DD HH:MM') in local time -> aware UTC datetime."""
+    found = read_moment(text, tz)
+    if found is None:
+        raise OutreachError(
+            f"write the time as 'DD-MM-YYYY HH:MM' (WIB), not {text!r}", "bad_time", text=text
+        )
+    return found
 
 
 def segment_from_args(args: argparse.Namespace, places: Places) -> Segment:
@@ -146,17 +151,20 @@ def segment_from_args(args: argparse.Namespace, places: Places) -> Segment:
         registered_from=args.registered_from,
         registered_to=args.registered_to,
         language=args.language,
+        everyone=args.everyone,
     )
 
 
 def _local(value: str | None, tz: ZoneInfo) -> str:
-    return datetime.fromisoformat(value).astimezone(tz).strftime("%Y-%m-%d %H:%M") if value else "-"
+    return datetime.fromisoformat(value).astimezone(tz).strftime("%d-%m-%Y %H:%M") if value else "-"
 
 
-async def _preview(db: Database, segment: Segment, tz: ZoneInfo, places: Places, out: IO[str]) -> int:
-    count, sample = await db.write(partial(outreach.preview, segment=segment, tz=tz))
-    print(f"Segmen: {segment.describe(places)}", file=out)
-    print(f"Penerima: {count}" + (f" (contoh: {', '.join(sample)})" if sample else ""), file=out)
+async def _preview(ctx: "StaffContext", segment: Segment) -> int:
+    outreach.require_chosen(segment)
+    count, sample = await ctx.db.write(partial(outreach.preview, segment=segment, tz=ctx.tz))
+    print(f"Segmen: {describe_segment(segment, ctx.catalog, 'id', ctx.places)}", file=ctx.out)
+    shown = number(count, "id")
+    print(f"Penerima: {shown}" + (f" (contoh: {', '.join(sample)})" if sample else ""), file=ctx.out)
     return count
 
 
@@ -175,7 +183,7 @@ async def run(args: argparse.Namespace, settings: Settings, db: Database, actor:
     )
     command = args.staff_command
     if command == "segment":
-        await _preview(db, segment_from_args(args, ctx.places), tz, ctx.places, out)
+        await _preview(ctx, segment_from_args(args, ctx.places))
         return 0
     if command == "broadcast":
         return await _broadcast(args, ctx)
@@ -207,7 +215,7 @@ async def run(args: argparse.Namespace, settings: Settings, db: Database, actor:
 async def _broadcast(args: argparse.Namespace, ctx: StaffContext) -> int:
     if args.action == "send":
         segment = segment_from_args(args, ctx.places)
-        count = await _preview(ctx.db, segment, ctx.tz, ctx.places, ctx.out)
+        count = await _preview(ctx, segment)
         send_at = parse_local(args.at, ctx.tz) if args.at else ctx.now
         if not args.yes:
             print("Belum dikirim. Ulangi dengan --yes untuk mengirim.", file=ctx.out)
@@ -262,7 +270,8 @@ async def _broadcast(args: argparse.Namespace, ctx: StaffContext) -> int:
 async def _reminder(args: argparse.Namespace, ctx: StaffContext) -> int:
     if args.action == "add":
         segment = segment_from_args(args, ctx.places)
-        await _preview(ctx.db, segment, ctx.tz, ctx.places, ctx.out)
+        if segment.chosen():
+            await _preview(ctx, segment)
         reminder_id = await ctx.db.write(
             partial(
                 outreach.create_reminder,
@@ -287,9 +296,9 @@ async def _reminder(args: argparse.Namespace, ctx: StaffContext) -> int:
             what = row["text_id"] or (
                 f"kasus {row['case_id']}" if row["case_id"] else f"program {row['programme_id']}"
             )
+            repeat = describe_cron(row["cron"], ctx.catalog, "id") if row["cron"] else ""
             print(
-                f"{row['id']:>5} {row['kind']:<24} {_local(row['due_at'], ctx.tz)} {row['cron'] or ''} | "
-                f"{what[:50]}",
+                f"{row['id']:>5} {row['kind']:<24} {_local(row['due_at'], ctx.tz)} {repeat} | {what[:50]}",
                 file=ctx.out,
             )
         return 0
@@ -322,7 +331,7 @@ async def _programme(args: argparse.Namespace, ctx: StaffContext) -> int:
         return 0
     if args.action == "invite":
         segment = segment_from_args(args, ctx.places)
-        await _preview(ctx.db, segment, ctx.tz, ctx.places, ctx.out)
+        await _preview(ctx, segment)
         if not args.yes:
             print("Belum diundang. Ulangi dengan --yes untuk mengundang.", file=ctx.out)
             return 0
@@ -358,8 +367,6 @@ async def _programme(args: argparse.Namespace, ctx: StaffContext) -> int:
         for number, row in enumerate(rows, start=1):
             print(f"{number:>3}. {row['status']:<10} {row['name']}", file=ctx.out)
         return 0
-    from bot.staff_cli import safe_cell
-
     with open(args.out, "w", newline="", encoding="utf-8") as handle:  # noqa: ASYNC230 - a local CLI file
         writer = csv.writer(handle)
         writer.writerow(["no", "status", "name", "phone", "answered_at_wib"])

@@ -18,20 +18,15 @@ from typing import Any
 
 from handlers.i18n import Catalog
 from handlers.speech import Said, compose
+from handlers.staff.errors import StaffError
 from handlers.types import Reply
 from storage import repo, threads
 from storage.crypto import Sealed, Sealer
 from storage.records import ALLOWED_TRANSITIONS, CaseEventRecord, CaseStatus, Consent
 
 
-class CaseworkError(ValueError):
-    """A staff action that cannot be done; the message says why, for the staff member. `key` and `params`
-    name the same sentence in the staff catalog (`cli.<key>`), for tools that speak the staff's language."""
-
-    def __init__(self, message: str, key: str | None = None, **params: object) -> None:
-        super().__init__(message)
-        self.key = key
-        self.params = params
+class CaseworkError(StaffError):
+    """A case action that cannot be done (see `StaffError`: a code each surface words itself)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,18 +69,6 @@ def citizen_notice(
     else:
         text(language, "notify.selesai", reference=reference)
     return said[-1]
-
-
-def citizen_message(
-    catalog: Catalog,
-    language: str,
-    status: CaseStatus,
-    reference: str,
-    kind: str,
-    note: str | None,
-) -> str:
-    """What the citizen is told about a status change."""
-    return citizen_notice(catalog, language, status, reference, kind, note)[0]
 
 
 def _to_citizen(catalog: Catalog, language: str, voice: bool, said: Said, **extra: Any) -> Reply:
@@ -292,19 +275,23 @@ def send_reply(
     """
     text = text.strip()
     if not text:
-        raise CaseworkError("a reply needs text")
+        raise CaseworkError("a reply needs text", "reply_empty")
     if len(text) > 3000:
-        raise CaseworkError("a reply may be at most 3000 characters")
+        raise CaseworkError("a reply may be at most 3000 characters", "reply_too_long", limit=3000)
     row = conn.execute(
         "SELECT c.id, c.reference, c.contact_id, k.language, k.consent, k.voice FROM cases AS c "
         "JOIN contacts AS k ON k.id = c.contact_id WHERE c.reference = ?",
         (reference.strip().upper(),),
     ).fetchone()
     if row is None:
-        raise CaseworkError(f"no case with reference {reference!r}")
+        raise CaseworkError(f"no case with reference {reference!r}", "no_case", reference=reference)
     case_id, reference, contact_id, language, consent, voice = row
     if consent != Consent.GRANTED:
-        raise CaseworkError(f"{reference}: the citizen has not agreed to be contacted (consent withdrawn)")
+        raise CaseworkError(
+            f"{reference}: the citizen has not agreed to be contacted (consent withdrawn)",
+            "no_consent",
+            reference=reference,
+        )
     said: Said = (
         reply_text(catalog, language, reference, text),
         "notify.staff_reply",

@@ -18,12 +18,21 @@ from apscheduler.triggers.cron import CronTrigger
 from handlers.i18n import Catalog
 from handlers.segments import Segment, segment_where
 from handlers.speech import Said, speakable
+from handlers.staff.errors import StaffError
 from handlers.types import Choice, Reply, Spoken, Voice
 from storage import repo
 
 
-class OutreachError(ValueError):
-    """A staff request that cannot be done; the message says why."""
+class OutreachError(StaffError):
+    """An outreach request that cannot be done (see `StaffError`: a code each surface words itself)."""
+
+
+def require_chosen(segment: Segment) -> None:
+    """Refuse a segment nobody chose: no filter without an explicit "semua warga"."""
+    if not segment.chosen():
+        raise OutreachError(
+            "choose who receives it, or choose everyone explicitly (--everyone)", "needs_everyone"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +175,8 @@ def create_broadcast(
 ) -> int:
     """Record a broadcast; when it is due now, write its outbox rows at once."""
     if not text_id.strip():
-        raise OutreachError("a broadcast needs its Indonesian text")
+        raise OutreachError("a broadcast needs its Indonesian text", "needs_text")
+    require_chosen(segment)
     cursor = conn.execute(
         "INSERT INTO broadcasts (created_by, created_at, segment, text_id, text_en, template, send_at, "
         "status) VALUES (?, ?, ?, ?, ?, ?, ?, 'scheduled')",
@@ -746,6 +756,7 @@ def invite(
 ) -> int:
     """Invite a segment: an RSVP row and an invitation message per contact not yet invited."""
     programme = _programme_row(conn, programme_id)
+    require_chosen(segment)
     where, params = segment_where(segment, times.tz)
     stamp = repo.iso(at)
     conn.execute(

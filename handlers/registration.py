@@ -385,7 +385,8 @@ class RegistrationForm(Form):
         )
         turn.drafts.pop(FLOW, None)
         key = "reg.done.self" if person.is_self else "reg.done.other"
-        menu.show(turn, intro=turn.t(key, name=person.full_name, reference=reference))
+        days = turn.services.target_days.get(CaseKind.REGISTRATION, 3)
+        menu.show(turn, intro=turn.t(key, name=person.full_name, reference=reference, days=days))
 
 
 async def registered_persons(turn: Turn) -> list[PersonRecord]:

@@ -17,7 +17,11 @@ from storage.records import CaseKind, CaseStatus
 
 
 class Segment(BaseModel):
-    """Filters on registered people and their cases; empty means everyone registered."""
+    """Filters on registered people and their cases.
+
+    No filter selects every reachable contact, and a broadcast or an invitation only goes to such a segment
+    when staff chose it explicitly (`everyone`): an empty form must never mean "send to all".
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -30,6 +34,15 @@ class Segment(BaseModel):
     registered_from: date | None = None
     registered_to: date | None = None
     language: str | None = None
+    everyone: bool = False
+
+    def has_filters(self) -> bool:
+        """Whether any filter narrows the segment (`everyone` is not a filter)."""
+        return self.model_copy(update={"everyone": False}) != Segment()
+
+    def chosen(self) -> bool:
+        """Whether staff chose who it reaches: some filter, or "semua warga" explicitly."""
+        return self.everyone or self.has_filters()
 
     def describe(self, places: Places) -> str:
         """A short human description for previews and reports."""

@@ -1,7 +1,7 @@
 """The context of one conversation step: what came in, where the contact stands, what goes out."""
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from functools import partial
@@ -35,6 +35,10 @@ class Services:
     timezone: ZoneInfo
     # Kelurahan boundaries (which kelurahan a shared location falls in), loaded once per process.
     boundaries: Boundaries = field(default_factory=Boundaries.shared)
+    # Per case kind, the working days within which staff act (the bot promises the registration one).
+    target_days: Mapping[str, int] = field(
+        default_factory=lambda: {"registration": 3, "lost_ktp": 5, "aid": 3, "message": 2}
+    )
 
 
 class Turn:

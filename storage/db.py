@@ -7,7 +7,9 @@ handing it to a reader thread and back. Anything that may scan stays on the read
 Every write is a plain function of a `sqlite3.Connection`, run on the single writer thread. The writer
 takes all jobs waiting in its queue, runs them in one `BEGIN IMMEDIATE` transaction and commits once,
 so many conversations share one fsync while each job is still atomic: if a job raises, the batch is
-rolled back and its jobs are re-run one transaction each, so a bad job fails alone.
+rolled back and its jobs are re-run one transaction each, so a bad job fails alone. Urgent jobs
+(`submit(..., urgent=True)`: a webhook body stored before its acknowledgement) do not wait behind the
+queue: the batch being gathered is committed and the urgent ones go next, in a batch of their own.
 """
 
 import asyncio
@@ -17,6 +19,7 @@ import os
 import queue
 import sqlite3
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,11 +86,13 @@ class Database:
         self._reader_count = readers
         self._readers: list[aiosqlite.Connection] = []
         self._next_reader = itertools.cycle(range(readers))
-        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Job | bool | None] = queue.SimpleQueue()  # True: wake up
+        self._urgent: deque[_Job] = deque()
         self._thread: threading.Thread | None = None
         self._writer: sqlite3.Connection | None = None
         self._inline: sqlite3.Connection | None = None  # reads on the loop's own thread
         self._inline_thread = 0
+        self._open = False  # the writer thread runs and takes jobs
 
     @classmethod
     async def open(cls, path: Path, *, synchronous: str = "FULL", readers: int = 2) -> "Database":
@@ -131,14 +136,28 @@ class Database:
             loop.call_soon_threadsafe(ready.set_exception, exc)
             return
         self._writer = conn
+        self._open = True
         loop.call_soon_threadsafe(ready.set_result, None)
+        try:
+            self._serve(conn)
+        finally:
+            self._open = False
+            conn.close()
+
+    def _serve(self, conn: sqlite3.Connection) -> None:
         running = True
         while running:
+            if self._urgent:
+                urgent: list[_Job] = []
+                while self._urgent and len(urgent) < MAX_BATCH:
+                    urgent.append(self._urgent.popleft())
+                self._run_batch(conn, urgent)
+                continue
             first = self._queue.get()
             if first is None:
                 break
-            batch = [first]
-            while len(batch) < MAX_BATCH:
+            batch = [first] if isinstance(first, _Job) else []
+            while len(batch) < MAX_BATCH and not self._urgent:
                 try:
                     job = self._queue.get_nowait()
                 except queue.Empty:
@@ -146,9 +165,12 @@ class Database:
                 if job is None:
                     running = False
                     break
-                batch.append(job)
-            self._run_batch(conn, batch)
-        conn.close()
+                if isinstance(job, _Job):
+                    batch.append(job)
+            if batch:
+                self._run_batch(conn, batch)
+        while self._urgent:  # closing: what was queued still commits
+            self._run_batch(conn, [self._urgent.popleft()])
 
     def _run_batch(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
         results: list[Outcome] = []
@@ -180,13 +202,18 @@ class Database:
         """Run `fn` in a write transaction on the writer thread and return its result once committed."""
         return await self.submit(fn)
 
-    def submit(self, fn: Callable[[sqlite3.Connection], T]) -> "asyncio.Future[T]":
-        """Queue `fn` now (writes commit in the order they are queued); the future resolves once committed."""
-        if self._thread is None or not self._thread.is_alive():
+    def submit(self, fn: Callable[[sqlite3.Connection], T], *, urgent: bool = False) -> "asyncio.Future[T]":
+        """Queue `fn` now (writes commit in the order they are queued; an `urgent` one goes before every
+        write not yet begun); the future resolves once committed."""
+        if not self._open:
             raise RuntimeError("the database is closed")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._queue.put(_Job(fn, future, loop))
+        if urgent:
+            self._urgent.append(_Job(fn, future, loop))
+            self._queue.put(True)  # wakes the writer if it waits
+        else:
+            self._queue.put(_Job(fn, future, loop))
         return future
 
     def _reader(self) -> aiosqlite.Connection:
@@ -236,6 +263,7 @@ class Database:
             self._inline.close()
             self._inline = None
         if self._thread is not None:
+            self._open = False
             self._queue.put(None)
             await asyncio.to_thread(self._thread.join)
             self._thread = None

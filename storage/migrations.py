@@ -657,6 +657,14 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "0013_i14_case_age",
+        # Cases past their working-day target: per open status and kind, those received before a cut-off
+        # (counted from the index alone, for the summary and the queue's "lewat batas").
+        """
+        CREATE INDEX cases_status_kind_created ON cases(status, kind, created_at);
+        """,
+    ),
 ]
 
 

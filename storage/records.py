@@ -4,7 +4,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from storage.crypto import Sealed
 
@@ -194,3 +194,11 @@ class OutboxRecord(Record):
     created_at: datetime
     updated_at: datetime
     sent_at: datetime | None = None
+    # The reply object this row's payload was written from, when this process just wrote it (saves
+    # reading the payload back); never stored.
+    _reply: object = PrivateAttr(default=None)
+
+    @property
+    def reply(self) -> object:
+        """The reply object behind the payload, when known (None otherwise)."""
+        return self._reply

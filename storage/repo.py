@@ -35,6 +35,8 @@ def iso(value: datetime | date | None) -> str | None:
     if value is None:
         return None
     if isinstance(value, datetime):
+        if value.tzinfo is UTC:  # the service's own clock: no conversion needed
+            return value.isoformat()
         return value.astimezone(UTC).isoformat()
     return value.isoformat()
 
@@ -302,7 +304,8 @@ def insert_outbox(
         (contact_id, origin, payload, case_id, stamp, stamp),
     )
     assert cursor.lastrowid is not None
-    return OutboxRecord(
+    # Built from the values just written (already of their types): no validation needed.
+    return OutboxRecord.model_construct(
         id=cursor.lastrowid,
         contact_id=contact_id,
         origin=origin,
@@ -324,10 +327,11 @@ def mark_outbox(
     count_attempt: bool = False,
 ) -> None:
     """Set the status of outbox rows."""
+    stamp = iso(at)
     conn.executemany(
         "UPDATE outbox SET status = ?, error = ?, updated_at = ?, attempts = attempts + ?, "
         "sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END WHERE id = ?",
-        [(status, error, iso(at), int(count_attempt), status, iso(at), outbox_id) for outbox_id in ids],
+        [(status, error, stamp, int(count_attempt), status, stamp, outbox_id) for outbox_id in ids],
     )
 
 

@@ -24,8 +24,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.fake_telegram import over_limit
-
 DATA = Path(__file__).parent / "data" / "whatsapp"
 TOKEN = "test-access-token"
 APP_SECRET = "test-app-secret"
@@ -106,8 +104,14 @@ class FakeGraph:
 
     phone_number_id: str = PHONE_NUMBER_ID
     latency: float = 0.0
-    # Cloud API throughput per business number: sends beyond it in any one second get 130429.
+    # Cloud API throughput per business number: a send that finds `limit_per_second` requests already
+    # in the last second (a sliding window, refused ones counted too: at least as strict as Meta) gets
+    # 130429 and is itself counted.
     limit_per_second: float | None = None
+    # The pair rate (one number to one person): a burst of `pair_burst` sends, then one per
+    # `pair_interval` seconds (a token bucket per recipient); beyond it 131056. None: not enforced.
+    pair_burst: int | None = None
+    pair_interval: float = 6.0
     sent: list[Sent] = field(default_factory=list)
     media: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     # Errors answered to the next sends (any recipient), in order.
@@ -115,12 +119,14 @@ class FakeGraph:
     # Recipients whose 24-hour window is closed: free-form sends to them get 131047.
     closed_windows: set[str] = field(default_factory=set)
     refused: list[tuple[str, int]] = field(default_factory=list)
+    refused_at: list[float] = field(default_factory=list)  # when each refusal was answered (monotonic)
     requests: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     # Uploaded media ids Meta no longer keeps: a message using one is refused with 131053.
     expired_media: set[str] = field(default_factory=set)
     uploads: list[str] = field(default_factory=list)
     _ids: "itertools.count[int]" = field(default_factory=lambda: itertools.count(1))
     _window: deque[float] = field(default_factory=deque)
+    _pairs: dict[str, tuple[float, float]] = field(default_factory=dict)  # recipient -> (tokens, at)
 
     def __post_init__(self) -> None:
         self.app = Starlette(
@@ -147,6 +153,7 @@ class FakeGraph:
 
     async def _messages(self, request: Request) -> Response:
         self.requests["messages"] += 1
+        throttled = self._over_throughput()  # counted as the request arrives
         if self.latency:
             await asyncio.sleep(self.latency)
         if not self._authorised(request):
@@ -158,14 +165,17 @@ class FakeGraph:
         code = None
         if self.fail_next:
             code = self.fail_next.pop(0)
-        elif over_limit(self._window, self.limit_per_second):
+        elif throttled:
             code = 130429
+        elif not self._pair_allows(str(recipient)):
+            code = 131056
         elif recipient in self.closed_windows and body.get("type") != "template":
             code = 131047
         elif body.get("type") == "audio" and not self._known_media(str(body["audio"].get("id"))):
             code = 131053
         if code is not None:
             self.refused.append((recipient, code))
+            self.refused_at.append(time.monotonic())
             return JSONResponse(error_body(code), status_code=400)
         wamid = f"wamid.FAKE{next(self._ids):08d}"
         self.sent.append(Sent(wamid, recipient, body.get("type", ""), body, time.monotonic()))
@@ -174,6 +184,30 @@ class FakeGraph:
         answer["contacts"][0]["input"] = recipient
         answer["messages"][0]["id"] = wamid
         return JSONResponse(answer)
+
+    def _over_throughput(self) -> bool:
+        if not self.limit_per_second:
+            return False
+        now = time.monotonic()
+        window = self._window
+        while window and window[0] <= now - 1.0:
+            window.popleft()
+        window.append(now)  # refused requests count as well
+        return len(window) > self.limit_per_second
+
+    def _pair_allows(self, recipient: str) -> bool:
+        if self.pair_burst is None:
+            return True
+        now = time.monotonic()
+        tokens, at = self._pairs.get(recipient, (float(self.pair_burst), now))
+        tokens = min(float(self.pair_burst), tokens + (now - at) / self.pair_interval)
+        allowed = tokens >= 1.0
+        self._pairs[recipient] = (tokens - 1.0 if allowed else tokens, now)
+        return allowed
+
+    def rejected(self, code: int) -> list[float]:
+        """When each refusal with `code` was answered."""
+        return [at for (_, c), at in zip(self.refused, self.refused_at, strict=True) if c == code]
 
     def _known_media(self, media_id: str) -> bool:
         return media_id in self.media and media_id not in self.expired_media
@@ -225,7 +259,12 @@ class FakeGraph:
         return Response(data, media_type=mime)
 
     async def _dump(self, request: Request) -> Response:
-        return JSONResponse([{"wamid": s.wamid, "to": s.to, "type": s.type, "at": s.at} for s in self.sent])
+        sent = [{"wamid": s.wamid, "to": s.to, "type": s.type, "at": s.at} for s in self.sent]
+        if request.query_params.get("refused"):
+            pairs = zip(self.refused, self.refused_at, strict=True)
+            refused = [{"to": to, "code": code, "at": at} for (to, code), at in pairs]
+            return JSONResponse({"sent": sent, "refused": refused})
+        return JSONResponse(sent)
 
 
 def sign(body: bytes, secret: str = APP_SECRET) -> str:
@@ -296,8 +335,15 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8799)
     parser.add_argument("--latency-ms", type=float, default=0.0, help="delay before answering each send")
     parser.add_argument("--phone-number-id", default="1122334455667")
+    parser.add_argument("--limit", type=float, default=None, help="messages per sliding second (130429)")
+    parser.add_argument("--pair-burst", type=int, default=None, help="pair-rate burst per person (131056)")
     args = parser.parse_args()
-    fake = FakeGraph(phone_number_id=args.phone_number_id, latency=args.latency_ms / 1000)
+    fake = FakeGraph(
+        phone_number_id=args.phone_number_id,
+        latency=args.latency_ms / 1000,
+        limit_per_second=args.limit,
+        pair_burst=args.pair_burst,
+    )
     uvicorn.run(fake.app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
 
 

@@ -81,7 +81,7 @@ async def seed_broadcast(
     broadcast_id: int = await db.write(
         partial(
             outreach.create_broadcast,
-            segment=Segment(),
+            segment=Segment(everyone=True),
             text_id="Pelatihan montir minggu depan.",
             text_en=None,
             template=None,

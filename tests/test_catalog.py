@@ -18,6 +18,7 @@ from handlers.choices import Option, yes_no_options
 from handlers.fields import ChoiceField, IdNumberField, MultiChoiceField, _Base
 from handlers.forms import _SUMMARY_OPTIONS, Form
 from handlers.i18n import DEFAULT_LANGUAGE, LANGUAGES, Catalog, placeholders
+from handlers.staff.errors import CODES
 from storage.records import ALLOWED_TRANSITIONS, CaseKind, CaseStatus
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -533,6 +534,7 @@ def test_every_catalog_key_is_used() -> None:
     used |= {f"kind.{kind}" for kind in CaseKind} | {f"status.{status}" for status in CaseStatus}
     used |= {f"notify.{status}" for status in set().union(*ALLOWED_TRANSITIONS.values())}
     used |= {f"err.{reason}" for reason in invalid_reasons()}
+    used |= {f"staff.error.{code}" for code in CODES}  # every error code of the staff service has words
     families = tuple(use.key for use in USES if use.role == "family")
     assert "kind." in families and "status." in families
     unused = {key for key in CATALOG.messages[DEFAULT_LANGUAGE] if key not in used}

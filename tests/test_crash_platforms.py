@@ -44,6 +44,7 @@ class Platform:
     recipients: Callable[[], list[str]]  # who received a message, one entry per message
     times: Callable[[], list[float]]  # when each arrived (time.monotonic)
     limited: Callable[[], int]  # rate-limit answers (429 / 130429) given
+    refusals: Callable[[], list[float]] = list  # when each throughput refusal was answered (WhatsApp)
 
 
 @contextlib.asynccontextmanager
@@ -69,8 +70,8 @@ async def telegram(rate: float = RATE) -> AsyncIterator[Platform]:
 
 
 @contextlib.asynccontextmanager
-async def whatsapp(rate: float = RATE) -> AsyncIterator[Platform]:
-    fake = FakeGraph(latency=0.03, limit_per_second=rate)
+async def whatsapp(rate: float = RATE, latency: float = 0.03) -> AsyncIterator[Platform]:
+    fake = FakeGraph(latency=latency, limit_per_second=rate)
     server = _Server(uvicorn.Config(fake.app, host="127.0.0.1", port=0, log_config=None, lifespan="off"))
     task = asyncio.create_task(server.serve())
     while not server.started:
@@ -93,6 +94,7 @@ async def whatsapp(rate: float = RATE) -> AsyncIterator[Platform]:
             lambda: [f"whatsapp:{sent.to}" for sent in fake.sent],
             lambda: [sent.at for sent in fake.sent],
             lambda: len(fake.refused),
+            lambda: fake.rejected(130429),
         )
     finally:
         server.should_exit = True

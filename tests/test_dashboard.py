@@ -460,7 +460,7 @@ async def test_a_broadcast_is_composed_counted_sent_and_reported(desk: Desk) -> 
     assert previewed.status_code == 200 and ui("segment.reaches", count=2) in previewed.text
     assert await desk.rows("SELECT id FROM broadcasts") == []
 
-    sent = await desk.client.post("/broadcasts", data=form)
+    sent = await desk.client.post("/broadcasts", data=form | {"confirm": "2"})
     assert sent.status_code == 303
     (broadcast,) = await desk.rows("SELECT id, recipients, status, created_by FROM broadcasts")
     assert broadcast["recipients"] == 2 and broadcast["created_by"] == "staff:siti"
@@ -490,6 +490,8 @@ async def test_a_scheduled_broadcast_can_be_cancelled(desk: Desk, clock: Clock) 
         data={
             "csrf_token": csrf,
             "text_id": "Besok",
+            "seg_everyone": "yes",
+            "confirm": "1",
             "when": "later",
             "date": f"{later:%Y-%m-%d}",
             "time": "10:00",
@@ -538,7 +540,8 @@ async def test_a_programme_invites_a_segment_and_exports_its_attendees(desk: Des
     await desk.programme(csrf, start)
     (programme,) = await desk.rows("SELECT id, quota FROM programmes")
     invited = await desk.client.post(
-        f"/programmes/{programme['id']}/invite", data={"csrf_token": csrf, "seg_skill": "montir"}
+        f"/programmes/{programme['id']}/invite",
+        data={"csrf_token": csrf, "seg_skill": "montir", "confirm": "1"},
     )
     assert invited.status_code == 303
     (rsvp,) = await desk.rows("SELECT status FROM rsvps")

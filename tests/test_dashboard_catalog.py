@@ -8,7 +8,7 @@ from typing import get_args
 
 import pytest
 
-from bot.dashboard import accounts, exports, outreach, simulator
+from bot.dashboard import accounts, admin, exports, outreach, simulator
 from bot.dashboard.cases import SKILLS
 from handlers.i18n import LANGUAGES, Catalog, placeholders
 from handlers.types import RequestKind
@@ -120,7 +120,8 @@ def test_every_member_of_each_family_exists() -> None:
         "role.": list(accounts.ROLES),
         "skill.": list(SKILLS),
         "export.": [*exports.COLUMNS, "sheet"],
-        "broadcast.state_": ["scheduled", "sending", "done", "cancelled"],
+        "broadcast.state_": ["scheduled", "sending", "waiting", "done", "held", "cancelled"],
+        "audit_target.": ["contact", *admin.PARTY_KINDS],
         "reminders.repeat_": ["once", "daily", "weekly", "cron"],
         "weekday.": list(outreach.WEEKDAYS),
         "rsvp.": ["invited", "confirmed", "waiting", "declined"],

@@ -140,7 +140,13 @@ async def test_the_map_filters_by_kind_status_dates_and_segment(desk: Desk) -> N
     # The segment of a past broadcast.
     sent = await desk.client.post(
         "/broadcasts",
-        data={"csrf_token": csrf, "text_id": "Pelatihan montir.", "seg_skill": "montir", "when": "now"},
+        data={
+            "csrf_token": csrf,
+            "text_id": "Pelatihan montir.",
+            "seg_skill": "montir",
+            "when": "now",
+            "confirm": "1",
+        },
     )
     assert sent.status_code == 303
     (broadcast,) = await desk.rows("SELECT id FROM broadcasts")

@@ -280,7 +280,9 @@ async def test_200_interleaved_registrations_are_each_complete_and_correct(
 
     started = time.perf_counter()
     await asyncio.gather(*(converse(c) for c in citizens))
-    assert time.perf_counter() - started < 10
+    # A bound against a stall only (about 2 s on a quiet machine); throughput and latency are measured by
+    # bench/registration_load.py, not here.
+    assert time.perf_counter() - started < 60
 
     references = [await check_registered(service, c) for c in citizens]
     assert len(set(references)) == 200

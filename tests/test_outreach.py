@@ -74,7 +74,7 @@ async def broadcast(
     return await service.db.write(
         partial(
             outreach.create_broadcast,
-            segment=segment or Segment(),
+            segment=segment or Segment(everyone=True),
             text_id=text,
             text_en=text_en,
             template=None,
@@ -117,7 +117,7 @@ async def count(service: Service, segment: Segment) -> tuple[int, list[str]]:
 @pytest.mark.parametrize(
     ("segment", "expected"),
     [
-        (Segment(), 4),
+        (Segment(everyone=True), 4),
         (Segment(kecamatan=["36.74.03"]), 3),
         (Segment(kecamatan=["36.74.06"]), 1),
         (Segment(kelurahan=["36.74.06.1001"]), 1),
@@ -281,7 +281,7 @@ async def test_reminders_due_during_downtime_are_sent_or_skipped(seeded: Service
     fresh = await service.db.write(
         partial(
             outreach.create_reminder,
-            segment=Segment(),
+            segment=Segment(everyone=True),
             text_id="Segera",
             text_en=None,
             due_at=wib("2026-11-20 09:00"),
@@ -294,7 +294,7 @@ async def test_reminders_due_during_downtime_are_sent_or_skipped(seeded: Service
     stale = await service.db.write(
         partial(
             outreach.create_reminder,
-            segment=Segment(),
+            segment=Segment(everyone=True),
             text_id="Kemarin",
             text_en=None,
             due_at=wib("2026-11-19 09:00"),
@@ -320,7 +320,7 @@ async def test_a_crash_mid_dispatch_redoes_the_reminder_once(seeded: Service, cl
     reminder_id = await service.db.write(
         partial(
             outreach.create_reminder,
-            segment=Segment(),
+            segment=Segment(everyone=True),
             text_id="Sekali saja",
             text_en=None,
             due_at=clock.now,

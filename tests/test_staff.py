@@ -22,6 +22,7 @@ from bot.app import Service
 from bot.settings import Settings
 from handlers import router
 from handlers.i18n import Catalog
+from handlers.staff import compose
 from handlers.turn import Turn
 from handlers.types import Reply
 from storage import repo, threads
@@ -205,7 +206,7 @@ async def test_list_filters_newest_first_with_masked_nik_and_duplicate_flag(offi
     assert NIK not in listing
     by_ref = {row.split()[0]: row for row in rows}
     assert MASKED in by_ref[refs["siti"]] and MASKED in by_ref[refs["copy"]]
-    assert by_ref[refs["copy"]].endswith("Aminah Siti [duplikat?]")
+    assert "Aminah Siti [duplikat?]" in by_ref[refs["copy"]]  # then "[lewat batas]": seeded in the past
     assert "[duplikat?]" not in by_ref[refs["siti"]]
     assert "Pondok Aren" in by_ref[refs["siti"]] and "Pamulang" in by_ref[refs["copy"]]
     assert "Ciputat" in by_ref[refs["ktp"]]
@@ -519,12 +520,12 @@ async def test_info_answer_as_a_photo_in_english(office: Office) -> None:
 
 def test_safe_cell_makes_formulas_inert() -> None:
     for risky in ("=1+1", "+62812", "-2+3", "@SUM(A1)", "\t=1", "\r=1", '=HYPERLINK("http://x")'):
-        cell = staff_cli.safe_cell(risky)
+        cell = compose.safe_cell(risky)
         assert cell == "'" + risky
     for plain in ("Siti Aminah", "REG-2026-000001", "3674********0001", "2026-11-20 09:00", "a=b", ""):
-        assert staff_cli.safe_cell(plain) == plain
-    assert staff_cli.safe_cell(None) == ""
-    assert staff_cli.safe_cell(12) == "12"
+        assert compose.safe_cell(plain) == plain
+    assert compose.safe_cell(None) == ""
+    assert compose.safe_cell(12) == "12"
 
 
 async def test_export_is_masked_local_time_filtered_and_formula_safe(office: Office, tmp_path: Path) -> None:

@@ -79,7 +79,7 @@ async def test_reminder_appointment_and_programme_commands(
     code, text = await staff(data, "reminder", "add", "--text", "x", "--cron", "tiap senin")
     assert code == 2
     code, text = await staff(data, "reminder", "list")
-    assert "Posyandu" in text and "0 8 * * mon" in text
+    assert "Posyandu" in text and "setiap Senin 08.00" in text
     code, text = await staff(
         data,
         "appointment",

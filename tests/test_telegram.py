@@ -442,6 +442,11 @@ async def test_staff_commands_queue_case_and_search(tmp_path: Path, clock: Clock
         assert sent[-1].text == t("staff.search_none")
         sent = await w.exchange(STAFF_CHAT, w.fake.group_text(STAFF_CHAT, PETUGAS, "/kasus REG-2026-999999"))
         assert sent[-1].text == t("staff.not_found", reference="REG-2026-999999")
+        # Past the registration target (3 working days), the queue says so.
+        assert t("staff.overdue") not in (sent[-1].text or "")
+        clock.advance(days=10)
+        sent = await w.exchange(STAFF_CHAT, w.fake.group_text(STAFF_CHAT, VIEWER, "/antrian"))
+        assert reference in (sent[-1].text or "") and t("staff.overdue") in (sent[-1].text or "")
         # Ordinary chatter in the group is left alone.
         assert await w.exchange(STAFF_CHAT, w.fake.group_text(STAFF_CHAT, PETUGAS, "selamat pagi")) == []
 

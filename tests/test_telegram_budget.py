@@ -34,17 +34,24 @@ THINK = (3.0, 7.0)  # seconds a person takes to answer a message (uniform)
 
 
 async def person(
-    fake: FakeTelegram, user: int, steps: list[dict[str, Any]], rng: random.Random, latencies: list[float]
+    fake: FakeTelegram,
+    user: int,
+    steps: list[dict[str, Any]],
+    rng: random.Random,
+    latencies: list[float],
+    *,
+    spread: float = SPREAD,
+    think: tuple[float, float] = THINK,
 ) -> None:
     """One person answering at a human pace; each reply timed from the update to its last bubble."""
-    await asyncio.sleep(rng.uniform(0, SPREAD))
+    await asyncio.sleep(rng.uniform(0, spread))
     read = 0
     pushed = 0.0
     for number, step in enumerate(steps):
         if number:
             await more_than(fake, user, read)
             first = fake.to(user)[read]
-            await asyncio.sleep(max(0.0, first.at + rng.uniform(*THINK) - time.monotonic()))
+            await asyncio.sleep(max(0.0, first.at + rng.uniform(*think) - time.monotonic()))
             unit: list[Sent] = fake.to(user)[read:]
             read += len(unit)
             latencies.append(unit[-1].at - pushed)
@@ -52,6 +59,10 @@ async def person(
                 carrier = next((s for s in reversed(unit) if s.buttons), None)
                 assert carrier is not None and any(d == step["choice"] for _, d in carrier.buttons)
                 update = fake.press(user, carrier, step["choice"])
+            elif "contact" in step:
+                update = fake.contact(user, step["contact"])
+            elif "location" in step:
+                update = fake.location(user, *step["location"])
             else:
                 update = fake.text(user, step["text"])
         else:

@@ -115,10 +115,18 @@ async def test_a_petugas_composes_a_broadcast_to_a_kecamatan_with_buttons(
     async with world(tmp_path, clock) as w:
         await seeded(w)
         [panel] = await command(w, PETUGAS, "/siaran")
-        everyone = audience(t("staff.outreach.seg.all"), 4, ["Siti Aminah", "Budi Santoso", "Agus Salim"])
+        # Nobody is chosen at first, and Lanjut does not take an empty choice for everyone.
         assert panel.text == "\n".join(
-            [t("staff.outreach.title_siaran"), everyone, t("staff.outreach.who_hint")]
+            [
+                t("staff.outreach.title_siaran"),
+                t("staff.outreach.audience_none"),
+                t("staff.outreach.who_hint"),
+            ]
         )
+        assert await press(w, PETUGAS, panel, t("staff.outreach.btn.next")) == t("staff.outreach.choose_all")
+        await press(w, PETUGAS, panel, t("staff.outreach.btn.all"))
+        everyone = audience(t("staff.outreach.seg.all"), 4, ["Siti Aminah", "Budi Santoso", "Agus Salim"])
+        assert everyone in (panel.text or "")
         assert t("staff.outreach.btn.kecamatan") in labels(panel)
 
         await press(w, PETUGAS, panel, t("staff.outreach.btn.kecamatan"))
@@ -205,7 +213,9 @@ async def test_one_line_broadcasts_now_and_at_a_time(tmp_path: Path, clock: Cloc
 
         # At a time, with an English version: nothing goes out before it, then each in their language.
         indonesian, english = "Kantor Dinsos tutup besok siang.", "The Dinsos office closes tomorrow at noon."
-        [preview] = await command(w, PETUGAS, f"/siaran waktu=2026-11-21 09:00 | {indonesian} | {english}")
+        [preview] = await command(
+            w, PETUGAS, f"/siaran semua; waktu=2026-11-21 09:00 | {indonesian} | {english}"
+        )
         when = t("staff.outreach.when_at", time="21-11-2026 09:00")
         assert t("staff.outreach.line_time", when=when) in (preview.text or "")
         await press(w, PETUGAS, preview, t("staff.outreach.btn.send"))
@@ -226,7 +236,7 @@ async def test_one_line_broadcasts_now_and_at_a_time(tmp_path: Path, clock: Cloc
         assert received(w, SITI) == [text, indonesian]
 
         # A scheduled broadcast stopped from its progress message: nobody receives it.
-        [preview] = await command(w, PETUGAS, "/siaran waktu=2026-11-22 09:00 | Jangan dikirim.")
+        [preview] = await command(w, PETUGAS, "/siaran semua; waktu=2026-11-22 09:00 | Jangan dikirim.")
         await press(w, PETUGAS, preview, t("staff.outreach.btn.send"))
         await press(w, PETUGAS, preview, t("staff.outreach.btn.progress"))
         assert t("staff.outreach.bstatus.scheduled") in (preview.text or "")
@@ -279,7 +289,7 @@ async def test_a_recurring_reminder_is_made_fires_on_monday_and_is_stopped(
         assert (again.text or "").startswith(t("staff.outreach.cron_bad"))
         assert again.params["reply_markup"]["force_reply"] is True
         [preview] = await reply(w, PETUGAS, again, "0 8 * * mon")
-        schedule = t("staff.outreach.when_cron", cron="0 8 * * mon", time="23-11-2026 08:00")
+        schedule = t("staff.outreach.when_cron", cron="setiap Senin 08.00", time="23-11-2026 08:00")
         assert t("staff.outreach.line_schedule", when=schedule) in (preview.text or "")
         assert audience(t("staff.outreach.seg.kecamatan", names="Setu"), 1, ["Agus Salim"]) in (
             preview.text or ""
@@ -301,7 +311,7 @@ async def test_a_recurring_reminder_is_made_fires_on_monday_and_is_stopped(
         # The list is for every staff member to read; stopping is for admin and petugas.
         [listing] = await command(w, VIEWER, "/pengingat daftar")
         assert t("staff.outreach.btn.stop_reminder", id=1) in labels(listing)
-        assert "0 8 * * mon" in (listing.text or "") and text in (listing.text or "")
+        assert "setiap Senin 08.00" in (listing.text or "") and text in (listing.text or "")
         refusal = await press(w, VIEWER, listing, t("staff.outreach.btn.stop_reminder", id=1))
         assert refusal == t("staff.refused_viewer")
         await press(w, PETUGAS, listing, t("staff.outreach.btn.stop_reminder", id=1))
@@ -352,6 +362,7 @@ async def test_viewers_and_strangers_are_refused_and_audited(tmp_path: Path, clo
         assert await press(w, VIEWER, panel, t("staff.outreach.btn.kecamatan")) == t("staff.refused_viewer")
         assert await press(w, STRANGER, panel, t("staff.outreach.btn.next")) == t("staff.refused")
         assert (panel.text, panel.buttons) == before
+        await press(w, PETUGAS, panel, t("staff.outreach.btn.all"))
         await press(w, PETUGAS, panel, t("staff.outreach.btn.next"))
         prompt = w.fake.to(STAFF_CHAT)[-1]
         assert [s.text for s in await reply(w, STRANGER, prompt, "Kirim ini ke semua")] == [
@@ -438,8 +449,7 @@ def parse(args: str, kind: Kind = "siaran") -> Line:
 @pytest.mark.parametrize(
     ("args", "segment"),
     [
-        ("| Halo semua", Segment()),
-        ("semua | Halo semua", Segment()),
+        ("semua | Halo semua", Segment(everyone=True)),
         ("kec=pd aren, setu | Halo", Segment(kecamatan=[PONDOK_AREN, SETU])),
         ("kelurahan=jurang mangu timur | Halo", Segment(kelurahan=["36.74.03.1011"])),
         ("keterampilan=servis hp, bengkel | Halo", Segment(skills=["service_hp", "montir"])),
@@ -462,12 +472,15 @@ def test_the_one_line_filters(args: str, segment: Segment) -> None:
 
 
 def test_the_one_line_times_and_versions() -> None:
-    line = parse("waktu=2026-11-21 09:00; template=pengumuman | Teks | English text")
+    line = parse("semua; waktu=2026-11-21 09:00; template=pengumuman | Teks | English text")
     assert line.send_at == datetime(2026, 11, 21, 2, 0, tzinfo=UTC)
     assert (line.text, line.text_en, line.template) == ("Teks", "English text", "pengumuman")
-    assert parse("jadwal=0  8 * * mon | Posyandu", "pengingat").cron == "0 8 * * mon"
+    assert parse("semua; jadwal=0  8 * * mon | Posyandu", "pengingat").cron == "0 8 * * mon"
     refused: list[tuple[str, Kind, str]] = [
         ("kecamatan=pondok aren", "siaran", t("staff.outreach.line_no_text")),
+        # An empty filter list used to mean everyone; "semua" must be written.
+        ("| Halo semua", "siaran", t("staff.outreach.line_choose_all")),
+        ("waktu=2026-11-21 09:00 | Halo semua", "pengingat", t("staff.outreach.line_choose_all")),
         ("warna=merah | Halo", "siaran", t("staff.outreach.line_unknown_filter", name="warna")),
         ("jadwal=0 8 * * mon | Halo", "siaran", t("staff.outreach.line_unknown_filter", name="jadwal")),
         ("template=x | Halo", "pengingat", t("staff.outreach.line_unknown_filter", name="template")),

@@ -134,6 +134,7 @@ async def whatsapp(tmp_path: Path, clock: Clock, **options: Any) -> AsyncIterato
             verify_token=VERIFY_TOKEN,
             graph_base_url=base_url,
             retry_base_seconds=0.01,
+            order_hold_ms=10,
             **options,
         )
         service = await build_service(settings, {}, clock=clock)

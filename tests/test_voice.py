@@ -84,13 +84,18 @@ async def spoken(w: World, user: int, sent: list[TgSent]) -> list[TgSent]:
     return texts
 
 
-async def test_telegram_suara_then_register_every_question_with_a_voice_note(
-    tmp_path: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # The first time, each sentence is synthesised before it is sent: seconds on a busy machine.
+@pytest.fixture
+def patient(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first time, each sentence is synthesised before it is sent: seconds on a busy machine."""
     monkeypatch.setattr(
         test_telegram, "within", lambda awaitable, seconds=60.0: asyncio.wait_for(awaitable, seconds)
     )
+
+
+@pytest.mark.usefixtures("patient")
+async def test_telegram_suara_then_register_every_question_with_a_voice_note(
+    tmp_path: Path, clock: Clock
+) -> None:
     async with world(tmp_path, clock) as w:
         say = w.say
 
@@ -141,13 +146,9 @@ async def test_telegram_suara_then_register_every_question_with_a_voice_note(
         assert [s.method for s in sent] == ["sendMessage", "sendMessage"] and sent[0].text == t("voice.off")
 
 
-async def test_telegram_staff_messages_come_with_a_voice_note_too(
-    tmp_path: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.mark.usefixtures("patient")
+async def test_telegram_staff_messages_come_with_a_voice_note_too(tmp_path: Path, clock: Clock) -> None:
     """A person who listens instead of reading hears what staff send: a status change, a free reply."""
-    monkeypatch.setattr(
-        test_telegram, "within", lambda awaitable, seconds=60.0: asyncio.wait_for(awaitable, seconds)
-    )
     async with world(tmp_path, clock) as w:
         await spoken(w, CITIZEN, await w.say(CITIZEN, "SUARA"))
         await spoken(w, CITIZEN, await w.tap(CITIZEN, t("consent.agree")))
@@ -235,6 +236,7 @@ async def test_whatsapp_suara_then_register_every_question_with_a_voice_note(
             verify_token="verify",
             graph_base_url=graph,
             retry_base_seconds=0.01,
+            order_hold_ms=10,
         )
         service = await build_service(settings, {}, clock=clock)
         wa = await build(settings, service)

@@ -78,6 +78,7 @@ class Harness:
             "graph_base_url": "http://graph.test",
             "retry_base_seconds": 0.01,
             "bulk_pair_interval_seconds": 0.3,
+            "order_hold_ms": 10,  # the ordering hold itself: tests/test_inbound_order.py
         }
         settings.whatsapp = WhatsAppSettings(**(options | whatsapp))
         fake = FakeGraph()

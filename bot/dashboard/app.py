@@ -36,6 +36,7 @@ from bot.scheduler import outreach_times
 from bot.settings import Settings
 from bot.web import parse_networks
 from handlers.i18n import LANGUAGES, Catalog
+from handlers.staff.errors import StaffError
 from storage import repo
 
 log = logging.getLogger(__name__)
@@ -140,6 +141,16 @@ class Ctx:
     def msg(self, key: str, **params: object) -> str:
         """A dashboard sentence in the staff member's language."""
         return self.d.ui.text(self.lang, key, **params)
+
+    def problem(self, error: StaffError) -> str:
+        """A staff-service error in the dashboard's words (its code; never the English message)."""
+        key = f"staff_error.{error.code}"
+        if not self.d.ui.has(key):
+            key = "staff_error.refused"
+        try:
+            return self.msg(key, **error.params)
+        except KeyError:
+            return self.msg("staff_error.refused")
 
     def field(self, name: str, default: str = "", limit: int = 5000) -> str:
         """A text field of the posted form, trimmed (files and missing fields give `default`)."""
@@ -247,7 +258,17 @@ class Dashboard:
     # ------------------------------------------------------------ assembly
 
     def _register(self) -> None:
-        from bot.dashboard import admin, cases, conversation, in_doubt, listen, outreach, simulator, voice
+        from bot.dashboard import (
+            admin,
+            cases,
+            conversation,
+            in_doubt,
+            listen,
+            outreach,
+            siks,
+            simulator,
+            voice,
+        )
 
         admin.register(self)
         cases.register(self)
@@ -256,6 +277,7 @@ class Dashboard:
         voice.register(self)
         in_doubt.register(self)
         listen.register(self)
+        siks.register(self)
         if self.config.simulator and self.web_channel is not None:
             simulator.register(self)
 

@@ -9,12 +9,13 @@ import json
 import mimetypes
 import sqlite3
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 from typing import Any
 
 from starlette.responses import FileResponse, Response
 
+from bot.dashboard import admin as admin_words
 from bot.dashboard import conversation, exports, maps, queries
 from bot.dashboard.app import Ctx, Dashboard, Refused
 from bot.dashboard.queries import QueueFilter
@@ -25,7 +26,10 @@ from handlers.fields import PhoneField
 from handlers.forms import VOICE_KINDS, Form, flag_text, flags_of
 from handlers.lost_ktp import LostKtpForm
 from handlers.outreach import OutreachError, create_appointment
+from handlers.registration import SKILLS as SKILL_OPTIONS
 from handlers.registration import RegistrationForm
+from handlers.staff import workdays
+from handlers.staff.compose import read_local
 from handlers.talk import TalkForm
 from handlers.turn import Turn
 from handlers.types import Reply
@@ -44,7 +48,8 @@ FORMS: dict[CaseKind, Form] = {
     CaseKind.AID: AidForm(),
     CaseKind.MESSAGE: TalkForm(),
 }
-NEEDS_NOTE = {CaseStatus.DITOLAK: "case.need_reason", CaseStatus.PERLU_INFO: "case.need_question"}
+# The staff service's refusals that the officer fixes in the same form, in this page's words.
+FORM_PROBLEMS = {"reason_needed": "case.need_reason", "question_needed": "case.need_question"}
 # Served in the page; anything else (an SVG could carry script) is only offered as a download.
 INLINE_MEDIA = {
     "image/jpeg",
@@ -72,6 +77,7 @@ def register(d: Dashboard) -> None:
     d.route("/cases/rows", queue_rows, role="viewer")
     d.route("/cases/{reference}", case_page, role="viewer")
     d.route("/cases/{reference}/messages", case_messages, role="viewer")
+    d.route("/cases/{reference}/print", case_print, role="viewer")
     d.route("/cases/{reference}/preview", status_preview, role="petugas")
     d.route("/cases/{reference}/status", change_status, role="petugas", methods=("POST",))
     d.route("/cases/{reference}/assign", assign, role="petugas", methods=("POST",))
@@ -106,9 +112,17 @@ async def staff_choices(d: Dashboard) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------- summary and queue
 
 
+def overdue_of(ctx: Ctx) -> tuple[str, list[str]]:
+    """The SQL that marks cases past their working-day target, as of now."""
+    targets = ctx.d.service.settings.service.target_days()
+    return workdays.overdue_sql(workdays.overdue_cutoffs(ctx.now, targets, ctx.d.tz))
+
+
 async def summary_page(ctx: Ctx) -> Response:
     """The map of cases per kelurahan, counts by status, kind and kecamatan, new cases per week."""
-    numbers = await queries.summary(ctx.d.db, now=ctx.now, tz=ctx.d.tz)
+    targets = ctx.d.service.settings.service.target_days()
+    cutoffs = workdays.overdue_cutoffs(ctx.now, targets, ctx.d.tz)
+    numbers = await queries.summary(ctx.d.db, now=ctx.now, tz=ctx.d.tz, overdue=cutoffs)
     kecamatan, _ = place_names(ctx.d)
     highest = max([count for _, count in numbers.weeks] + [1])
     return ctx.render(
@@ -136,7 +150,9 @@ async def queue_rows(ctx: Ctx) -> Response:
 async def _queue_values(ctx: Ctx) -> dict[str, Any]:
     d = ctx.d
     flt = QueueFilter.from_query(ctx.request.query_params, d.places, sees_numbers=ctx.user.can_act)
-    page = await queries.queue_page(d.db, flt, tz=d.tz, sealer=d.sealer, page_size=d.config.page_size)
+    page = await queries.queue_page(
+        d.db, flt, tz=d.tz, sealer=d.sealer, page_size=d.config.page_size, overdue=overdue_of(ctx)
+    )
     kecamatan, kelurahan = place_names(d)
     return {
         "f": flt,
@@ -333,6 +349,7 @@ async def case_view(ctx: Ctx, case: CaseRecord, status: int = 200, **extra: Any)
         "chosen": "",
         "note": "",
         "case_map": maps.case_map(d, case, show_point=ctx.user.can_act),
+        "who": partial(admin_words.party_words, ctx),
         **await conversation.thread_values(d, case, contact),
     }
     return ctx.render("case.html", status=status, **(values | extra))
@@ -343,6 +360,41 @@ async def case_page(ctx: Ctx) -> Response:
     case = await _case_or_404(ctx)
     await ctx.audit("case.view", target=case.reference)
     return await case_view(ctx, case)
+
+
+async def case_print(ctx: Ctx) -> Response:
+    """A case on A4 paper: its details, answers (photos as thumbnails) and history, without the menus."""
+    d = ctx.d
+    case = await _case_or_404(ctx)
+    assert case.id is not None
+    await ctx.audit("case.print", target=case.reference)
+    kecamatan, kelurahan = place_names(d)
+    assignee = await d.db.fetchval(
+        "SELECT u.display_name FROM cases AS c JOIN staff_users AS u ON u.id = c.assignee_id WHERE c.id = ?",
+        (case.id,),
+    )
+    late, params = overdue_of(ctx)
+    overdue = await d.db.fetchval(f"SELECT {late} FROM cases AS c WHERE c.id = ?", (*params, case.id))
+    appointments = await d.db.fetchall(
+        "SELECT starts_at, place, note FROM appointments WHERE case_id = ? AND status = 'scheduled' "
+        "ORDER BY starts_at",
+        (case.id,),
+    )
+    return ctx.render(
+        "case_print.html",
+        case=case,
+        answers=answers_of(d, case, ctx.lang, ctx.now, mask_phones=not ctx.user.can_act),
+        events=[(event, *_event_media(d, event.note)) for event in await repo.case_events(d.db, case.id)],
+        appointments=appointments,
+        kecamatan=kecamatan.get(case.kecamatan_code or "", "-"),
+        kelurahan=kelurahan.get(case.kelurahan_code or "", "-"),
+        assignee=assignee,
+        overdue=bool(overdue),
+        simulated=case.contact_id.startswith(SIMULATED),
+        who=partial(admin_words.party_words, ctx),
+        now=ctx.now,
+        printed_by=ctx.user.display_name,
+    )
 
 
 async def case_messages(ctx: Ctx) -> Response:
@@ -358,9 +410,10 @@ async def _preview_text(ctx: Ctx, case: CaseRecord, status: str, note: str) -> s
     contact = await repo.get_contact(ctx.d.db, case.contact_id)
     if contact is None or contact.consent != "granted":
         return ctx.msg("case.preview_unreachable")
-    return casework.citizen_message(
+    said = casework.citizen_notice(
         ctx.d.catalog, contact.language, CaseStatus(status), case.reference, case.kind, note.strip() or None
     )
+    return said[0]
 
 
 async def status_preview(ctx: Ctx) -> Response:
@@ -380,11 +433,11 @@ async def change_status(ctx: Ctx) -> Response:
     if ctx.field("preview"):
         text = await _preview_text(ctx, case, chosen, note)
         return await case_view(ctx, case, preview=text, chosen=chosen, note=note)
-    if chosen not in {str(s) for s in ALLOWED_TRANSITIONS[case.status]}:
+    if chosen not in {str(s) for s in CaseStatus}:
         return await case_view(ctx, case, 400, problem=ctx.msg("case.pick_status"), note=note)
     target = CaseStatus(chosen)
-    if target in NEEDS_NOTE and not note:
-        return await case_view(ctx, case, 400, problem=ctx.msg(NEEDS_NOTE[target]), chosen=chosen)
+    # The rules (which moves are allowed, which need a note) are the staff service's; the page only words
+    # what it says.
     try:
         await ctx.d.db.write(
             partial(
@@ -397,9 +450,13 @@ async def change_status(ctx: Ctx) -> Response:
                 at=ctx.now,
             )
         )
-    except CaseworkError as error:  # e.g. someone else moved it a moment ago
+    except CaseworkError as error:  # e.g. no reason given, or someone else moved it a moment ago
+        if error.code in FORM_PROBLEMS:
+            return await case_view(ctx, case, 400, problem=ctx.msg(FORM_PROBLEMS[error.code]), chosen=chosen)
         fresh = await _case_or_404(ctx)
-        return await case_view(ctx, fresh, 409, problem=ctx.msg("case.not_done", reason=str(error)))
+        raced = fresh.status != case.status  # 409: someone else moved it; 400: a move the rules refuse
+        problem = ctx.msg("case.not_done", reason=ctx.problem(error))
+        return await case_view(ctx, fresh, 409 if raced else 400, problem=problem, note=note)
     ctx.d.service.dispatcher.wake()
     return ctx.redirect(f"/cases/{case.reference}", done="status")
 
@@ -468,12 +525,8 @@ async def add_note(ctx: Ctx) -> Response:
 
 
 def parse_local(day: str, clock: str, tz: Any) -> datetime | None:
-    """A date (YYYY-MM-DD) and time (HH:MM) typed in WIB, as UTC; None when unreadable."""
-    try:
-        local = datetime.strptime(f"{day.strip()} {clock.strip()}", "%Y-%m-%d %H:%M")
-    except ValueError:
-        return None
-    return local.replace(tzinfo=tz).astimezone(UTC)
+    """A date (17-08-2026 or 2026-08-17) and time (HH:MM) typed in WIB, as UTC; None when unreadable."""
+    return read_local(day, clock, tz)
 
 
 async def set_appointment(ctx: Ctx) -> Response:
@@ -586,7 +639,7 @@ async def persons_page(ctx: Ctx) -> Response:
     )
 
 
-SKILLS = ("masak", "rias", "menjahit", "montir", "service_hp", "lainnya")
+SKILLS = tuple(option.key for option in SKILL_OPTIONS)  # one list of skills: the registration form's
 
 
 async def person_page(ctx: Ctx) -> Response:

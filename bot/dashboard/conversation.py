@@ -113,8 +113,11 @@ async def reply(ctx: Ctx) -> Response:
             actor=ctx.user.actor,
             now=ctx.now,
         )
-    except CaseworkError:
-        return await _again(ctx, case, "case.reply_not_sent", 409)
+    except CaseworkError as error:
+        from bot.dashboard.cases import case_view  # the page this form is on
+
+        reason = ctx.msg("case.reply_refused", reason=ctx.problem(error))
+        return await case_view(ctx, case, 409, problem=reason)
     ctx.d.service.dispatcher.wake()
     return ctx.redirect(f"/cases/{case.reference}", done="reply_held" if sent.held_reason else "reply")
 

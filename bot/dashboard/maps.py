@@ -151,7 +151,7 @@ async def _segment(ctx: Ctx, flt: MapFilter) -> tuple[Segment | None, str | None
             segment = Segment.model_validate(json.loads(stored))
             return segment, segment_words(ctx, segment)
     segment = segment_from(ctx, from_form=False)
-    if segment == Segment():
+    if not segment.has_filters():
         return None, None
     return segment, segment_words(ctx, segment)
 

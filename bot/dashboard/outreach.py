@@ -14,11 +14,13 @@ from typing import Any
 from starlette.responses import Response
 
 from bot.dashboard.app import Ctx, Dashboard, Refused
-from bot.dashboard.cases import SKILLS, parse_local, place_names
-from bot.staff_cli import safe_cell
+from bot.dashboard.cases import SKILLS, place_names
 from handlers import outreach
-from handlers.outreach import OutreachError
+from handlers.outreach import OutreachError, QuietHours
 from handlers.segments import Segment
+from handlers.staff.compose import describe_cron, read_day, safe_cell
+from handlers.staff.compose import number as grouped
+from handlers.staff.compose import read_local as parse_local
 from storage import repo
 from storage.records import CaseKind, CaseStatus
 
@@ -55,6 +57,7 @@ def register(d: Dashboard) -> None:
     d.route("/programmes/{programme_id:int}", programme_page, role="viewer")
     d.route("/programmes/{programme_id:int}/invite", invite, role="petugas", methods=("POST",))
     d.route("/programmes/{programme_id:int}/attendees.csv", attendees_csv, role="viewer")
+    d.route("/programmes/{programme_id:int}/print", attendees_print, role="viewer")
 
 
 # ---------------------------------------------------------------- segments
@@ -74,10 +77,7 @@ def segment_from(ctx: Ctx, *, from_form: bool) -> Segment:
     kecamatan, kelurahan = place_names(ctx.d)
 
     def day(name: str) -> date | None:
-        try:
-            return date.fromisoformat(one(name)) if one(name) else None
-        except ValueError:
-            return None
+        return read_day(one(name))
 
     disaster = one("seg_disaster")
     language = one("seg_language")
@@ -91,6 +91,7 @@ def segment_from(ctx: Ctx, *, from_form: bool) -> Segment:
         registered_from=day("seg_from"),
         registered_to=day("seg_to"),
         language=language if language in ("id", "en") else None,
+        everyone=one("seg_everyone") == "yes",
     )
 
 
@@ -131,10 +132,14 @@ def segment_words(ctx: Ctx, segment: Segment) -> str:
         )
     if segment.language:
         parts.append(ctx.msg(f"segment.language_{segment.language}"))
-    return "; ".join(parts) or ctx.msg("segment.everyone")
+    if parts:
+        return "; ".join(parts)
+    return ctx.msg("segment.everyone" if segment.everyone else "segment.not_chosen")
 
 
 async def _preview(ctx: Ctx, segment: Segment) -> tuple[int, list[str]]:
+    if not segment.chosen():
+        return 0, []
     count, sample = await ctx.d.db.write(partial(outreach.preview, segment=segment, tz=ctx.d.tz))
     return int(count), list(sample)
 
@@ -142,8 +147,35 @@ async def _preview(ctx: Ctx, segment: Segment) -> tuple[int, list[str]]:
 async def segment_preview(ctx: Ctx) -> Response:
     """How many people a segment reaches, with a few names (shown while the form is filled in)."""
     segment = segment_from(ctx, from_form=False)
+    return ctx.render("_segment_preview.html", **(await _preview_values(ctx, segment)))
+
+
+async def _preview_values(ctx: Ctx, segment: Segment) -> dict[str, Any]:
+    """What the recipients block shows: the count (in the staff member's digits), a sample, the words."""
     count, sample = await _preview(ctx, segment)
-    return ctx.render("_segment_preview.html", count=count, sample=sample, words=segment_words(ctx, segment))
+    return {
+        "count": count,
+        "shown": grouped(count, ctx.lang),
+        "sample": sample,
+        "words": segment_words(ctx, segment),
+        "chosen": segment.chosen(),
+    }
+
+
+def confirmation(ctx: Ctx, count: int, question: str) -> tuple[bool, dict[str, Any] | None]:
+    """Whether the form carries a confirmation for exactly `count` recipients; if not, what to ask.
+
+    The count travels back with the button, so a segment that grew or shrank meanwhile is asked again."""
+    given = ctx.field("confirm")
+    if given == str(count) and not ctx.field("preview"):
+        return True, None
+    changed = ctx.msg("broadcast.count_changed", count=grouped(count, ctx.lang)) if given else None
+    return False, {
+        "count": count,
+        "shown": grouped(count, ctx.lang),
+        "question": ctx.msg(question, count=grouped(count, ctx.lang)),
+        "changed": changed,
+    }
 
 
 def _segment_form_values(ctx: Ctx) -> dict[str, Any]:
@@ -161,11 +193,15 @@ def _segment_form_values(ctx: Ctx) -> dict[str, Any]:
 # ---------------------------------------------------------------- broadcasts
 
 
-def display_state(progress: dict[str, Any]) -> str:
-    """The broadcast's state as staff see it: a sending broadcast with nothing left to send is done."""
-    pending = sum(progress["counts"].get(status, 0) for status in PENDING)
-    if progress["status"] == "sending" and pending == 0:
-        return "done"
+def display_state(progress: dict[str, Any], quiet: QuietHours, now: datetime) -> str:
+    """The broadcast's state as staff see it: a sending broadcast with nothing left to send is done, or
+    held when some messages wait for the citizen to write first; during the quiet hours it waits."""
+    counts = progress["counts"]
+    pending = sum(counts.get(status, 0) for status in PENDING)
+    if progress["status"] == "sending" and pending and quiet.active(now) and not counts.get("sending"):
+        return "waiting"
+    if progress["status"] in ("sending", "done") and pending == 0:
+        return "held" if counts.get("held") else "done"
     return str(progress["status"])
 
 
@@ -176,14 +212,20 @@ async def broadcasts_page(ctx: Ctx) -> Response:
     for row in rows:
         progress = await ctx.d.db.write(partial(outreach.broadcast_progress, broadcast_id=row[0]))
         segment = Segment.model_validate(progress["segment"])
-        items.append(progress | {"state": display_state(progress), "words": segment_words(ctx, segment)})
+        state = display_state(progress, ctx.d.times.quiet, ctx.now)
+        items.append(progress | {"state": state, "words": segment_words(ctx, segment)})
     return ctx.render("broadcasts.html", items=items)
 
 
 async def new_broadcast(ctx: Ctx) -> Response:
     """The compose form."""
     return ctx.render(
-        "broadcast_new.html", problem=None, values={}, preview=None, **_segment_form_values(ctx)
+        "broadcast_new.html",
+        problem=None,
+        values={},
+        preview=None,
+        confirm=None,
+        **_segment_form_values(ctx),
     )
 
 
@@ -195,22 +237,26 @@ async def create_broadcast(ctx: Ctx) -> Response:
     template = ctx.field("template", limit=200)
     later = ctx.field("when") == "later"
     send_at = parse_local(ctx.field("date"), ctx.field("time"), ctx.d.tz) if later else ctx.now
-    count, sample = await _preview(ctx, segment)
-    preview = {"count": count, "sample": sample, "words": segment_words(ctx, segment)}
+    preview = await _preview_values(ctx, segment)
+    count = int(preview["count"])
     problem = None
     if not text_id:
         problem = ctx.msg("broadcast.need_text")
     elif send_at is None:
         problem = ctx.msg("broadcast.need_time")
+    elif not segment.chosen():
+        problem = ctx.msg("segment.choose_everyone")
     elif count == 0:
         problem = ctx.msg("broadcast.nobody")
-    if problem is not None or ctx.field("preview"):
+    confirmed, confirm = confirmation(ctx, count, "broadcast.confirm_question")
+    if problem is not None or not confirmed:
         return ctx.render(
             "broadcast_new.html",
             status=400 if problem else 200,
             problem=problem,
             values=_form_dict(ctx),
             preview=preview,
+            confirm=None if problem else confirm,
             **_segment_form_values(ctx),
         )
     assert send_at is not None
@@ -250,7 +296,7 @@ async def _progress(ctx: Ctx) -> dict[str, Any]:
         progress = await ctx.d.db.write(partial(outreach.broadcast_progress, broadcast_id=broadcast_id))
     except OutreachError:
         raise Refused(404, "refused.no_broadcast") from None
-    state = display_state(progress)
+    state = display_state(progress, ctx.d.times.quiet, ctx.now)
     counts = progress["counts"]
     finished = sum(counts.get(s, 0) for s in REPORT_STATUSES if s not in PENDING and s != "cancelled")
     quiet = ctx.d.times.quiet
@@ -260,7 +306,7 @@ async def _progress(ctx: Ctx) -> dict[str, Any]:
         "state": state,
         "finished": finished,
         "statuses": REPORT_STATUSES,
-        "quiet_until": waits_for if state in ("scheduled", "sending") else None,
+        "quiet_until": waits_for if state in ("scheduled", "sending", "waiting") else None,
     }
 
 
@@ -335,7 +381,11 @@ def cron_of(ctx: Ctx) -> str | None:
 async def _reminders(ctx: Ctx, status: int = 200, **values: Any) -> Response:
     d = ctx.d
     reminders = [
-        dict(row) | {"words": segment_words(ctx, Segment.model_validate_json(row["segment"]))}
+        dict(row)
+        | {
+            "words": segment_words(ctx, Segment.model_validate_json(row["segment"])),
+            "repeat": describe_cron(row["cron"], ctx.d.catalog, ctx.lang) if row["cron"] else None,
+        }
         for row in await d.db.fetchall(
             "SELECT id, kind, due_at, cron, text_id, text_en, segment, created_by FROM reminders "
             "WHERE status = 'active' AND kind IN ('segment', 'recurring') ORDER BY due_at LIMIT 200"
@@ -486,7 +536,9 @@ async def programme_page(ctx: Ctx, status: int = 200, **values: Any) -> Response
     programme, rows = await _programme(ctx)
     values.setdefault("problem", None)
     values.setdefault("preview", None)
-    values.setdefault("values", {})
+    values.setdefault("confirm", None)
+    # The invitation starts aimed at the programme's own skill, never at everyone.
+    values.setdefault("values", {"seg_skill": [programme["skill"]]})
     return ctx.render(
         "programme.html",
         status=status,
@@ -502,12 +554,22 @@ async def invite(ctx: Ctx) -> Response:
     """Invite a segment (Ya / Tidak buttons); everyone already invited is left alone."""
     programme, _ = await _programme(ctx)
     segment = segment_from(ctx, from_form=True)
-    count, sample = await _preview(ctx, segment)
-    preview = {"count": count, "sample": sample, "words": segment_words(ctx, segment)}
-    if ctx.field("preview") or count == 0:
-        problem = ctx.msg("broadcast.nobody") if count == 0 else None
+    preview = await _preview_values(ctx, segment)
+    count = int(preview["count"])
+    problem = None
+    if not segment.chosen():
+        problem = ctx.msg("segment.choose_everyone")
+    elif count == 0:
+        problem = ctx.msg("broadcast.nobody")
+    confirmed, confirm = confirmation(ctx, count, "programmes.confirm_question")
+    if problem is not None or not confirmed:
         return await programme_page(
-            ctx, 400 if problem else 200, problem=problem, preview=preview, values=_form_dict(ctx)
+            ctx,
+            400 if problem else 200,
+            problem=problem,
+            preview=preview,
+            confirm=None if problem else confirm,
+            values=_form_dict(ctx),
         )
     await ctx.d.db.write(
         partial(
@@ -522,6 +584,20 @@ async def invite(ctx: Ctx) -> Response:
     )
     ctx.d.service.dispatcher.wake()
     return ctx.redirect(f"/programmes/{programme['id']}", done="invited")
+
+
+async def attendees_print(ctx: Ctx) -> Response:
+    """The attendee list on A4 paper, with a column to sign on the day."""
+    programme, rows = await _programme(ctx)
+    await ctx.audit("programme.print", target=f"programme:{programme['id']}", detail=f"{len(rows)} rows")
+    return ctx.render(
+        "programme_print.html",
+        programme=programme,
+        attendees=rows,
+        confirmed=sum(1 for r in rows if r["status"] == "confirmed"),
+        now=ctx.now,
+        printed_by=ctx.user.display_name,
+    )
 
 
 async def attendees_csv(ctx: Ctx) -> Response:

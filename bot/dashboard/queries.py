@@ -5,7 +5,10 @@ is a short index walk even with 100,000 cases. Counts are capped (a page says "1
 broad filter never scans the whole table just to print a number.
 """
 
+import asyncio
+import contextlib
 import re
+import sqlite3
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -14,6 +17,8 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from handlers.places import Places
+from handlers.staff.compose import read_day
+from handlers.staff.workdays import OPEN_STATUSES as WAITING_ON_STAFF
 from handlers.validators import phone_key
 from storage.crypto import Sealer
 from storage.db import Database
@@ -43,6 +48,7 @@ SORTS = {
     "": "c.id DESC",
     "urgent": "c.urgency_rank, c.id DESC",  # darurat first
     "waiting": "c.waiting_since, c.id DESC",  # waiting longest first (cases with new messages only)
+    "overdue": "overdue DESC, c.created_at, c.id",  # past their working-day target first, oldest first
 }
 
 
@@ -58,11 +64,8 @@ def day_start(day: date, tz: ZoneInfo) -> str:
 
 
 def parse_day(text: str) -> date | None:
-    """An ISO date typed in a filter, or None when empty or not a date."""
-    try:
-        return date.fromisoformat(text) if text else None
-    except ValueError:
-        return None
+    """A date typed in a filter (17-08-2026 or 2026-08-17), or None when empty or not a date."""
+    return read_day(text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,10 +288,19 @@ class QueuePage:
 
 
 async def queue_page(
-    db: Database, flt: QueueFilter, *, tz: ZoneInfo, sealer: Sealer, page_size: int
+    db: Database,
+    flt: QueueFilter,
+    *,
+    tz: ZoneInfo,
+    sealer: Sealer,
+    page_size: int,
+    overdue: tuple[str, list[str]] = ("0", []),
 ) -> QueuePage:
-    """The cases the filter selects, newest first, one page of them."""
+    """The cases the filter selects, newest first, one page of them; `overdue` (an SQL expression over
+    `cases AS c` and its parameters, from `handlers.staff.workdays.overdue_sql`) marks those past their
+    working-day target."""
     where, params = flt.where(tz, sealer)
+    late, late_params = overdue
     # With the unread filter, counting reads only the small partial index that holds the filter columns.
     source = f"cases AS c{UNREAD_INDEX if flt.unread else ''}"
     rows_source, order, cap = "cases AS c", SORTS[flt.sort], COUNT_CAP
@@ -311,10 +323,10 @@ async def queue_page(
     pages = max(1, min(MAX_PAGE, -(-total // page_size)))
     page = min(flt.page, pages)
     rows = await db.fetchall(
-        f"SELECT {QUEUE_COLUMNS}, u.display_name AS assignee_name FROM {rows_source} "
+        f"SELECT {QUEUE_COLUMNS}, u.display_name AS assignee_name, {late} AS overdue FROM {rows_source} "
         f"LEFT JOIN staff_users AS u ON u.id = c.assignee_id WHERE {where} "
         f"ORDER BY {order} LIMIT ? OFFSET ?",
-        (*params, page_size, (page - 1) * page_size),
+        (*late_params, *params, page_size, (page - 1) * page_size),
     )
     return QueuePage([dict(row) for row in rows], total, capped, page, pages)
 
@@ -363,6 +375,35 @@ async def iter_cases(
         last_id = rows[-1]["id"]
 
 
+async def iter_export_rows(
+    db: Database, flt: QueueFilter, *, tz: ZoneInfo, sealer: Sealer, batch: int = 5000
+) -> AsyncIterator[list[sqlite3.Row]]:
+    """Every case the filter selects (oldest first) as rows of `exports.EXPORT_SELECT`, in batches:
+    memory stays flat and rows are read by position (no dict per case)."""
+    from bot.dashboard.exports import EXPORT_SELECT
+
+    where, params = flt.where(tz, sealer)
+    sql = (
+        f"SELECT {EXPORT_SELECT} FROM cases AS c LEFT JOIN staff_users AS u "
+        f"ON u.id = c.assignee_id WHERE {where} AND c.id > ? ORDER BY c.id LIMIT ?"
+    )
+    # The next batch is read (on a reader thread, SQLite working outside the GIL) while the caller
+    # turns the current one into file rows.
+    pending = asyncio.ensure_future(db.fetchall(sql, (*params, 0, batch)))
+    try:
+        while True:
+            rows = await pending
+            if not rows:
+                return
+            pending = asyncio.ensure_future(db.fetchall(sql, (*params, rows[-1][-1], batch)))
+            yield rows
+    finally:
+        if not pending.done():
+            pending.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await pending
+
+
 @dataclass(frozen=True, slots=True)
 class Summary:
     """The numbers on the first page."""
@@ -374,10 +415,19 @@ class Summary:
     weeks: list[tuple[date, int]]
     open_unassigned: int
     today: int
+    overdue: int = 0
 
 
-async def summary(db: Database, *, now: datetime, tz: ZoneInfo, weeks: int = 12) -> Summary:
-    """Counts by status, kind and kecamatan, and new cases per week (Monday to Sunday, WIB).
+async def summary(
+    db: Database,
+    *,
+    now: datetime,
+    tz: ZoneInfo,
+    weeks: int = 12,
+    overdue: Mapping[str, str] | None = None,
+) -> Summary:
+    """Counts by status, kind and kecamatan, new cases per week (Monday to Sunday, WIB), and the cases
+    past their working-day target (`overdue`: per kind, the cut-off of `workdays.overdue_cutoffs`).
 
     Read from the counts the store keeps up to date (`case_tally` per status, kind, place and
     assignment; `case_hours` per hour of creation, migration 0013), so the page costs the same at a
@@ -421,6 +471,16 @@ async def summary(db: Database, *, now: datetime, tz: ZoneInfo, weeks: int = 12)
             (*CASE_KINDS, _hour(day_start(local_today, tz))),
         )
     )
+    # Per open status and kind, an index range (migration 0013_i14_case_age): no table reads.
+    late_count = 0
+    for status in WAITING_ON_STAFF:
+        for kind, cutoff in (overdue or {}).items():
+            late_count += int(
+                await db.fetchval(
+                    "SELECT COUNT(*) FROM cases WHERE status = ? AND kind = ? AND created_at < ?",
+                    (status, kind, cutoff),
+                )
+            )
     return Summary(
         total=sum(by_status.values()),
         by_status=by_status,
@@ -429,6 +489,7 @@ async def summary(db: Database, *, now: datetime, tz: ZoneInfo, weeks: int = 12)
         weeks=series,
         open_unassigned=open_unassigned,
         today=today,
+        overdue=late_count,
     )
 
 

@@ -121,10 +121,17 @@ def test_an_officer_broadcasts_to_a_segment_and_watches_it_finish(
     page.get_by_role("link", name=ui("broadcasts.new")).click()
     page.get_by_label(ui("broadcast.text_id")).fill("Pelatihan montir hari Senin di Panti Tunas Sosial.")
     preview = page.locator("#segment-preview")
-    expect(preview).to_contain_text(ui("segment.reaches", count=5))  # everyone, counted as the page opens
+    expect(preview).to_contain_text(ui("segment.not_chosen_hint"))  # nobody until chosen
+    page.get_by_label(ui("segment.everyone_choice")).check()
+    expect(preview).to_contain_text(ui("segment.reaches", count=5))
+    page.get_by_label(ui("segment.everyone_choice")).uncheck()
     page.locator("select[name=seg_kecamatan]").select_option(PONDOK_AREN)
     expect(preview).to_contain_text(ui("segment.reaches", count=4))  # Budi lives in Serpong
     page.get_by_role("button", name=ui("broadcast.send_button")).click()
+    # Nothing is sent before the officer confirms the count.
+    expect(page.get_by_text(ui("broadcast.confirm_question", count=4))).to_be_visible()
+    assert query(live.data_dir, "SELECT COUNT(*) AS n FROM broadcasts") == [{"n": 0}]
+    page.get_by_role("button", name=ui("broadcast.confirm_button", count=4)).click()
 
     expect(page.get_by_role("heading", name=re.compile(r"#\d+"))).to_be_visible()
     progress = page.locator("#broadcast-progress")

@@ -44,8 +44,9 @@ from bot.channels.telegram.render import strip_number
 from bot.channels.telegram.sender import TelegramChannel, retry_seconds
 from bot.channels.telegram.staff import StaffDesk, parse_roles
 from bot.channels.telegram.transport import AiohttpRequest
-from bot.engine import FairLanes, mark_flooding
+from bot.engine import mark_flooding
 from bot.media import MediaStore
+from bot.ordering import OrderedLanes
 from bot.settings import Settings
 from handlers.types import Inbound
 
@@ -79,13 +80,20 @@ class TelegramAdapter:
         media = MediaStore(settings.store.data_dir)
         self.reader = InboundReader(bot, media)
         self.inbox = Inbox(service.db, service.engine.clock, service.services.sealer.cipher("webhook-inbox"))
-        self.lanes = FairLanes(
+        # One user's updates in update_id order: in webhook mode an update that skips one not yet
+        # received waits up to `order_hold_ms` for it (polling receives them in order).
+        self.lanes = OrderedLanes(
             telegram.concurrency,
+            hold=telegram.order_hold_ms / 1000,
             backlog=telegram.per_chat_backlog,
             reload=self._reload,
             on_flood=partial(mark_flooding, service.db, service.engine.clock, "telegram"),
             name="Telegram",
+            acks=service.acks,
         )
+        # update_ids received: all up to `_floor`, and those above it in `_above` (a gap below them).
+        self._floor: int | None = None
+        self._above: set[int] = set()
         self.max_body_bytes = settings.web.max_body_bytes
         self.staff: StaffDesk | None = None
         if telegram.staff_chat_id is not None:
@@ -250,23 +258,55 @@ class TelegramAdapter:
                 update = Update.de_json(data, self.bot)
             except (ValueError, TypeError, KeyError, AttributeError):
                 return Response(status_code=400)
-            [inbox_id] = await self.inbox.store([bytes(body)])
-            self.accept(update, inbox_id)
+            with self.service.acks.receiving():
+                [inbox_id] = await self.inbox.store([bytes(body)], urgent=True)
+            self.accept(update, inbox_id, webhook=True)
             return Response(status_code=200)
 
         return Route(self.settings.webhook_path, receive, methods=["POST"])
 
-    def accept(self, update: Update, inbox_id: int) -> None:
-        """Queue an update in its user's lane."""
+    def accept(self, update: Update, inbox_id: int, *, webhook: bool = False) -> None:
+        """Queue an update in its user's lane, in update_id order. A webhook delivery that skips an
+        update_id not yet received waits for it (up to the hold); otherwise it goes at once."""
         user = update.effective_user
         key: Any = (
             user.id
             if user is not None
             else ("chat", update.effective_chat.id if update.effective_chat else 0)
         )
-        self.lanes.submit(key, partial(self._handle, update, inbox_id), token=inbox_id)
+        gap = webhook and self._received(update.update_id)
+        if gap:
+            # Whatever is still missing then was lost or filtered: stop waiting for it.
+            asyncio.get_running_loop().call_later(self.lanes.hold, self._settle_gap, update.update_id)
+        self.lanes.submit(
+            key,
+            (update.update_id,),
+            partial(self._handle, update, inbox_id),
+            token=inbox_id,
+            hold=None if gap else 0.0,
+        )
 
-    async def _reload(self, key: object, token: object) -> Callable[[], Awaitable[None]] | None:
+    def _received(self, update_id: int) -> bool:
+        """Note an update_id; whether one below it is still missing (the first after a start has
+        nothing to compare with)."""
+        if self._floor is None:
+            self._floor = update_id
+        elif update_id > self._floor:
+            self._above.add(update_id)
+            while self._floor + 1 in self._above:
+                self._floor += 1
+                self._above.discard(self._floor)
+        return update_id > self._floor
+
+    def _settle_gap(self, update_id: int) -> None:
+        if self._floor is not None and update_id > self._floor:
+            self._floor = update_id
+            self._above = {i for i in self._above if i > update_id}
+            while self._floor + 1 in self._above:
+                self._floor += 1
+                self._above.discard(self._floor)
+
+    async def _reload(self, token: object) -> Callable[[], Awaitable[None]] | None:
         """A flooding user's update, read back from the inbox when its turn comes."""
         assert isinstance(token, int)
         body = await self.inbox.load(token)

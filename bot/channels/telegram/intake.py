@@ -5,12 +5,12 @@ or the next `getUpdates` offset), and deletes it once handled; updates found the
 process died in between) are handled then. The engine records every `update_id` in the same
 transaction as its effects, so an update handled twice changes nothing and sends nothing twice.
 
-Each user has a FIFO lane (`bot.engine.FairLanes`): one user's updates run one after another in arrival
-order, different users concurrently and in turn, and a user who floods the bot keeps only a few updates
-in memory (the rest are read back from the inbox when their turn comes), so polling never stops for
-everyone else. python-telegram-bot's `Application` would either run every update one at a time, or,
-with `concurrent_updates`, lose the per-user order; so the channel feeds its own lanes from PTB's
-`getUpdates` and `Update.de_json`.
+Each user has a lane (`bot.ordering.OrderedLanes` over `bot.engine.FairLanes`): one user's updates run
+one after another in update_id order, different users concurrently and in turn, and a user who floods
+the bot keeps only a few updates in memory (the rest are read back from the inbox when their turn
+comes), so polling never stops for everyone else. python-telegram-bot's `Application` would either run
+every update one at a time, or, with `concurrent_updates`, lose the per-user order; so the channel feeds
+its own lanes from PTB's `getUpdates` and `Update.de_json`.
 """
 
 import asyncio
@@ -69,10 +69,12 @@ class Inbox:
         self._failed: list[tuple[int, str]] = []
         self._wake = asyncio.Event()
 
-    async def store(self, bodies: list[bytes]) -> list[int]:
-        """Keep raw updates (one transaction); return their inbox ids."""
+    async def store(self, bodies: list[bytes], *, urgent: bool = False) -> list[int]:
+        """Keep raw updates (one transaction); return their inbox ids. `urgent`: a webhook waiting for
+        its answer goes before queued writes."""
         sealed = [self.cipher.seal(body) for body in bodies]
-        return await self.db.write(partial(_store, bodies=sealed, at=repo.iso(self.clock()) or ""))
+        keep = partial(_store, bodies=sealed, at=repo.iso(self.clock()) or "")
+        return await self.db.submit(keep, urgent=urgent)
 
     def settle(self, inbox_id: int, error: str | None = None) -> None:
         """Mark an update handled (or failed); written in batches."""

@@ -58,13 +58,13 @@ from telegram.error import BadRequest, TelegramError
 
 from bot.channels.telegram.render import split_text
 from bot.scheduler import outreach_times
-from bot.staff_outreach import parse_local
 from handlers import outreach
 from handlers.i18n import Catalog
 from handlers.outreach import OutreachError, QuietHours
 from handlers.places import Places
 from handlers.registration import SKILLS
 from handlers.segments import Segment
+from handlers.staff.compose import describe_cron, describe_segment, number, read_moment
 from handlers.validators import normalize
 from storage import repo
 from storage.records import CaseKind, CaseStatus, OutboxStatus
@@ -285,6 +285,7 @@ def parse_line(
             return LineError(t("staff.outreach.line_unknown_value", name=label.strip(), value=word))
 
         if name == "all":
+            values["everyone"] = True
             continue
         if name in ("kecamatan", "kelurahan", "skills", "kinds", "statuses") and not words:
             raise unknown(value)
@@ -348,6 +349,8 @@ def parse_line(
     if kind == "pengingat" and (send_at is None) == (cron is None):
         raise LineError(t("staff.outreach.line_when"))
     segment = Segment(**{k: list(dict.fromkeys(v)) if isinstance(v, list) else v for k, v in values.items()})
+    if not segment.chosen():
+        raise LineError(t("staff.outreach.line_choose_all"))
     return Line(segment, text, english or None, send_at, cron, template)
 
 
@@ -359,10 +362,9 @@ def time_example(now: datetime, tz: "ZoneInfo") -> str:
 
 def read_time(text: str, *, tz: "ZoneInfo", now: datetime, t: Callable[..., str]) -> datetime:
     """A typed 'YYYY-MM-DD HH:MM' (WIB) in the future."""
-    try:
-        at = parse_local(text, tz)
-    except OutreachError:
-        raise LineError(t("staff.outreach.time_format", example=time_example(now, tz))) from None
+    at = read_moment(text, tz)
+    if at is None:
+        raise LineError(t("staff.outreach.time_format", example=time_example(now, tz)))
     if at <= now:
         raise LineError(t("staff.outreach.time_past", example=time_example(now, tz)))
     return at
@@ -478,66 +480,26 @@ class OutreachDesk:
 
     # ------------------------------------------------------------ describing things
 
+    def _cron_words(self, cron: str) -> str:
+        return describe_cron(cron, self.catalog, self.desk.language)
+
     def describe(self, segment: Segment) -> str:
         """Who a segment reaches, in words."""
-        parts: list[str] = []
-
-        def names(codes: list[str], lookup: Callable[[str], Any]) -> str:
-            found = []
-            for code in codes:
-                try:
-                    found.append(lookup(code).name)
-                except KeyError:
-                    found.append(code)
-            return ", ".join(found)
-
-        if segment.kecamatan:
-            parts.append(
-                self.t(
-                    "staff.outreach.seg.kecamatan",
-                    names=names(segment.kecamatan, self.places.kecamatan_by_code),
-                )
-            )
-        if segment.kelurahan:
-            parts.append(
-                self.t(
-                    "staff.outreach.seg.kelurahan",
-                    names=names(segment.kelurahan, self.places.kelurahan_by_code),
-                )
-            )
-        if segment.skills:
-            labels = ", ".join(self._skill_label(skill) for skill in segment.skills)
-            parts.append(self.t("staff.outreach.seg.skills", names=labels))
-        if segment.case_kinds:
-            labels = ", ".join(self.t(f"kind.{kind}") for kind in segment.case_kinds)
-            parts.append(self.t("staff.outreach.seg.kinds", names=labels))
-        if segment.case_statuses:
-            labels = ", ".join(self.t(f"staff.status.{status}") for status in segment.case_statuses)
-            parts.append(self.t("staff.outreach.seg.statuses", names=labels))
-        if segment.disaster_victim is True:
-            parts.append(self.t("staff.outreach.seg.victim"))
-        elif segment.disaster_victim is False:
-            parts.append(self.t("staff.outreach.seg.not_victim"))
-        if segment.registered_from or segment.registered_to:
-            start = segment.registered_from.isoformat() if segment.registered_from else "…"
-            end = segment.registered_to.isoformat() if segment.registered_to else "…"
-            parts.append(self.t("staff.outreach.seg.registered", start=start, end=end))
-        if segment.language:
-            parts.append(self.t("staff.outreach.seg.language", language=segment.language))
-        return "; ".join(parts) or self.t("staff.outreach.seg.all")
-
-    def _skill_label(self, skill: str) -> str:
-        option = next((o for o in SKILLS if o.key == skill), None)
-        return self.t(option.label_key) if option else skill
+        return describe_segment(segment, self.catalog, self.desk.language, self.places)
 
     async def _audience(self, segment: Segment) -> tuple[int, str]:
         """The count of a segment and its description with a few names."""
+        if not segment.chosen():
+            return 0, self.t("staff.outreach.audience_none")
         count, sample = await self.db.write(
             partial(outreach.preview, segment=segment, tz=self.tz, sample=SAMPLE_SIZE)
         )
         names = self.t("staff.outreach.sample", names=", ".join(sample)) if sample else ""
         return count, self.t(
-            "staff.outreach.audience", segment=self.describe(segment), count=count, sample=names
+            "staff.outreach.audience",
+            segment=self.describe(segment),
+            count=number(count, self.desk.language),
+            sample=names,
         )
 
     def _first_time(self, draft: Draft) -> datetime | None:
@@ -553,7 +515,9 @@ class OutreachDesk:
             when = self.t("staff.outreach.when_now")
         elif draft.cron:
             assert first is not None
-            when = self.t("staff.outreach.when_cron", cron=draft.cron, time=self._local(first))
+            when = self.t(
+                "staff.outreach.when_cron", cron=self._cron_words(draft.cron), time=self._local(first)
+            )
         else:
             assert first is not None
             when = self.t("staff.outreach.when_at", time=self._local(first))
@@ -619,7 +583,7 @@ class OutreachDesk:
                     self._button(draft, self.t("staff.outreach.btn.kind"), "j"),
                 ]
             )
-            if draft.segment != Segment():
+            if not draft.segment.everyone or draft.segment.has_filters():
                 buttons.append([self._button(draft, self.t("staff.outreach.btn.all"), "a")])
             buttons.append([self._button(draft, self.t("staff.outreach.btn.next"), "n"), cancel])
         elif draft.step == "pick":
@@ -938,6 +902,9 @@ class OutreachDesk:
         if action == "ok":
             await self._finish(query, user, draft, event_id)
             return
+        if draft.step == "who" and action == "n" and not draft.segment.chosen():
+            await self.desk._answer(query, self.t("staff.outreach.choose_all"), alert=True)
+            return
         new = self._next(draft, action, arg)
         if new is None:
             await self.desk._answer(query, self.t("tg.button_old"))
@@ -964,9 +931,10 @@ class OutreachDesk:
             if action in picks:
                 return draft.moved(now, step="pick", pick=picks[action])
             if action == "v":
-                return draft.moved(now, segment=segment.model_copy(update={"disaster_victim": True}))
+                update = {"disaster_victim": True, "everyone": False}
+                return draft.moved(now, segment=segment.model_copy(update=update))
             if action == "a":
-                return draft.moved(now, segment=Segment())
+                return draft.moved(now, segment=Segment(everyone=True))
             if action == "n":
                 step = "text" if not draft.text else "confirm" if draft.when_done else "when"
                 return draft.moved(now, step=step)
@@ -984,7 +952,7 @@ class OutreachDesk:
                 now,
                 step="who",
                 pick=None,
-                segment=Segment.model_validate({**segment.model_dump(), field: updated}),
+                segment=Segment.model_validate({**segment.model_dump(), field: updated, "everyone": False}),
             )
         if draft.step == "when":
             if action == "t":
@@ -1188,7 +1156,7 @@ class OutreachDesk:
     def _reminder_line(self, row: Any) -> str:
         due = self._local(datetime.fromisoformat(row["due_at"]))
         if row["cron"]:
-            when = self.t("staff.outreach.when_cron", cron=row["cron"], time=due)
+            when = self.t("staff.outreach.when_cron", cron=self._cron_words(row["cron"]), time=due)
         else:
             when = self.t("staff.outreach.when_at", time=due)
         try:

@@ -10,12 +10,13 @@ the burst.
 It serves urgent sends (replies to someone who is chatting, staff messages) before bulk ones
 (broadcasts, reminders), so a broadcast never makes a conversation wait behind it. Cosmetic calls (the
 "chosen" edit under a pressed question, taking an old keyboard away) come last: they get a slot only
-when nobody else is waiting for it, within a few seconds, or are skipped, so under load the whole budget
-goes to messages people wait for. After a 429 it
-pauses everyone for `retry_after`, halves its rate, and takes what it sent in the last second, less 5%,
-as the limit it has met; it climbs back by a tenth of the setting per quiet second up to that learnt
-limit, which itself creeps back up slowly (a tenth of a percent of the setting per quiet second). So
-each 429 is answered by waiting, and a rate set too high settles just under the real limit.
+when nobody else is waiting for it, within a few seconds, or are skipped, so under load the whole
+budget goes to messages people wait for.
+
+After a 429 it pauses everyone for `retry_after`, halves its rate, and takes what it sent in the last
+second, less 5%, as the limit it has met; it climbs back by a tenth of the setting per quiet second up
+to that learnt limit, which itself creeps back up slowly (a tenth of a percent of the setting per quiet
+second). So each 429 is answered by waiting, and a rate set too high settles just under the real limit.
 
 The per-chat pacer is a GCRA too: one message per interval to each chat over time, with a burst that a
 quick conversation may use (Telegram tolerates short bursts in a private chat; its per-chat limit is

@@ -59,6 +59,8 @@ from handlers.casework import CaseworkError, change_status
 from handlers.forms import Form
 from handlers.lost_ktp import LostKtpForm
 from handlers.registration import RegistrationForm
+from handlers.staff.errors import CODES, StaffError
+from handlers.staff.queue import QueueQuery, case_queue
 from handlers.talk import TalkForm
 from handlers.turn import Turn
 from storage import repo
@@ -234,6 +236,14 @@ class StaffDesk:
     def t(self, key: str, **params: object) -> str:
         """A staff-facing catalog sentence."""
         return self.catalog.text(self.language, key, **params)
+
+    def error_words(self, error: StaffError) -> str:
+        """A staff-service error in the group's words (its code; never the English message)."""
+        code = error.code if error.code in CODES else "refused"
+        try:
+            return self.t(f"staff.error.{code}", **error.params)
+        except KeyError:
+            return self.t("staff.error.refused")
 
     def now(self) -> datetime:
         """The service clock."""
@@ -810,7 +820,9 @@ class StaffDesk:
                 now=self.now(),
             )
         except CaseworkError as error:
-            await self._say(self.t("staff.reply_not_sent", reason=str(error)), reply_to=message.message_id)
+            await self._say(
+                self.t("staff.reply_not_sent", reason=self.error_words(error)), reply_to=message.message_id
+            )
             return True
         self.service.dispatcher.wake()
         key = "staff.reply_held" if sent.held_reason else "staff.reply_sent"
@@ -829,28 +841,36 @@ class StaffDesk:
                 kinds.append(KIND_WORDS[word])
             else:
                 place_words.append(word)
-        clauses = [f"status IN ({', '.join('?' * len(statuses or OPEN_STATUSES))})"]
-        params: list[Any] = [str(s) for s in (statuses or OPEN_STATUSES)]
-        if kinds:
-            clauses.append(f"kind IN ({', '.join('?' * len(kinds))})")
-            params += [str(k) for k in kinds]
+        kecamatan = None
         if place_words:
             match = self.places.match_kecamatan(" ".join(place_words))
             if match.best is None:
                 return self.t("staff.filter_unknown", words=" ".join(place_words))
-            clauses.append("kecamatan_code = ?")
-            params.append(match.best.code)
-        where = " AND ".join(clauses)
-        total = int(await self.db.fetchval(f"SELECT COUNT(*) FROM cases WHERE {where}", params))
-        if not total:
-            return self.t("staff.queue_empty")
-        rows = await self.db.fetchall(
-            f"SELECT * FROM cases WHERE {where} ORDER BY id LIMIT ?", (*params, QUEUE_LIMIT)
+            kecamatan = match.best.code
+        query_of = QueueQuery(
+            statuses=[str(s) for s in (statuses or OPEN_STATUSES)],
+            kinds=[str(k) for k in kinds],
+            kecamatan=kecamatan,
+            oldest_first=True,
+            limit=QUEUE_LIMIT,
         )
-        lines = [self._line(repo.case_from_row(row)) for row in rows]
-        text = self.t("staff.queue", count=total, lines="\n".join(lines))
-        if total > len(rows):
-            text += "\n" + self.t("staff.queue_more", count=total - len(rows))
+        settings = self.service.settings.service
+        found = await case_queue(
+            self.db,
+            query_of,
+            now=self.now(),
+            tz=self.service.services.timezone,
+            targets=settings.target_days(),
+        )
+        if not found.total:
+            return self.t("staff.queue_empty")
+        lines = [
+            self._line(entry.case) + (" " + self.t("staff.overdue") if entry.overdue else "")
+            for entry in found.entries
+        ]
+        text = self.t("staff.queue", count=found.total, lines="\n".join(lines))
+        if found.total > len(found.entries):
+            text += "\n" + self.t("staff.queue_more", count=found.total - len(found.entries))
         return text
 
     def _line(self, case: CaseRecord) -> str:

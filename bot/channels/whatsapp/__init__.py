@@ -108,12 +108,15 @@ async def build(
         default_language=service.engine.default_language,
         voice_media_days=settings.voice.whatsapp_media_days,
     )
+    # Message requests take their pacing slot as they leave (see WhatsAppChannel.pace).
+    http.event_hooks = {**http.event_hooks, "request": [*http.event_hooks["request"], channel.pace]}
     worker = InboxWorker(
         service,
         channel,
         service.services.sealer.cipher(INBOX_PURPOSE),
         concurrency=wa.concurrency,
         backlog=wa.per_contact_backlog,
+        hold=wa.order_hold_ms / 1000,
     )
     await worker.recover()
     webhook = Webhook(

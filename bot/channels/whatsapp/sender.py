@@ -10,6 +10,7 @@ import asyncio
 import logging
 import re
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,14 +22,22 @@ import httpx
 from pywa.types.callback import Button, Section, SectionList, SectionRow
 from pywa.types.templates import TemplateLanguage
 from pywa_async.client import WhatsApp
-from pywa_async.errors import ReEngagementMessage, ThrottlingError, TooManyMessages, WhatsAppError
+from pywa_async.errors import (
+    RateLimitHit,
+    RateLimitIssues,
+    ReEngagementMessage,
+    ThrottlingError,
+    ToManyAPICalls,
+    TooManyMessages,
+    WhatsAppError,
+)
 
 from bot.channels.whatsapp import store
 from bot.channels.whatsapp.payloads import SCHEME, MediaRef
 from bot.channels.whatsapp.render import Outgoing, Wording, render
 from bot.engine import Clock
 from bot.media import MAX_MEDIA_BYTES, MediaStore
-from bot.outbox import SendResult, current_outbox_row, leaving
+from bot.outbox import SendResult, current_outbox_row, leaving, not_sent
 from bot.settings import WhatsAppSettings
 from bot.voice import audio_id, known_upload, remember_upload
 from handlers.i18n import Catalog
@@ -57,28 +66,87 @@ class ConfigurationError(ValueError):
 
 
 class Pacer:
-    """Messages evenly spaced at `rate` per second, with no burst: Meta counts throughput over a sliding
-    second, so a bucket holding a second's worth would send up to twice the rate in the first second."""
+    """The business number's send slots: never more than `rate` requests in any sliding second.
 
-    def __init__(self, rate: float) -> None:
+    Meta counts throughput over a sliding second at its end of the wire, so what leaves here must stay
+    under the limit even after the requests' travel times have varied. Slots are spaced evenly at
+    `(1 + margin) / rate` (no burst, also at start-up and after a quiet spell: at most one slot of
+    credit is ever kept), and a sliding-window check over the slots actually taken refuses the next one
+    while `rate` of them fall within the last `1 + margin` seconds (so a late wake-up cannot bunch
+    them). The margin absorbs differences in travel time up to `margin` seconds and costs
+    `margin / (1 + margin)` of the rate (2.9 % at the default 0.03: 0.96 of the rate is used). The
+    first requests after a quiet spell (at start-up too) open connections and reach Meta later than
+    the rest: the window counts
+    each of the first `ramp` of them `cold_margin` seconds later than it left, which delays one
+    request in `rate` once, by that much, after each quiet spell.
+
+    After a throughput refusal (130429) `pause` stops every send for a while, doubling with each
+    refusal in a row and reset by the next success (`ok`); the margin grows by `margin_step` (up to
+    `max_margin`): travel times here vary more than it allowed for.
+    """
+
+    def __init__(
+        self,
+        rate: float,
+        *,
+        margin: float = 0.03,
+        base_pause: float = 1.0,
+        cold_margin: float = 0.25,
+        ramp: int = GRAPH_CONNECTIONS,
+        margin_step: float = 0.02,
+        max_margin: float = 0.2,
+    ) -> None:
+        self.margin_step = margin_step
+        self.max_margin = max_margin
         self.rate = rate
-        self.capacity = 1.0
-        self._tokens = self.capacity
-        self._stamp = time.monotonic()
+        self.margin = margin
+        self.cold_margin = cold_margin
+        self.ramp = ramp
+        self._warm = 0  # slots taken since the last quiet spell
+        self.interval = (1.0 + margin) / rate
+        self.span = 1.0 + margin
+        self.base_pause = base_pause
+        self._limit = max(1, int(rate))
+        self._taken: deque[float] = deque(maxlen=self._limit)
+        self._next = 0.0  # the next slot on the even schedule
+        self._resume = 0.0  # no send before this (a global pause)
+        self._pauses = 0  # refusals in a row
         self._lock = asyncio.Lock()
+        self.paused_seconds = 0.0
 
     async def wait(self) -> None:
-        """Return when one more message may go out."""
+        """Return when one more request may leave (FIFO among waiters)."""
         async with self._lock:
-            now = time.monotonic()
-            self._tokens = min(self.capacity, self._tokens + (now - self._stamp) * self.rate)
-            self._stamp = now
-            if self._tokens < 1:
-                delay = (1 - self._tokens) / self.rate
-                await asyncio.sleep(delay)
-                self._stamp = time.monotonic()
-                self._tokens = 1.0
-            self._tokens -= 1
+            while True:
+                now = time.monotonic()
+                due = max(self._next, self._resume)
+                if len(self._taken) >= self._limit:
+                    due = max(due, self._taken[0] + self.span)
+                if due <= now:
+                    break
+                await asyncio.sleep(due - now)
+            if self._taken and now - self._taken[-1] >= 1.0:
+                self._warm = 0  # a quiet spell: connections may be opened again
+            self._warm += 1
+            self._taken.append(now + (self.cold_margin if self._warm <= self.ramp else 0.0))
+            # A slot missed by a late wake-up is caught up (one at most: bunched requests reach Meta
+            # less evenly than they left), idle time is not.
+            self._next = max(self._next, now - self.interval) + self.interval
+
+    def pause(self) -> float:
+        """Meta refused a request for throughput: hold every send; return the pause in seconds."""
+        seconds = min(60.0, self.base_pause * 2.0**self._pauses)
+        self.margin = min(self.max_margin, self.margin + self.margin_step)
+        self.interval = (1.0 + self.margin) / self.rate
+        self.span = 1.0 + self.margin
+        self._pauses += 1
+        self._resume = max(self._resume, time.monotonic() + seconds)
+        self.paused_seconds += seconds
+        return seconds
+
+    def ok(self) -> None:
+        """A request went through: the next refusal starts the pauses afresh."""
+        self._pauses = 0
 
 
 def one_line(text: str, limit: int = TEMPLATE_PARAM_MAX) -> str:
@@ -128,10 +196,14 @@ class WhatsAppChannel:
         self.media = media
         self.clock = clock
         self.default_language = default_language
-        self.pacer = Pacer(settings.rate_per_second)
+        self.pacer = Pacer(settings.rate_per_second, base_pause=settings.retry_base_seconds)
         self._language = template_language(settings.template_language)
         self._params = self._parse_params(settings.template_params)
         self._last_sent: dict[str, float] = {}
+        # Recipients Meta refused for the pair rate (131056): no send to them before the time given,
+        # with the refusals in a row (the pause doubles).
+        self._pair_until: dict[str, tuple[float, int]] = {}
+        self.rate_limited = 0  # refusals for a rate limit (all retried)
         self._graph = asyncio.Semaphore(GRAPH_CONNECTIONS)
 
     def _parse_params(self, spec: str) -> list[str]:
@@ -168,8 +240,10 @@ class WhatsAppChannel:
             await self._pair_pause(recipient)
         try:
             sent: _Sent | None = None
-            for message in rendered.messages:
-                sent = await self._with_retries(partial(self._send_outgoing, recipient, message))
+            for number, message in enumerate(rendered.messages):
+                sent = await self._with_retries(
+                    partial(self._send_outgoing, recipient, message), recipient, first=number == 0
+                )
         except ReEngagementMessage:
             await self.db.write(partial(store.close_window, contact_id=contact_id, at=self.clock()))
             return await self._send_template(recipient, reply, window.language, label, "Meta answered 131047")
@@ -212,14 +286,20 @@ class WhatsAppChannel:
 
     async def _send_audio(self, recipient: str, media_id: str) -> SendResult:
         async def once() -> _Sent:
-            await self.pacer.wait()
             async with self._graph:
                 sent = await self.client.send_audio(to=recipient, audio=media_id, is_voice=True)
             self._note_sent(recipient)
             return _Sent(sent.id)
 
-        sent = await self._with_retries(once)
+        sent = await self._with_retries(once, recipient)
         return SendResult(OutboxStatus.SENT, external_id=sent.wamid)
+
+    async def pace(self, request: httpx.Request) -> None:
+        """The HTTP client's request hook: a message request takes its pacing slot here, after pywa
+        built it and right before it is written, so nothing (a store write, building the request) stands
+        between the slot and the wire, and Meta sees the requests spaced as they were paced."""
+        if request.method == "POST" and request.url.path.endswith("/messages"):
+            await self.pacer.wait()
 
     def _wording(self, language: str) -> Wording:
         text = partial(self.catalog.text, language)
@@ -230,10 +310,10 @@ class WhatsAppChannel:
         )
 
     async def _send_outgoing(self, recipient: str, message: Outgoing) -> _Sent:
-        await self.pacer.wait()
+        await self._pair_backoff_wait(recipient)
         await leaving()  # an outbox row becomes `sending` only now, as its request leaves
         async with self._graph:
-            sent = await self._post(recipient, message)
+            sent = await self._post(recipient, message)  # paced in `pace` as it leaves
         self._note_sent(recipient)
         return sent
 
@@ -266,7 +346,7 @@ class WhatsAppChannel:
         values = self._template_values(reply, language)
 
         async def once() -> _Sent:
-            await self.pacer.wait()
+            await self._pair_backoff_wait(recipient)
             await leaving()
             async with self._graph:
                 sent = await self.client.send_template(
@@ -279,7 +359,7 @@ class WhatsAppChannel:
             return _Sent(sent.id)
 
         try:
-            sent = await self._with_retries(once)
+            sent = await self._with_retries(once, recipient, first=True)
         except (WhatsAppError, httpx.HTTPError) as error:
             return self._failure(error, label)
         log.info("WhatsApp %s sent as template %r (%s)", label, name, reason)
@@ -298,23 +378,47 @@ class WhatsAppChannel:
                 values.append(one_line(self.catalog.text(language, source.removeprefix("catalog:"))))
         return values
 
-    async def _with_retries(self, attempt: Callable[[], Awaitable[T]]) -> T:
-        """Run `attempt`, backing off and trying again after rate limits and failed connections."""
+    async def _with_retries(
+        self, attempt: Callable[[], Awaitable[T]], recipient: str | None = None, *, first: bool = False
+    ) -> T:
+        """Run `attempt` until it goes through or fails for good.
+
+        A rate-limit refusal means "not sent, slow down" and is retried however often it comes:
+        throughput (130429, and the API call limits 4 and 80007) pauses every send of the number
+        (`Pacer.pause`); the pair rate (131056) pauses only this recipient, while the others go on.
+        Meanwhile a row none of whose parts left yet (`first`) is given back to the outbox (`not_sent`),
+        so its in-flight slot serves other people. Other throttling answers and refused connections
+        (nothing left this machine) are tried `max_send_attempts` times.
+        """
         tries = self.settings.max_send_attempts
-        for number in range(1, tries + 1):
+        failures = 0
+        while True:
+            reason: Exception
             try:
-                return await attempt()
+                result = await attempt()
+            except TooManyMessages as error:
+                self.rate_limited += 1
+                delay = self._pair_refused(recipient)
+                reason = error
+            except (RateLimitHit, ToManyAPICalls, RateLimitIssues) as error:
+                self.rate_limited += 1
+                delay = self.pacer.pause()
+                reason = error
             except (ThrottlingError, httpx.ConnectError, httpx.ConnectTimeout) as error:
-                # 130429 (number throughput) and 131056 (pair rate) mean "not sent, slow down"; a
-                # refused connection means nothing left this machine. All are safe to repeat.
-                if number == tries:
+                failures += 1
+                if failures >= tries:
                     raise
-                delay = self.settings.retry_base_seconds * 2 ** (number - 1)
-                if isinstance(error, TooManyMessages):
-                    delay = max(delay, self.settings.bulk_pair_interval_seconds)
-                log.info("WhatsApp send slowed down (%s); retrying in %.1f s", _reason(error), delay)
-                await asyncio.sleep(delay)
-        raise AssertionError("unreachable")  # the loop returns or raises
+                delay = self.settings.retry_base_seconds * 2 ** (failures - 1)
+                reason = error
+            else:
+                self.pacer.ok()
+                if recipient is not None:
+                    self._pair_until.pop(recipient, None)
+                return result
+            log.info("WhatsApp send slowed down (%s); retrying in %.1f s", _reason(reason), delay)
+            if first:
+                await not_sent()
+            await asyncio.sleep(delay)
 
     @staticmethod
     def _failure(error: Exception, label: str) -> SendResult:
@@ -347,6 +451,22 @@ class WhatsAppChannel:
         wait = last + self.settings.bulk_pair_interval_seconds - time.monotonic()
         if wait > 0:
             await asyncio.sleep(wait)
+
+    def _pair_refused(self, recipient: str | None) -> float:
+        """Meta refused a message to `recipient` for the pair rate: hold that person's messages (the
+        pause doubles with each refusal in a row); return the pause in seconds."""
+        if recipient is None:
+            return self.settings.bulk_pair_interval_seconds
+        _, refusals = self._pair_until.get(recipient, (0.0, 0))
+        seconds = min(300.0, self.settings.bulk_pair_interval_seconds * 2.0**refusals)
+        self._pair_until[recipient] = (time.monotonic() + seconds, refusals + 1)
+        return seconds
+
+    async def _pair_backoff_wait(self, recipient: str) -> None:
+        """Wait while `recipient` is paused after a pair-rate refusal (other people are not)."""
+        until = self._pair_until.get(recipient)
+        if until is not None and until[0] > time.monotonic():
+            await asyncio.sleep(until[0] - time.monotonic())
 
     # ------------------------------------------------------------ media
 

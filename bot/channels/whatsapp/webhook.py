@@ -25,7 +25,8 @@ from bot.app import Service
 from bot.channels.whatsapp import store
 from bot.channels.whatsapp.payloads import IncomingMessage, ParsedWebhook, StatusUpdate, parse_webhook
 from bot.channels.whatsapp.sender import WhatsAppChannel
-from bot.engine import FairLanes, mark_flooding
+from bot.engine import mark_flooding
+from bot.ordering import OrderedLanes
 from storage.crypto import BlobCipher
 from storage.db import Database
 
@@ -73,7 +74,9 @@ class _Body:
 class InboxWorker:
     """Processes stored webhook bodies: messages to the engine, statuses to the outbox.
 
-    Messages go into per-contact lanes (`FairLanes`): one person's messages in order, different people
+    Messages go into per-contact lanes (`OrderedLanes` over `FairLanes`): one person's messages in
+    WhatsApp's order (timestamp, then the order the deliveries were stored in) after a short hold
+    (`hold` seconds) that lets a late delivery of an earlier message go first; different people
     concurrently and in turn. A person who floods the number keeps only `backlog` messages in memory;
     the rest stay in the inbox and are read back when their turn comes.
     """
@@ -86,18 +89,21 @@ class InboxWorker:
         *,
         concurrency: int,
         backlog: int = 16,
+        hold: float = 0.0,
     ) -> None:
         self.service = service
         self.channel = channel
         self.cipher = cipher
         self.phone_number_id = channel.settings.phone_number_id
         self.queue: asyncio.Queue[tuple[int, dict[str, Any]]] = asyncio.Queue()
-        self.lanes = FairLanes(
+        self.lanes = OrderedLanes(
             concurrency,
+            hold=hold,
             backlog=backlog,
             reload=self._reload,
             on_flood=partial(mark_flooding, service.db, channel.clock, "whatsapp"),
             name="WhatsApp",
+            acks=service.acks,
         )
         self._bodies: dict[int, _Body] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -176,7 +182,10 @@ class InboxWorker:
                 continue
             state.left += 1
             self.lanes.submit(
-                message.address, partial(self._message, inbox_id, message), token=(inbox_id, index)
+                message.address,
+                (message.at, inbox_id, index),
+                partial(self._message, inbox_id, message),
+                token=(inbox_id, index),
             )
         for status in parsed.statuses:
             if self._ours(status.phone_number_id):
@@ -184,7 +193,7 @@ class InboxWorker:
                 self._spawn(self._status_part(inbox_id, status))
         self._spawn(self._part_done(inbox_id, None))
 
-    async def _reload(self, key: object, token: object) -> Callable[[], Awaitable[None]] | None:
+    async def _reload(self, token: object) -> Callable[[], Awaitable[None]] | None:
         """A flooding contact's message, read back from the inbox when its turn comes."""
         assert isinstance(token, tuple)
         inbox_id, index = token
@@ -364,7 +373,12 @@ class Webhook:
         return PlainTextResponse("forbidden", status_code=403)
 
     async def receive(self, request: Request) -> Response:
-        """Verify, store and acknowledge one webhook delivery; processing happens afterwards."""
+        """Verify, store and acknowledge one webhook delivery; processing happens afterwards (and gives
+        way meanwhile: `AckFirst`)."""
+        with self.worker.service.acks.receiving():
+            return await self._receive(request)
+
+    async def _receive(self, request: Request) -> Response:
         try:
             raw = await read_capped(request, self.max_body_bytes)
         except TooLarge:
@@ -383,6 +397,9 @@ class Webhook:
             return PlainTextResponse("not a WhatsApp notification", status_code=400)
         worker = self.worker
         sealed = worker.cipher.seal(raw)
-        inbox_id = await worker.db.write(partial(store.insert_inbox, body=sealed, at=worker.now()))
+        # Urgent: stored before any queued handling work, so the answer does not wait behind it.
+        inbox_id = await worker.db.submit(
+            partial(store.insert_inbox, body=sealed, at=worker.now()), urgent=True
+        )
         worker.submit(inbox_id, body)
         return PlainTextResponse("ok")

@@ -183,7 +183,17 @@
     });
   }
 
+  // The folded menu on a phone: one button opens and closes it.
+  function menu(button) {
+    var header = button.closest("header");
+    button.addEventListener("click", function () {
+      var open = header.classList.toggle("open");
+      button.setAttribute("aria-expanded", open ? "true" : "false");
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll(".menu-toggle").forEach(menu);
     document.querySelectorAll("[data-refresh]").forEach(refresh);
     document.querySelectorAll("select[data-canned-target]").forEach(canned);
     live();

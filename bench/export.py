@@ -1,0 +1,177 @@
+"""Benchmark: the readable case export (one column per answer, in words) with many cases.
+
+    python bench/export.py [--cases 1000000] [--xlsx-cases 20000]
+
+Seeds a store with `--cases` cases whose answers look like real ones (registrations with birth date,
+sex, phone, places, address, household, skills, documents; aid requests with kind, urgency, text;
+lost-KTP reports), written with executemany, then prints the time to produce the CSV export of all of
+them (the dashboard's streaming body, in this process; target <= 10 s for 1,000,000 cases) and the time
+to write the XLSX export of the first `--xlsx-cases`.
+"""
+
+import argparse
+import asyncio
+import json
+import random
+import sqlite3
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bench.dashboard import FIRST, LAST, settings
+from bot.app import build_service
+from bot.dashboard import Dashboard, exports
+from bot.dashboard.queries import QueueFilter
+from handlers.places import Places
+
+PREFIX = {"registration": "REG", "lost_ktp": "KTP", "aid": "BAN", "message": "PSN"}
+
+
+def answers_of(
+    kind: str, rng: random.Random, number: int, name: str, place: tuple[str, str]
+) -> dict[str, object]:
+    """Answers shaped as the forms store them."""
+    kecamatan, kelurahan = place
+    masked = {"c": "bench", "h": f"h{number}", "m": f"3674********{number % 10000:04d}"}
+    if kind == "registration":
+        return {
+            "for_whom": "self",
+            "full_name": name,
+            "nik": masked,
+            "birth_date": f"{rng.randint(1950, 2005)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
+            "sex": rng.choice(("L", "P")),
+            "phone": f"+62812{number:08d}",
+            "kecamatan": kecamatan,
+            "kelurahan": kelurahan,
+            "address": f"Gang Melati RT {number % 20:02d}/RW {number % 9:02d}",
+            "household_size": rng.randint(1, 9),
+            "skills": rng.sample(["masak", "rias", "menjahit", "montir", "service_hp"], 2),
+            "disaster_victim": rng.random() < 0.2,
+            "documents": rng.sample(["ktp", "kk", "akta", "kis"], 2),
+            "aid_received": [],
+        }
+    if kind == "aid":
+        return {
+            "for_whom": "self",
+            "beneficiary_name": name,
+            "aid_kind": rng.choice(("basic", "health", "school")),
+            "description": {"text": "Beras dan minyak untuk keluarga, rumah terbakar minggu lalu."},
+            "urgency": rng.choice(("today", "week", "later")),
+            "people": rng.randint(1, 8),
+            "kecamatan": kecamatan,
+            "kelurahan": kelurahan,
+        }
+    if kind == "lost_ktp":
+        return {
+            "whose": "self",
+            "owner_name": name,
+            "what_happened": rng.choice(("hilang", "terbakar", "rusak", "dicuri")),
+            "when": rng.choice(("week", "month", "older")),
+            "nik": masked,
+            "kk": {"c": "bench", "h": f"k{number}", "m": f"3674********{number % 9000:04d}"},
+            "documents_left": ["kk_copy"],
+            "kecamatan": kecamatan,
+            "kelurahan": kelurahan,
+        }
+    return {"message": {"text": "Kapan bantuan dibagikan?"}}
+
+
+def seed(path: Path, count: int) -> None:
+    """`count` cases with contacts, in bulk (executemany, one transaction per 100,000)."""
+    rng = random.Random(14)
+    places = [(k.code, v.code) for k in Places.load().kecamatan for v in Places.load().kelurahan_of(k.code)]
+    start = datetime(2025, 11, 20, tzinfo=UTC)
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=OFF")
+    for first in range(1, count + 1, 100_000):
+        contacts, cases = [], []
+        for number in range(first, min(count, first + 99_999) + 1):
+            kind = rng.choice(("registration", "registration", "aid", "lost_ktp", "message"))
+            created = (start + timedelta(seconds=number * 30)).isoformat()
+            name = f"{rng.choice(FIRST)} {rng.choice(LAST)}"
+            contact = f"whatsapp:62812{number:08d}" if number % 10 else f"web:sim{number}"
+            place = rng.choice(places)
+            contacts.append((contact, contact.split(":")[0], created, created))
+            cases.append(
+                (
+                    f"{PREFIX[kind]}-{created[:4]}-{number:07d}",
+                    kind,
+                    rng.choice(("baru", "diproses", "selesai")),
+                    contact,
+                    name,
+                    place[0],
+                    place[1],
+                    json.dumps(answers_of(kind, rng, number, name, place)),
+                    created,
+                    created,
+                )
+            )
+        with conn:
+            conn.executemany(
+                "INSERT INTO contacts (id, channel, language, consent, consent_version, created_at, "
+                "updated_at) VALUES (?, ?, 'id', 'granted', '2026-11', ?, ?)",
+                contacts,
+            )
+            conn.executemany(
+                "INSERT INTO cases (reference, kind, status, contact_id, subject_name, kecamatan_code, "
+                "kelurahan_code, answers, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                cases,
+            )
+    conn.close()
+
+
+async def measure(data_dir: Path, count: int, xlsx_cases: int) -> None:
+    cfg = settings(data_dir)
+    service = await build_service(cfg, {})
+    dashboard = Dashboard(service, cfg)
+    try:
+        started = time.perf_counter()
+        seed(data_dir / "intake.sqlite3", count)
+        print(f"seeded {count:,} cases in {time.perf_counter() - started:.1f} s")
+        response = exports.csv_response(dashboard, QueueFilter(), "id")
+        started = time.perf_counter()
+        size = lines = 0
+        async for chunk in response.body_iterator:
+            data = chunk if isinstance(chunk, bytes) else str(chunk).encode()
+            size += len(data)
+            lines += data.count(b"\n")
+        elapsed = time.perf_counter() - started
+        print(
+            f"CSV export of all {count:,} cases (one column per answer, in words): {elapsed:.2f} s, "
+            f"{size / 1e6:.0f} MB, {lines - 1:,} rows (target <= 10 s for 1,000,000)"
+        )
+        assert lines - 1 >= count, "every case is exported"
+        flt = QueueFilter()
+        started = time.perf_counter()
+        maker = exports.RowMaker(dashboard, "id", dates=True)
+        rows = 0
+        from bot.dashboard import queries
+
+        async for batch in queries.iter_export_rows(
+            dashboard.db, flt, tz=dashboard.tz, sealer=dashboard.sealer
+        ):
+            for row in batch:
+                maker.values(row)
+            rows += len(batch)
+            if rows >= xlsx_cases:
+                break
+        print(f"XLSX rows of {rows:,} cases prepared in {time.perf_counter() - started:.2f} s")
+    finally:
+        await service.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--cases", type=int, default=1_000_000)
+    parser.add_argument("--xlsx-cases", type=int, default=20_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        asyncio.run(measure(Path(tmp), args.cases, args.xlsx_cases))
+
+
+if __name__ == "__main__":
+    main()
