@@ -130,3 +130,33 @@ def test_a_store_with_the_first_hourly_counts_gets_them_per_kind(
     conn.execute("UPDATE cases SET status = 'diproses' WHERE reference = 'REF-1'")
     assert conn.execute("SELECT n FROM case_hours WHERE kind = 'aid' AND open = 1").fetchone() == (2,)
     conn.close()
+
+
+async def test_cases_past_their_target_are_counted_from_the_kept_counts(desk: Desk, clock: Clock) -> None:
+    now = clock()
+    stamps = [now - timedelta(days=d, minutes=m) for d in (1, 3, 9) for m in (0, 20, 50)]
+    statuses = [CaseStatus.BARU, CaseStatus.DIPROSES, CaseStatus.PERLU_INFO]
+    await desk.seed(
+        *(
+            SeedCase(
+                f"Warga {i}", CaseKind.AID if i % 2 else CaseKind.REGISTRATION, statuses[i % 3], created_at=at
+            )
+            for i, at in enumerate(stamps)
+        )
+    )
+    for cutoff_at in (now - timedelta(days=3, minutes=30), now - timedelta(days=2), now):
+        cutoffs = {
+            "aid": cutoff_at.isoformat(),
+            "registration": (cutoff_at - timedelta(minutes=25)).isoformat(),
+        }
+        expected = 0
+        for kind, cutoff in cutoffs.items():
+            (row,) = await desk.rows(
+                "SELECT COUNT(*) AS n FROM cases WHERE kind = ? AND created_at < ? "
+                "AND status IN ('baru', 'diproses')",
+                kind,
+                cutoff,
+            )
+            expected += row["n"]
+        numbers = await queries.summary(desk.service.db, now=now, tz=desk.dashboard.tz, overdue=cutoffs)
+        assert numbers.overdue == expected, cutoff_at

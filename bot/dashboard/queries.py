@@ -471,16 +471,9 @@ async def summary(
             (*CASE_KINDS, _hour(day_start(local_today, tz))),
         )
     )
-    # Per open status and kind, an index range (migration 0013_i14_case_age): no table reads.
     late_count = 0
-    for status in WAITING_ON_STAFF:
-        for kind, cutoff in (overdue or {}).items():
-            late_count += int(
-                await db.fetchval(
-                    "SELECT COUNT(*) FROM cases WHERE status = ? AND kind = ? AND created_at < ?",
-                    (status, kind, cutoff),
-                )
-            )
+    for kind, cutoff in (overdue or {}).items():
+        late_count += await _waiting_on_staff_before(db, kind, cutoff)
     return Summary(
         total=sum(by_status.values()),
         by_status=by_status,
@@ -496,6 +489,30 @@ async def summary(
 def _hour(stamp: str) -> str:
     """The `case_hours` key of a stored time: its UTC date and hour."""
     return stamp[:13]
+
+
+# Open cases waiting on the citizen (perlu_info), not on staff: taken out of the open counts.
+WAITING_ON_CITIZEN = tuple(status for status in OPEN_STATUSES if status not in WAITING_ON_STAFF)
+assert set(WAITING_ON_STAFF) <= set(OPEN_STATUSES)
+
+
+async def _waiting_on_staff_before(db: Database, kind: str, cutoff: str) -> int:
+    """Cases of `kind` waiting on staff (baru, diproses) filed before `cutoff` (a stored UTC time): the
+    open cases of the whole hours before it from the kept counts (`case_hours`), less those waiting on
+    the citizen (an index range, migration 0013_i14_case_age), plus the cutoff's own hour (empty when the
+    cutoff is on the hour, as local midnight is in Indonesia's time zones)."""
+    hour = _hour(cutoff)
+    citizen = ", ".join("?" * len(WAITING_ON_CITIZEN)) or "NULL"
+    staff = ", ".join("?" * len(WAITING_ON_STAFF)) or "NULL"
+    row = await db.fetchone(
+        "SELECT (SELECT COALESCE(SUM(n), 0) FROM case_hours WHERE kind = ? AND open = 1 AND hour < ?), "
+        f"(SELECT COUNT(*) FROM cases WHERE status IN ({citizen}) AND kind = ? AND created_at < ?), "
+        f"(SELECT COUNT(*) FROM cases WHERE status IN ({staff}) AND kind = ? AND created_at >= ? "
+        "AND created_at < ?)",
+        (kind, hour, *WAITING_ON_CITIZEN, kind, hour, *WAITING_ON_STAFF, kind, hour, cutoff),
+    )
+    assert row is not None
+    return int(row[0]) - int(row[1]) + int(row[2])
 
 
 CASE_KINDS = tuple(str(kind) for kind in CaseKind)
