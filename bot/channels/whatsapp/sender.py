@@ -76,9 +76,8 @@ class Pacer:
     them). The margin absorbs differences in travel time up to `margin` seconds and costs
     `margin / (1 + margin)` of the rate (2.9 % at the default 0.03: 0.96 of the rate is used). The
     first requests after a quiet spell (at start-up too) open connections and reach Meta later than
-    the rest: the window counts
-    each of the first `ramp` of them `cold_margin` seconds later than it left, which delays one
-    request in `rate` once, by that much, after each quiet spell.
+    the rest: the window counts each of the first `ramp` of them `cold_margin` seconds later than it
+    left, which delays one request in `rate` once, by that much, after each quiet spell.
 
     After a throughput refusal (130429) `pause` stops every send for a while, doubling with each
     refusal in a row and reset by the next success (`ok`); the margin grows by `margin_step` (up to
