@@ -332,7 +332,7 @@ class Dispatcher:
         *,
         clock: Callable[[], datetime],
         poll_seconds: float = 2.0,
-        in_flight: int = 8,
+        in_flight: int = 24,
         fallback: Channel | None = None,
         quiet: QuietHours | None = None,
         chunk: int = 64,

@@ -59,7 +59,7 @@ class ServiceSettings(BaseSettings):
     notice_version: str = "2026-12"
     outbox_poll_seconds: float = Field(default=2.0, gt=0)
     # Outbound messages on the wire at once (all channels): the most a crash can leave "in doubt".
-    outbox_in_flight: int = Field(default=8, ge=1, le=256)
+    outbox_in_flight: int = Field(default=24, ge=1, le=256)
     log_level: str = "INFO"
     # Language of the staff command line (python -m bot staff ...): id or en; --lang overrides it.
     staff_language: Literal["id", "en"] = "id"
