@@ -183,8 +183,10 @@ def _write_answer(
 # ---------------------------------------------------------------- several questions: which one?
 
 
-def _ask_which(turn: Turn, questions: list[OpenQuestion], content: Content) -> None:
-    keep = questions[-1]  # kept in the newest case's thread until the contact says which
+def _keep_with_newest(turn: Turn, questions: list[OpenQuestion], content: Content) -> dict[str, Any]:
+    """Keep the message in the newest case's thread until the contact says which question it answers;
+    the line to move once they do."""
+    keep = questions[-1]
     turn.write(
         partial(
             threads.add_inbound,
@@ -196,7 +198,11 @@ def _ask_which(turn: Turn, questions: list[OpenQuestion], content: Content) -> N
             at=turn.now,
         )
     )
-    lines = [{"at": turn.now.isoformat(), "case": keep.case_id, "note": content.note}]
+    return {"at": turn.now.isoformat(), "case": keep.case_id, "note": content.note}
+
+
+def _ask_which(turn: Turn, questions: list[OpenQuestion], content: Content) -> None:
+    lines = [_keep_with_newest(turn, questions, content)]
     turn.goto(FLOW, "which", {"questions": [q.id for q in questions], "lines": lines})
     _show_which(turn, questions)
 
@@ -241,19 +247,7 @@ async def handle(turn: Turn) -> None:
         content = content_of(turn)
         if content is not None and not _trivial(turn, content):
             # More words for staff: keep them with the first, to be placed with it.
-            keep = questions[-1]
-            turn.write(
-                partial(
-                    threads.add_inbound,
-                    case_id=keep.case_id,
-                    contact_id=turn.contact.id,
-                    kind=content.kind,
-                    body=content.body,
-                    media_ref=content.media_ref,
-                    at=turn.now,
-                )
-            )
-            line = {"at": turn.now.isoformat(), "case": keep.case_id, "note": content.note}
+            line = _keep_with_newest(turn, questions, content)
             turn.data = {**turn.data, "lines": [*turn.data.get("lines", []), line]}
         _show_which(turn, questions, again=True)
         return

@@ -11,7 +11,7 @@ import contextlib
 import json
 import os
 import tempfile
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -328,27 +328,33 @@ def _append(sheet: WriteOnlyWorksheet, rows: list[list[Any]]) -> None:
         sheet.append([_cell(sheet, value) for value in row])
 
 
+async def xlsx_file(write: Callable[[str], Awaitable[None]], *, prefix: str, filename: str) -> FileResponse:
+    """An Excel workbook that `write` saves to a temporary file, served, then deleted (also on error)."""
+    handle, path = tempfile.mkstemp(prefix=prefix, suffix=".xlsx")
+    os.close(handle)
+    try:
+        await write(path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        raise
+    return FileResponse(
+        path, media_type=XLSX_MIME, filename=filename, background=BackgroundTask(os.unlink, path)
+    )
+
+
 async def xlsx_response(
     d: Dashboard, flt: QueueFilter, lang: str, *, mask_phones: bool = False
 ) -> FileResponse:
     """The filtered cases as an Excel workbook (write-only mode: rows go to disk as they come)."""
     maker = RowMaker(d, lang, mask_phones=mask_phones, dates=True)
-    handle, path = tempfile.mkstemp(prefix="dinsos-export-", suffix=".xlsx")
-    os.close(handle)
-    try:
+
+    async def write(path: str) -> None:
         book = Workbook(write_only=True)
         sheet = book.create_sheet(d.words(lang, "export.sheet"))
         await asyncio.to_thread(_append, sheet, [maker.header])
         async for batch in queries.iter_export_rows(d.db, flt, tz=d.tz, sealer=d.sealer):
             await asyncio.to_thread(_append, sheet, [maker.values(row) for row in batch])
         await asyncio.to_thread(book.save, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(path)
-        raise
-    return FileResponse(
-        path,
-        media_type=XLSX_MIME,
-        filename=_filename(d, "xlsx"),
-        background=BackgroundTask(os.unlink, path),
-    )
+
+    return await xlsx_file(write, prefix="dinsos-export-", filename=_filename(d, "xlsx"))

@@ -7,10 +7,7 @@ from: docs/siks-ng-worksheet.md.
 """
 
 import asyncio
-import contextlib
-import os
 import re
-import tempfile
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -20,11 +17,10 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
 from openpyxl.styles import Font
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
-from starlette.background import BackgroundTask
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response
 
 from bot.dashboard.app import Ctx, Dashboard
-from bot.dashboard.exports import XLSX_MIME
+from bot.dashboard.exports import xlsx_file
 from handlers.registration import DOCUMENTS
 from handlers.staff.compose import read_day
 from storage.crypto import Sealed
@@ -126,19 +122,14 @@ async def siks_xlsx(ctx: Ctx) -> Response:
         "persons.siks_export",
         detail=f"{start:%d-%m-%Y}..{end:%d-%m-%Y} {kecamatan or 'all'}: {len(rows)} rows",
     )
-    handle, path = tempfile.mkstemp(prefix="dinsos-siks-", suffix=".xlsx")
-    os.close(handle)
-    try:
+
+    async def write(path: str) -> None:
         await asyncio.to_thread(_write, ctx, rows, path, start, end)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(path)
-        raise
-    return FileResponse(
-        path,
-        media_type=XLSX_MIME,
+
+    return await xlsx_file(
+        write,
+        prefix="dinsos-siks-",
         filename=f"usulan-siks-ng-{start:%Y%m%d}-{end:%Y%m%d}.xlsx",
-        background=BackgroundTask(os.unlink, path),
     )
 
 
