@@ -1,6 +1,5 @@
 """The context of one conversation step: what came in, where the contact stands, what goes out."""
 
-import sqlite3
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -19,7 +18,7 @@ from storage.crypto import Sealer
 from storage.db import Database
 from storage.records import CaseKind, ContactRecord
 
-WriteFn = Callable[[sqlite3.Connection], Any]
+WriteFn = Callable[[Any], Any]  # of a `storage.contract.Tx`
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -27,12 +27,15 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
+from storage.contract import Dialect, Params
 from storage.migrations import apply_migrations
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-WriteFn = Callable[[sqlite3.Connection], T]
+# A write function: of a `storage.contract.Tx` (a `sqlite3.Connection` here). Typed loosely so functions
+# still written against `sqlite3.Connection` and those written against `Tx` are both accepted.
+WriteFn = Callable[[Any], T]
 
 MAX_BATCH = 256
 
@@ -198,11 +201,16 @@ class Database:
             return (job, False, exc)
         return (job, True, value)
 
-    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    @property
+    def dialect(self) -> Dialect:
+        """Which SQL this store speaks (see `storage.contract`)."""
+        return "sqlite"
+
+    async def write(self, fn: WriteFn[T]) -> T:
         """Run `fn` in a write transaction on the writer thread and return its result once committed."""
         return await self.submit(fn)
 
-    def submit(self, fn: Callable[[sqlite3.Connection], T], *, urgent: bool = False) -> "asyncio.Future[T]":
+    def submit(self, fn: WriteFn[T], *, urgent: bool = False) -> "asyncio.Future[T]":
         """Queue `fn` now (writes commit in the order they are queued; an `urgent` one goes before every
         write not yet begun); the future resolves once committed."""
         if not self._open:
@@ -219,12 +227,12 @@ class Database:
     def _reader(self) -> aiosqlite.Connection:
         return self._readers[next(self._next_reader)]
 
-    async def fetchone(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> sqlite3.Row | None:
+    async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
         """Run a read query and return its first row, if any."""
         rows = await self.fetchall(sql, params)
         return rows[0] if rows else None
 
-    async def fetchall(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
+    async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
         """Run a read query and return all its rows.
 
         Execute and fetch run as one call on the reader's thread, so the statement is finished before
@@ -233,7 +241,7 @@ class Database:
         """
         return list(await self._reader().execute_fetchall(sql, params))
 
-    async def fetchone_now(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> sqlite3.Row | None:
+    async def fetchone_now(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
         """`fetchone` for a small read by key, run on the loop's thread without a hop to a reader thread.
 
         Only for queries that read a few rows through an index. The statement is finished before this
@@ -249,7 +257,7 @@ class Database:
                     raise
         return await self.fetchone(sql, params)
 
-    async def fetchval(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
+    async def fetchval(self, sql: str, params: Params = ()) -> Any:
         """Run a read query and return the first column of its first row (None when no row)."""
         row = await self.fetchone(sql, params)
         return None if row is None else row[0]
