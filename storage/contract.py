@@ -33,12 +33,12 @@ Row = Any
 
 
 class Cursor(Protocol):
-    """What a write function may do with the result of `Tx.execute`."""
+    """What a write function may do with the result of `Tx.execute` (`fetchone` gives None when no row)."""
 
     @property
     def rowcount(self) -> int: ...
 
-    def fetchone(self) -> Row | None: ...
+    def fetchone(self) -> Row: ...
 
     def fetchall(self) -> list[Row]: ...
 

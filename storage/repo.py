@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from storage.db import Database
+from storage.contract import Store, Tx, insert_id
 from storage.records import (
     REFERENCE_PREFIX,
     CaseEventRecord,
@@ -92,7 +92,7 @@ LIMIT 1
 """
 
 
-async def load_turn_state(db: Database, contact_id: str, event_id: str | None) -> TurnState:
+async def load_turn_state(db: Store, contact_id: str, event_id: str | None) -> TurnState:
     """Load a contact, its conversation and whether this event was already handled, in one query."""
     row = await db.fetchone_now(_TURN_STATE_SQL, {"contact": contact_id, "event_id": event_id or ""})
     assert row is not None  # the outer select always yields one row
@@ -114,13 +114,13 @@ async def load_turn_state(db: Database, contact_id: str, event_id: str | None) -
     return TurnState(contact, conversation, seen)
 
 
-async def get_contact(db: Database, contact_id: str) -> ContactRecord | None:
+async def get_contact(db: Store, contact_id: str) -> ContactRecord | None:
     """A contact by its address (or its alternative address)."""
     row = await db.fetchone("SELECT * FROM contacts WHERE id = ? OR alt_id = ?", (contact_id,) * 2)
     return None if row is None else contact_from_row(row)
 
 
-async def persons_of_contact(db: Database, contact_id: str) -> list[PersonRecord]:
+async def persons_of_contact(db: Store, contact_id: str) -> list[PersonRecord]:
     """Persons this contact registered (self first), excluding deleted ones."""
     rows = await db.fetchall(
         "SELECT * FROM persons WHERE registered_by = ? AND deleted_at IS NULL ORDER BY is_self DESC, id",
@@ -129,13 +129,13 @@ async def persons_of_contact(db: Database, contact_id: str) -> list[PersonRecord
     return [person_from_row(row) for row in rows]
 
 
-async def get_person(db: Database, person_id: int) -> PersonRecord | None:
+async def get_person(db: Store, person_id: int) -> PersonRecord | None:
     """A person by id."""
     row = await db.fetchone("SELECT * FROM persons WHERE id = ?", (person_id,))
     return None if row is None else person_from_row(row)
 
 
-async def cases_of_contact(db: Database, contact_id: str, limit: int = 5) -> list[CaseRecord]:
+async def cases_of_contact(db: Store, contact_id: str, limit: int = 5) -> list[CaseRecord]:
     """The newest cases this contact submitted."""
     rows = await db.fetchall(
         "SELECT * FROM cases WHERE contact_id = ? ORDER BY id DESC LIMIT ?", (contact_id, limit)
@@ -143,7 +143,7 @@ async def cases_of_contact(db: Database, contact_id: str, limit: int = 5) -> lis
     return [case_from_row(row) for row in rows]
 
 
-async def cases_for_contact(db: Database, contact_id: str, limit: int = 1000) -> list[CaseRecord]:
+async def cases_for_contact(db: Store, contact_id: str, limit: int = 1000) -> list[CaseRecord]:
     """Every case of the contact and of the persons they registered: questions from staff first, then
     newest first."""
     rows = await db.fetchall(
@@ -156,19 +156,19 @@ async def cases_for_contact(db: Database, contact_id: str, limit: int = 1000) ->
     return [case_from_row(row) for row in rows]
 
 
-async def get_case(db: Database, reference: str) -> CaseRecord | None:
+async def get_case(db: Store, reference: str) -> CaseRecord | None:
     """A case by reference number (case-insensitive)."""
     row = await db.fetchone("SELECT * FROM cases WHERE reference = ?", (reference.strip().upper(),))
     return None if row is None else case_from_row(row)
 
 
-async def get_case_by_id(db: Database, case_id: int) -> CaseRecord | None:
+async def get_case_by_id(db: Store, case_id: int) -> CaseRecord | None:
     """A case by id."""
     row = await db.fetchone("SELECT * FROM cases WHERE id = ?", (case_id,))
     return None if row is None else case_from_row(row)
 
 
-async def case_events(db: Database, case_id: int) -> list[CaseEventRecord]:
+async def case_events(db: Store, case_id: int) -> list[CaseEventRecord]:
     """A case's trail, oldest first."""
     rows = await db.fetchall("SELECT * FROM case_events WHERE case_id = ? ORDER BY id", (case_id,))
     return [CaseEventRecord.model_validate(dict(row)) for row in rows]
@@ -178,7 +178,7 @@ BULK_ORIGINS = ("broadcast", "reminder", "programme", "nudge")  # the `bulk` col
 
 
 async def pending_outbox(
-    db: Database,
+    db: Store,
     schemes: Sequence[str] | None = None,
     limit: int = 500,
     *,
@@ -214,7 +214,7 @@ async def pending_outbox(
 # ---------------------------------------------------------------- writes
 
 
-def upsert_contact(conn: sqlite3.Connection, contact: ContactRecord) -> None:
+def upsert_contact(conn: Tx, contact: ContactRecord) -> None:
     """Insert or update a contact row.
 
     `awaiting_case_id` is only set on insert: staff set it from another process while a turn runs on
@@ -252,7 +252,7 @@ def upsert_contact(conn: sqlite3.Connection, contact: ContactRecord) -> None:
     )
 
 
-def save_conversation(conn: sqlite3.Connection, conv: ConversationRecord) -> None:
+def save_conversation(conn: Tx, conv: ConversationRecord) -> None:
     """Insert or replace a contact's conversation state."""
     conn.execute(
         """
@@ -273,22 +273,22 @@ def save_conversation(conn: sqlite3.Connection, conv: ConversationRecord) -> Non
     )
 
 
-def delete_conversation(conn: sqlite3.Connection, contact_id: str) -> None:
+def delete_conversation(conn: Tx, contact_id: str) -> None:
     """Forget a contact's conversation state."""
     conn.execute("DELETE FROM conversations WHERE contact_id = ?", (contact_id,))
 
 
-def record_inbound(conn: sqlite3.Connection, event_id: str, contact_id: str, at: datetime) -> bool:
+def record_inbound(conn: Tx, event_id: str, contact_id: str, at: datetime) -> bool:
     """Remember an inbound event id; False when it was already recorded (a redelivery)."""
     cursor = conn.execute(
-        "INSERT OR IGNORE INTO inbound (id, contact_id, received_at) VALUES (?, ?, ?)",
+        "INSERT INTO inbound (id, contact_id, received_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
         (event_id, contact_id, iso(at)),
     )
     return cursor.rowcount == 1
 
 
 def insert_outbox(
-    conn: sqlite3.Connection,
+    conn: Tx,
     *,
     contact_id: str,
     payload: str,
@@ -298,15 +298,15 @@ def insert_outbox(
 ) -> OutboxRecord:
     """Queue one outbound message and return its row."""
     stamp = iso(at)
-    cursor = conn.execute(
+    new_id = insert_id(
+        conn,
         "INSERT INTO outbox (contact_id, origin, payload, status, case_id, created_at, updated_at) "
-        "VALUES (?, ?, ?, 'queued', ?, ?, ?)",
+        "VALUES (?, ?, ?, 'queued', ?, ?, ?) RETURNING id",
         (contact_id, origin, payload, case_id, stamp, stamp),
     )
-    assert cursor.lastrowid is not None
     # Built from the values just written (already of their types): no validation needed.
     return OutboxRecord.model_construct(
-        id=cursor.lastrowid,
+        id=new_id,
         contact_id=contact_id,
         origin=origin,
         payload=payload,
@@ -318,7 +318,7 @@ def insert_outbox(
 
 
 def mark_outbox(
-    conn: sqlite3.Connection,
+    conn: Tx,
     ids: Sequence[int],
     status: OutboxStatus,
     at: datetime,
@@ -335,12 +335,12 @@ def mark_outbox(
     )
 
 
-def set_external_id(conn: sqlite3.Connection, outbox_id: int, external_id: str) -> None:
+def set_external_id(conn: Tx, outbox_id: int, external_id: str) -> None:
     """Record the platform's id for a sent message."""
     conn.execute("UPDATE outbox SET external_id = ? WHERE id = ?", (external_id, outbox_id))
 
 
-def next_reference(conn: sqlite3.Connection, kind: CaseKind, year: int) -> str:
+def next_reference(conn: Tx, kind: CaseKind, year: int) -> str:
     """Allocate the next reference number of a kind in a year, e.g. REG-2026-000123."""
     prefix = REFERENCE_PREFIX[kind]
     name = f"{prefix}-{year}"
@@ -353,7 +353,7 @@ def next_reference(conn: sqlite3.Connection, kind: CaseKind, year: int) -> str:
 
 
 def record_consent(
-    conn: sqlite3.Connection,
+    conn: Tx,
     contact_id: str,
     granted: bool,
     version: str,
@@ -367,7 +367,7 @@ def record_consent(
     )
 
 
-def withdraw_consents(conn: sqlite3.Connection, contact_id: str, at: datetime) -> None:
+def withdraw_consents(conn: Tx, contact_id: str, at: datetime) -> None:
     """Mark every consent of a contact withdrawn."""
     conn.execute(
         "UPDATE consents SET withdrawn_at = ? WHERE contact_id = ? AND withdrawn_at IS NULL",
@@ -414,23 +414,22 @@ _PERSON_COLUMNS = (
 _PERSON_PLACEHOLDERS = ", ".join("?" * (_PERSON_COLUMNS.count(",") + 1))
 
 
-def insert_person(conn: sqlite3.Connection, person: PersonRecord) -> int:
+def insert_person(conn: Tx, person: PersonRecord) -> int:
     """Insert a person and return its id."""
-    cursor = conn.execute(
-        f"INSERT INTO persons ({_PERSON_COLUMNS}) VALUES ({_PERSON_PLACEHOLDERS})",
+    return insert_id(
+        conn,
+        f"INSERT INTO persons ({_PERSON_COLUMNS}) VALUES ({_PERSON_PLACEHOLDERS}) RETURNING id",
         _person_values(person),
     )
-    assert cursor.lastrowid is not None
-    return cursor.lastrowid
 
 
-def update_person(conn: sqlite3.Connection, person: PersonRecord) -> None:
+def update_person(conn: Tx, person: PersonRecord) -> None:
     """Write every field of an existing person."""
     assignments = ", ".join(f"{name.strip()} = ?" for name in _PERSON_COLUMNS.split(","))
     conn.execute(f"UPDATE persons SET {assignments} WHERE id = ?", (*_person_values(person), person.id))
 
 
-def find_duplicate_person(conn: sqlite3.Connection, person: PersonRecord) -> int | None:
+def find_duplicate_person(conn: Tx, person: PersonRecord) -> int | None:
     """An earlier person with the same NIK hash, or the same name, birth date and kelurahan."""
     if person.nik is not None:
         row = conn.execute(
@@ -451,14 +450,16 @@ def find_duplicate_person(conn: sqlite3.Connection, person: PersonRecord) -> int
     return None
 
 
-def insert_case(conn: sqlite3.Connection, case: CaseRecord, actor: str) -> int:
+def insert_case(conn: Tx, case: CaseRecord, actor: str) -> int:
     """Insert a case with its first event and return its id."""
-    cursor = conn.execute(
+    case_id = insert_id(
+        conn,
         """
         INSERT INTO cases (reference, kind, status, person_id, contact_id, subject_name,
             kecamatan_code, kelurahan_code, latitude, longitude, answers, nik_hash, duplicate_of,
             info_question, citizen_note, created_at, updated_at)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        RETURNING id
         """,
         (
             case.reference,
@@ -480,8 +481,6 @@ def insert_case(conn: sqlite3.Connection, case: CaseRecord, actor: str) -> int:
             iso(case.updated_at),
         ),
     )
-    assert cursor.lastrowid is not None
-    case_id = cursor.lastrowid
     add_case_event(
         conn,
         CaseEventRecord(
@@ -495,7 +494,7 @@ def insert_case(conn: sqlite3.Connection, case: CaseRecord, actor: str) -> int:
     return case_id
 
 
-def add_case_event(conn: sqlite3.Connection, event: CaseEventRecord) -> None:
+def add_case_event(conn: Tx, event: CaseEventRecord) -> None:
     """Append to a case's trail."""
     conn.execute(
         "INSERT INTO case_events (case_id, at, actor, action, from_status, to_status, note, "
@@ -514,7 +513,7 @@ def add_case_event(conn: sqlite3.Connection, event: CaseEventRecord) -> None:
 
 
 def set_case_status(
-    conn: sqlite3.Connection,
+    conn: Tx,
     case_id: int,
     status: CaseStatus,
     at: datetime,
@@ -531,7 +530,7 @@ def set_case_status(
 
 
 def audit(
-    conn: sqlite3.Connection,
+    conn: Tx,
     *,
     actor: str,
     action: str,
@@ -549,7 +548,7 @@ def audit(
 ERASED = "[dihapus]"
 
 
-def erase_person(conn: sqlite3.Connection, person_id: int, at: datetime, actor: str) -> None:
+def erase_person(conn: Tx, person_id: int, at: datetime, actor: str) -> None:
     """Delete a person's personal data (UU PDP): the row stays as a tombstone, cases are redacted."""
     conn.execute(
         """
@@ -573,14 +572,14 @@ MEDIA_ERASED = threading.Event()
 """Set when files were queued for deletion, so the service looks at the queue only then."""
 
 
-def _erase_media_in(conn: sqlite3.Connection, text: str | None, at: datetime) -> None:
+def _erase_media_in(conn: Tx, text: str | None, at: datetime) -> None:
     """Queue every file named in `text` for deletion from the media folder (see take_media_erasures)."""
     for ref in set(MEDIA_REF.findall(text or "")):
         conn.execute("INSERT OR IGNORE INTO media_erasures (ref, at) VALUES (?, ?)", (ref, iso(at)))
         MEDIA_ERASED.set()
 
 
-def take_media_erasures(conn: sqlite3.Connection) -> list[str]:
+def take_media_erasures(conn: Tx) -> list[str]:
     """The files whose data was erased, removed from the queue: the caller deletes them."""
     refs = [row[0] for row in conn.execute("SELECT ref FROM media_erasures ORDER BY ref")]
     if refs:
@@ -588,7 +587,7 @@ def take_media_erasures(conn: sqlite3.Connection) -> list[str]:
     return refs
 
 
-def media_in_use(conn: sqlite3.Connection, contact_id: str, ref: str) -> bool:
+def media_in_use(conn: Tx, contact_id: str, ref: str) -> bool:
     """Whether a received file is attached to the contact's conversation or to a case (else unneeded)."""
     row = conn.execute(
         "SELECT 1 FROM conversations WHERE contact_id = ? AND instr(data, ?) > 0 "
@@ -599,7 +598,7 @@ def media_in_use(conn: sqlite3.Connection, contact_id: str, ref: str) -> bool:
     return row is not None
 
 
-def _redact_cases(conn: sqlite3.Connection, case_ids: list[int], at: datetime, actor: str) -> None:
+def _redact_cases(conn: Tx, case_ids: list[int], at: datetime, actor: str) -> None:
     for case_id in case_ids:
         answers = conn.execute("SELECT answers FROM cases WHERE id = ?", (case_id,)).fetchone()
         _erase_media_in(conn, answers[0] if answers else None, at)
@@ -625,7 +624,7 @@ def _redact_cases(conn: sqlite3.Connection, case_ids: list[int], at: datetime, a
         )
 
 
-def erase_contact(conn: sqlite3.Connection, contact_id: str, at: datetime, actor: str) -> None:
+def erase_contact(conn: Tx, contact_id: str, at: datetime, actor: str) -> None:
     """Withdraw consent and delete everything a contact gave: persons, case contents, drafts."""
     for (person_id,) in conn.execute(
         "SELECT id FROM persons WHERE registered_by = ? AND deleted_at IS NULL", (contact_id,)

@@ -15,19 +15,18 @@ held for long: conversations' writes go in between.
 """
 
 import asyncio
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 
-from storage.db import Database
+from storage.contract import Store, Tx
 from storage.migrations import OUTBOX_PRUNABLE
 from storage.repo import iso
 
 PRUNED_PAYLOAD = '{"text": ""}'
 
 
-def prune_inbound(conn: sqlite3.Connection, before: datetime, limit: int) -> int:
+def prune_inbound(conn: Tx, before: datetime, limit: int) -> int:
     """Delete up to `limit` inbound ids received before `before` (a write function); how many."""
     cursor = conn.execute(
         "DELETE FROM inbound WHERE id IN (SELECT id FROM inbound INDEXED BY inbound_received "
@@ -37,7 +36,7 @@ def prune_inbound(conn: sqlite3.Connection, before: datetime, limit: int) -> int
     return cursor.rowcount
 
 
-def prune_outbox(conn: sqlite3.Connection, before: datetime, limit: int) -> int:
+def prune_outbox(conn: Tx, before: datetime, limit: int) -> int:
     """Delete, or clear the body of, up to `limit` finished outbox rows not about a case last changed
     before `before` (a write function); how many."""
     rows = conn.execute(
@@ -64,7 +63,7 @@ class PruneReport:
 
 
 async def prune_history(
-    db: Database,
+    db: Store,
     *,
     now: datetime,
     inbound_days: float,

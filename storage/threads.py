@@ -5,13 +5,12 @@ lost if the step fails later, and a redelivery writes nothing twice). Outbound l
 outbox row, whose status the senders keep current: the thread shows it, never a copy of it.
 """
 
-import sqlite3
 import zlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from storage.db import Database
+from storage.contract import Store, Tx
 from storage.repo import iso
 
 Direction = Literal["in", "out"]
@@ -59,7 +58,7 @@ class OpenQuestion:
 
 
 def add_inbound(
-    conn: sqlite3.Connection,
+    conn: Tx,
     *,
     case_id: int,
     contact_id: str,
@@ -72,7 +71,7 @@ def add_inbound(
     """Add a citizen's message to a case's thread, unread for staff; return its id."""
     cursor = conn.execute(
         "INSERT INTO case_messages (case_id, at, direction, kind, body, media_ref, author, question_id, "
-        "unread) VALUES (?, ?, 'in', ?, ?, ?, ?, ?, 1)",
+        "unread) VALUES (?, ?, 'in', ?, ?, ?, ?, ?, 1) RETURNING id",
         (case_id, iso(at), kind, body, media_ref, f"contact:{contact_id}", question_id),
     )
     conn.execute(
@@ -80,12 +79,11 @@ def add_inbound(
         (iso(at), case_id),
     )
     conn.execute("UPDATE contacts SET thread_case_id = ? WHERE id = ?", (case_id, contact_id))
-    assert cursor.lastrowid is not None
-    return cursor.lastrowid
+    return int(cursor.fetchone()[0])
 
 
 def add_outbound(
-    conn: sqlite3.Connection,
+    conn: Tx,
     *,
     case_id: int,
     kind: str,
@@ -109,18 +107,17 @@ def add_outbound(
             return int(row[0])
     cursor = conn.execute(
         "INSERT INTO case_messages (case_id, at, direction, kind, body, author, outbox_id) "
-        "VALUES (?, ?, 'out', ?, ?, ?, ?)",
+        "VALUES (?, ?, 'out', ?, ?, ?, ?) RETURNING id",
         (case_id, iso(at), kind, body, author, outbox_id),
     )
     conn.execute(
         "UPDATE contacts SET thread_case_id = ? WHERE id = (SELECT contact_id FROM cases WHERE id = ?)",
         (case_id, case_id),
     )
-    assert cursor.lastrowid is not None
-    return cursor.lastrowid
+    return int(cursor.fetchone()[0])
 
 
-def mark_read(conn: sqlite3.Connection, case_id: int) -> bool:
+def mark_read(conn: Tx, case_id: int) -> bool:
     """Staff have seen the case's new messages; False when there were none."""
     cursor = conn.execute(
         "UPDATE cases SET unread = 0, waiting_since = NULL WHERE id = ? AND unread > 0", (case_id,)
@@ -131,7 +128,7 @@ def mark_read(conn: sqlite3.Connection, case_id: int) -> bool:
 
 
 def add_question(
-    conn: sqlite3.Connection,
+    conn: Tx,
     *,
     case_id: int,
     contact_id: str,
@@ -143,14 +140,13 @@ def add_question(
     """Record a staff question that waits for the citizen's answer."""
     cursor = conn.execute(
         "INSERT INTO staff_questions (case_id, contact_id, question, outbox_id, asked_by, asked_at) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
+        "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
         (case_id, contact_id, question, outbox_id, asked_by, iso(at)),
     )
-    assert cursor.lastrowid is not None
-    return cursor.lastrowid
+    return int(cursor.fetchone()[0])
 
 
-def close_questions(conn: sqlite3.Connection, case_id: int, at: datetime) -> None:
+def close_questions(conn: Tx, case_id: int, at: datetime) -> None:
     """The case moved on without an answer: its questions no longer wait."""
     conn.execute(
         "UPDATE staff_questions SET answered_at = ? WHERE case_id = ? AND answered_at IS NULL",
@@ -159,7 +155,7 @@ def close_questions(conn: sqlite3.Connection, case_id: int, at: datetime) -> Non
     reset_awaiting(conn, case_id=case_id)
 
 
-def reset_awaiting(conn: sqlite3.Connection, *, case_id: int) -> None:
+def reset_awaiting(conn: Tx, *, case_id: int) -> None:
     """Point the contact's "awaiting" mark at a question that still waits (NULL when none does)."""
     conn.execute(
         "UPDATE contacts SET awaiting_case_id = (SELECT q.case_id FROM staff_questions AS q "
@@ -169,7 +165,7 @@ def reset_awaiting(conn: sqlite3.Connection, *, case_id: int) -> None:
     )
 
 
-def answer_question(conn: sqlite3.Connection, question_id: int, at: datetime) -> int | None:
+def answer_question(conn: Tx, question_id: int, at: datetime) -> int | None:
     """Mark a question answered; return its case id (None when it was answered already)."""
     row = conn.execute(
         "UPDATE staff_questions SET answered_at = ? WHERE id = ? AND answered_at IS NULL RETURNING case_id",
@@ -181,7 +177,7 @@ def answer_question(conn: sqlite3.Connection, question_id: int, at: datetime) ->
     return int(row[0])
 
 
-def move_line(conn: sqlite3.Connection, line_id: int, case_id: int, question_id: int | None) -> None:
+def move_line(conn: Tx, line_id: int, case_id: int, question_id: int | None) -> None:
     """Put a thread line in another case's thread (the citizen said which question it answers)."""
     row = conn.execute("SELECT case_id, unread FROM case_messages WHERE id = ?", (line_id,)).fetchone()
     if row is None or (row[0] == case_id and question_id is None):
@@ -205,7 +201,7 @@ def move_line(conn: sqlite3.Connection, line_id: int, case_id: int, question_id:
 # ---------------------------------------------------------------- reads
 
 
-async def thread(db: Database, case_id: int, *, limit: int = 500) -> list[ThreadLine]:
+async def thread(db: Store, case_id: int, *, limit: int = 500) -> list[ThreadLine]:
     """A case's thread in the order lines were written (the newest `limit` lines)."""
     rows = await db.fetchall(
         "SELECT * FROM (SELECT m.id, m.at, m.direction, m.kind, m.body, m.media_ref, m.author, m.unread, "
@@ -233,7 +229,7 @@ async def thread(db: Database, case_id: int, *, limit: int = 500) -> list[Thread
     ]
 
 
-async def thread_stamp(db: Database, case_id: int) -> str:
+async def thread_stamp(db: Store, case_id: int) -> str:
     """Changes whenever the thread gains a line or an outbound line changes state."""
     row = await db.fetchone(
         "SELECT COUNT(*), MAX(m.id), group_concat(o.status || COALESCE(o.error, ''), ',') "
@@ -244,7 +240,7 @@ async def thread_stamp(db: Database, case_id: int) -> str:
     return f"{row[0]}.{row[1]}.{zlib.crc32((row[2] or '').encode()):x}"
 
 
-async def open_questions(db: Database, contact_id: str) -> list[OpenQuestion]:
+async def open_questions(db: Store, contact_id: str) -> list[OpenQuestion]:
     """Staff questions waiting for this contact's answer, oldest first, on cases that still wait."""
     rows = await db.fetchall(
         "SELECT q.id, q.case_id, c.reference, q.question, q.asked_at, o.external_id "
@@ -275,7 +271,7 @@ class Quoted:
     origin: str
 
 
-async def quoted(db: Database, contact_id: str, external_id: str) -> Quoted | None:
+async def quoted(db: Store, contact_id: str, external_id: str) -> Quoted | None:
     """The outbox row the citizen quoted, by the platform's message id (ids are per chat on Telegram)."""
     row = await db.fetchone(
         "SELECT o.id, o.case_id, o.origin, q.id AS question_id FROM outbox AS o "
@@ -288,7 +284,7 @@ async def quoted(db: Database, contact_id: str, external_id: str) -> Quoted | No
     return Quoted(row["case_id"], row["question_id"], row["origin"])
 
 
-async def latest_case(db: Database, contact_id: str) -> tuple[int, str] | None:
+async def latest_case(db: Store, contact_id: str) -> tuple[int, str] | None:
     """The case this contact was last told about or wrote about, while it is still open."""
     row = await db.fetchone(
         "SELECT c.id, c.reference FROM contacts AS k JOIN cases AS c ON c.id = k.thread_case_id "
@@ -298,7 +294,7 @@ async def latest_case(db: Database, contact_id: str) -> tuple[int, str] | None:
     return None if row is None else (int(row[0]), str(row[1]))
 
 
-async def last_written(db: Database, contact_id: str) -> datetime | None:
+async def last_written(db: Store, contact_id: str) -> datetime | None:
     """When this contact last wrote into the thread of the case they are talking about (None: never)."""
     value = await db.fetchval(
         "SELECT MAX(m.at) FROM contacts AS k JOIN case_messages AS m ON m.case_id = k.thread_case_id "
@@ -308,7 +304,7 @@ async def last_written(db: Database, contact_id: str) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value)
 
 
-async def case_reference(db: Database, case_id: int) -> str | None:
+async def case_reference(db: Store, case_id: int) -> str | None:
     """A case's reference by id."""
     value = await db.fetchval("SELECT reference FROM cases WHERE id = ?", (case_id,))
     return None if value is None else str(value)

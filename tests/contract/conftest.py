@@ -1,0 +1,23 @@
+"""The store contract suite: every test here runs once per backend through the `store` fixture.
+
+A repository's tests live here (one module per concern) and take `store`; they must pass unchanged on
+every backend listed in `BACKENDS`.
+"""
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from storage.contract import Store
+from storage.db import Database
+
+BACKENDS = ["sqlite"]
+
+
+@pytest.fixture(params=BACKENDS)
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    """An empty store with the current schema, on each backend in turn."""
+    opened = await Database.open(tmp_path / "store.sqlite3")
+    yield opened
+    await opened.close()
