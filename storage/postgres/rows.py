@@ -1,0 +1,65 @@
+"""Rows that behave like `sqlite3.Row`: `row["col"]`, `row[0]`, `dict(row)`, `row.keys()`, iteration over
+the values, equality with a tuple of the same values."""
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, SupportsIndex, overload
+
+from psycopg.rows import RowMaker
+
+if TYPE_CHECKING:
+    from psycopg._cursor_base import BaseCursor
+
+
+class Row(tuple[Any, ...]):
+    """One result row: a tuple of its values that is also read by column name."""
+
+    _names: dict[str, int]
+    _keys: list[str]
+
+    def __new__(cls, values: Sequence[Any], names: dict[str, int], keys: list[str]) -> "Row":
+        row = super().__new__(cls, values)
+        row._names = names
+        row._keys = keys
+        return row
+
+    @overload
+    def __getitem__(self, key: SupportsIndex) -> Any: ...
+
+    @overload
+    def __getitem__(self, key: slice) -> tuple[Any, ...]: ...
+
+    @overload
+    def __getitem__(self, key: str) -> Any: ...
+
+    def __getitem__(self, key: SupportsIndex | slice | str) -> Any:
+        if isinstance(key, str):
+            try:
+                return tuple.__getitem__(self, self._names[key])
+            except KeyError:
+                raise IndexError(f"No item with that key: {key!r}") from None
+        return tuple.__getitem__(self, key)
+
+    def keys(self) -> list[str]:
+        """The column names, in order (what `dict(row)` walks)."""
+        return list(self._keys)
+
+
+def sqlite_rows(cursor: "BaseCursor[Any, Any]") -> RowMaker[Row]:
+    """A psycopg row factory making `Row`s (names looked up case-insensitively, like SQLite's)."""
+    description = cursor.description
+    if description is None:
+        return _no_row
+    keys = [column.name for column in description]
+    names: dict[str, int] = {}
+    for index, name in enumerate(keys):
+        names.setdefault(name, index)
+        names.setdefault(name.lower(), index)
+
+    def make(values: Sequence[Any]) -> Row:
+        return Row(values, names, keys)
+
+    return make
+
+
+def _no_row(values: Sequence[Any]) -> Row:
+    raise TypeError("the statement returned no rows")

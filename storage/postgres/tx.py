@@ -1,0 +1,62 @@
+"""A write transaction on PostgreSQL, as write functions see it (`storage.contract.Tx`)."""
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, Literal
+
+import psycopg
+
+from storage.contract import Params
+from storage.postgres.rows import Row
+from storage.postgres.sql import to_psycopg
+
+
+class PgCursor:
+    """The result of one statement: `rowcount`, `fetchone`, `fetchall` and iteration, like SQLite's."""
+
+    __slots__ = ("_cursor",)
+
+    def __init__(self, cursor: "psycopg.Cursor[Row]") -> None:
+        self._cursor = cursor
+
+    @property
+    def rowcount(self) -> int:
+        return self._cursor.rowcount
+
+    def fetchone(self) -> Row | None:
+        if self._cursor.description is None:
+            return None
+        return self._cursor.fetchone()
+
+    def fetchall(self) -> list[Row]:
+        if self._cursor.description is None:
+            return []
+        return self._cursor.fetchall()
+
+    def __iter__(self) -> Iterator[Row]:
+        return iter(self.fetchall())
+
+
+def params_of(parameters: Params) -> Sequence[Any] | Mapping[str, Any]:
+    """Parameters as psycopg takes them (always given, so `%%` in the SQL is read as one `%`)."""
+    if isinstance(parameters, Mapping):
+        return parameters
+    return tuple(parameters)
+
+
+class PgTx:
+    """One transaction on a psycopg connection; SQL in `storage/`'s spelling (`?`, `:name`)."""
+
+    dialect: Literal["postgresql"] = "postgresql"
+
+    def __init__(self, conn: "psycopg.Connection[Row]") -> None:
+        self.conn = conn
+
+    def execute(self, sql: str, parameters: Params = (), /) -> PgCursor:
+        cursor = self.conn.cursor()
+        cursor.execute(to_psycopg(sql), params_of(parameters))
+        return PgCursor(cursor)
+
+    def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> PgCursor:
+        cursor = self.conn.cursor()
+        cursor.executemany(to_psycopg(sql), [params_of(row) for row in parameters])
+        return PgCursor(cursor)
