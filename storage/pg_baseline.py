@@ -12,7 +12,9 @@ portable SQL of `storage/` reads and writes both alike:
 - `COLLATE NOCASE` becomes `citext` for staff user names (unique and matched without regard to case) and
   an index on `lower(full_name)` for persons;
 - the FTS5 trigram tables become `pg_trgm` GIN indexes (`cases_words_trgm`, `persons_words_trgm`);
-- the triggers keeping `case_tally`, `case_hours` and the outbox -> `case_messages` thread are PL/pgSQL.
+- the triggers keeping `case_tally`, `case_hours` and the outbox -> `case_messages` thread are PL/pgSQL;
+- foreign keys are checked at once as on SQLite, but DEFERRABLE, so a store copied across
+  (`storage.postgres.copy`) may load its tables in one transaction in any order.
 """
 
 from storage.migrations import OUTBOX_PRUNABLE, phone_key_sql
@@ -71,7 +73,7 @@ CREATE INDEX contacts_phone_key ON contacts(phone_key) WHERE phone_key IS NOT NU
 
 CREATE TABLE consents (
     id {_ID},
-    contact_id TEXT NOT NULL REFERENCES contacts(id),
+    contact_id TEXT NOT NULL REFERENCES contacts(id) DEFERRABLE,
     granted bigint NOT NULL,
     notice_version TEXT NOT NULL,
     at TEXT NOT NULL,
@@ -81,7 +83,7 @@ CREATE TABLE consents (
 CREATE INDEX consents_contact ON consents(contact_id);
 
 CREATE TABLE conversations (
-    contact_id TEXT PRIMARY KEY REFERENCES contacts(id),
+    contact_id TEXT PRIMARY KEY REFERENCES contacts(id) DEFERRABLE,
     flow TEXT NOT NULL,
     step TEXT NOT NULL,
     data TEXT NOT NULL DEFAULT '{{}}',
@@ -91,7 +93,7 @@ CREATE TABLE conversations (
 
 CREATE TABLE persons (
     id {_ID},
-    registered_by TEXT NOT NULL REFERENCES contacts(id),
+    registered_by TEXT NOT NULL REFERENCES contacts(id) DEFERRABLE,
     is_self bigint NOT NULL,
     full_name TEXT NOT NULL,
     nik TEXT,
@@ -131,8 +133,8 @@ CREATE TABLE cases (
     reference TEXT NOT NULL UNIQUE,
     kind TEXT NOT NULL,
     status TEXT NOT NULL,
-    person_id bigint REFERENCES persons(id),
-    contact_id TEXT NOT NULL REFERENCES contacts(id),
+    person_id bigint REFERENCES persons(id) DEFERRABLE,
+    contact_id TEXT NOT NULL REFERENCES contacts(id) DEFERRABLE,
     subject_name TEXT NOT NULL,
     kecamatan_code TEXT,
     kelurahan_code TEXT,
@@ -143,7 +145,7 @@ CREATE TABLE cases (
     citizen_note TEXT,
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL,
-    assignee_id bigint REFERENCES staff_users(id),
+    assignee_id bigint REFERENCES staff_users(id) DEFERRABLE,
     latitude double precision,
     longitude double precision,
     unread bigint NOT NULL DEFAULT 0,
@@ -155,8 +157,8 @@ CREATE TABLE cases (
     kk_hash TEXT GENERATED ALWAYS AS ({_json("answers", "kk", "h")}) STORED,
     phone_key TEXT GENERATED ALWAYS AS ({phone_key_sql(_json("answers", "phone"))}) STORED
 );
-ALTER TABLE contacts ADD FOREIGN KEY (awaiting_case_id) REFERENCES cases(id) ON DELETE SET NULL;
-ALTER TABLE contacts ADD FOREIGN KEY (thread_case_id) REFERENCES cases(id);
+ALTER TABLE contacts ADD FOREIGN KEY (awaiting_case_id) REFERENCES cases(id) ON DELETE SET NULL DEFERRABLE;
+ALTER TABLE contacts ADD FOREIGN KEY (thread_case_id) REFERENCES cases(id) DEFERRABLE;
 CREATE INDEX cases_status_kind ON cases(status, kind);
 CREATE INDEX cases_contact ON cases(contact_id);
 CREATE INDEX cases_kecamatan ON cases(kecamatan_code);
@@ -185,7 +187,7 @@ CREATE INDEX cases_words_trgm ON cases USING gin ((subject_name || ' ' || refere
 
 CREATE TABLE case_events (
     id {_ID},
-    case_id bigint NOT NULL REFERENCES cases(id),
+    case_id bigint NOT NULL REFERENCES cases(id) DEFERRABLE,
     at TEXT NOT NULL,
     actor TEXT NOT NULL,
     action TEXT NOT NULL,
@@ -231,18 +233,18 @@ CREATE TABLE broadcasts (
 
 CREATE TABLE outbox (
     id {_ID},
-    contact_id TEXT NOT NULL REFERENCES contacts(id),
+    contact_id TEXT NOT NULL REFERENCES contacts(id) DEFERRABLE,
     origin TEXT NOT NULL,
     payload TEXT NOT NULL,
     status TEXT NOT NULL DEFAULT 'queued',
     error TEXT,
     attempts bigint NOT NULL DEFAULT 0,
-    case_id bigint REFERENCES cases(id),
+    case_id bigint REFERENCES cases(id) DEFERRABLE,
     external_id TEXT,
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL,
     sent_at TEXT,
-    broadcast_id bigint REFERENCES broadcasts(id),
+    broadcast_id bigint REFERENCES broadcasts(id) DEFERRABLE,
     not_before TEXT,
     dedupe_key TEXT,
     bulk bigint GENERATED ALWAYS AS (
@@ -289,8 +291,8 @@ CREATE TABLE reminders (
     text_en TEXT,
     cron TEXT,
     due_at TEXT NOT NULL,
-    case_id bigint REFERENCES cases(id),
-    contact_id TEXT REFERENCES contacts(id),
+    case_id bigint REFERENCES cases(id) DEFERRABLE,
+    contact_id TEXT REFERENCES contacts(id) DEFERRABLE,
     programme_id bigint,
     appointment_id bigint,
     created_by TEXT NOT NULL,
@@ -300,7 +302,7 @@ CREATE TABLE reminders (
 CREATE INDEX reminders_due ON reminders(due_at) WHERE status = 'active';
 
 CREATE TABLE reminder_runs (
-    reminder_id bigint NOT NULL REFERENCES reminders(id),
+    reminder_id bigint NOT NULL REFERENCES reminders(id) DEFERRABLE,
     due_at TEXT NOT NULL,
     outcome TEXT NOT NULL,
     detail TEXT,
@@ -311,7 +313,7 @@ CREATE TABLE reminder_runs (
 
 CREATE TABLE appointments (
     id {_ID},
-    case_id bigint NOT NULL REFERENCES cases(id),
+    case_id bigint NOT NULL REFERENCES cases(id) DEFERRABLE,
     starts_at TEXT NOT NULL,
     place TEXT NOT NULL,
     note TEXT,
@@ -337,8 +339,8 @@ CREATE TABLE programmes (
 
 CREATE TABLE rsvps (
     id {_ID},
-    programme_id bigint NOT NULL REFERENCES programmes(id),
-    contact_id TEXT NOT NULL REFERENCES contacts(id),
+    programme_id bigint NOT NULL REFERENCES programmes(id) DEFERRABLE,
+    contact_id TEXT NOT NULL REFERENCES contacts(id) DEFERRABLE,
     status TEXT NOT NULL,
     invited_at TEXT NOT NULL,
     answered_at TEXT,
@@ -355,7 +357,7 @@ CREATE TABLE whatsapp_windows (
 
 CREATE TABLE staff_sessions (
     token_hash TEXT PRIMARY KEY,
-    user_id bigint NOT NULL REFERENCES staff_users(id),
+    user_id bigint NOT NULL REFERENCES staff_users(id) DEFERRABLE,
     csrf_token TEXT NOT NULL,
     created_at TEXT NOT NULL,
     seen_at TEXT NOT NULL,
@@ -402,14 +404,14 @@ CREATE TABLE voice_uploads (
 
 CREATE TABLE case_messages (
     id {_ID},
-    case_id bigint NOT NULL REFERENCES cases(id),
+    case_id bigint NOT NULL REFERENCES cases(id) DEFERRABLE,
     at TEXT NOT NULL,
     direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
     kind TEXT NOT NULL,
     body TEXT,
     media_ref TEXT,
     author TEXT NOT NULL,
-    outbox_id bigint REFERENCES outbox(id),
+    outbox_id bigint REFERENCES outbox(id) DEFERRABLE,
     question_id bigint,
     unread bigint NOT NULL DEFAULT 0
 );
@@ -418,10 +420,10 @@ CREATE INDEX case_messages_outbox ON case_messages(outbox_id) WHERE outbox_id IS
 
 CREATE TABLE staff_questions (
     id {_ID},
-    case_id bigint NOT NULL REFERENCES cases(id),
-    contact_id TEXT NOT NULL REFERENCES contacts(id),
+    case_id bigint NOT NULL REFERENCES cases(id) DEFERRABLE,
+    contact_id TEXT NOT NULL REFERENCES contacts(id) DEFERRABLE,
     question TEXT NOT NULL,
-    outbox_id bigint REFERENCES outbox(id),
+    outbox_id bigint REFERENCES outbox(id) DEFERRABLE,
     asked_by TEXT NOT NULL,
     asked_at TEXT NOT NULL,
     answered_at TEXT

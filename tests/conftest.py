@@ -72,10 +72,20 @@ def clock() -> Clock:
 
 
 @pytest.fixture
+def database_url(request: pytest.FixtureRequest) -> str | None:
+    """The store tests' services use: None for the SQLite file (the default), or with
+    `@on_both_backends` (tests.support) also a fresh PostgreSQL database."""
+    if getattr(request, "param", "sqlite") == "postgresql":
+        url: str = request.getfixturevalue("postgres_url")
+        return url
+    return None
+
+
+@pytest.fixture
 async def service_and_channel(
-    tmp_path: Path, clock: Clock
+    tmp_path: Path, clock: Clock, database_url: str | None
 ) -> AsyncIterator[tuple[Service, RecordingChannel]]:
-    service, channel = await start_service(tmp_path / "data", clock)
+    service, channel = await start_service(tmp_path / "data", clock, database_url=database_url)
     yield service, channel
     await service.close()
 

@@ -34,12 +34,12 @@ def pending_problem() -> str | None:
 def apply_postgres_migrations(conn: "psycopg.Connection[Any]") -> list[str]:
     """Apply every migration not yet recorded, in order, one transaction each; return the names applied.
 
-    An empty store gets the baseline (recorded as every entry up to `POSTGRESQL_BASELINE`), then each
+    `conn` is an autocommit connection (or inside a transaction: then each migration is a savepoint of
+    it). An empty store gets the baseline (recorded as every entry up to `POSTGRESQL_BASELINE`), then each
     later entry's PostgreSQL SQL."""
     problem = pending_problem()
     if problem is not None:
         raise RuntimeError(problem)
-    conn.autocommit = True
     applied: list[str] = []
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
