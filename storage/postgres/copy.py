@@ -101,45 +101,53 @@ def _copy_tables(
     missing = sqlite_tables - set(postgres_tables) - {"migrations"}
     if missing:
         raise CopyRefused(f"PostgreSQL has no table for {', '.join(sorted(missing))}: nothing was copied.")
+    tables = [table for table in postgres_tables if table != "migrations" and table in sqlite_tables]
+    for table in tables:
+        target.execute(sql.SQL("ALTER TABLE {} DISABLE TRIGGER USER").format(sql.Identifier(table)))
+    copied = {table: _copy_table(source, target, table) for table in tables}
+    target.execute("SET CONSTRAINTS ALL IMMEDIATE")  # every foreign key checked now, before the counts
+    for table in tables:
+        target.execute(sql.SQL("ALTER TABLE {} ENABLE TRIGGER USER").format(sql.Identifier(table)))
     counts: dict[str, int] = {}
-    for table in postgres_tables:
-        if table == "migrations" or table not in sqlite_tables:
-            continue
-        columns = _postgres_columns(target, table)
-        names = [name for name in _stored_columns(source, table) if name in columns]
-        name = sql.Identifier(table)
-        target.execute(sql.SQL("ALTER TABLE {} DISABLE TRIGGER USER").format(name))
-        select = 'SELECT {} FROM "{}"'.format(", ".join(f'"{c}"' for c in names), table)
-        copy = sql.SQL("COPY {} ({}) FROM STDIN").format(name, sql.SQL(", ").join(map(sql.Identifier, names)))
-        copied = 0
-        with target.cursor() as cursor, cursor.copy(copy) as stream:
-            rows = source.execute(select)
-            while batch := rows.fetchmany(BATCH):
-                for row in batch:
-                    stream.write_row(row)
-                copied += len(batch)
-        target.execute(sql.SQL("ALTER TABLE {} ENABLE TRIGGER USER").format(name))
-        for column, identity in columns.items():
-            if identity:
-                target.execute(
-                    sql.SQL(
-                        "SELECT setval(pg_get_serial_sequence({table}, {column}), "
-                        "COALESCE((SELECT MAX({ident}) FROM {name}), 0) + 1, false)"
-                    ).format(
-                        table=sql.Literal(table),
-                        column=sql.Literal(column),
-                        ident=sql.Identifier(column),
-                        name=name,
-                    )
-                )
-        expected = source.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()[0]
-        found = target.execute(sql.SQL("SELECT COUNT(*) FROM {}").format(name)).fetchone()
-        if found is None or found[0] != expected or copied != expected:
+    for table in tables:
+        expected = int(source.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()[0])
+        row = target.execute(sql.SQL("SELECT COUNT(*) FROM {}").format(sql.Identifier(table))).fetchone()
+        found = int(row[0]) if row else 0
+        if found != expected or copied[table] != expected:
             raise CopyRefused(
-                f"Table {table}: {expected} rows in SQLite but {found[0] if found else 0} in PostgreSQL. "
-                "Nothing was copied."
+                f"Table {table}: {expected} rows in SQLite but {found} in PostgreSQL. Nothing was copied."
             )
-        counts[table] = int(expected)
+        counts[table] = expected
         if progress is not None:
-            progress(table, counts[table])
+            progress(table, expected)
     return counts
+
+
+def _copy_table(source: sqlite3.Connection, target: "psycopg.Connection[Any]", table: str) -> int:
+    """Copy one table's rows (COPY, in batches) and move its identity sequence past them; how many."""
+    columns = _postgres_columns(target, table)
+    names = [name for name in _stored_columns(source, table) if name in columns]
+    name = sql.Identifier(table)
+    select = 'SELECT {} FROM "{}"'.format(", ".join(f'"{c}"' for c in names), table)
+    copy = sql.SQL("COPY {} ({}) FROM STDIN").format(name, sql.SQL(", ").join(map(sql.Identifier, names)))
+    copied = 0
+    with target.cursor() as cursor, cursor.copy(copy) as stream:
+        rows = source.execute(select)
+        while batch := rows.fetchmany(BATCH):
+            for row in batch:
+                stream.write_row(row)
+            copied += len(batch)
+    for column, identity in columns.items():
+        if identity:
+            target.execute(
+                sql.SQL(
+                    "SELECT setval(pg_get_serial_sequence({table}, {column}), "
+                    "COALESCE((SELECT MAX({ident}) FROM {name}), 0) + 1, false)"
+                ).format(
+                    table=sql.Literal(table),
+                    column=sql.Literal(column),
+                    ident=sql.Identifier(column),
+                    name=name,
+                )
+            )
+    return copied
