@@ -194,7 +194,7 @@ async def pending_outbox(
     clauses = ["status = 'queued'", "bulk = ?"]
     params: list[Any] = []
     if schemes is not None:
-        clauses.append("(" + (" OR ".join("contact_id LIKE ?" for _ in schemes) or "0") + ")")
+        clauses.append("(" + (" OR ".join("contact_id LIKE ?" for _ in schemes) or "1 = 0") + ")")
         params.extend(f"{scheme}:%" for scheme in schemes)
     if now is not None:
         clauses.append("(not_before IS NULL OR not_before <= ?)")

@@ -209,7 +209,7 @@ async def thread(db: Store, case_id: int, *, limit: int = 500) -> list[ThreadLin
         "o.status, o.error, q.question FROM case_messages AS m "
         "LEFT JOIN outbox AS o ON o.id = m.outbox_id "
         "LEFT JOIN staff_questions AS q ON q.id = m.question_id "
-        "WHERE m.case_id = ? ORDER BY m.id DESC LIMIT ?) ORDER BY id",
+        "WHERE m.case_id = ? ORDER BY m.id DESC LIMIT ?) AS newest ORDER BY id",
         (case_id, limit),
     )
     return [
