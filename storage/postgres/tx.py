@@ -11,29 +11,41 @@ from storage.postgres.sql import to_psycopg
 
 
 class PgCursor:
-    """The result of one statement: `rowcount`, `fetchone`, `fetchall` and iteration, like SQLite's."""
+    """The result of one statement: `rowcount`, `fetchone`, `fetchall` and iteration, like SQLite's.
 
-    __slots__ = ("_cursor",)
+    In pipeline mode statements are sent without waiting for their results; reading a result (a row, or
+    the count of rows changed) waits for everything sent so far."""
 
-    def __init__(self, cursor: "psycopg.Cursor[Row]") -> None:
+    __slots__ = ("_cursor", "_pipeline")
+
+    def __init__(self, cursor: "psycopg.Cursor[Row]", pipeline: "psycopg.Pipeline | None" = None) -> None:
         self._cursor = cursor
+        self._pipeline = pipeline
 
     @property
     def rowcount(self) -> int:
+        if self._cursor.rowcount < 0 and self._pipeline is not None:
+            self._pipeline.sync()
         return self._cursor.rowcount
 
     def fetchone(self) -> Row | None:
+        self._wait()
         if self._cursor.description is None:
             return None
         return self._cursor.fetchone()
 
     def fetchall(self) -> list[Row]:
+        self._wait()
         if self._cursor.description is None:
             return []
         return self._cursor.fetchall()
 
     def __iter__(self) -> Iterator[Row]:
         return iter(self.fetchall())
+
+    def _wait(self) -> None:
+        if self._pipeline is not None and self._cursor.pgresult is None:
+            self._pipeline.sync()
 
 
 def params_of(parameters: Params) -> Sequence[Any] | Mapping[str, Any]:
@@ -44,19 +56,21 @@ def params_of(parameters: Params) -> Sequence[Any] | Mapping[str, Any]:
 
 
 class PgTx:
-    """One transaction on a psycopg connection; SQL in `storage/`'s spelling (`?`, `:name`)."""
+    """One transaction on a psycopg connection; SQL in `storage/`'s spelling (`?`, `:name`). With a
+    `pipeline` (the writer's batches), statements go out without a round trip each."""
 
     dialect: Literal["postgresql"] = "postgresql"
 
-    def __init__(self, conn: "psycopg.Connection[Row]") -> None:
+    def __init__(self, conn: "psycopg.Connection[Row]", pipeline: "psycopg.Pipeline | None" = None) -> None:
         self.conn = conn
+        self.pipeline = pipeline
 
     def execute(self, sql: str, parameters: Params = (), /) -> PgCursor:
         cursor = self.conn.cursor()
         cursor.execute(to_psycopg(sql), params_of(parameters))
-        return PgCursor(cursor)
+        return PgCursor(cursor, self.pipeline)
 
     def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> PgCursor:
         cursor = self.conn.cursor()
         cursor.executemany(to_psycopg(sql), [params_of(row) for row in parameters])
-        return PgCursor(cursor)
+        return PgCursor(cursor, self.pipeline)
