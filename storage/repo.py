@@ -595,10 +595,11 @@ def take_media_erasures(conn: Tx) -> list[str]:
 
 def media_in_use(conn: Tx, contact_id: str, ref: str) -> bool:
     """Whether a received file is attached to the contact's conversation or to a case (else unneeded)."""
+    find = "instr" if dialect(conn) == "sqlite" else "strpos"  # where a text occurs (0: nowhere)
     row = conn.execute(
-        "SELECT 1 FROM conversations WHERE contact_id = ? AND instr(data, ?) > 0 "
-        "UNION ALL SELECT 1 FROM cases WHERE contact_id = ? AND instr(answers, ?) > 0 "
-        "UNION ALL SELECT 1 FROM case_events WHERE instr(note, ?) > 0 LIMIT 1",
+        f"SELECT 1 FROM conversations WHERE contact_id = ? AND {find}(data, ?) > 0 "
+        f"UNION ALL SELECT 1 FROM cases WHERE contact_id = ? AND {find}(answers, ?) > 0 "
+        f"UNION ALL SELECT 1 FROM case_events WHERE {find}(note, ?) > 0 LIMIT 1",
         (contact_id, ref, contact_id, ref, ref),
     ).fetchone()
     return row is not None

@@ -56,3 +56,18 @@ async def test_a_contact_is_updated_in_place(store: Store) -> None:
     found = await repo.get_contact(store, contact.id)
     assert found is not None and (found.language, found.opted_out, found.display_name) == ("en", True, "Siti")
     assert await store.fetchval("SELECT phone_key FROM contacts WHERE id = ?", (contact.id,)) == "62812"
+
+
+async def test_a_received_file_is_in_use_while_a_conversation_or_case_holds_it(store: Store) -> None:
+    contact = ContactRecord(id="telegram:42", channel="telegram", created_at=AT, updated_at=AT)
+    ref = "media/2026/11/" + "a" * 32 + ".ogg"
+    await store.write(lambda tx: repo.upsert_contact(tx, contact))
+    assert await store.write(lambda tx: repo.media_in_use(tx, contact.id, ref)) is False
+    draft = ConversationRecord(
+        contact_id=contact.id, flow="talk", step="message", data={"media": ref}, started_at=AT, updated_at=AT
+    )
+    await store.write(lambda tx: repo.save_conversation(tx, draft))
+    assert await store.write(lambda tx: repo.media_in_use(tx, contact.id, ref)) is True
+    await store.write(lambda tx: repo.erase_contact(tx, contact.id, AT, "contact"))
+    assert await store.write(repo.take_media_erasures) == [ref]
+    assert await store.write(repo.take_media_erasures) == []
