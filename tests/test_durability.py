@@ -273,7 +273,6 @@ async def test_redelivery_after_restart_changes_nothing(
 # ------------------------------------------------------------------------------------- concurrency
 
 
-@on_both_backends
 async def test_200_interleaved_registrations_are_each_complete_and_correct(
     service: Service, channel: RecordingChannel, clock: Clock
 ) -> None:
