@@ -44,21 +44,37 @@ class Row(tuple[Any, ...]):
         return list(self._keys)
 
 
+_SHAPES: dict[tuple[bytes, ...], tuple[dict[str, int], list[str]]] = {}
+
+
 def sqlite_rows(cursor: "BaseCursor[Any, Any]") -> RowMaker[Row]:
-    """A psycopg row factory making `Row`s (names looked up case-insensitively, like SQLite's)."""
-    description = cursor.description
-    if description is None:
+    """A psycopg row factory making `Row`s (names looked up case-insensitively, like SQLite's). Column
+    names are read from the result itself and kept per shape (cheaper than `cursor.description`)."""
+    result = cursor.pgresult
+    if result is None or result.nfields == 0:
         return _no_row
-    keys = [column.name for column in description]
-    names: dict[str, int] = {}
-    for index, name in enumerate(keys):
-        names.setdefault(name, index)
-        names.setdefault(name.lower(), index)
+    fields = tuple(result.fname(index) or b"" for index in range(result.nfields))
+    shape = _SHAPES.get(fields)
+    if shape is None:
+        keys = [field.decode() for field in fields]
+        names: dict[str, int] = {}
+        for index, name in enumerate(keys):
+            names.setdefault(name, index)
+            names.setdefault(name.lower(), index)
+        shape = _SHAPES.setdefault(fields, (names, keys)) if len(_SHAPES) < 10_000 else (names, keys)
+    names, keys = shape
 
     def make(values: Sequence[Any]) -> Row:
         return Row(values, names, keys)
 
     return make
+
+
+def has_rows(cursor: "BaseCursor[Any, Any]") -> bool:
+    """Whether the statement just run returns rows (a SELECT, or RETURNING), without building its
+    column descriptions."""
+    result = cursor.pgresult
+    return result is not None and result.nfields > 0
 
 
 def _no_row(values: Sequence[Any]) -> Row:

@@ -28,7 +28,7 @@ from storage.contract import Dialect, Params
 from storage.db import MAX_BATCH, Outcome, WriteFn, _Job, _resolve_all
 from storage.postgres.adapt import configure
 from storage.postgres.migrate import migrate_database
-from storage.postgres.rows import Row, sqlite_rows
+from storage.postgres.rows import Row, has_rows, sqlite_rows
 from storage.postgres.sql import to_psycopg
 from storage.postgres.tx import PgTx, params_of
 
@@ -199,7 +199,7 @@ class PostgresStore:
         """Run a read query and return all its rows."""
         async with self._pool.connection() as conn:
             cursor = await conn.execute(to_psycopg(sql), params_of(params))
-            if cursor.description is None:
+            if not has_rows(cursor):
                 return []
             return await cursor.fetchall()
 
@@ -207,7 +207,7 @@ class PostgresStore:
         """Run a read query and return its first row, if any."""
         async with self._pool.connection() as conn:
             cursor = await conn.execute(to_psycopg(sql), params_of(params))
-            if cursor.description is None:
+            if not has_rows(cursor):
                 return None
             return await cursor.fetchone()
 

@@ -6,7 +6,7 @@ from typing import Any, Literal
 import psycopg
 
 from storage.contract import Params
-from storage.postgres.rows import Row
+from storage.postgres.rows import Row, has_rows
 from storage.postgres.sql import to_psycopg
 
 
@@ -30,13 +30,13 @@ class PgCursor:
 
     def fetchone(self) -> Row | None:
         self._wait()
-        if self._cursor.description is None:
+        if not has_rows(self._cursor):
             return None
         return self._cursor.fetchone()
 
     def fetchall(self) -> list[Row]:
         self._wait()
-        if self._cursor.description is None:
+        if not has_rows(self._cursor):
             return []
         return self._cursor.fetchall()
 
