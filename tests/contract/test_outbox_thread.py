@@ -1,5 +1,6 @@
-"""The outbox through the store contract: rows queued, listed in order (replies before bulk), marked,
-and a row about a case becoming a line of its thread (the trigger on both backends)."""
+"""Outbox rows through the store contract as the conversation code writes them (repo.insert_outbox and
+mark_outbox): queued, listed (replies before bulk), marked, and a row about a case becoming a line of its
+thread (the trigger on both backends)."""
 
 from datetime import timedelta
 
