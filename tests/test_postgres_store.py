@@ -1,8 +1,10 @@
 """The PostgreSQL store's own parts: SQL spelled for psycopg, the setting that chooses it, the key check
 against a PostgreSQL store, and a clear message when the server binaries for the tests are missing."""
 
+import contextlib
 from pathlib import Path
 
+import psycopg
 import pytest
 from pydantic import SecretStr, ValidationError
 
@@ -10,6 +12,7 @@ from bot.app import open_sealer
 from bot.settings import StoreSettings
 from storage.crypto import KeyProblem, generate_key_text
 from storage.location import redacted
+from storage.postgres import PostgresStore
 from storage.postgres.sql import to_psycopg
 from tests import pg
 from tests.support import Clock, make_settings, start_service
@@ -61,3 +64,23 @@ def test_missing_server_binaries_are_named_with_the_fix(monkeypatch: pytest.Monk
     monkeypatch.setattr(pg, "bin_dir", lambda: None)
     with pytest.raises(pg.PostgresMissing, match=r"apt-get install postgresql.*DINSOS_TEST_POSTGRES=skip"):
         pg.require()
+
+
+async def test_the_store_connects_again_after_the_server_drops_its_connections(postgres_url: str) -> None:
+    store = await PostgresStore.open(postgres_url, readers=2)
+    try:
+        await store.write(lambda tx: tx.execute("INSERT INTO counters (name, value) VALUES ('a', 1)"))
+        assert await store.fetchval("SELECT value FROM counters WHERE name = 'a'") == 1
+        with psycopg.connect(postgres_url, autocommit=True) as admin:  # as a server restart would
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        # Reads go on at once; the write that finds its connection gone fails, the next one connects again.
+        assert await store.fetchval("SELECT value FROM counters WHERE name = 'a'") == 1
+        with contextlib.suppress(psycopg.OperationalError):
+            await store.write(lambda tx: tx.execute("UPDATE counters SET value = 2"))
+        await store.write(lambda tx: tx.execute("UPDATE counters SET value = value + 10"))
+        assert await store.fetchval("SELECT value FROM counters WHERE name = 'a'") in (11, 12)
+    finally:
+        await store.close()

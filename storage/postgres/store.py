@@ -96,10 +96,11 @@ class PostgresStore:
             loop.call_soon_threadsafe(ready.set_exception, exc)
             return
         loop.call_soon_threadsafe(ready.set_result, None)
+        held = [conn]  # the connection in use (a lost one is replaced while serving)
         try:
-            self._serve(conn)
+            self._serve(held)
         finally:
-            conn.close()
+            held[0].close()
 
     def _take_urgent(self) -> list[_Job]:
         with self._urgent_lock:
@@ -108,12 +109,12 @@ class PostgresStore:
                 taken.append(self._urgent.popleft())
             return taken
 
-    def _serve(self, conn: "psycopg.Connection[Row]") -> None:
+    def _serve(self, held: list["psycopg.Connection[Row]"]) -> None:
         running = True
         while running:
             urgent = self._take_urgent()
             if urgent:
-                conn = self._run_batch(conn, urgent)
+                held[0] = self._run_batch(held[0], urgent)
                 continue
             first = self._queue.get()
             if first is None:
@@ -130,11 +131,12 @@ class PostgresStore:
                 if isinstance(job, _Job):
                     batch.append(job)
             if batch:
-                conn = self._run_batch(conn, batch)
+                held[0] = self._run_batch(held[0], batch)
         while urgent := self._take_urgent():  # closing: what was queued still commits
-            conn = self._run_batch(conn, urgent)
+            held[0] = self._run_batch(held[0], urgent)
 
     def _healthy(self, conn: "psycopg.Connection[Row]") -> "psycopg.Connection[Row]":
+        """The write connection, connected again if it was lost (raises while the server is away)."""
         if not conn.closed and not conn.broken:
             return conn
         log.warning("the PostgreSQL write connection was lost; connecting again")
@@ -142,7 +144,11 @@ class PostgresStore:
         return _connect(self.url)
 
     def _run_batch(self, conn: "psycopg.Connection[Row]", batch: list[_Job]) -> "psycopg.Connection[Row]":
-        conn = self._healthy(conn)
+        try:
+            conn = self._healthy(conn)
+        except psycopg.OperationalError as lost:  # the server is away: these jobs fail, the next retry
+            _resolve_all([(job, False, lost) for job in batch])
+            return conn
         results: list[Outcome] = []
         try:
             with conn.pipeline() as pipeline, conn.transaction():
@@ -155,7 +161,11 @@ class PostgresStore:
                 return conn
             outcomes = []
             for job in batch:
-                conn = self._healthy(conn)
+                try:
+                    conn = self._healthy(conn)
+                except psycopg.OperationalError as lost:
+                    outcomes.append((job, False, lost))
+                    continue
                 outcomes.append(self._run_alone(conn, job))
             _resolve_all(outcomes)
             return conn
@@ -195,21 +205,36 @@ class PostgresStore:
             self._queue.put(_Job(fn, future, loop))
         return future
 
+    async def _read(self, sql: str, params: Params, limit: int | None) -> list[Row]:
+        """Run a read on a pooled connection. A connection the server dropped while it sat in the pool
+        (a restart, a failover) fails its first use: the read is tried again on another (the pool
+        replaces the broken ones), at most once per pooled connection."""
+        query, values = to_psycopg(sql), params_of(params)
+        attempts = self._pool.max_size + 1
+        for attempt in range(attempts):
+            conn: psycopg.AsyncConnection[Row] | None = None
+            try:
+                async with self._pool.connection() as conn:
+                    cursor = await conn.execute(query, values)
+                    if not has_rows(cursor):
+                        return []
+                    if limit is None:
+                        return await cursor.fetchall()
+                    return await cursor.fetchmany(limit)
+            except psycopg.OperationalError:
+                if attempt == attempts - 1 or conn is None or not conn.broken:
+                    raise
+                log.warning("a PostgreSQL read connection was lost; reading again on another")
+        raise AssertionError("unreachable")
+
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
         """Run a read query and return all its rows."""
-        async with self._pool.connection() as conn:
-            cursor = await conn.execute(to_psycopg(sql), params_of(params))
-            if not has_rows(cursor):
-                return []
-            return await cursor.fetchall()
+        return await self._read(sql, params, None)
 
     async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
         """Run a read query and return its first row, if any."""
-        async with self._pool.connection() as conn:
-            cursor = await conn.execute(to_psycopg(sql), params_of(params))
-            if not has_rows(cursor):
-                return None
-            return await cursor.fetchone()
+        rows = await self._read(sql, params, 1)
+        return rows[0] if rows else None
 
     async def fetchone_now(self, sql: str, params: Params = ()) -> Row | None:
         """`fetchone` for a small read by key (the same pool: PostgreSQL has no in-process shortcut)."""
