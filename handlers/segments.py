@@ -4,7 +4,7 @@ A segment combines filters (all of them must hold). Contacts who do not receive 
 did not choose "Setuju + terima info", a consent of its own, or chose BERHENTI INFO later: `opted_out`),
 who blocked the bot (unreachable), or who have not agreed to the privacy notice are always excluded. A field
 worker who registered several people in a kecamatan is one contact and receives one message. The store
-selects the contacts (`storage.segments.segment_where`).
+selects the contacts (`storage.segments.segment_where`, also importable from here).
 """
 
 from datetime import date
@@ -13,6 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from handlers.places import Places
 from storage.records import CaseKind, CaseStatus
+from storage.segments import segment_where
+
+__all__ = ["Segment", "segment_where"]
 
 
 class Segment(BaseModel):

@@ -15,7 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from storage import repo
-from storage.contract import Row, Store, Tx, dialect, insert_id
+from storage.contract import Row, Store, Tx, insert_id
 from storage.segments import SegmentFilters, segment_where
 
 
@@ -53,7 +53,7 @@ class SegmentPayloads:
 
 async def segment_size(db: Store, segment: SegmentFilters, tz: ZoneInfo) -> int:
     """How many contacts a segment reaches now."""
-    where, params = segment_where(segment, tz, db.dialect)
+    where, params = segment_where(segment, tz)
     return int(await db.fetchval(f"SELECT COUNT(*) FROM contacts AS c WHERE {where}", params) or 0)
 
 
@@ -62,7 +62,7 @@ async def segment_sample(db: Store, segment: SegmentFilters, tz: ZoneInfo, sampl
     chat shows, or "-")."""
     if sample <= 0:
         return []
-    where, params = segment_where(segment, tz, db.dialect)
+    where, params = segment_where(segment, tz)
     rows = await db.fetchall(
         f"SELECT COALESCE({_NAME_OF.format(contact='c.id')}, c.display_name, '-') "
         f"FROM contacts AS c WHERE {where} ORDER BY c.created_at, c.id LIMIT ?",
@@ -86,7 +86,7 @@ def queue_for_segment(
     """One outbox row per reachable contact of the segment, in their language (voiced for contacts in voice
     mode), keyed `key_prefix + contact id`; returns how many were queued (rows already queued under the
     same key are left alone)."""
-    where, params = segment_where(segment, tz, dialect(tx))
+    where, params = segment_where(segment, tz)
     stamp = repo.iso(at)
     cursor = tx.execute(
         f"""
@@ -760,7 +760,7 @@ async def programmes(db: Store, limit: int | None = 200) -> list[ProgrammeRecord
 
 def invite_segment(tx: Tx, programme_id: int, *, segment: SegmentFilters, tz: ZoneInfo, at: datetime) -> int:
     """An `invited` RSVP for each contact of the segment not yet invited; returns how many are new."""
-    where, params = segment_where(segment, tz, dialect(tx))
+    where, params = segment_where(segment, tz)
     cursor = tx.execute(
         f"INSERT INTO rsvps (programme_id, contact_id, status, invited_at) "
         f"SELECT CAST(? AS INTEGER), c.id, 'invited', ? FROM contacts AS c WHERE {where} "

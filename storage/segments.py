@@ -5,13 +5,14 @@ Contacts who do not receive information messages (`opted_out`), who blocked the 
 have not agreed to the privacy notice are always excluded.
 """
 
+import json
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from storage import repo
-from storage.contract import Dialect, Store
+from storage.contract import Store
 
 
 class SegmentFilters(Protocol):
@@ -46,15 +47,18 @@ def _day_start(day: date, tz: ZoneInfo) -> str | None:
     return repo.iso(datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC))
 
 
-def _has_skill(dialect: Dialect, condition: str) -> str:
-    """Whether the person's skills (a JSON array in TEXT) hold a value meeting `condition` on `s.value`."""
-    if dialect == "sqlite":
-        return f"EXISTS (SELECT 1 FROM json_each(p.skills) AS s WHERE {condition})"
-    elements = "jsonb_array_elements_text(CAST(p.skills AS jsonb)) AS s(value)"
-    return f"EXISTS (SELECT 1 FROM {elements} WHERE {condition})"
+def _has_skill(skills: Sequence[str], params: list[Any]) -> str:
+    """Whether the person's skills (a JSON array in TEXT, written by `json.dumps`) hold one of `skills`.
+
+    One spelling for every backend: the array's text holds the value's own JSON token (`"montir"`, quotes
+    included, so `"montir2"` does not count) exactly when taking the token out changes the text. `replace`
+    is a plain, case-sensitive text function on SQLite and PostgreSQL alike (no `json_each`, no jsonb).
+    """
+    params.extend(json.dumps(skill) for skill in skills)
+    return "(" + " OR ".join("p.skills <> replace(p.skills, ?, '')" for _ in skills) + ")"
 
 
-def segment_where(segment: SegmentFilters, tz: ZoneInfo, dialect: Dialect) -> tuple[str, list[Any]]:
+def segment_where(segment: SegmentFilters, tz: ZoneInfo) -> tuple[str, list[Any]]:
     """SQL condition over `contacts AS c` selecting the segment's reachable contacts, with parameters."""
     params: list[Any] = []
     clauses = ["c.consent = 'granted'", "c.opted_out = 0", "c.unreachable = 0"]
@@ -64,7 +68,7 @@ def segment_where(segment: SegmentFilters, tz: ZoneInfo, dialect: Dialect) -> tu
     if segment.kelurahan:
         person.append(_in("p.kelurahan_code", segment.kelurahan, params))
     if segment.skills:
-        person.append(_has_skill(dialect, _in("s.value", segment.skills, params)))
+        person.append(_has_skill(segment.skills, params))
     if segment.disaster_victim is not None:
         person.append("p.disaster_victim = ?")
         params.append(int(segment.disaster_victim))
@@ -95,6 +99,6 @@ def segment_where(segment: SegmentFilters, tz: ZoneInfo, dialect: Dialect) -> tu
 
 async def contacts_in_segment(db: Store, segment: SegmentFilters, tz: ZoneInfo) -> list[str]:
     """The ids of the contacts a segment reaches, in id order."""
-    where, params = segment_where(segment, tz, db.dialect)
+    where, params = segment_where(segment, tz)
     rows = await db.fetchall(f"SELECT c.id FROM contacts AS c WHERE {where} ORDER BY c.id", params)
     return [str(row[0]) for row in rows]

@@ -21,9 +21,8 @@ from markupsafe import Markup, escape
 from bot.dashboard.app import Ctx, Dashboard
 from bot.dashboard.queries import OPEN, OPEN_STATUSES, day_start, parse_day
 from handlers.geo import Boundaries
-from handlers.segments import Segment
+from handlers.segments import Segment, segment_where
 from storage.records import CaseKind, CaseRecord, CaseStatus
-from storage.segments import segment_where
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -85,7 +84,7 @@ class MapFilter:
             clauses.append("m.created_at < ?")
             params.append(day_start(end + timedelta(days=1), dashboard.tz))
         if segment is not None:
-            condition, segment_params = segment_where(segment, dashboard.tz, dashboard.db.dialect)
+            condition, segment_params = segment_where(segment, dashboard.tz)
             clauses.append(f"m.contact_id IN (SELECT c.id FROM contacts AS c WHERE {condition})")
             params.extend(segment_params)
         return " AND ".join(clauses) or "1", params

@@ -93,6 +93,10 @@ async def test_a_segment_reaches_only_its_reachable_contacts(store: Store) -> No
     montir = Segment(skills=["montir"])
     assert await contacts_in_segment(store, montir, WIB) == ["telegram:1", "telegram:2"]
     assert await contacts_in_segment(store, Segment(skills=["menjahit"]), WIB) == []
+    either = Segment(skills=["menjahit", "masak"])
+    assert await contacts_in_segment(store, either, WIB) == ["telegram:1", "telegram:3"]
+    for near in ("mont", "Montir", "montir "):  # a skill is matched whole and as written
+        assert await contacts_in_segment(store, Segment(skills=[near]), WIB) == []
     assert await contacts_in_segment(store, Segment(kecamatan=["36.74.04"]), WIB) == ["telegram:2"]
     assert await contacts_in_segment(store, Segment(disaster_victim=True), WIB) == ["telegram:3"]
     assert await contacts_in_segment(store, Segment(language="en"), WIB) == ["telegram:2"]
