@@ -145,25 +145,54 @@ async def _outbox(db: Store) -> dict[str, str]:
     return {row.contact_id: Reply.from_json(row.payload).text for row in await repo.pending_outbox(db)}
 
 
-async def test_a_broadcast_queues_one_message_per_recipient_in_their_language(store: Store) -> None:
-    await store.write(_people)
-    later = AT + timedelta(hours=2)
+async def _new_broadcast(
+    db: Store, segment: Segment, send_at: datetime, text_id: str = "Halo", text_en: str | None = None
+) -> int:
+    """A broadcast made by staff at AT, as every staff surface makes it."""
 
     def create(tx: Tx) -> int:
         return outreach.create_broadcast(
             tx,
-            segment=Segment(skills=["montir"]),
-            text_id="Pelatihan montir",
-            text_en="Mechanic training",
+            segment=segment,
+            text_id=text_id,
+            text_en=text_en,
             template=None,
-            send_at=later,
+            send_at=send_at,
             actor="staff:a",
             at=AT,
             tz=WIB,
             quiet=TIMES.quiet,
         )
 
-    broadcast_id = await store.write(create)
+    return await db.write(create)
+
+
+async def _new_reminder(
+    db: Store, segment: Segment, text_id: str, *, due_at: datetime | None = None, cron: str | None = None
+) -> int:
+    """A one-off (`due_at`) or recurring (`cron`) reminder made by staff at AT."""
+
+    def create(tx: Tx) -> int:
+        return outreach.create_reminder(
+            tx,
+            segment=segment,
+            text_id=text_id,
+            text_en=None,
+            due_at=due_at,
+            cron=cron,
+            actor="staff:a",
+            at=AT,
+            tz=WIB,
+        )
+
+    return await db.write(create)
+
+
+async def test_a_broadcast_queues_one_message_per_recipient_in_their_language(store: Store) -> None:
+    await store.write(_people)
+    later = AT + timedelta(hours=2)
+    montir = Segment(skills=["montir"])
+    broadcast_id = await _new_broadcast(store, montir, later, "Pelatihan montir", "Mechanic training")
     scheduled = await _broadcast(store, broadcast_id)
     assert (
         scheduled.status == "scheduled" and scheduled.send_at == later and scheduled.created_by == "staff:a"
@@ -221,22 +250,7 @@ async def test_the_same_segment_rows_are_queued_once_under_one_key(store: Store)
 
 async def test_a_finished_broadcast_is_marked_done_once(store: Store) -> None:
     await store.write(_people)
-
-    def create(tx: Tx) -> int:
-        return outreach.create_broadcast(
-            tx,
-            segment=Segment(everyone=True),
-            text_id="Halo",
-            text_en=None,
-            template=None,
-            send_at=AT,
-            actor="staff:a",
-            at=AT,
-            tz=WIB,
-            quiet=TIMES.quiet,
-        )
-
-    broadcast_id = await store.write(create)
+    broadcast_id = await _new_broadcast(store, Segment(everyone=True), AT)
     assert await store.write(lambda tx: outreach.finish_broadcasts(tx, AT)) == []  # rows still queued
     sent = [row.id for row in await repo.pending_outbox(store)]
     await store.write(lambda tx: repo.mark_outbox(tx, sent, OutboxStatus.SENT, AT))
@@ -249,21 +263,7 @@ async def test_a_finished_broadcast_is_marked_done_once(store: Store) -> None:
 async def test_a_reminder_due_is_sent_once_and_recorded(store: Store) -> None:
     await store.write(_people)
     due = AT + timedelta(minutes=30)
-
-    def create(tx: Tx) -> int:
-        return outreach.create_reminder(
-            tx,
-            segment=Segment(skills=["masak"]),
-            text_id="Jangan lupa",
-            text_en=None,
-            due_at=due,
-            cron=None,
-            actor="staff:a",
-            at=AT,
-            tz=WIB,
-        )
-
-    reminder_id = await store.write(create)
+    reminder_id = await _new_reminder(store, Segment(skills=["masak"]), "Jangan lupa", due_at=due)
     assert await outreach.due_reminders(store, AT) == []
     assert await outreach.due_reminders(store, due) == [reminder_id]
 
@@ -290,21 +290,7 @@ async def test_a_reminder_due_is_sent_once_and_recorded(store: Store) -> None:
 
 async def test_a_recurring_reminder_moves_to_its_next_time(store: Store) -> None:
     await store.write(_people)
-
-    def create(tx: Tx) -> int:
-        return outreach.create_reminder(
-            tx,
-            segment=Segment(everyone=True),
-            text_id="Setiap pagi",
-            text_en=None,
-            due_at=None,
-            cron="0 8 * * *",
-            actor="staff:a",
-            at=AT,
-            tz=WIB,
-        )
-
-    reminder_id = await store.write(create)
+    reminder_id = await _new_reminder(store, Segment(everyone=True), "Setiap pagi", cron="0 8 * * *")
     first_due = datetime(2026, 11, 3, 1, 0, tzinfo=UTC)  # 08:00 WIB the next day
     (listed,) = await outreach_store.active_reminders(store, staff_only=True)
     assert (listed.id, listed.due_at, listed.cron, listed.kind) == (
