@@ -1,7 +1,9 @@
 """Outreach through the store contract: segments, broadcasts, reminders, appointments, programmes, nudges
 and staff drafts, as the staff surfaces and the scheduler see them."""
 
+import asyncio
 import json
+import threading
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -106,6 +108,28 @@ async def test_a_segment_reaches_only_its_reachable_contacts(store: Store) -> No
     assert await contacts_in_segment(store, everyone, WIB) == ["telegram:1", "telegram:2", "telegram:3"]
     assert await store_preview(store, montir) == (2, ["Ani", "Budi"])
     assert await store_preview(store, Segment(skills=["menjahit"])) == (0, [])
+
+
+async def test_previews_and_due_work_are_read_beside_a_busy_writer(store: Store) -> None:
+    """Staff see a segment's size, and the scheduler finds what is due, while a long write runs."""
+    await store.write(_people)
+    started, release = threading.Event(), threading.Event()
+
+    def busy(tx: Tx) -> None:
+        started.set()
+        release.wait(10)
+
+    writing = asyncio.ensure_future(store.write(busy))
+    try:
+        assert await asyncio.to_thread(started.wait, 10)
+        montir = Segment(skills=["montir"])
+        assert await asyncio.wait_for(store_preview(store, montir), 5) == (2, ["Ani", "Budi"])
+        assert await asyncio.wait_for(outreach.due_broadcasts(store, AT), 5) == []
+        assert await asyncio.wait_for(outreach.due_reminders(store, AT), 5) == []
+        assert not writing.done()
+    finally:
+        release.set()
+        await writing
 
 
 async def store_preview(db: Store, segment: Segment) -> tuple[int, list[str]]:
