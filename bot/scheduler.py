@@ -82,7 +82,7 @@ class OutreachScheduler:
     async def _tick(self) -> TickReport:
         now = self.clock()
         report = TickReport()
-        for broadcast_id in await self.db.write(partial(outreach.due_broadcasts, at=now)):
+        for broadcast_id in await outreach.due_broadcasts(self.db, now):
             count = await self.db.write(
                 partial(
                     outreach.enqueue_broadcast,
@@ -95,7 +95,7 @@ class OutreachScheduler:
             report.broadcasts_enqueued += 1
             report.messages_queued += count
         while True:
-            due = await self.db.write(partial(outreach.due_reminders, at=now))
+            due = await outreach.due_reminders(self.db, now)
             for reminder_id in due:
                 run = await self.db.write(
                     partial(
