@@ -95,7 +95,7 @@ def set_appointment(
         raise CaseworkError("an appointment needs a place", "appointment_place")
     if starts_at <= at:
         raise CaseworkError("the appointment time is already past", "appointment_past")
-    conn: Any = tx  # the outreach write function still names `sqlite3.Connection`: a `Tx` is one
+    conn: Any = tx  # the outreach write is still typed for SQLite's connection: a `Tx` serves it
     try:
         return create_appointment(
             conn,
