@@ -499,9 +499,11 @@ def case_search_sql(search: CaseSearch, dialect_of: Dialect) -> tuple[str, list[
             "c.id IN (SELECT id FROM cases WHERE (subject_name || ' ' || reference) ILIKE ?)",
             [like_pattern(text)],
         )
-    pattern = like_pattern(text.lower())
+    # LIKE ignores case on SQLite (ASCII, as names are typed); PostgreSQL's ILIKE does the same.
+    like = "LIKE" if dialect_of == "sqlite" else "ILIKE"
+    pattern = like_pattern(text)
     return (
-        "(lower(c.subject_name) LIKE ? ESCAPE '\\' OR lower(c.reference) LIKE ? ESCAPE '\\')",
+        f"(c.subject_name {like} ? ESCAPE '\\' OR c.reference {like} ? ESCAPE '\\')",
         [pattern, pattern],
     )
 
@@ -523,7 +525,8 @@ def person_search_sql(search: CaseSearch, dialect_of: Dialect) -> tuple[str, lis
         if dialect_of == "sqlite":
             return "p.id IN (SELECT rowid FROM persons_fts WHERE persons_fts MATCH ?)", [fts_phrase(text)]
         return "p.id IN (SELECT id FROM persons WHERE full_name ILIKE ?)", [like_pattern(text)]
-    return "lower(p.full_name) LIKE ? ESCAPE '\\'", [like_pattern(text.lower())]
+    like = "LIKE" if dialect_of == "sqlite" else "ILIKE"
+    return f"p.full_name {like} ? ESCAPE '\\'", [like_pattern(text)]
 
 
 def filter_sql(flt: CaseFilter, dialect_of: Dialect, *, with_search: bool = True) -> tuple[str, list[Any]]:
