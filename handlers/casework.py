@@ -88,7 +88,7 @@ def change_status(
     at: datetime,
     notify: bool = True,
 ) -> StatusChange:
-    """Move a case to `to_status` (a write function: run it with `Database.write`)."""
+    """Move a case to `to_status` (a write function: run it with `Store.write`)."""
     note = (note or "").strip() or None
     found = cases.case_to_act(conn, reference)
     if found is None:

@@ -355,7 +355,7 @@ def first_registration(tx: Tx, person_id: int) -> str | None:
     """The reference of a person's first registration case."""
     row = tx.execute(
         "SELECT reference FROM cases WHERE person_id = ? AND kind = ? ORDER BY id LIMIT 1",
-        (person_id, CaseKind.REGISTRATION),
+        (person_id, str(CaseKind.REGISTRATION)),
     ).fetchone()
     return None if row is None else str(row[0])
 
@@ -744,8 +744,14 @@ EXPORT_COLUMNS = (
 
 
 def _export_rows(rows: list[Row]) -> list[ExportRow]:
-    when = datetime.fromisoformat
-    return [ExportRow(r[0], r[1], r[2], when(r[3]), *r[4:]) for r in rows]
+    # A million rows: the tuples are made directly (a NamedTuple's own __new__ is a Python call).
+    when, make = datetime.fromisoformat, tuple.__new__
+    return [
+        make(
+            ExportRow, (r[0], r[1], r[2], when(r[3]), r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12])
+        )
+        for r in rows
+    ]
 
 
 async def iter_export_rows(

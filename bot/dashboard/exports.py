@@ -12,7 +12,7 @@ import json
 import os
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -63,6 +63,7 @@ OWN_COLUMNS = frozenset(
 # Answers that are free text (guarded against formulas); the rest are catalog words and numbers.
 FREE_TEXT = (TextField, NameField, DescriptionField)
 _ZERO = timedelta(0)
+_MINUTES = [f"{minute:02d}" for minute in range(60)]
 DATE_FORMAT = "DD-MM-YYYY"
 DATETIME_FORMAT = "DD-MM-YYYY HH:MM"
 SIMULATED = "web:"
@@ -132,7 +133,7 @@ class RowMaker:
             for kind, form in FORMS.items()
         }
         self.blank = [""] * len(self.fields)
-        self._created: dict[tuple[int, int, int, int], str] = {}
+        self._created: dict[int, str] = {}
         now = d.clock().astimezone(self.tz).utcoffset()
         whole_hours = now is not None and now.total_seconds() % 3600 == 0
         self._offset = now if whole_hours else None
@@ -197,18 +198,18 @@ class RowMaker:
         """The received time in WIB: a date-time cell for XLSX, "dd-mm-yyyy HH:MM" for CSV."""
         if self.dates:
             return moment.astimezone(self.tz).replace(tzinfo=None)
+        if moment.tzinfo is not UTC and moment.utcoffset() != _ZERO:
+            return moment.astimezone(self.tz).strftime("%d-%m-%Y %H:%M")
         # Stored in UTC; WIB is a whole number of hours away, so the local day and hour are worked out
         # once per hour and the minutes added.
-        if moment.utcoffset() != _ZERO:
-            return moment.astimezone(self.tz).strftime("%d-%m-%Y %H:%M")
-        hour = (moment.year, moment.month, moment.day, moment.hour)
+        hour = int(moment.timestamp()) // 3600
         local = self._created.get(hour)
         if local is None:
             shifted = moment.astimezone(self.tz)
             if shifted.utcoffset() != self._offset:
                 return shifted.strftime("%d-%m-%Y %H:%M")
             local = self._created[hour] = shifted.strftime("%d-%m-%Y %H:")
-        return f"{local}{moment.minute:02d}"
+        return local + _MINUTES[moment.minute]
 
     def values(self, row: ExportRow) -> list[Any]:
         """One case as export cells."""
