@@ -79,19 +79,21 @@ async def summary(
     local_today = now.astimezone(tz).date()
     this_monday = local_today - timedelta(days=local_today.weekday())
     first_monday = this_monday - timedelta(weeks=weeks - 1)
-    counted: dict[date, int] = {}
-    # Per hour, then per local week here (a date function in SQL would differ between backends).
-    for hour, n in await db.fetchall(
-        f"SELECT hour, SUM(n) FROM case_hours WHERE {EVERY_HOUR} AND hour >= ? GROUP BY hour",
-        (*CASE_KINDS, _hour(_midnight(first_monday, tz))),
-    ):
-        day = datetime.fromisoformat(f"{hour}:00:00+00:00").astimezone(tz).date()
-        monday = day - timedelta(days=day.weekday())
-        counted[monday] = counted.get(monday, 0) + int(n)
-    series = [
-        (monday, counted.get(monday, 0))
-        for monday in (first_monday + timedelta(weeks=index) for index in range(weeks))
-    ]
+    # Each local week's hours are a range of the kept per-hour counts: the weeks are told apart with a
+    # CASE over their first hours (a date function would differ between backends).
+    mondays = [first_monday + timedelta(weeks=index) for index in range(weeks)]
+    starts = [_hour(_midnight(monday, tz)) for monday in mondays]
+    week_of = " ".join(f"WHEN hour < ? THEN {index - 1}" for index in range(1, weeks))
+    week = f"CASE {week_of} ELSE {weeks - 1} END" if week_of else "0"
+    counted = {
+        mondays[int(row[0])]: int(row[1])
+        for row in await db.fetchall(
+            f"SELECT {week} AS week, SUM(n) FROM case_hours "
+            f"WHERE {EVERY_HOUR} AND hour >= ? GROUP BY 1",
+            (*starts[1:], *CASE_KINDS, starts[0]),
+        )
+    }
+    series = [(monday, counted.get(monday, 0)) for monday in mondays]
     today = int(
         await db.fetchval(
             f"SELECT COALESCE(SUM(n), 0) FROM case_hours WHERE {EVERY_HOUR} AND hour >= ?",

@@ -54,6 +54,7 @@ async def test_summary_counts_by_status_kind_place_week_and_target(store: Store)
     assert numbers.today == 1
     assert numbers.weeks == [(date(2026, 11, 2), 1), (date(2026, 11, 9), 2), (date(2026, 11, 16), 3)]
     assert numbers.overdue == 1  # waiting on staff past its target; perlu_info waits on the citizen
+    assert (await reads.summary(store, now=AT, tz=WIB, weeks=1)).weeks == [(date(2026, 11, 16), 3)]
     # The counts follow a status change.
     await store.write(
         partial(
