@@ -88,8 +88,7 @@ async def summary(
     counted = {
         mondays[int(row[0])]: int(row[1])
         for row in await db.fetchall(
-            f"SELECT {week} AS week, SUM(n) FROM case_hours "
-            f"WHERE {EVERY_HOUR} AND hour >= ? GROUP BY 1",
+            f"SELECT {week} AS week, SUM(n) FROM case_hours WHERE {EVERY_HOUR} AND hour >= ? GROUP BY 1",
             (*starts[1:], *CASE_KINDS, starts[0]),
         )
     }
