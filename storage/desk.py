@@ -60,7 +60,9 @@ def last_posted_line(tx: Tx) -> int:
 
 def link_telegram(tx: Tx, *, username: str, telegram_user_id: int | None) -> bool:
     """Link an account to a Telegram user (unlinking whoever had it), or unlink it with None. False when
-    there is no such account."""
+    there is no such account (and then nobody's link changes)."""
+    if tx.execute("SELECT 1 FROM staff_users WHERE username = ?", (username,)).fetchone() is None:
+        return False
     if telegram_user_id is not None:
         tx.execute(
             "UPDATE staff_users SET telegram_user_id = NULL WHERE telegram_user_id = ?", (telegram_user_id,)
