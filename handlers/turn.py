@@ -14,8 +14,8 @@ from handlers.speech import Said, compose
 from handlers.types import Choice, Inbound, Reply, RequestKind
 from handlers.validators import normalize
 from storage import repo
-from storage.crypto import Sealer
 from storage.contract import Store
+from storage.crypto import Sealer
 from storage.records import CaseKind, ContactRecord
 
 WriteFn = Callable[[Any], Any]  # of a `storage.contract.Tx`
