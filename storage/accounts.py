@@ -1,11 +1,11 @@
-"""Staff accounts and audit: accounts, server-side sessions, sign-in counters, and the audit log's pages.
+"""Staff accounts: accounts, server-side sessions and sign-in counters (the audit log's lines are written by
+`storage.repo.audit`).
 
 Write functions take a `Tx` and run inside one write transaction; reads are coroutines on the `Store`.
 The rules (who may demote whom, how sign-in delays grow) live with the dashboard's accounts module; this
 one only keeps and finds rows.
 """
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -61,18 +61,6 @@ class LoginCounter:
 
     failures: int
     blocked_until: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class AuditEntry:
-    """One line of the staff audit log."""
-
-    id: int
-    at: datetime
-    actor: str
-    action: str
-    target: str | None
-    detail: str | None
 
 
 def _user(row: Row) -> StaffUser:
@@ -274,47 +262,3 @@ async def login_counters(db: Store) -> dict[str, LoginCounter]:
         str(row[0]): LoginCounter(int(row[1]), datetime.fromisoformat(row[2]) if row[2] else None)
         for row in rows
     }
-
-
-# ---------------------------------------------------------------- the audit log
-
-
-async def audit_page(
-    db: Store,
-    *,
-    actor: str | None = None,
-    action_prefix: str | None = None,
-    before_id: int | None = None,
-    limit: int = 50,
-) -> list[AuditEntry]:
-    """Audit lines, newest first: of one actor, with actions starting with `action_prefix`, older than
-    the line `before_id`, at most `limit` of them."""
-    clauses: list[str] = []
-    params: dict[str, Any] = {"limit": limit}
-    if actor:
-        clauses.append("actor = :actor")
-        params["actor"] = actor
-    if action_prefix:
-        clauses.append("action LIKE :action ESCAPE '!'")
-        escaped = action_prefix.replace("!", "!!").replace("%", "!%").replace("_", "!_")
-        params["action"] = escaped + "%"
-    if before_id is not None:
-        clauses.append("id < :before")
-        params["before"] = before_id
-    where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
-    rows = await db.fetchall(
-        f"SELECT id, at, actor, action, target, detail FROM audit_log{where} ORDER BY id DESC LIMIT :limit",
-        params,
-    )
-    return [_audit(row) for row in rows]
-
-
-def _audit(row: Mapping[str, Any] | Row) -> AuditEntry:
-    return AuditEntry(
-        id=int(row["id"]),
-        at=datetime.fromisoformat(row["at"]),
-        actor=str(row["actor"]),
-        action=str(row["action"]),
-        target=row["target"],
-        detail=row["detail"],
-    )
