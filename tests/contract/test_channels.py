@@ -4,7 +4,6 @@ voice preference and voice-note uploads, and what the my-data views read."""
 
 from datetime import UTC, datetime, timedelta
 
-from bot.channels.telegram import intake
 from bot.channels.whatsapp import store as whatsapp
 from bot.channels.whatsapp.payloads import GraphError, StatusUpdate
 from bot.metrics import read_store_figures
@@ -46,7 +45,7 @@ async def _outbox_status(store: Store, contact_id: str) -> list[tuple[str, str |
 async def test_webhook_bodies_are_kept_per_source_until_handled_or_failed(store: Store) -> None:
     first = await store.write(lambda tx: whatsapp.insert_inbox(tx, b"wa-1", AT))
     second = await store.write(lambda tx: whatsapp.insert_inbox(tx, b"wa-2", AT))
-    telegram = await store.write(lambda tx: intake._store(tx, [b"tg-1", b"tg-2"], AT))
+    telegram = await store.write(lambda tx: channels.keep_bodies(tx, "telegram", [b"tg-1", b"tg-2"], AT))
     assert len({first, second, *telegram}) == 4
     assert await whatsapp.pending_inbox(store) == [(first, b"wa-1"), (second, b"wa-2")]
     assert await channels.unprocessed(store, "telegram") == list(
@@ -55,7 +54,8 @@ async def test_webhook_bodies_are_kept_per_source_until_handled_or_failed(store:
 
     await store.write(lambda tx: whatsapp.finish_inbox(tx, first))
     await store.write(lambda tx: whatsapp.fail_inbox(tx, second, "ValueError", AT))
-    await store.write(lambda tx: intake._settle(tx, [telegram[0]], [(telegram[1], "KeyError")], AT))
+    await store.write(lambda tx: channels.forget_bodies(tx, [telegram[0]]))
+    await store.write(lambda tx: channels.fail_bodies(tx, [(telegram[1], "KeyError")], AT))
     assert await whatsapp.pending_inbox(store) == []
     assert await channels.unprocessed(store, "telegram") == []
     assert await whatsapp.inbox_body(store, first) is None
