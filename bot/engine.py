@@ -16,7 +16,7 @@ from functools import partial
 from handlers import router
 from handlers.turn import Services, Turn
 from handlers.types import Inbound
-from storage import contacts, repo
+from storage import contacts, repo, turns
 from storage.contract import Store, Tx
 from storage.records import ContactRecord, ConversationRecord, OutboxRecord
 
@@ -29,6 +29,14 @@ AfterCommit = Callable[[list[OutboxRecord]], Awaitable[None]]
 def utcnow() -> datetime:
     """The current time in UTC."""
     return datetime.now(UTC)
+
+
+class _Stale:
+    """A turn computed on a conversation another process has moved since (nothing was written)."""
+
+
+_STALE = _Stale()
+STALE_RETRIES = 10
 
 
 class KeyedLocks:
@@ -231,10 +239,21 @@ class Engine:
             return records
 
     async def _step(self, event: Inbound) -> list[OutboxRecord]:
+        for _ in range(STALE_RETRIES):
+            result = await self._attempt(event)
+            if not isinstance(result, _Stale):
+                return result
+            # Another process sharing the store moved this contact's conversation meanwhile (two of
+            # its deliveries reached two processes): run the turn again on the state it left.
+            log.info("conversation moved by another process; turn run again")
+        raise RuntimeError("the conversation kept moving under this turn")
+
+    async def _attempt(self, event: Inbound) -> "list[OutboxRecord] | _Stale":
         state = await repo.load_turn_state(self.services.db, event.contact, event.event_id)
         if state.seen:
             log.info("redelivered event ignored")
             return []
+        read_at = state.conversation.updated_at if state.conversation is not None else None
         now = self.clock()
         contact = self._contact(state.contact, event, now)
         conversation = state.conversation
@@ -251,7 +270,9 @@ class Engine:
                 await router.resume_current(turn)
             except Exception:
                 log.exception("could not ask again after a failed step")
-        result = await self.services.db.write(lambda conn: self._commit(conn, turn, event))
+        result = await self.services.db.write(lambda conn: self._commit(conn, turn, event, read_at))
+        if isinstance(result, _Stale):
+            return result
         if result is None:
             log.info("redelivered event ignored at commit")
             return []
@@ -295,9 +316,13 @@ class Engine:
         )
 
     @staticmethod
-    def _commit(conn: Tx, turn: Turn, event: Inbound) -> list[OutboxRecord] | None:
+    def _commit(
+        conn: Tx, turn: Turn, event: Inbound, read_at: datetime | None
+    ) -> "list[OutboxRecord] | _Stale | None":
         contact = turn.contact
         turn.late_replies.clear()  # a batch that was rolled back runs this again
+        if not turns.hold_contact(conn, contact.id, read_at):
+            return _STALE  # nothing written: the turn runs again on the state now stored
         if event.event_id and not repo.record_inbound(conn, event.event_id, contact.id, turn.now):
             return None
         repo.upsert_contact(conn, contact)

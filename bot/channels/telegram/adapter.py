@@ -47,6 +47,7 @@ from bot.channels.telegram.transport import AiohttpRequest
 from bot.engine import mark_flooding
 from bot.media import MediaStore
 from bot.ordering import OrderedLanes
+from bot.replicas import TELEGRAM_POLLER
 from bot.settings import Settings
 from handlers.types import Inbound
 from storage import channels, contacts
@@ -192,6 +193,8 @@ class TelegramAdapter:
         backoff = 1.0
         timeout = self.settings.poll_timeout_seconds
         while True:
+            # With several processes on one store, one of them polls (the Bot API allows one poller).
+            await self.service.wait_for_role(TELEGRAM_POLLER)
             try:
                 updates = await self.bot.get_updates(
                     offset=offset, timeout=timeout, limit=100, allowed_updates=ALLOWED_UPDATES
