@@ -14,11 +14,11 @@ from handlers.speech import Said, compose
 from handlers.types import Choice, Inbound, Reply, RequestKind
 from handlers.validators import normalize
 from storage import repo
-from storage.contract import Store
+from storage.contract import Store, Tx
 from storage.crypto import Sealer
 from storage.records import CaseKind, ContactRecord
 
-WriteFn = Callable[[Any], Any]  # of a `storage.contract.Tx`
+WriteFn = Callable[[Tx], Any]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
