@@ -1,9 +1,11 @@
 """Broadcasts, reminders, appointments and training programmes: the staff side of reaching people.
 
-Everything here is a write function (run with `Database.write`): the outbox rows a broadcast or reminder
-produces are written in the same transaction that records it as done, so a crash either leaves nothing
-(and the work is redone) or leaves the rows (and they are sent once by the outbox sender). Outbox rows
-carry a `dedupe_key`, unique, as a second guard against doing the same work twice.
+What is done is a write function of a `Tx` (run with `Store.write`): the outbox rows a broadcast or
+reminder produces are written in the same transaction that records it as done, so a crash either leaves
+nothing (and the work is redone) or leaves the rows (and they are sent once by the outbox sender). Outbox
+rows carry a `dedupe_key`, unique, as a second guard against doing the same work twice. What staff look at
+(previews, progress, lists, what is due) is read from the `Store`, beside the writes. The rows themselves
+are kept by `storage.outreach`.
 """
 
 import json

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from storage import repo
+from storage import channels, repo
 from storage.contract import Row, Store, Tx, insert_id
 from storage.segments import SegmentFilters, segment_where
 
@@ -899,16 +899,12 @@ async def open_invitation(db: Store, contact_id: str) -> int | None:
     return None if found is None else int(found)
 
 
-# ---------------------------------------------------------------- staff drafts
+# ---------------------------------------------------------------- staff drafts (kept in the channel state)
 
 
 def save_draft(tx: Tx, name: str, value: str) -> None:
     """Keep a staff member's draft (its JSON) under its name."""
-    tx.execute(
-        "INSERT INTO channel_state (name, value) VALUES (?, ?) "
-        "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-        (name, value),
-    )
+    channels.save_states(tx, {name: value})
 
 
 def drop_draft(tx: Tx, name: str) -> None:
@@ -918,8 +914,7 @@ def drop_draft(tx: Tx, name: str) -> None:
 
 async def load_draft(db: Store, name: str) -> str | None:
     """A draft's JSON (None: none kept under that name)."""
-    found = await db.fetchval("SELECT value FROM channel_state WHERE name = ?", (name,))
-    return None if found is None else str(found)
+    return await channels.state(db, name)
 
 
 async def draft_asking(db: Store, prefix: str, prompt: int) -> str | None:

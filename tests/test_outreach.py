@@ -2,7 +2,6 @@
 
 import asyncio
 import contextlib
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -18,9 +17,10 @@ from handlers import outreach
 from handlers.i18n import Catalog
 from handlers.segments import Segment
 from handlers.types import Reply
+from storage.contract import Tx
 from storage.records import CaseKind, CaseStatus, Consent
 from tests.outreach_support import Person, seed
-from tests.support import Chat, Clock, RecordingChannel, start_service
+from tests.support import Chat, Clock, RecordingChannel, on_both_backends, start_service
 
 WIB = ZoneInfo("Asia/Jakarta")
 CATALOG = Catalog.load()
@@ -114,6 +114,7 @@ async def count(service: Service, segment: Segment) -> tuple[int, list[str]]:
     return await outreach.preview(service.db, segment, WIB)
 
 
+@on_both_backends
 @pytest.mark.parametrize(
     ("segment", "expected"),
     [
@@ -140,6 +141,7 @@ async def test_segments_count_reachable_contacts_once(
     assert "Dedi" not in sample and "Eka" not in sample and "Fajar" not in sample
 
 
+@on_both_backends
 async def test_segment_by_case_kind_and_status(chat: Chat, service: Service) -> None:
     from tests.flow_steps import agree
 
@@ -153,6 +155,7 @@ async def test_segment_by_case_kind_and_status(chat: Chat, service: Service) -> 
     assert (await count(service, Segment(case_statuses=[CaseStatus.DISETUJUI])))[0] == 0
 
 
+@on_both_backends
 async def test_broadcast_reaches_each_recipient_once_in_their_language(
     seeded: Service, channel: RecordingChannel, clock: Clock
 ) -> None:
@@ -179,6 +182,7 @@ async def test_broadcast_reaches_each_recipient_once_in_their_language(
     assert progress.status == "done" and progress.counts == {"sent": 3}
 
 
+@on_both_backends
 async def test_quiet_hours_postpone_bulk_but_not_replies(
     tmp_path: Path, clock: Clock, channel: RecordingChannel
 ) -> None:
@@ -202,6 +206,7 @@ async def test_quiet_hours_postpone_bulk_but_not_replies(
         await service.close()
 
 
+@on_both_backends
 async def test_cancel_stops_a_running_broadcast(
     seeded: Service, channel: RecordingChannel, clock: Clock
 ) -> None:
@@ -223,6 +228,7 @@ async def test_cancel_stops_a_running_broadcast(
         )
 
 
+@on_both_backends
 async def test_scheduled_broadcast_waits_for_its_time(
     seeded: Service, channel: RecordingChannel, clock: Clock
 ) -> None:
@@ -238,6 +244,7 @@ async def test_scheduled_broadcast_waits_for_its_time(
     assert sum(len(v) for v in channel.sent.values()) == 4
 
 
+@on_both_backends
 async def test_recurring_reminder_fires_at_wib_times_across_days(seeded: Service) -> None:
     service = seeded
     with time_machine.travel(wib("2026-11-20 12:00"), tick=False) as traveller:  # a Friday
@@ -274,6 +281,7 @@ async def test_recurring_reminder_fires_at_wib_times_across_days(seeded: Service
         assert sent == 2  # Budi, on each of the two Mondays
 
 
+@on_both_backends
 async def test_reminders_due_during_downtime_are_sent_or_skipped(seeded: Service, clock: Clock) -> None:
     service = seeded
     scheduler = scheduler_for(service, clock)
@@ -314,6 +322,7 @@ async def test_reminders_due_during_downtime_are_sent_or_skipped(seeded: Service
     assert await service.db.fetchval("SELECT COUNT(*) FROM outbox WHERE origin = 'reminder'") == 4
 
 
+@on_both_backends
 async def test_a_crash_mid_dispatch_redoes_the_reminder_once(seeded: Service, clock: Clock) -> None:
     service = seeded
     scheduler = scheduler_for(service, clock)
@@ -331,9 +340,9 @@ async def test_a_crash_mid_dispatch_redoes_the_reminder_once(seeded: Service, cl
         )
     )
 
-    def dies_midway(conn: sqlite3.Connection) -> None:
+    def dies_midway(tx: Tx) -> None:
         outreach.run_reminder(
-            conn,
+            tx,
             reminder_id=reminder_id,
             at=clock.now,
             times=scheduler.times,
@@ -386,6 +395,7 @@ async def case_with_appointment(
     return scheduler
 
 
+@on_both_backends
 async def test_appointment_reminders_day_before_and_morning(
     chat: Chat, service: Service, clock: Clock
 ) -> None:
@@ -414,6 +424,7 @@ async def test_appointment_reminders_day_before_and_morning(
     assert "besok" in texts[0] and "hari ini" in texts[1]
 
 
+@on_both_backends
 async def test_appointment_passed_during_downtime_is_skipped(
     chat: Chat, service: Service, clock: Clock
 ) -> None:
@@ -424,6 +435,7 @@ async def test_appointment_passed_during_downtime_is_skipped(
     assert await service.db.fetchval("SELECT COUNT(*) FROM outbox WHERE origin = 'reminder'") == 0
 
 
+@on_both_backends
 async def test_single_nudges(chat: Chat, service: Service, clock: Clock) -> None:
     from tests.flow_steps import agree
 
@@ -441,6 +453,7 @@ async def test_single_nudges(chat: Chat, service: Service, clock: Clock) -> None
     assert CATALOG.text("id", "notify.nudge_registration") in payload
 
 
+@on_both_backends
 async def test_whatsapp_nudge_only_inside_the_window(service: Service, clock: Clock) -> None:
     scheduler = scheduler_for(service, clock)
     last_seen = clock.now - timedelta(hours=30)
@@ -457,6 +470,7 @@ async def test_whatsapp_nudge_only_inside_the_window(service: Service, clock: Cl
     assert (await scheduler.tick()).nudges == 0
 
 
+@on_both_backends
 async def test_opted_out_and_blocked_receive_nothing_until_mulai(
     chat: Chat, service: Service, channel: RecordingChannel, clock: Clock
 ) -> None:
@@ -517,6 +531,7 @@ async def programme(service: Service, clock: Clock) -> int:
     return programme_id
 
 
+@on_both_backends
 @pytest.mark.parametrize("concurrent", [True, False], ids=["simultaneous", "one_after_another"])
 async def test_quota_and_waiting_list_under_concurrent_answers(
     service: Service, channel: RecordingChannel, clock: Clock, programme: int, concurrent: bool
@@ -552,6 +567,7 @@ async def test_quota_and_waiting_list_under_concurrent_answers(
     assert [r.contact_id for r in rows if r.status == "waiting"] == waiting_ids[1:]
 
 
+@on_both_backends
 async def test_rsvp_by_typed_word_at_the_menu_and_attendee_reminder(
     service: Service, channel: RecordingChannel, clock: Clock, programme: int
 ) -> None:
