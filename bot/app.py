@@ -3,14 +3,13 @@
 import fcntl
 import logging
 import os
-import sqlite3
 import sys
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from time import perf_counter
-from typing import IO
+from typing import IO, cast
 from zoneinfo import ZoneInfo
 
 from bot.engine import Clock, Engine, utcnow
@@ -18,6 +17,7 @@ from bot.media import MediaStore
 from bot.metrics import Metrics
 from bot.ordering import AckFirst
 from bot.outbox import Channel, Dispatcher
+from bot.replicas import Replicas
 from bot.settings import Settings
 from bot.voice import VoiceBank
 from handlers.i18n import Catalog
@@ -27,12 +27,22 @@ from handlers.turn import Services
 from handlers.types import Inbound
 from storage import repo
 from storage.backup import DB_FILE_NAME
+from storage.contract import Store, Tx
 from storage.crypto import KEY_FILE_NAME, Sealer
 from storage.db import Database
-from storage.keys import record_check_value, resolve_key, secure_data_dir
+from storage.keys import StoreAt, record_check_value, resolve_key, secure_data_dir
+from storage.location import open_store
 from storage.records import OutboxRecord
 
-__all__ = ["DB_FILE_NAME", "Service", "ServiceLock", "build_service", "open_sealer"]
+__all__ = [
+    "DB_FILE_NAME",
+    "Service",
+    "ServiceLock",
+    "build_service",
+    "open_sealer",
+    "open_settings_store",
+    "store_at",
+]
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +52,15 @@ class Service:
     """A running intake service: store, engine and sender sharing one event loop."""
 
     settings: Settings
+    # Typed as SQLite's store until every surface takes a `Store` (either backend is opened here).
     db: Database
     services: Services
     engine: Engine
     dispatcher: Dispatcher
     metrics: Metrics = field(default_factory=Metrics)
     voice: VoiceBank | None = None
+    # This process among others sharing the store (leases; on SQLite it is alone and plays every role).
+    replicas: Replicas | None = None
     # Webhook receipts go before handling work (the channels' webhooks and lanes, the outbox sender).
     acks: AckFirst = field(default_factory=AckFirst)
 
@@ -65,6 +78,11 @@ class Service:
         await self.tidy_media(event)
         return records
 
+    async def wait_for_role(self, role: str) -> None:
+        """Return once this process may play `role` (see `bot.replicas`; at once when it is alone)."""
+        if self.replicas is not None:
+            await self.replicas.wait_for(role)
+
     async def tidy_media(self, event: Inbound | None = None) -> list[str]:
         """Delete files nothing holds: the event's file when no conversation or case kept it, and the
         files of erased data. Return the references deleted."""
@@ -74,7 +92,7 @@ class Service:
             return []
         repo.MEDIA_ERASED.clear()
 
-        def unneeded(conn: sqlite3.Connection) -> list[str]:
+        def unneeded(conn: Tx) -> list[str]:
             refs = repo.take_media_erasures(conn)
             if (
                 received is not None
@@ -94,11 +112,31 @@ class Service:
         return refs
 
     async def close(self) -> None:
-        """Close the store (pending writes finish first)."""
+        """Give this process's leases up, then close the store (pending writes finish first)."""
+        if self.replicas is not None:
+            await self.replicas.stop()
         await self.db.close()
 
 
 STORE_FILES = [KEY_FILE_NAME, DB_FILE_NAME, f"{DB_FILE_NAME}-wal", f"{DB_FILE_NAME}-shm"]
+
+
+def store_at(settings: Settings) -> StoreAt:
+    """The store the settings name: the SQLite file in the data directory, or a PostgreSQL URL."""
+    return settings.store.postgresql_url or settings.store.data_dir / DB_FILE_NAME
+
+
+async def open_settings_store(settings: Settings) -> Store:
+    """Open the store the settings name (its schema brought up to date)."""
+    store = settings.store
+    return await open_store(
+        store.postgresql_url,
+        store.data_dir,
+        synchronous=store.sqlite_synchronous,
+        readers=store.reader_connections,
+        pool_size=store.database_pool_size,
+        writers=store.database_writers,
+    )
 
 
 def open_sealer(settings: Settings, *, announce: IO[str] | None = None) -> Sealer:
@@ -108,7 +146,7 @@ def open_sealer(settings: Settings, *, announce: IO[str] | None = None) -> Seale
     configured = settings.store.secret_key
     data_dir = settings.store.data_dir
     key, created = resolve_key(
-        configured.get_secret_value() if configured else None, data_dir, data_dir / DB_FILE_NAME
+        configured.get_secret_value() if configured else None, data_dir, store_at(settings)
     )
     for note in secure_data_dir(data_dir, STORE_FILES):
         log.warning("%s", note)
@@ -134,11 +172,7 @@ async def build_service(
     """Open the store and wire the engine and sender together."""
     store = settings.store
     sealer = open_sealer(settings)
-    db = await Database.open(
-        store.data_dir / DB_FILE_NAME,
-        synchronous=store.sqlite_synchronous,
-        readers=store.reader_connections,
-    )
+    db = cast(Database, await open_settings_store(settings))
     await db.write(partial(record_check_value, sealer=sealer))
     service_settings = settings.service
     services = Services(
@@ -153,6 +187,14 @@ async def build_service(
     )
     engine = Engine(services, default_language=service_settings.default_language, clock=clock)
     outreach = settings.outreach
+    replicas = Replicas(
+        db,
+        clock=clock,
+        lease_seconds=service_settings.lease_seconds,
+        renew_seconds=service_settings.lease_renew_seconds,
+    )
+    # Announced before any outbox row is claimed, so others leave this process's rows alone.
+    await replicas.start()
     voice = VoiceBank(store.data_dir, services.catalog, settings.voice)
     dispatcher = Dispatcher(
         db,
@@ -163,9 +205,11 @@ async def build_service(
         fallback=fallback,
         quiet=QuietHours(outreach.quiet_start, outreach.quiet_end, services.timezone),
         voice=voice,
+        holder=replicas.name,
+        recover_every=service_settings.lease_renew_seconds,
     )
     await dispatcher.recover()
-    built = Service(settings, db, services, engine, dispatcher, voice=voice)
+    built = Service(settings, db, services, engine, dispatcher, voice=voice, replicas=replicas)
     dispatcher.before_send = built.acks.turn
     repo.MEDIA_ERASED.set()  # files left queued by a stop between an erasure and their deletion
     await built.tidy_media()
