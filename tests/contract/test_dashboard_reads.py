@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from handlers import casework
 from handlers.i18n import Catalog
+from handlers.segments import Segment
 from handlers.staff.casework import assign_case
 from handlers.staff.queue import search_of
 from storage import cases
@@ -188,3 +189,20 @@ async def test_canned_replies_are_added_listed_by_language_and_removed(store: St
     assert await store.write(remove) is True
     assert await store.write(remove) is False
     assert await reads.canned_body(store, indonesian[1].id) is None
+
+
+async def test_the_map_counts_the_cases_of_the_people_a_segment_reaches(store: Store) -> None:
+    await seed(
+        store,
+        Seed("Penjahit", skills=["jahit"]),
+        Seed("Montir", skills=["montir"], kecamatan=OTHER_KECAMATAN, kelurahan=OTHER_KELURAHAN),
+        Seed("Penjahit Lain", CaseKind.AID, skills=["jahit", "masak"], created_at=AT - timedelta(days=9)),
+    )
+    sewing = Segment(skills=["jahit"])
+    assert await reads.map_counts(store, reads.MapQuery(segment=sewing, tz=WIB)) == {
+        "36.74.03.1011": {"baru": 2}
+    }
+    recent = reads.MapQuery(segment=sewing, tz=WIB, created_from=AT - timedelta(days=1))
+    assert await reads.map_counts(store, recent) == {"36.74.03.1011": {"baru": 1}}
+    elsewhere = reads.MapQuery(segment=Segment(kecamatan=[OTHER_KECAMATAN]), tz=WIB)
+    assert await reads.map_counts(store, elsewhere) == {OTHER_KELURAHAN: {"baru": 1}}
