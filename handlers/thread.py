@@ -11,7 +11,6 @@ that asked, the one they were last told about, or a new "Pesan ke petugas" case)
 and the contact hears it was passed on. Nothing a citizen sends is dropped.
 """
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -158,10 +157,7 @@ def _answer(turn: Turn, question: OpenQuestion, content: Content) -> None:
     turn.say(turn.t("info.thanks", reference=question.reference))
 
 
-def _write_answer(
-    tx: sqlite3.Connection, *, contact_id: str, question: OpenQuestion, content: Content, at: datetime
-) -> None:
-    # `sqlite3.Connection` until `casework.attach_info_answer` takes a `Tx`.
+def _write_answer(tx: Tx, *, contact_id: str, question: OpenQuestion, content: Content, at: datetime) -> None:
     threads.add_inbound(
         tx,
         case_id=question.case_id,
@@ -277,7 +273,7 @@ def _chosen(turn: Turn, questions: list[OpenQuestion]) -> OpenQuestion | None:
 
 
 def _place_kept(
-    tx: sqlite3.Connection,  # until `casework.attach_info_answer` takes a `Tx`
+    tx: Tx,
     *,
     contact_id: str,
     question: OpenQuestion,
