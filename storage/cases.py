@@ -526,17 +526,36 @@ def case_search_sql(search: CaseSearch, dialect_of: Dialect) -> tuple[str, list[
     name or part of a reference (trigram index)."""
     if search.kind == "reference":
         return "c.reference = ?", [search.value]
+    # SQLite looks each branch of the OR up by its own index. PostgreSQL cannot turn an OR of subqueries
+    # into a join (it would walk the whole table newest first, testing each case): there one IN list of
+    # the matching ids, each branch by its index.
     if search.kind == "number":
+        if dialect_of == "sqlite":
+            return (
+                "(c.nik_hash = ? OR c.kk_hash = ? OR c.person_id IN "
+                "(SELECT p.id FROM persons AS p WHERE p.nik_hash = ? UNION SELECT p.id FROM persons AS p "
+                "WHERE p.kk_hash = ?))",
+                [search.value] * 4,
+            )
         return (
-            "(c.nik_hash = ? OR c.kk_hash = ? OR c.person_id IN "
-            "(SELECT p.id FROM persons AS p WHERE p.nik_hash = ? UNION SELECT p.id FROM persons AS p "
-            "WHERE p.kk_hash = ?))",
+            "c.id IN (SELECT id FROM cases WHERE nik_hash = ? UNION SELECT id FROM cases WHERE kk_hash = ? "
+            "UNION SELECT k.id FROM cases AS k JOIN persons AS p ON p.id = k.person_id WHERE p.nik_hash = ? "
+            "UNION SELECT k.id FROM cases AS k JOIN persons AS p ON p.id = k.person_id WHERE p.kk_hash = ?)",
             [search.value] * 4,
         )
     if search.kind == "phone":
+        if dialect_of == "sqlite":
+            return (
+                "(c.phone_key = ? OR c.contact_id IN (SELECT k.id FROM contacts AS k WHERE k.phone_key = ?) "
+                "OR c.person_id IN (SELECT p.id FROM persons AS p WHERE p.phone_key = ?))",
+                [search.value] * 3,
+            )
         return (
-            "(c.phone_key = ? OR c.contact_id IN (SELECT k.id FROM contacts AS k WHERE k.phone_key = ?) "
-            "OR c.person_id IN (SELECT p.id FROM persons AS p WHERE p.phone_key = ?))",
+            "c.id IN (SELECT id FROM cases WHERE phone_key = ? "
+            "UNION SELECT k.id FROM cases AS k JOIN contacts AS t ON t.id = k.contact_id "
+            "WHERE t.phone_key = ? "
+            "UNION SELECT k.id FROM cases AS k JOIN persons AS p ON p.id = k.person_id "
+            "WHERE p.phone_key = ?)",
             [search.value] * 3,
         )
     text = search.value
@@ -563,9 +582,15 @@ def person_search_sql(search: CaseSearch, dialect_of: Dialect) -> tuple[str, lis
     if search.kind == "number":
         return "(p.nik_hash = ? OR p.kk_hash = ?)", [search.value, search.value]
     if search.kind == "phone":
-        return (
-            "(p.phone_key = ? OR (p.is_self = 1 AND p.registered_by IN "
-            "(SELECT k.id FROM contacts AS k WHERE k.phone_key = ?)))",
+        if dialect_of == "sqlite":
+            return (
+                "(p.phone_key = ? OR (p.is_self = 1 AND p.registered_by IN "
+                "(SELECT k.id FROM contacts AS k WHERE k.phone_key = ?)))",
+                [search.value, search.value],
+            )
+        return (  # one IN list on PostgreSQL, as for cases
+            "p.id IN (SELECT id FROM persons WHERE phone_key = ? UNION SELECT q.id FROM persons AS q "
+            "JOIN contacts AS t ON t.id = q.registered_by WHERE q.is_self = 1 AND t.phone_key = ?)",
             [search.value, search.value],
         )
     text = search.value

@@ -99,9 +99,9 @@ async def test_the_map_counts_cases_per_kelurahan_and_shows_located_ones(store: 
 async def test_people_are_found_by_name_number_place_and_skill(store: Store) -> None:
     await seed(
         store,
-        Seed("Siti Aminah", skills=["jahit", "masak"], nik="3674035508850001"),
+        Seed("Siti Aminah", skills=["jahit", "masak"], nik="3674035508850001", phone="0812-3456-7890"),
         Seed("Budi Santoso", skills=["service_hp"], kecamatan=OTHER_KECAMATAN, kelurahan=OTHER_KELURAHAN),
-        Seed("siti rahma", skills=["servicexhp"]),
+        Seed("siti rahma", skills=["servicexhp"], contact="whatsapp:6281299998888"),
     )
 
     async def names(**asked: object) -> list[str]:
@@ -112,6 +112,8 @@ async def test_people_are_found_by_name_number_place_and_skill(store: Store) -> 
     assert await names(search=search_of("SITI", SEALER)) == ["siti rahma", "Siti Aminah"]
     assert await names(search=search_of("ti", SEALER)) == ["siti rahma", "Siti Aminah"]
     assert await names(search=search_of("3674 0355 0885 0001", SEALER)) == ["Siti Aminah"]
+    assert await names(search=search_of("+62 812-3456-7890", SEALER)) == ["Siti Aminah"]
+    assert await names(search=search_of("0812 9999 8888", SEALER)) == ["siti rahma"]  # her WhatsApp
     assert await names(kecamatan=OTHER_KECAMATAN) == ["Budi Santoso"]
     assert await names(skill="masak") == ["Siti Aminah"]
     assert await names(skill="service_hp") == ["Budi Santoso"]  # "_" is a letter here, not a wildcard
