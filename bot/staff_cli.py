@@ -30,7 +30,7 @@ from handlers.staff.queue import QueueQuery, case_queue
 from storage import cases as case_store
 from storage import desk, repo, threads
 from storage.cases import CaseFilter
-from storage.contract import Tx
+from storage.contract import Store, Tx
 from storage.db import Database
 from storage.keys import record_check_value
 from storage.records import CaseKind, CaseRecord, CaseStatus
@@ -501,7 +501,7 @@ def print_line(line: threads.ThreadLine, tz: ZoneInfo, out: IO[str]) -> None:
     print(f"  {_local(line.at, tz)} {arrow} {who} ({line.kind}): {what}{extra}", file=out)
 
 
-async def _link_telegram(db: Database, args: argparse.Namespace, out: IO[str]) -> int:
+async def _link_telegram(db: Store, args: argparse.Namespace, out: IO[str]) -> int:
     value = str(args.telegram_user_id).strip().lower()
     if value != "none" and not value.lstrip("-").isdigit():
         raise CaseworkError("the Telegram user id is a number (or 'none' to unlink)")

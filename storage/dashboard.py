@@ -17,6 +17,7 @@ from storage.cases import OPEN_STATUSES, WAITING_ON_STAFF, CaseSearch, fts_phras
 from storage.contract import Store, Tx
 from storage.records import CaseKind, PersonRecord
 from storage.repo import PERSON_JSON_COLUMNS, audit, iso
+from storage.segments import SegmentFilters, segment_where
 
 # Open cases waiting on the citizen (perlu_info), not on staff: taken out of the overdue counts.
 WAITING_ON_CITIZEN = tuple(status for status in OPEN_STATUSES if status not in WAITING_ON_STAFF)
@@ -24,6 +25,7 @@ CASE_KINDS = tuple(str(kind) for kind in CaseKind)
 # Every (kind, open) part of `case_hours`, so that a range of hours is a few seeks of its primary key.
 EVERY_HOUR = f"kind IN ({', '.join('?' * len(CASE_KINDS))}) AND open IN (0, 1)"
 TRIGRAM = 3
+UTC_ZONE = ZoneInfo("UTC")
 
 
 def _marks(values: Sequence[Any]) -> str:
@@ -141,14 +143,15 @@ async def _waiting_on_staff_before(db: Store, kind: str, cutoff: datetime) -> in
 
 @dataclass(frozen=True, slots=True)
 class MapQuery:
-    """What the summary map counts. `segment` is a condition over `contacts AS c` with its parameters,
-    as the segment repository gives it (`handlers.segments.segment_where`): cases of those contacts."""
+    """What the summary map counts: cases by status, kind and date of receipt, and those of the contacts
+    a segment reaches (its dates read in `tz`)."""
 
     statuses: Sequence[str] = ()
     kind: str | None = None
     created_from: datetime | None = None
     created_before: datetime | None = None
-    segment: tuple[str, Sequence[Any]] | None = None
+    segment: SegmentFilters | None = None
+    tz: ZoneInfo = UTC_ZONE
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +182,7 @@ def _map_where(query: MapQuery) -> tuple[str, list[Any]]:
         clauses.append("m.created_at < ?")
         params.append(iso(query.created_before))
     if query.segment is not None:
-        condition, segment_params = query.segment
+        condition, segment_params = segment_where(query.segment, query.tz)
         clauses.append(f"m.contact_id IN (SELECT c.id FROM contacts AS c WHERE {condition})")
         params.extend(segment_params)
     return " AND ".join(clauses) or "1 = 1", params

@@ -6,6 +6,7 @@ they are answered. An officer's account may be linked to their Telegram user, so
 directly of replies on their cases.
 """
 
+from storage import channels
 from storage.contract import Store, Tx
 
 LAST_POSTED = "telegram.staff.last_case_id"
@@ -14,11 +15,7 @@ LAST_LINE = "telegram.staff.last_line_id"
 
 def remember(tx: Tx, name: str, value: str) -> None:
     """Keep a value under a name (replacing what was there)."""
-    tx.execute(
-        "INSERT INTO channel_state (name, value) VALUES (?, ?) "
-        "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-        (name, value),
-    )
+    channels.save_states(tx, {name: value})
 
 
 def forget(tx: Tx, name: str) -> None:
@@ -33,8 +30,7 @@ def _kept(tx: Tx, name: str) -> str | None:
 
 async def recall(db: Store, name: str) -> str | None:
     """A kept value, or None."""
-    value = await db.fetchval("SELECT value FROM channel_state WHERE name = ?", (name,))
-    return None if value is None else str(value)
+    return await channels.state(db, name)
 
 
 def _start_mark(tx: Tx, name: str, newest_sql: str) -> int:

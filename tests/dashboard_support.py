@@ -20,6 +20,7 @@ from bot.app import DB_FILE_NAME
 from bot.dashboard import accounts
 from bot.settings import OutreachSettings, ServiceSettings, Settings, StoreSettings, WebSettings
 from storage import repo
+from storage.contract import Tx
 from storage.crypto import Sealer
 from storage.records import CaseKind, CaseRecord, CaseStatus, Consent, ContactRecord, PersonRecord
 from tests.support import TEST_KEY
@@ -73,7 +74,7 @@ class SeedCase:
 _seeded = iter(range(1, 10**9))
 
 
-def seed_cases(conn: sqlite3.Connection, cases: list[SeedCase], sealer: Sealer | None = None) -> list[str]:
+def seed_cases(conn: Tx, cases: list[SeedCase], sealer: Sealer | None = None) -> list[str]:
     """Write contacts, persons and cases straight into the store; return the references (a write fn)."""
     references = []
     for item in cases:

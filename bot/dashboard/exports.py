@@ -217,7 +217,7 @@ class RowMaker:
             reference,
             kind,
             status,
-            created,
+            _,  # the received time: `row.created_at`
             name,
             kecamatan,
             kelurahan,
@@ -243,7 +243,7 @@ class RowMaker:
             reference,
             self.kinds.get(kind, kind),
             self.statuses.get(status, status),
-            self._when(created),
+            self._when(row.created_at),
             guard(name),
             self.kecamatan.get(kecamatan or "", ""),
             self.kelurahan.get(kelurahan or "", ""),

@@ -20,7 +20,7 @@ from markupsafe import Markup, escape
 from bot.dashboard.app import Ctx, Dashboard
 from bot.dashboard.queries import OPEN, OPEN_STATUSES, day_start, parse_day
 from handlers.geo import Boundaries
-from handlers.segments import Segment, segment_where
+from handlers.segments import Segment
 from storage import dashboard as reads
 from storage.records import CaseKind, CaseRecord, CaseStatus
 
@@ -75,7 +75,8 @@ class MapFilter:
             kind=self.kind or None,
             created_from=day_start(start, dashboard.tz) if start else None,
             created_before=day_start(end + timedelta(days=1), dashboard.tz) if end else None,
-            segment=segment_where(segment, dashboard.tz) if segment is not None else None,
+            segment=segment,
+            tz=dashboard.tz,
         )
 
     def queue_link(self, code: str) -> str:

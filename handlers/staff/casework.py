@@ -7,7 +7,6 @@ Each is a write function: run it with `Store.write`, alone or composed with othe
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from handlers.casework import CaseworkError
 from handlers.i18n import Catalog
@@ -95,10 +94,9 @@ def set_appointment(
         raise CaseworkError("an appointment needs a place", "appointment_place")
     if starts_at <= at:
         raise CaseworkError("the appointment time is already past", "appointment_past")
-    conn: Any = tx  # the outreach write is still typed for SQLite's connection: a `Tx` serves it
     try:
         return create_appointment(
-            conn,
+            tx,
             reference=case.reference,
             starts_at=starts_at,
             place=place,

@@ -179,3 +179,22 @@ async def test_the_queue_filters_by_place_officer_and_dates(store: Store) -> Non
         (there, AT - timedelta(days=1), "Budi"),
         (late, AT, None),
     ]
+
+
+async def test_the_queue_puts_urgent_aid_first_and_filters_by_urgency(store: Store) -> None:
+    later, today, week, registration = await seed(
+        store,
+        Seed("Nanti", CaseKind.AID, answers={"urgency": "later"}),
+        Seed("Hari Ini", CaseKind.AID, answers={"urgency": "today"}),
+        Seed("Minggu Ini", CaseKind.AID, answers={"urgency": "week"}),
+        Seed("Daftar"),
+    )
+    urgent = await cases.queue_page(store, CaseFilter(), sort="urgent")
+    assert [(row.reference, row.urgency_rank) for row in urgent.rows] == [
+        (today, 0),
+        (week, 1),
+        (later, 2),
+        (registration, 3),
+    ]
+    darurat = await cases.queue_page(store, CaseFilter(urgency_rank=0))
+    assert [row.reference for row in darurat.rows] == [today]

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from handlers import casework
 from handlers.i18n import Catalog
+from handlers.segments import Segment
 from handlers.staff.casework import assign_case
 from handlers.staff.queue import search_of
 from storage import cases
@@ -98,9 +99,9 @@ async def test_the_map_counts_cases_per_kelurahan_and_shows_located_ones(store: 
 async def test_people_are_found_by_name_number_place_and_skill(store: Store) -> None:
     await seed(
         store,
-        Seed("Siti Aminah", skills=["jahit", "masak"], nik="3674035508850001"),
+        Seed("Siti Aminah", skills=["jahit", "masak"], nik="3674035508850001", phone="0812-3456-7890"),
         Seed("Budi Santoso", skills=["service_hp"], kecamatan=OTHER_KECAMATAN, kelurahan=OTHER_KELURAHAN),
-        Seed("siti rahma", skills=["servicexhp"]),
+        Seed("siti rahma", skills=["servicexhp"], contact="whatsapp:6281299998888"),
     )
 
     async def names(**asked: object) -> list[str]:
@@ -111,6 +112,8 @@ async def test_people_are_found_by_name_number_place_and_skill(store: Store) -> 
     assert await names(search=search_of("SITI", SEALER)) == ["siti rahma", "Siti Aminah"]
     assert await names(search=search_of("ti", SEALER)) == ["siti rahma", "Siti Aminah"]
     assert await names(search=search_of("3674 0355 0885 0001", SEALER)) == ["Siti Aminah"]
+    assert await names(search=search_of("+62 812-3456-7890", SEALER)) == ["Siti Aminah"]
+    assert await names(search=search_of("0812 9999 8888", SEALER)) == ["siti rahma"]  # her WhatsApp
     assert await names(kecamatan=OTHER_KECAMATAN) == ["Budi Santoso"]
     assert await names(skill="masak") == ["Siti Aminah"]
     assert await names(skill="service_hp") == ["Budi Santoso"]  # "_" is a letter here, not a wildcard
@@ -188,3 +191,20 @@ async def test_canned_replies_are_added_listed_by_language_and_removed(store: St
     assert await store.write(remove) is True
     assert await store.write(remove) is False
     assert await reads.canned_body(store, indonesian[1].id) is None
+
+
+async def test_the_map_counts_the_cases_of_the_people_a_segment_reaches(store: Store) -> None:
+    await seed(
+        store,
+        Seed("Penjahit", skills=["jahit"]),
+        Seed("Montir", skills=["montir"], kecamatan=OTHER_KECAMATAN, kelurahan=OTHER_KELURAHAN),
+        Seed("Penjahit Lain", CaseKind.AID, skills=["jahit", "masak"], created_at=AT - timedelta(days=9)),
+    )
+    sewing = Segment(skills=["jahit"])
+    assert await reads.map_counts(store, reads.MapQuery(segment=sewing, tz=WIB)) == {
+        "36.74.03.1011": {"baru": 2}
+    }
+    recent = reads.MapQuery(segment=sewing, tz=WIB, created_from=AT - timedelta(days=1))
+    assert await reads.map_counts(store, recent) == {"36.74.03.1011": {"baru": 1}}
+    elsewhere = reads.MapQuery(segment=Segment(kecamatan=[OTHER_KECAMATAN]), tz=WIB)
+    assert await reads.map_counts(store, elsewhere) == {OTHER_KELURAHAN: {"baru": 1}}

@@ -7,6 +7,7 @@ from functools import partial
 
 from handlers.staff.casework import assign_case
 from storage import cases, desk, threads
+from storage.cases import CaseFilter
 from storage.contract import Store
 from tests.contract.casework_seed import AT, Seed, account, case_id, seed
 
@@ -60,6 +61,16 @@ async def test_citizens_messages_are_fed_with_their_case_and_officer(store: Stor
     assert await cases.unread_count(store, assignee=budi) == 1
     state = await cases.live_state(store, user_id=budi)
     assert (state.unread_cases, state.mine) == (2, 1)
+    # The queue's "new messages" filter, and its order by who has waited longest.
+    unread = await cases.queue_page(store, CaseFilter(unread=True))
+    assert [row.reference for row in unread.rows] == [ani, siti]
+    waiting = await cases.queue_page(store, CaseFilter(unread=True), sort="waiting")
+    assert [(row.reference, row.waiting_since) for row in waiting.rows] == [
+        (siti, AT),
+        (ani, AT + timedelta(minutes=1)),
+    ]
+    mine = await cases.queue_page(store, CaseFilter(unread=True, assignee=budi))
+    assert [(row.reference, row.unread) for row in mine.rows] == [(siti, 1)]
 
 
 async def test_an_officers_telegram_link_moves_and_is_removed(store: Store) -> None:
