@@ -562,10 +562,9 @@ def case_search_sql(search: CaseSearch, dialect_of: Dialect) -> tuple[str, list[
     if len(text) >= TRIGRAM:
         if dialect_of == "sqlite":
             return "c.id IN (SELECT rowid FROM cases_fts WHERE cases_fts MATCH ?)", [fts_phrase(text)]
-        return (
-            "c.id IN (SELECT id FROM cases WHERE (subject_name || ' ' || reference) ILIKE ?)",
-            [like_pattern(text)],
-        )
+        # The same expression as the trigram index `cases_words_trgm`, on the queried row itself: the
+        # planner combines it with the other filters' indexes (a self-join cost 3x at 1M cases).
+        return "(c.subject_name || ' ' || c.reference) ILIKE ?", [like_pattern(text)]
     # LIKE ignores case on SQLite (ASCII, as names are typed); PostgreSQL's ILIKE does the same.
     like = "LIKE" if dialect_of == "sqlite" else "ILIKE"
     pattern = like_pattern(text)
@@ -597,7 +596,7 @@ def person_search_sql(search: CaseSearch, dialect_of: Dialect) -> tuple[str, lis
     if len(text) >= TRIGRAM:
         if dialect_of == "sqlite":
             return "p.id IN (SELECT rowid FROM persons_fts WHERE persons_fts MATCH ?)", [fts_phrase(text)]
-        return "p.id IN (SELECT id FROM persons WHERE full_name ILIKE ?)", [like_pattern(text)]
+        return "p.full_name ILIKE ?", [like_pattern(text)]
     like = "LIKE" if dialect_of == "sqlite" else "ILIKE"
     return f"p.full_name {like} ? ESCAPE '\\'", [like_pattern(text)]
 
