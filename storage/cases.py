@@ -721,6 +721,12 @@ async def queue_page(
         cap = COUNT_CAP if alone else NAME_AND_FILTERS_CAP
         rows_source, order = FROM_NAME_MATCHES, "f.rowid DESC"
         where, params = f"f.cases_fts MATCH ? AND {where}", [fts_phrase(search.value), *params]
+    elif (
+        search is not None
+        and search.kind == "name"
+        and filter_sql(flt, db.dialect, with_search=False)[0] != "1 = 1"
+    ):
+        cap = NAME_AND_FILTERS_CAP  # as on SQLite: each name match is checked against the other filters
     total = int(
         await db.fetchval(
             f"SELECT COUNT(*) FROM (SELECT 1 FROM {source} WHERE {where} LIMIT {cap + 1}) AS counted", params
