@@ -17,6 +17,7 @@ from bot.media import MediaStore
 from bot.metrics import Metrics
 from bot.ordering import AckFirst
 from bot.outbox import Channel, Dispatcher
+from bot.replicas import Replicas
 from bot.settings import Settings
 from bot.voice import VoiceBank
 from handlers.i18n import Catalog
@@ -58,6 +59,8 @@ class Service:
     dispatcher: Dispatcher
     metrics: Metrics = field(default_factory=Metrics)
     voice: VoiceBank | None = None
+    # This process among others sharing the store (leases; on SQLite it is alone and plays every role).
+    replicas: Replicas | None = None
     # Webhook receipts go before handling work (the channels' webhooks and lanes, the outbox sender).
     acks: AckFirst = field(default_factory=AckFirst)
 
@@ -74,6 +77,11 @@ class Service:
         self.metrics.inbound_done(event.contact, outcome, perf_counter() - started)
         await self.tidy_media(event)
         return records
+
+    async def wait_for_role(self, role: str) -> None:
+        """Return once this process may play `role` (see `bot.replicas`; at once when it is alone)."""
+        if self.replicas is not None:
+            await self.replicas.wait_for(role)
 
     async def tidy_media(self, event: Inbound | None = None) -> list[str]:
         """Delete files nothing holds: the event's file when no conversation or case kept it, and the
@@ -104,7 +112,9 @@ class Service:
         return refs
 
     async def close(self) -> None:
-        """Close the store (pending writes finish first)."""
+        """Give this process's leases up, then close the store (pending writes finish first)."""
+        if self.replicas is not None:
+            await self.replicas.stop()
         await self.db.close()
 
 
@@ -177,6 +187,14 @@ async def build_service(
     )
     engine = Engine(services, default_language=service_settings.default_language, clock=clock)
     outreach = settings.outreach
+    replicas = Replicas(
+        db,
+        clock=clock,
+        lease_seconds=service_settings.lease_seconds,
+        renew_seconds=service_settings.lease_renew_seconds,
+    )
+    # Announced before any outbox row is claimed, so others leave this process's rows alone.
+    await replicas.start()
     voice = VoiceBank(store.data_dir, services.catalog, settings.voice)
     dispatcher = Dispatcher(
         db,
@@ -187,9 +205,11 @@ async def build_service(
         fallback=fallback,
         quiet=QuietHours(outreach.quiet_start, outreach.quiet_end, services.timezone),
         voice=voice,
+        holder=replicas.name,
+        recover_every=service_settings.lease_renew_seconds,
     )
     await dispatcher.recover()
-    built = Service(settings, db, services, engine, dispatcher, voice=voice)
+    built = Service(settings, db, services, engine, dispatcher, voice=voice, replicas=replicas)
     dispatcher.before_send = built.acks.turn
     repo.MEDIA_ERASED.set()  # files left queued by a stop between an erasure and their deletion
     await built.tidy_media()

@@ -7,17 +7,17 @@ concurrently. Inbound ids are recorded in the same transaction, so a redelivery 
 
 import asyncio
 import logging
-import sqlite3
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from functools import partial
 
 from handlers import router
 from handlers.turn import Services, Turn
 from handlers.types import Inbound
-from storage import repo
-from storage.db import Database
+from storage import contacts, repo, turns
+from storage.contract import Store, Tx
 from storage.records import ContactRecord, ConversationRecord, OutboxRecord
 
 log = logging.getLogger(__name__)
@@ -29,6 +29,14 @@ AfterCommit = Callable[[list[OutboxRecord]], Awaitable[None]]
 def utcnow() -> datetime:
     """The current time in UTC."""
     return datetime.now(UTC)
+
+
+class _Stale:
+    """A turn computed on a conversation another process has moved since (nothing was written)."""
+
+
+_STALE = _Stale()
+STALE_RETRIES = 10
 
 
 class KeyedLocks:
@@ -199,7 +207,7 @@ class FairLanes:
         await asyncio.gather(*workers, return_exceptions=True)
 
 
-async def mark_flooding(db: Database, clock: Clock, scheme: str, key: Hashable, waiting: int) -> None:
+async def mark_flooding(db: Store, clock: Clock, scheme: str, key: Hashable, waiting: int) -> None:
     """Mark the contact of a lane key (`telegram` user id, or a full `scheme:address`) as flooding."""
     if isinstance(key, str) and key.startswith(f"{scheme}:"):
         contact = key
@@ -207,15 +215,7 @@ async def mark_flooding(db: Database, clock: Clock, scheme: str, key: Hashable, 
         contact = f"{scheme}:{key}"
     else:
         return
-    at = repo.iso(clock())
-
-    def mark(conn: sqlite3.Connection) -> None:
-        conn.execute(
-            "UPDATE contacts SET flooded_at = ?, flood_waiting = ? WHERE id = ? OR alt_id = ?",
-            (at, waiting, contact, contact),
-        )
-
-    await db.write(mark)
+    await db.write(partial(contacts.mark_flooding, contact_id=contact, waiting=waiting, at=clock()))
 
 
 class Engine:
@@ -239,10 +239,21 @@ class Engine:
             return records
 
     async def _step(self, event: Inbound) -> list[OutboxRecord]:
+        for _ in range(STALE_RETRIES):
+            result = await self._attempt(event)
+            if not isinstance(result, _Stale):
+                return result
+            # Another process sharing the store moved this contact's conversation meanwhile (two of
+            # its deliveries reached two processes): run the turn again on the state it left.
+            log.info("conversation moved by another process; turn run again")
+        raise RuntimeError("the conversation kept moving under this turn")
+
+    async def _attempt(self, event: Inbound) -> "list[OutboxRecord] | _Stale":
         state = await repo.load_turn_state(self.services.db, event.contact, event.event_id)
         if state.seen:
             log.info("redelivered event ignored")
             return []
+        read_at = state.conversation.updated_at if state.conversation is not None else None
         now = self.clock()
         contact = self._contact(state.contact, event, now)
         conversation = state.conversation
@@ -259,7 +270,9 @@ class Engine:
                 await router.resume_current(turn)
             except Exception:
                 log.exception("could not ask again after a failed step")
-        result = await self.services.db.write(lambda conn: self._commit(conn, turn, event))
+        result = await self.services.db.write(lambda conn: self._commit(conn, turn, event, read_at))
+        if isinstance(result, _Stale):
+            return result
         if result is None:
             log.info("redelivered event ignored at commit")
             return []
@@ -303,9 +316,13 @@ class Engine:
         )
 
     @staticmethod
-    def _commit(conn: sqlite3.Connection, turn: Turn, event: Inbound) -> list[OutboxRecord] | None:
+    def _commit(
+        conn: Tx, turn: Turn, event: Inbound, read_at: datetime | None
+    ) -> "list[OutboxRecord] | _Stale | None":
         contact = turn.contact
         turn.late_replies.clear()  # a batch that was rolled back runs this again
+        if not turns.hold_contact(conn, contact.id, read_at):
+            return _STALE  # nothing written: the turn runs again on the state now stored
         if event.event_id and not repo.record_inbound(conn, event.event_id, contact.id, turn.now):
             return None
         repo.upsert_contact(conn, contact)

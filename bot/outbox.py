@@ -13,7 +13,7 @@ and finishes the ones that are.
 import asyncio
 import contextlib
 import logging
-import sqlite3
+import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
@@ -25,9 +25,22 @@ from typing import Protocol, cast, runtime_checkable
 
 from handlers.outreach import QuietHours
 from handlers.types import Reply, Voice
+from storage import outbox as store
 from storage import repo
-from storage.db import Database
+from storage.contract import Store
+from storage.outbox import Flooder, InDoubt, flooders, in_doubt, resend_in_doubt
 from storage.records import OutboxRecord, OutboxStatus
+
+__all__ = [
+    "Channel",
+    "Dispatcher",
+    "Flooder",
+    "InDoubt",
+    "SendResult",
+    "flooders",
+    "in_doubt",
+    "resend_in_doubt",
+]
 
 log = logging.getLogger(__name__)
 
@@ -80,35 +93,6 @@ class VoiceChannel(Protocol):
     async def send_voice(self, contact_id: str, audio: Path) -> SendResult:
         """Deliver the voice note `audio` to `contact_id`."""
         ...
-
-
-def _claim(conn: sqlite3.Connection, outbox_id: int, at: datetime) -> bool:
-    row = conn.execute(
-        "UPDATE outbox SET status = 'sending', updated_at = ?, attempts = attempts + 1 "
-        "WHERE id = ? AND status = 'queued' RETURNING id",
-        (repo.iso(at), outbox_id),
-    ).fetchone()
-    return row is not None
-
-
-def _unclaim(conn: sqlite3.Connection, outbox_id: int, at: datetime) -> None:
-    conn.execute(
-        "UPDATE outbox SET status = 'queued', updated_at = ? WHERE id = ? AND status = 'sending'",
-        (repo.iso(at), outbox_id),
-    )
-
-
-def _record(conn: sqlite3.Connection, outbox_id: int, result: SendResult, at: datetime) -> None:
-    repo.mark_outbox(conn, [outbox_id], result.status, at, error=result.error)
-    if result.status == OutboxStatus.QUEUED:  # a retry: not before a short pause
-        conn.execute("UPDATE outbox SET not_before = ? WHERE id = ?", (repo.iso(at + RETRY_PAUSE), outbox_id))
-    if result.external_id:
-        repo.set_external_id(conn, outbox_id, result.external_id)
-    if result.status == OutboxStatus.BLOCKED:
-        conn.execute(
-            "UPDATE contacts SET unreachable = 1 WHERE id = (SELECT contact_id FROM outbox WHERE id = ?)",
-            (outbox_id,),
-        )
 
 
 class Released(Exception):
@@ -208,126 +192,12 @@ def outbox_key(outbox_id: int) -> str:
     return f"outbox-{outbox_id}"
 
 
-def _interrupted(conn: sqlite3.Connection) -> list[tuple[int, str]]:
-    return [
-        (int(row[0]), str(row[1]))
-        for row in conn.execute("SELECT id, contact_id FROM outbox WHERE status = 'sending' ORDER BY id")
-    ]
-
-
-def _resolve_interrupted(
-    conn: sqlite3.Connection, verdicts: list[tuple[int, bool | None]], at: datetime
-) -> None:
-    for outbox_id, delivered in verdicts:
-        if delivered is None:
-            conn.execute(
-                "UPDATE outbox SET status = 'unknown', error = 'interrupted while sending', updated_at = ? "
-                "WHERE id = ? AND status = 'sending'",
-                (repo.iso(at), outbox_id),
-            )
-        else:
-            status = OutboxStatus.SENT if delivered else OutboxStatus.QUEUED
-            conn.execute(
-                "UPDATE outbox SET status = ?, updated_at = ?, "
-                "sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END WHERE id = ? AND status = 'sending'",
-                (status, repo.iso(at), status, repo.iso(at), outbox_id),
-            )
-
-
-def _person(contact: str) -> str:
-    """SQL for the name of the person a contact registered (themselves first), as `person`."""
-    return (
-        f"(SELECT p.full_name FROM persons AS p WHERE p.registered_by = {contact} "
-        "ORDER BY p.is_self DESC, p.id LIMIT 1) AS person"
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class InDoubt:
-    """A message that may or may not have reached its person (the process died while it was sent)."""
-
-    id: int
-    contact_id: str
-    name: str
-    channel: str
-    text: str
-    origin: str
-    since: str
-
-
-async def in_doubt(db: Database, limit: int = 500) -> list[InDoubt]:
-    """The rows in doubt (`unknown`), oldest first, as people: name, channel and message."""
-    rows = await db.fetchall(
-        "SELECT o.id, o.contact_id, o.payload, o.origin, o.updated_at, c.display_name, "
-        f"{_person('o.contact_id')} "
-        "FROM outbox AS o LEFT JOIN contacts AS c ON c.id = o.contact_id "
-        "WHERE o.status = 'unknown' ORDER BY o.id LIMIT ?",
-        (limit,),
-    )
-    return [
-        InDoubt(
-            id=int(row["id"]),
-            contact_id=str(row["contact_id"]),
-            name=str(row["person"] or row["display_name"] or ""),
-            channel=str(row["contact_id"]).split(":", 1)[0],
-            text=Reply.from_json(row["payload"]).text,
-            origin=str(row["origin"]),
-            since=str(row["updated_at"] or ""),
-        )
-        for row in rows
-    ]
-
-
-@dataclass(frozen=True, slots=True)
-class Flooder:
-    """A contact who sent far more messages than could be answered at once (kept, answered in turn)."""
-
-    contact_id: str
-    name: str
-    channel: str
-    since: str
-    waiting: int
-
-
-async def flooders(db: Database, limit: int = 50) -> list[Flooder]:
-    """Contacts marked as flooding, most recent first."""
-    rows = await db.fetchall(
-        f"SELECT c.id, c.display_name, c.flooded_at, c.flood_waiting, {_person('c.id')} "
-        "FROM contacts AS c WHERE c.flooded_at IS NOT NULL ORDER BY c.flooded_at DESC LIMIT ?",
-        (limit,),
-    )
-    return [
-        Flooder(
-            contact_id=str(row["id"]),
-            name=str(row["person"] or row["display_name"] or ""),
-            channel=str(row["id"]).split(":", 1)[0],
-            since=str(row["flooded_at"]),
-            waiting=int(row["flood_waiting"] or 0),
-        )
-        for row in rows
-    ]
-
-
-def resend_in_doubt(conn: sqlite3.Connection, ids: list[int] | None, *, actor: str, at: datetime) -> int:
-    """Staff chose to send rows in doubt again (`ids`, or all when None): queue them, audited."""
-    sql = "UPDATE outbox SET status = 'queued', error = NULL, not_before = NULL, updated_at = ? "
-    sql += "WHERE status = 'unknown'"
-    params: list[object] = [repo.iso(at)]
-    if ids is not None:
-        sql += f" AND id IN ({', '.join('?' for _ in ids)})"
-        params += ids
-    queued = [int(row[0]) for row in conn.execute(sql + " RETURNING id", params)]
-    for outbox_id in sorted(queued):
-        repo.audit(conn, actor=actor, action="outbox.resend", at=at, target=f"outbox:{outbox_id}")
-    return len(queued)
-
-
 class Dispatcher:
     """Sends outbox rows through the channel that owns each contact's scheme."""
 
     def __init__(
         self,
-        db: Database,
+        db: Store,
         channels: dict[str, Channel],
         *,
         clock: Callable[[], datetime],
@@ -338,8 +208,14 @@ class Dispatcher:
         chunk: int = 64,
         max_batches: int = 4,
         voice: VoiceRenderer | None = None,
+        holder: str = "replica:local",
+        recover_every: float = 10.0,
     ) -> None:
         self.db = db
+        # This process's name (its `replica:` lease): written into the rows it claims, so other
+        # processes on a shared store leave them alone while it lives and resolve them when it is gone.
+        self.holder = holder
+        self.recover_every = recover_every
         self.voice = voice
         self.channels = channels
         self.fallback = fallback
@@ -369,7 +245,7 @@ class Dispatcher:
         row becomes `unknown` and is not re-sent. Rows of a scheme with no channel yet are left alone
         (the runner registers platform channels after start-up and calls this again).
         """
-        interrupted = await self.db.write(_interrupted)
+        interrupted = await self.db.write(partial(store.interrupted, holder=self.holder, at=self.clock()))
         verdicts: list[tuple[int, bool | None]] = []
         for outbox_id, contact_id in interrupted:
             if outbox_id in self._held:
@@ -382,7 +258,7 @@ class Dispatcher:
             )
             verdicts.append((outbox_id, verdict))
         if verdicts:
-            await self.db.write(partial(_resolve_interrupted, verdicts=verdicts, at=self.clock()))
+            await self.db.write(partial(store.resolve_interrupted, verdicts=verdicts, at=self.clock()))
             unknown = sum(1 for _, verdict in verdicts if verdict is None)
             if unknown:
                 log.warning(
@@ -444,7 +320,9 @@ class Dispatcher:
         self.sending_now += 1
         self.most_sending = max(self.most_sending, self.sending_now)
         try:
-            claimed = await self.db.write(partial(_claim, outbox_id=gate.record.id, at=self.clock()))
+            claimed = await self.db.write(
+                partial(store.claim, outbox_id=gate.record.id, holder=self.holder, at=self.clock())
+            )
         except BaseException:
             self._release(gate)
             raise
@@ -454,7 +332,7 @@ class Dispatcher:
 
     async def _step_back(self, gate: SendGate) -> None:
         try:
-            await self.db.write(partial(_unclaim, outbox_id=gate.record.id, at=self.clock()))
+            await self.db.write(partial(store.unclaim, outbox_id=gate.record.id, at=self.clock()))
         finally:
             self._release(gate)
 
@@ -473,8 +351,18 @@ class Dispatcher:
         if not gate.begun and result.status == OutboxStatus.QUEUED:
             return  # never left: still queued as it was
         try:
+            at = self.clock()
             recorded = self.db.submit(
-                partial(_record, outbox_id=gate.record.id, result=result, at=self.clock())
+                partial(
+                    store.record_result,
+                    outbox_id=gate.record.id,
+                    status=result.status,
+                    at=at,
+                    error=result.error,
+                    external_id=result.external_id,
+                    # a retry: not before a short pause
+                    retry_at=at + RETRY_PAUSE if result.status == OutboxStatus.QUEUED else None,
+                )
             )
         finally:
             # The slot is free as soon as the result is queued: writes commit in the order they are
@@ -578,9 +466,17 @@ class Dispatcher:
             busy.difference_update(contacts)
             self._wake.set()
 
+        shared = self.db.dialect != "sqlite"
+        recovered = time.monotonic()
         try:
             while not self._stopping:
                 self._wake.clear()
+                if shared and time.monotonic() - recovered >= self.recover_every:
+                    # Another process may have died with rows on the wire: resolve them once its
+                    # lease has expired (a process alone on its store found them all at start).
+                    recovered = time.monotonic()
+                    with contextlib.suppress(Exception):
+                        await self.recover()
                 if len(batches) < self.max_batches:
                     rows = [
                         row
@@ -603,12 +499,23 @@ class Dispatcher:
 
     async def _pending(self) -> list[OutboxRecord]:
         now = self.clock()
+        include_bulk = self.quiet is None or not self.quiet.active(now)
+        schemes = None if self.fallback else list(self.channels)
+        # Rows already handed to a channel are still queued: fetch past them.
+        limit = self.chunk * 2 + len(self._held)
+        if self.db.dialect != "sqlite":
+            # Processes sharing the store reserve what each sends (a contact's rows stay together).
+            return await self.db.write(
+                partial(
+                    store.reserve_pending,
+                    holder=self.holder,
+                    at=now,
+                    schemes=schemes,
+                    limit=limit,
+                    include_bulk=include_bulk,
+                    reply_grace=REPLY_GRACE,
+                )
+            )
         return await repo.pending_outbox(
-            self.db,
-            None if self.fallback else list(self.channels),
-            # Rows already handed to a channel are still queued: fetch past them.
-            limit=self.chunk * 2 + len(self._held),
-            now=now,
-            include_bulk=self.quiet is None or not self.quiet.active(now),
-            reply_grace=REPLY_GRACE,
+            self.db, schemes, limit=limit, now=now, include_bulk=include_bulk, reply_grace=REPLY_GRACE
         )

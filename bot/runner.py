@@ -10,6 +10,7 @@ import logging
 import signal
 import socket
 from collections.abc import Iterator
+from functools import partial
 from typing import Protocol, cast
 
 import uvicorn
@@ -20,6 +21,7 @@ from bot.dashboard import WEB, Dashboard, WebChatChannel
 from bot.engine import utcnow
 from bot.nightly_backup import run_nightly_backups
 from bot.outbox import Channel
+from bot.replicas import OUTREACH
 from bot.retention import HistoryPruner
 from bot.scheduler import OutreachScheduler
 from bot.settings import Settings
@@ -134,6 +136,9 @@ async def _run_bound(
             raise StartupFailure(f"a channel could not start: {type(error).__name__}: {error}") from error
         raise
     pruner = HistoryPruner(service.db, settings.store, utcnow)
+    replicas = service.replicas
+    if replicas is not None:
+        await replicas.take(OUTREACH)  # with several processes on one store, one of them ticks
     scheduler = OutreachScheduler(
         service.db,
         service.services.catalog,
@@ -142,6 +147,7 @@ async def _run_bound(
         utcnow,
         on_queued=service.dispatcher.wake,
         periodic=[("history-prune", pruner.run_once, pruner.every)],
+        leader=None if replicas is None else partial(replicas.holds, OUTREACH),
     )
     # What start-up built lives as long as the process: keep it out of the collector's full passes,
     # which otherwise pause the event loop for tens of milliseconds (webhook answers wait meanwhile).

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -21,11 +22,13 @@ from bot.settings import OutreachSettings
 from handlers import outreach
 from handlers.i18n import Catalog
 from handlers.outreach import OutreachTimes, QuietHours
-from storage.db import Database
+from storage import leases
+from storage.contract import Store, Tx
 
 log = logging.getLogger(__name__)
 
 STOP_WAIT_SECONDS = 15.0
+T = TypeVar("T")
 
 
 def outreach_times(settings: OutreachSettings, tz: ZoneInfo) -> OutreachTimes:
@@ -50,18 +53,34 @@ class TickReport:
     broadcasts_finished: list[int] = field(default_factory=list)
 
 
+def _locked(tx: Tx, lock: Callable[[Tx], None], fn: Callable[[Tx], T]) -> T:
+    """Take a row lock, then run `fn`, in one transaction."""
+    lock(tx)
+    return fn(tx)
+
+
+def _remind_once(
+    tx: Tx, reminder_id: int, at: datetime, remind: Callable[[Tx], outreach.ReminderRun]
+) -> outreach.ReminderRun:
+    """Run a reminder still due (its row held meanwhile); one already run is left alone."""
+    if not leases.lock_reminder(tx, reminder_id, at):
+        return outreach.ReminderRun(reminder_id, at, "already_done")
+    return remind(tx)
+
+
 class OutreachScheduler:
     """Turns due broadcasts, reminders and nudges into outbox rows."""
 
     def __init__(
         self,
-        db: Database,
+        db: Store,
         catalog: Catalog,
         settings: OutreachSettings,
         tz: ZoneInfo,
         clock: Callable[[], datetime],
         on_queued: Callable[[], None] | None = None,
         periodic: Sequence[tuple[str, Callable[[], Awaitable[object]], timedelta]] = (),
+        leader: Callable[[], bool] | None = None,
     ) -> None:
         self.db = db
         self.catalog = catalog
@@ -73,38 +92,60 @@ class OutreachScheduler:
         self.periodic = list(periodic)
         self._scheduler: AsyncIOScheduler | None = None
         self._ticking = asyncio.Lock()
+        # Whether this process ticks now: with several processes on one store only the holder of the
+        # `outreach` lease does (None: always, the process is alone).
+        self.leader = leader
+
+    def leading(self) -> bool:
+        """Whether this process is the one ticking."""
+        return self.leader is None or self.leader()
 
     async def tick(self) -> TickReport:
-        """Handle everything due now (one tick at a time)."""
+        """Handle everything due now (one tick at a time; nothing when another process is the leader)."""
         async with self._ticking:
+            if not self.leading():
+                return TickReport()
             return await self._tick()
+
+    def _when_leading(self, job: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[None]]:
+        async def run() -> None:
+            if self.leading():
+                await job()
+
+        return run
 
     async def _tick(self) -> TickReport:
         now = self.clock()
         report = TickReport()
-        for broadcast_id in await self.db.write(partial(outreach.due_broadcasts, at=now)):
+        for broadcast_id in await outreach.due_broadcasts(self.db, now):
+            enqueue = partial(
+                outreach.enqueue_broadcast,
+                broadcast_id=broadcast_id,
+                at=now,
+                tz=self.times.tz,
+                quiet=self.times.quiet,
+            )
             count = await self.db.write(
-                partial(
-                    outreach.enqueue_broadcast,
-                    broadcast_id=broadcast_id,
-                    at=now,
-                    tz=self.times.tz,
-                    quiet=self.times.quiet,
-                )
+                partial(_locked, lock=partial(leases.lock_broadcast, broadcast_id=broadcast_id), fn=enqueue)
             )
             report.broadcasts_enqueued += 1
             report.messages_queued += count
         while True:
-            due = await self.db.write(partial(outreach.due_reminders, at=now))
+            due = await outreach.due_reminders(self.db, now)
             for reminder_id in due:
+                if not self.leading():
+                    return report  # the lease ran out mid-tick: the new leader carries on
+                remind = partial(
+                    outreach.run_reminder,
+                    reminder_id=reminder_id,
+                    at=now,
+                    times=self.times,
+                    catalog=self.catalog,
+                )
+                # The reminder's row is held while it runs: a second tick (a leader that lost its lease
+                # mid-tick, and its successor) waits, then finds it no longer due and queues nothing.
                 run = await self.db.write(
-                    partial(
-                        outreach.run_reminder,
-                        reminder_id=reminder_id,
-                        at=now,
-                        times=self.times,
-                        catalog=self.catalog,
-                    )
+                    partial(_remind_once, reminder_id=reminder_id, at=now, remind=remind)
                 )
                 report.reminders.append(run)
                 report.messages_queued += run.recipients
@@ -143,7 +184,7 @@ class OutreachScheduler:
         )
         for name, job, every in self.periodic:
             scheduler.add_job(
-                job,
+                self._when_leading(job),
                 "interval",
                 seconds=every.total_seconds(),
                 next_run_time=datetime.now(self.times.tz),

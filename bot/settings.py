@@ -82,6 +82,12 @@ class ServiceSettings(BaseSettings):
     outbox_poll_seconds: float = Field(default=2.0, gt=0)
     # Outbound messages on the wire at once (all channels): the most a crash can leave "in doubt".
     outbox_in_flight: int = Field(default=24, ge=1, le=256)
+    # Several processes on one PostgreSQL database: each holds a lease while it lives, and one of them
+    # the outreach ticker's and the Telegram poller's. A lease lasts this long unless renewed, so a
+    # dead process's roles and in-flight messages are taken over within about this long.
+    lease_seconds: float = Field(default=30.0, ge=1)
+    # How often a process renews its leases (and tries to take free ones); well under lease_seconds.
+    lease_renew_seconds: float = Field(default=10.0, gt=0)
     log_level: str = "INFO"
     # Language of the staff command line (python -m bot staff ...): id or en; --lang overrides it.
     staff_language: Literal["id", "en"] = "id"

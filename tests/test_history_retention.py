@@ -7,15 +7,15 @@ inbound id while the platform may still deliver it again.
 
 import asyncio
 import sqlite3
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 
 from bot.app import Service
-from bot.outbox import _interrupted
 from bot.scheduler import OutreachScheduler
 from bot.settings import OutreachSettings
 from handlers import casework
 from storage import repo
+from storage.outbox import interrupted
 from storage.retention import PRUNED_PAYLOAD, prune_history
 from tests.flow_steps import agree, register, rows
 from tests.support import Chat, Clock, RecordingChannel
@@ -128,7 +128,7 @@ def test_recovery_finds_rows_left_sending_through_an_index(service: Service) -> 
     try:
         statements: list[str] = []
         conn.set_trace_callback(statements.append)
-        _interrupted(conn)
+        interrupted(conn, holder="replica:test", at=datetime.now(UTC))
         conn.set_trace_callback(None)
         (sql,) = [s for s in statements if "outbox" in s]
         plan = " ".join(str(row[3]) for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}"))
