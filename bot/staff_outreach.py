@@ -19,7 +19,7 @@ from handlers.places import Places
 from handlers.segments import Segment
 from handlers.staff.compose import describe_cron, describe_segment, number, read_moment, safe_cell
 from storage import outreach as outreach_store
-from storage.db import Database
+from storage.contract import Store
 from storage.records import CaseKind, CaseStatus
 
 COMMANDS = ("segment", "broadcast", "reminder", "appointment", "programme")
@@ -29,7 +29,7 @@ COMMANDS = ("segment", "broadcast", "reminder", "appointment", "programme")
 class StaffContext:
     """What every outreach command works with."""
 
-    db: Database
+    db: Store
     actor: str
     out: IO[str]
     tz: ZoneInfo
@@ -169,7 +169,7 @@ async def _preview(ctx: "StaffContext", segment: Segment) -> int:
     return count
 
 
-async def run(args: argparse.Namespace, settings: Settings, db: Database, actor: str, out: IO[str]) -> int:
+async def run(args: argparse.Namespace, settings: Settings, db: Store, actor: str, out: IO[str]) -> int:
     """Run one outreach command; return the exit code."""
     tz = ZoneInfo(settings.service.timezone)
     ctx = StaffContext(

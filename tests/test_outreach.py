@@ -2,7 +2,6 @@
 
 import asyncio
 import contextlib
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -18,6 +17,7 @@ from handlers import outreach
 from handlers.i18n import Catalog
 from handlers.segments import Segment
 from handlers.types import Reply
+from storage.contract import Tx
 from storage.records import CaseKind, CaseStatus, Consent
 from tests.outreach_support import Person, seed
 from tests.support import Chat, Clock, RecordingChannel, start_service
@@ -331,7 +331,7 @@ async def test_a_crash_mid_dispatch_redoes_the_reminder_once(seeded: Service, cl
         )
     )
 
-    def dies_midway(conn: sqlite3.Connection) -> None:
+    def dies_midway(conn: Tx) -> None:
         outreach.run_reminder(
             conn,
             reminder_id=reminder_id,
