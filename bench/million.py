@@ -47,8 +47,8 @@ from bot.settings import ServiceSettings, Settings, StoreSettings, WebSettings
 from bot.web import build_asgi
 from handlers.places import Places
 from handlers.types import Inbound
+from storage.contract import Store
 from storage.crypto import Sealer, generate_key_text
-from storage.db import Database
 from storage.keys import record_check_value
 from storage.migrations import MIGRATIONS, _statements, apply_migrations
 
@@ -104,7 +104,7 @@ def settings(data_dir: Path, key: str, database_url: str | None = None) -> Setti
     )
 
 
-async def used_bytes(db: Database) -> int:
+async def used_bytes(db: Store) -> int:
     """Bytes of the store's pages in use (free pages left out), as seen through a connection."""
     pages = int(await db.fetchval("PRAGMA page_count"))
     free = int(await db.fetchval("PRAGMA freelist_count"))

@@ -13,7 +13,6 @@ contact in the outbox and runs the real dispatcher with the Telegram sender, its
 import argparse
 import asyncio
 import json
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,7 @@ from bot.channels import telegram  # noqa: E402
 from bot.outbox import Channel  # noqa: E402
 from bot.settings import OutreachSettings, ServiceSettings, Settings, StoreSettings, TelegramSettings  # noqa: E402
 from storage import repo  # noqa: E402
+from storage.contract import Tx  # noqa: E402
 from storage.crypto import generate_key_text  # noqa: E402
 from tests.fake_telegram import TOKEN  # noqa: E402
 
@@ -78,7 +78,7 @@ async def main(messages: int, limit: float, rate: float, latency: float) -> None
         now = service.engine.clock()
         text = json.dumps({"text": "Info Dinsos: pendaftaran pelatihan menjahit dibuka minggu depan."})
 
-        def queue(conn: sqlite3.Connection) -> None:
+        def queue(conn: Tx) -> None:
             for index in range(messages):
                 contact = f"telegram:{FIRST_CHAT + index}"
                 conn.execute(

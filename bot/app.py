@@ -9,7 +9,7 @@ from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from time import perf_counter
-from typing import IO, cast
+from typing import IO
 from zoneinfo import ZoneInfo
 
 from bot.engine import Clock, Engine, utcnow
@@ -29,7 +29,6 @@ from storage import repo
 from storage.backup import DB_FILE_NAME
 from storage.contract import Store, Tx
 from storage.crypto import KEY_FILE_NAME, Sealer
-from storage.db import Database
 from storage.keys import StoreAt, record_check_value, resolve_key, secure_data_dir
 from storage.location import open_store
 from storage.records import OutboxRecord
@@ -52,8 +51,7 @@ class Service:
     """A running intake service: store, engine and sender sharing one event loop."""
 
     settings: Settings
-    # Typed as SQLite's store until every surface takes a `Store` (either backend is opened here).
-    db: Database
+    db: Store
     services: Services
     engine: Engine
     dispatcher: Dispatcher
@@ -172,7 +170,7 @@ async def build_service(
     """Open the store and wire the engine and sender together."""
     store = settings.store
     sealer = open_sealer(settings)
-    db = cast(Database, await open_settings_store(settings))
+    db = await open_settings_store(settings)
     await db.write(partial(record_check_value, sealer=sealer))
     service_settings = settings.service
     services = Services(

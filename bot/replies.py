@@ -14,13 +14,13 @@ from bot.settings import Settings
 from handlers.casework import CaseworkError, SentReply, send_reply
 from handlers.i18n import Catalog
 from storage import repo
-from storage.db import Database
+from storage.contract import Store
 
 HOLD_NO_TEMPLATE = "outside the WhatsApp 24-hour window and no reply template is configured"
 
 
 async def reply_to_citizen(
-    db: Database,
+    db: Store,
     settings: Settings,
     catalog: Catalog,
     *,

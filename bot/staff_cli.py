@@ -9,7 +9,7 @@ import sys
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, Any
 from zoneinfo import ZoneInfo
 
 from bot import outbox, staff_outreach
@@ -31,7 +31,6 @@ from storage import cases as case_store
 from storage import desk, repo, threads
 from storage.cases import CaseFilter
 from storage.contract import Store, Tx
-from storage.db import Database
 from storage.keys import record_check_value
 from storage.records import CaseKind, CaseRecord, CaseStatus
 
@@ -240,7 +239,7 @@ def _public(answers: dict[str, Any]) -> dict[str, Any]:
 async def run(args: argparse.Namespace, settings: Settings, out: IO[str] = sys.stdout) -> int:
     """Run one staff command; return the exit code."""
     sealer = open_sealer(settings)  # a missing or wrong key stops here, before the store is touched
-    db = cast(Database, await open_settings_store(settings))
+    db = await open_settings_store(settings)
     try:
         await db.write(partial(record_check_value, sealer=sealer))
         return await _dispatch(args, settings, db, out)
@@ -258,7 +257,7 @@ async def run(args: argparse.Namespace, settings: Settings, out: IO[str] = sys.s
         await db.close()
 
 
-async def _dispatch(args: argparse.Namespace, settings: Settings, db: Database, out: IO[str]) -> int:
+async def _dispatch(args: argparse.Namespace, settings: Settings, db: Store, out: IO[str]) -> int:
     words = partial(say, args, settings)
     places = Places.load()
     tz = ZoneInfo(settings.service.timezone)
@@ -466,7 +465,7 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, db: Database, 
     raise CaseworkError(f"unknown command {command}", "unknown_command", command=command)
 
 
-async def _in_doubt(args: argparse.Namespace, db: Database, out: IO[str]) -> int:
+async def _in_doubt(args: argparse.Namespace, db: Store, out: IO[str]) -> int:
     """List the messages in doubt as people, or queue the chosen ones again (audited)."""
     if args.resend or args.resend_all:
         ids = None if args.resend_all else list(args.resend)

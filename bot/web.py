@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.engine import Clock
 from bot.metrics import Metrics, read_store_figures
-from storage.db import Database
+from storage.contract import Store
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ def _huge_number_in(path: str) -> bool:
 class Probes:
     """What `/health` and `/metrics` look at in a running service."""
 
-    db: Database
+    db: Store
     metrics: Metrics
     clock: Clock
     channels: Callable[[], dict[str, bool]]

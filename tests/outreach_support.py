@@ -11,7 +11,7 @@ from handlers.outreach import QuietHours
 from handlers.segments import Segment
 from storage import repo
 from storage.contract import Tx
-from storage.db import Database
+from storage.location import open_store
 from storage.records import Consent, ContactRecord, PersonRecord
 
 
@@ -70,11 +70,18 @@ def seed(tx: Tx, people: list[Person]) -> None:
 
 
 async def seed_broadcast(
-    data_dir: Path, count: int, *, scheme: str = "console", prefix: str = "w", delay: float = 0.0
+    data_dir: Path,
+    count: int,
+    *,
+    scheme: str = "console",
+    prefix: str = "w",
+    delay: float = 0.0,
+    database_url: str | None = None,
 ) -> int:
-    """A store on `data_dir` with `count` registered contacts and a broadcast to all of them, due in
-    `delay` seconds (no quiet hours); return the broadcast's id. For service subprocess tests."""
-    db = await Database.open(data_dir / "intake.sqlite3")
+    """A store on `data_dir` (or the PostgreSQL database at `database_url`) with `count` registered
+    contacts and a broadcast to all of them, due in `delay` seconds (no quiet hours); return the
+    broadcast's id. For service subprocess tests."""
+    db = await open_store(database_url, data_dir)
     now = datetime.now(UTC)
     await db.write(partial(seed_many, count=count, scheme=scheme, prefix=prefix))
     wib = ZoneInfo("Asia/Jakarta")

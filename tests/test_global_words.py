@@ -6,7 +6,6 @@ types one global word (Indonesian words in upper case for an Indonesian contact,
 lower case for an English one) and checks what the person sees and what is stored.
 """
 
-import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -16,6 +15,7 @@ from bot.app import Service
 from handlers import menu
 from handlers.types import Choice, Reply
 from storage import repo
+from storage.contract import Tx
 from tests.support import Chat
 from tests.test_bad_input import (
     SUMMARY,
@@ -400,7 +400,7 @@ CHECKS: dict[str, Check] = {
 async def _opt_out_first(chat: Chat) -> None:
     """Mark the contact opted out and unreachable, as a failed broadcast would."""
 
-    def mark(conn: sqlite3.Connection) -> None:
+    def mark(conn: Tx) -> None:
         conn.execute("UPDATE contacts SET opted_out = 1, unreachable = 1 WHERE id = ?", (chat.contact,))
 
     await chat.service.db.write(mark)

@@ -15,6 +15,7 @@ from bot.scheduler import OutreachScheduler
 from bot.settings import OutreachSettings
 from handlers import casework
 from storage import repo
+from storage.db import Database
 from storage.outbox import interrupted
 from storage.retention import PRUNED_PAYLOAD, prune_history
 from tests.flow_steps import agree, register, rows
@@ -124,6 +125,7 @@ async def test_a_message_still_unfinished_is_never_pruned(service: Service, chat
 
 
 def test_recovery_finds_rows_left_sending_through_an_index(service: Service) -> None:
+    assert isinstance(service.db, Database)  # SQLite's query plan
     conn = sqlite3.connect(service.db.path)
     try:
         statements: list[str] = []

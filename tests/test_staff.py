@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 import csv
 import re
-import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from io import StringIO
@@ -26,6 +25,7 @@ from handlers.staff import compose
 from handlers.turn import Turn
 from handlers.types import Reply
 from storage import repo, threads
+from storage.contract import Tx
 from storage.db import Database
 from storage.records import CaseKind, CaseRecord, CaseStatus
 from storage.threads import OpenQuestion
@@ -533,7 +533,7 @@ async def test_export_is_masked_local_time_filtered_and_formula_safe(office: Off
     # A name no flow would accept, as if a channel's profile name reached the store unchecked.
     at = office.clock()
 
-    def sneak(conn: sqlite3.Connection) -> None:
+    def sneak(conn: Tx) -> None:
         reference = repo.next_reference(conn, CaseKind.MESSAGE, 2026)
         record = CaseRecord(
             reference=reference,

@@ -8,7 +8,6 @@ case is rejected, the citizen gets the same message); then replies to a citizen 
 """
 
 import io
-import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ from bot import staff_cli
 from bot.__main__ import _parser
 from handlers.i18n import Catalog
 from handlers.types import Reply
-from storage.db import Database
+from storage.contract import Store, Tx
 from tests.dashboard_support import Desk, SeedCase, open_desk
 from tests.support import Clock, make_settings
 from tests.test_telegram import CITIZEN, PETUGAS, STAFF_CHAT, World, card_of, register, t, within, world
@@ -42,7 +41,7 @@ class Outcome:
 
 
 async def store_outcome(
-    db: Database, reference: str
+    db: Store, reference: str
 ) -> tuple[str, list[tuple[str, str | None, str | None]], str]:
     status = await db.fetchval("SELECT status FROM cases WHERE reference = ?", (reference,))
     rows = await db.fetchall(
@@ -59,7 +58,7 @@ async def store_outcome(
     return str(status), [(row[0], row[1], row[2]) for row in rows], told
 
 
-def withdraw_consent(conn: sqlite3.Connection) -> None:
+def withdraw_consent(conn: Tx) -> None:
     conn.execute("UPDATE contacts SET consent = 'withdrawn'")
 
 
@@ -161,7 +160,7 @@ async def test_the_same_staff_scenario_ends_the_same_on_every_surface(
 NOTE = "Sudah ditelepon, datang Senin"
 
 
-async def assign_note_outcome(db: Database, reference: str) -> list[tuple[str, str, str | None]]:
+async def assign_note_outcome(db: Store, reference: str) -> list[tuple[str, str, str | None]]:
     rows = await db.fetchall(
         "SELECT e.actor, e.action, e.note FROM case_events AS e JOIN cases AS c ON c.id = e.case_id "
         "WHERE c.reference = ? AND e.action IN ('assigned', 'note') ORDER BY e.id",

@@ -4,10 +4,15 @@ import sqlite3
 
 from storage.contract import Store, Tx, dialect, insert_id
 from storage.db import Database
+from storage.postgres import PgTx, PostgresStore
 
 
 def _typed(db: Database, conn: sqlite3.Connection) -> tuple[Store, Tx]:
     return db, conn
+
+
+def _typed_postgresql(db: PostgresStore, tx: PgTx) -> tuple[Store, Tx]:
+    return db, tx
 
 
 def test_a_sqlite_connection_is_a_tx() -> None:

@@ -37,6 +37,7 @@ from bot.web import build_asgi
 from handlers.i18n import Catalog
 from handlers.types import Choice, Reply
 from storage import repo
+from storage.contract import Tx
 from storage.crypto import Sealer, load_or_create_key
 from tests.fake_telegram import TOKEN, FakeTelegram, Sent
 from tests.support import TEST_KEY, Clock
@@ -559,7 +560,7 @@ async def test_sender_slows_down_on_429_and_loses_or_repeats_nothing(tmp_path: P
 async def queue_broadcast(w: World, people: list[str]) -> None:
     now = w.service.engine.clock()
 
-    def queue(conn: sqlite3.Connection) -> None:
+    def queue(conn: Tx) -> None:
         for contact in people:
             conn.execute(
                 "INSERT INTO contacts (id, channel, consent, created_at, updated_at) "

@@ -9,7 +9,6 @@ import asyncio
 import itertools
 import json
 import logging
-import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from bot.web import build_asgi
 from handlers.i18n import Catalog
 from handlers.types import Choice, Reply
 from storage import repo
-from storage.db import Database
+from storage.contract import Store, Tx
 from storage.records import OutboxRecord, OutboxStatus
 from tests.fake_graph import (
     APP_SECRET,
@@ -104,7 +103,7 @@ class Harness:
         await self.service.close()
 
     @property
-    def db(self) -> Database:
+    def db(self) -> Store:
         return self.service.db
 
     async def post(
@@ -129,7 +128,7 @@ class Harness:
         await self.service.dispatcher.deliver(await repo.pending_outbox(self.db, ["whatsapp"]))
 
     async def queue(self, contact_id: str, reply: Reply, origin: str = "reminder") -> OutboxRecord:
-        def insert(conn: sqlite3.Connection) -> OutboxRecord:
+        def insert(conn: Tx) -> OutboxRecord:
             return repo.insert_outbox(
                 conn, contact_id=contact_id, payload=reply.to_json(), origin=origin, at=self.clock()
             )

@@ -10,7 +10,7 @@ from typing import IO
 from bot.dashboard import accounts
 from bot.dashboard.accounts import AccountError
 from bot.engine import utcnow
-from storage.db import Database
+from storage.contract import Store
 
 COMMANDS = ("create-user",)
 
@@ -48,7 +48,7 @@ def _password(args: argparse.Namespace, out: IO[str]) -> tuple[str, bool]:
     return first, False
 
 
-async def run(args: argparse.Namespace, db: Database, actor: str, out: IO[str]) -> int:
+async def run(args: argparse.Namespace, db: Store, actor: str, out: IO[str]) -> int:
     """Create the account; print the password when it was made up."""
     try:
         password, generated = _password(args, out)

@@ -42,7 +42,7 @@ from bot.settings import WhatsAppSettings
 from bot.voice import audio_id, known_upload, remember_upload
 from handlers.i18n import Catalog
 from handlers.types import Media, Reply
-from storage.db import Database
+from storage.contract import Store
 from storage.records import OutboxStatus
 
 log = logging.getLogger(__name__)
@@ -180,7 +180,7 @@ class WhatsAppChannel:
         settings: WhatsAppSettings,
         *,
         client: WhatsApp,
-        db: Database,
+        db: Store,
         catalog: Catalog,
         media: MediaStore,
         clock: Clock,
