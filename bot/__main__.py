@@ -43,8 +43,7 @@ from bot.settings import ServiceSettings, Settings, StoreSettings
 from storage.backup import BackupError, create_backup, restore_backup
 from storage.crypto import KEY_FILE_NAME, KeyProblem, Sealer
 from storage.keys import record_check_value, rotate
-from storage.location import is_postgresql_url, redacted
-from storage.postgres.copy import CopyRefused, copy_sqlite_store
+from storage.location import CopyRefused, StoreUnreachable, is_postgresql_url, redacted, unreachable
 
 
 def _add_global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
@@ -190,8 +189,16 @@ def _migrate_store(settings: Settings, url: str) -> int:
         raise CopyRefused(f"There is no SQLite store at {db_path}: nothing to copy.")
     sealer = open_sealer(settings)
     asyncio.run(_migrate(settings, sealer))  # the SQLite store's schema up to date, its key recorded
+    from storage.postgres.copy import copy_sqlite_store  # psycopg is loaded only for PostgreSQL
+
     print(f"Copying {db_path} to {redacted(url)} ...", flush=True)
-    counts = copy_sqlite_store(db_path, url)
+    try:
+        counts = copy_sqlite_store(db_path, url)
+    except Exception as error:
+        problem = unreachable(error, url)
+        if problem is None:
+            raise
+        raise problem from None
     width = max(map(len, counts))
     for table, count in counts.items():
         print(f"  {table:<{width}}  {count:>9}")
@@ -294,9 +301,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(settings.service.log_level if args.command != "simulate" else "WARNING")
     try:
         return _run(args, settings)
-    except (KeyProblem, BackupError, StartupFailure, CopyRefused) as problem:
+    except (KeyProblem, BackupError, StartupFailure, CopyRefused, StoreUnreachable) as problem:
         # One clear sentence for the operator, no traceback; nothing was written.
         print(f"dinsos-intake: {problem}", file=sys.stderr)
+        return 2
+    except Exception as error:
+        cannot_reach = unreachable(error, settings.store.postgresql_url)
+        if cannot_reach is None:
+            raise
+        print(f"dinsos-intake: {cannot_reach}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         # The reader went away (`staff list | head`): stop quietly; point stdout at /dev/null so the

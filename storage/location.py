@@ -8,6 +8,35 @@ from storage.backup import DB_FILE_NAME
 from storage.contract import Store
 
 
+class CopyRefused(Exception):
+    """`migrate-store` refused or failed with nothing copied: one sentence for the operator."""
+
+
+class StoreUnreachable(Exception):
+    """The PostgreSQL database could not be reached: one sentence for the operator."""
+
+
+def unreachable(error: BaseException, url: str | None) -> StoreUnreachable | None:
+    """A clear problem for a failed connection to PostgreSQL (None when `error` is something else).
+
+    psycopg is only looked up when it is already loaded: a SQLite service never imports it."""
+    import sys
+
+    psycopg = sys.modules.get("psycopg")
+    pool = sys.modules.get("psycopg_pool")
+    if not (
+        (psycopg is not None and isinstance(error, psycopg.OperationalError))
+        or (pool is not None and isinstance(error, pool.PoolTimeout))
+    ):
+        return None
+    reason = (str(error).strip().splitlines() or ["no answer"])[0].removeprefix("connection failed: ")
+    where = redacted(url) if url else "the PostgreSQL database"
+    return StoreUnreachable(
+        f"could not reach {where} ({reason}). Check DINSOS_DATABASE_URL (or --to): host, port, database "
+        "name, user and password, and that the server is running. Nothing was written."
+    )
+
+
 def is_postgresql_url(url: str) -> bool:
     """Whether `url` names a PostgreSQL database."""
     return url.startswith(("postgresql://", "postgres://"))

@@ -4,6 +4,8 @@ is not empty is refused."""
 
 import io
 import os
+import socket
+import sqlite3
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -14,6 +16,7 @@ from bot import staff_cli
 from bot.__main__ import _parser
 from bot.dashboard.accounts import create_user
 from storage import repo
+from storage.backup import DB_FILE_NAME
 from tests import pg
 from tests.flow_steps import KK, NIK, agree, register
 from tests.support import TEST_KEY, Chat, Clock, make_settings, start_service
@@ -119,3 +122,38 @@ async def test_an_office_store_moves_to_postgresql_and_reads_the_same(
     refused = bot(data, "migrate-store", "--to", url)
     assert refused.returncode == 2
     assert "not empty" in refused.stderr and "Nothing was copied" in refused.stderr
+
+
+def _closed_port() -> int:
+    """A port on 127.0.0.1 where nothing listens."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def test_a_database_that_cannot_be_reached_is_one_clear_sentence_without_the_password(tmp_path: Path) -> None:
+    url = f"postgresql://dinsos:rahasia-sekali@127.0.0.1:{_closed_port()}/dinsos"
+
+    # The service itself, pointed at it by the setting.
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("DINSOS_")}
+    environ |= {"DINSOS_SECRET_KEY": TEST_KEY, "DINSOS_DATABASE_URL": url}
+    started = subprocess.run(
+        [sys.executable, "-m", "bot", "--data-dir", str(tmp_path / "data"), "run"],
+        capture_output=True,
+        text=True,
+        env=environ,
+        timeout=120,
+        check=False,
+    )
+    # Moving a store to it.
+    data = tmp_path / "office"
+    data.mkdir()
+    sqlite3.connect(data / DB_FILE_NAME).close()
+    moved = bot(data, "migrate-store", "--to", url)
+
+    for done in (started, moved):
+        assert done.returncode == 2, done.stderr
+        assert "could not reach postgresql://dinsos:***@127.0.0.1" in done.stderr
+        assert "Nothing was written" in done.stderr
+        assert "Traceback" not in done.stderr and "rahasia-sekali" not in done.stderr + done.stdout

@@ -19,13 +19,10 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from storage.location import CopyRefused
 from storage.postgres.migrate import apply_postgres_migrations
 
 BATCH = 5_000
-
-
-class CopyRefused(Exception):
-    """The copy was not made (the message says why); nothing was changed."""
 
 
 def _sqlite_tables(conn: sqlite3.Connection) -> list[str]:
