@@ -28,8 +28,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import psycopg
 from pydantic import SecretStr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -41,7 +41,6 @@ from handlers.types import Inbound, Reply
 from storage.crypto import generate_key_text
 from storage.location import redacted
 from storage.records import OutboxStatus
-from tests import pg
 
 COMPLETIONS: list[float] = []
 
@@ -116,10 +115,14 @@ async def contact_run(service: Service, index: int, latencies: list[float], inte
             await asyncio.sleep(max(0.0, pause))
 
 
+if TYPE_CHECKING:  # psycopg and the cluster helper are loaded only for runs on PostgreSQL
+    from tests import pg
+
+
 class Databases:
     """Where each run's fresh PostgreSQL database comes from (None: runs use a SQLite file)."""
 
-    def __init__(self, cluster: pg.Cluster | None = None, server_url: str | None = None) -> None:
+    def __init__(self, cluster: "pg.Cluster | None" = None, server_url: str | None = None) -> None:
         self.cluster = cluster
         self.server_url = server_url
         self._made = 0
@@ -134,6 +137,8 @@ class Databases:
             finally:
                 self.cluster.drop(url)
             return
+        import psycopg
+
         assert self.server_url is not None
         self._made += 1
         name = f"dinsos_bench_{self._made}"
@@ -275,7 +280,11 @@ if __name__ == "__main__":
     )
     parser.add_argument("--writers", type=int, default=1, help="PostgreSQL writer connections")
     args = parser.parse_args()
-    cluster = pg.Cluster.start(fsync=True) if args.postgres else None
+    cluster = None
+    if args.postgres:
+        from tests import pg
+
+        cluster = pg.Cluster.start(fsync=True)
     databases = Databases(cluster, args.database_url) if cluster or args.database_url else None
     try:
         if args.interval is not None:
