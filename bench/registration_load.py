@@ -1,4 +1,6 @@
-"""Benchmark: N simulated contacts complete registrations concurrently, in-process, on a SQLite file.
+"""Benchmark: N simulated contacts complete registrations concurrently, in-process, on a SQLite file
+(or on PostgreSQL: `--postgres` starts a throwaway local cluster, fsync and synchronous commit on;
+`--database-url` uses a server of yours, creating and dropping one database per run).
 
 Every reply is committed to the store (state, answers, outbox row) before it is handed to the channel,
 and its outbox row is marked sent afterwards, exactly as in production. Each contact sends its next
@@ -12,6 +14,7 @@ the capacity: the highest offered load whose p99 stays within 25 ms. `--interval
     python bench/registration_load.py                        # 1,000 contacts, 600..1,200 msgs/s
     python bench/registration_load.py --rates 400,500,600,700,800,1000
     python bench/registration_load.py --contacts 1000 --interval 1.0   # one run at 1,000 msgs/s
+    python bench/registration_load.py --postgres --contacts 1000 --interval 1.0
 """
 
 import argparse
@@ -19,16 +22,26 @@ import asyncio
 import random
 import resource
 import statistics
+import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+import psycopg
+from pydantic import SecretStr
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.app import Service, build_service
 from bot.outbox import SendResult
 from bot.settings import ServiceSettings, Settings, StoreSettings
 from handlers.types import Inbound, Reply
 from storage.crypto import generate_key_text
+from storage.location import redacted
 from storage.records import OutboxStatus
+from tests import pg
 
 COMPLETIONS: list[float] = []
 
@@ -103,13 +116,60 @@ async def contact_run(service: Service, index: int, latencies: list[float], inte
             await asyncio.sleep(max(0.0, pause))
 
 
-async def run_once(contacts: int, synchronous: str, interval: float) -> dict[str, float]:
+class Databases:
+    """Where each run's fresh PostgreSQL database comes from (None: runs use a SQLite file)."""
+
+    def __init__(self, cluster: pg.Cluster | None = None, server_url: str | None = None) -> None:
+        self.cluster = cluster
+        self.server_url = server_url
+        self._made = 0
+
+    @contextmanager
+    def fresh(self) -> Iterator[str]:
+        """An empty database for one run, dropped after it."""
+        if self.cluster is not None:
+            url = self.cluster.create()
+            try:
+                yield url
+            finally:
+                self.cluster.drop(url)
+            return
+        assert self.server_url is not None
+        self._made += 1
+        name = f"dinsos_bench_{self._made}"
+        base, _, _ = self.server_url.rpartition("/")
+        with psycopg.connect(self.server_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield f"{base}/{name}"
+        finally:
+            with psycopg.connect(self.server_url, autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def store_url(databases: Databases | None) -> Iterator[str | None]:
+    if databases is None:
+        yield None
+        return
+    with databases.fresh() as url:
+        yield url
+
+
+async def run_once(
+    contacts: int, synchronous: str, interval: float, databases: Databases | None = None, writers: int = 1
+) -> dict[str, float]:
     """One run on a fresh store: every contact registers; returns its figures (and prints them)."""
     COMPLETIONS.clear()
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, store_url(databases) as url:
         settings = Settings(
             store=StoreSettings(
-                data_dir=Path(tmp), secret_key=generate_key_text(), sqlite_synchronous=synchronous
+                data_dir=Path(tmp),
+                secret_key=generate_key_text(),
+                sqlite_synchronous=synchronous,
+                database_url=SecretStr(url) if url else None,
+                database_writers=writers,
             ),
             service=ServiceSettings(),
         )
@@ -133,7 +193,10 @@ async def run_once(contacts: int, synchronous: str, interval: float) -> dict[str
     p99 = latencies[int(count * 0.99) - 1] * 1000
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"contacts            {contacts}")
-    print(f"sqlite synchronous  {synchronous}")
+    if url is None:
+        print(f"sqlite synchronous  {synchronous}")
+    else:
+        print(f"store               PostgreSQL {redacted(url)} (synchronous commit on, {writers} writer(s))")
     print(f"send interval       {interval:.2f} s per contact (0 = as fast as replies come)")
     print(f"offered load        {offered:.0f} msgs/s (contacts / interval)")
     print(f"inbound messages    {count}")
@@ -154,13 +217,20 @@ async def run_once(contacts: int, synchronous: str, interval: float) -> dict[str
     return {"offered": offered, "sustained": sustained, "p99": p99, "rss": rss_mb, "cpu": cpu / count * 1000}
 
 
-async def capacity(contacts: int, synchronous: str, rates: list[float], target_ms: float) -> None:
+async def capacity(
+    contacts: int,
+    synchronous: str,
+    rates: list[float],
+    target_ms: float,
+    databases: Databases | None = None,
+    writers: int = 1,
+) -> None:
     """Step the offered load up (each step a fresh store) until p99 passes `target_ms`; print the table
     and the capacity: the highest offered load whose p99 stayed within the target."""
     rows: list[dict[str, float]] = []
     for rate in sorted(rates):
         print(f"--- offered {rate:.0f} msgs/s")
-        row = await run_once(contacts, synchronous, contacts / rate)
+        row = await run_once(contacts, synchronous, contacts / rate, databases, writers)
         rows.append(row)
         if row["p99"] > target_ms:
             break
@@ -196,9 +266,25 @@ if __name__ == "__main__":
         help="offered loads (msgs/s) to step through when no --interval is given",
     )
     parser.add_argument("--target-ms", type=float, default=25.0, help="the p99 a capacity must keep")
+    parser.add_argument(
+        "--postgres", action="store_true", help="run on a throwaway local PostgreSQL cluster (fsync on)"
+    )
+    parser.add_argument(
+        "--database-url",
+        help="run on this PostgreSQL server: a database per run is created beside this one and dropped",
+    )
+    parser.add_argument("--writers", type=int, default=1, help="PostgreSQL writer connections")
     args = parser.parse_args()
-    if args.interval is not None:
-        asyncio.run(run_once(args.contacts, args.synchronous, args.interval))
-    else:
-        rates = [float(rate) for rate in args.rates.split(",")]
-        asyncio.run(capacity(args.contacts, args.synchronous, rates, args.target_ms))
+    cluster = pg.Cluster.start(fsync=True) if args.postgres else None
+    databases = Databases(cluster, args.database_url) if cluster or args.database_url else None
+    try:
+        if args.interval is not None:
+            asyncio.run(run_once(args.contacts, args.synchronous, args.interval, databases, args.writers))
+        else:
+            rates = [float(rate) for rate in args.rates.split(",")]
+            asyncio.run(
+                capacity(args.contacts, args.synchronous, rates, args.target_ms, databases, args.writers)
+            )
+    finally:
+        if cluster is not None:
+            cluster.stop()

@@ -8,6 +8,8 @@ python -m bot staff ...       list / show / set-status / export cases, outreach,
 python -m bot backup FILE     a consistent backup (store + media, not the key) while the service runs
 python -m bot restore FILE    unpack a backup into an empty data directory
 python -m bot rotate-key      re-seal every NIK/KK under a new key (service stopped); old key kept
+python -m bot migrate-store --to postgresql://...
+                              copy the SQLite store into an empty PostgreSQL database (service stopped)
 
 --data-dir PATH may come before or after the command.
 """
@@ -25,7 +27,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from bot import staff_cli
-from bot.app import DB_FILE_NAME, ServiceLock, build_service, open_sealer
+from bot.app import DB_FILE_NAME, ServiceLock, build_service, open_sealer, open_settings_store, store_at
 from bot.channels.console import (
     CONSOLE,
     JsonLinesChannel,
@@ -40,8 +42,9 @@ from bot.scheduler import OutreachScheduler
 from bot.settings import ServiceSettings, Settings, StoreSettings
 from storage.backup import BackupError, create_backup, restore_backup
 from storage.crypto import KEY_FILE_NAME, KeyProblem, Sealer
-from storage.db import Database
 from storage.keys import record_check_value, rotate
+from storage.location import is_postgresql_url, redacted
+from storage.postgres.copy import CopyRefused, copy_sqlite_store
 
 
 def _add_global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
@@ -84,6 +87,12 @@ def _parser() -> argparse.ArgumentParser:
     restore = commands.add_parser("restore", help="restore a backup file into an empty data directory")
     restore.add_argument("file", type=Path, help="a file written by `backup`")
     commands.add_parser("rotate-key", help="re-seal every NIK/KK under a new key (service stopped)")
+    move = commands.add_parser(
+        "migrate-store", help="copy the SQLite store into an empty PostgreSQL database (service stopped)"
+    )
+    move.add_argument(
+        "--to", required=True, metavar="URL", help="postgresql://user:password@host:port/dbname"
+    )
     for sub in _subcommands(parser):
         _add_global_options(sub, top=False)
     return parser
@@ -139,7 +148,7 @@ def _rotate_key(settings: Settings) -> int:
         )
     sealer_key = open_sealer(settings)  # checks the key against the store; creates nothing on a store
     asyncio.run(_migrate(settings, sealer_key))
-    counts, kept = rotate(store.data_dir / DB_FILE_NAME, store.data_dir, sealer_key.master_key)
+    counts, kept = rotate(store_at(settings), store.data_dir, sealer_key.master_key)
     print(
         f"Every sealed number was re-sealed under a new key ({counts['persons']} persons, "
         f"{counts['cases']} cases, {counts['conversations']} open conversations, {counts['inbox']} "
@@ -151,14 +160,51 @@ def _rotate_key(settings: Settings) -> int:
 
 async def _migrate(settings: Settings, sealer: Sealer) -> None:
     """Bring the store up to date and record its key check value (what rotate-key compares)."""
-    db = await Database.open(settings.store.data_dir / DB_FILE_NAME)
+    db = await open_settings_store(settings)
     try:
         await db.write(partial(record_check_value, sealer=sealer))
     finally:
         await db.close()
 
 
+def _sqlite_only(settings: Settings, what: str) -> None:
+    if settings.store.postgresql_url is not None:
+        raise BackupError(
+            f"{what} works on the SQLite store only. With PostgreSQL (DINSOS_DATABASE_URL), back the "
+            "database up with pg_dump and restore it with pg_restore (docs/deploy.md); keep the key file "
+            "apart."
+        )
+
+
+def _migrate_store(settings: Settings, url: str) -> int:
+    """Copy the SQLite store into an empty PostgreSQL database and check every table's row count."""
+    if settings.store.postgresql_url is not None:
+        raise CopyRefused(
+            "DINSOS_DATABASE_URL is set: the store is PostgreSQL already. Unset it to copy the SQLite store "
+            f"in {settings.store.data_dir}."
+        )
+    if not is_postgresql_url(url):
+        raise CopyRefused("--to must be a postgresql:// URL.")
+    db_path = settings.store.data_dir / DB_FILE_NAME
+    if not db_path.exists():
+        raise CopyRefused(f"There is no SQLite store at {db_path}: nothing to copy.")
+    sealer = open_sealer(settings)
+    asyncio.run(_migrate(settings, sealer))  # the SQLite store's schema up to date, its key recorded
+    print(f"Copying {db_path} to {redacted(url)} ...", flush=True)
+    counts = copy_sqlite_store(db_path, url)
+    width = max(map(len, counts))
+    for table, count in counts.items():
+        print(f"  {table:<{width}}  {count:>9}")
+    print(
+        f"Done: {len(counts)} tables, {sum(counts.values())} rows, every table's row count checked on both "
+        "sides.\nTo run on PostgreSQL, set DINSOS_DATABASE_URL to that database and keep the same key "
+        "(DINSOS_SECRET_KEY or the key file); the SQLite file was left as it was."
+    )
+    return 0
+
+
 def _backup(settings: Settings, file: Path) -> int:
+    _sqlite_only(settings, "python -m bot backup")
     summary = create_backup(settings.store.data_dir, file)
     print(
         f"Backup written to {summary.path} ({summary.size_bytes // 1024} KB: {summary.cases} cases, "
@@ -169,6 +215,7 @@ def _backup(settings: Settings, file: Path) -> int:
 
 
 def _restore(settings: Settings, file: Path) -> int:
+    _sqlite_only(settings, "python -m bot restore")
     data_dir = settings.store.data_dir
     summary = restore_backup(file, data_dir)
     print(
@@ -202,11 +249,15 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         finally:
             if lock is not None:
                 lock.release()
-    # Check the key before taking the lock or writing anything.
+    # Check the key before taking the lock or writing anything. The lock keeps a second process off the
+    # SQLite file; PostgreSQL is shared by design (several processes keep their invariants in the database).
     open_sealer(settings)
-    lock = ServiceLock(settings.store.data_dir)
-    lock.acquire()
+    lock = ServiceLock(settings.store.data_dir) if settings.store.postgresql_url is None else None
+    if lock is not None:
+        lock.acquire()
     try:
+        if command == "migrate-store":
+            return _migrate_store(settings, args.to)
         if command == "rotate-key":
             return _rotate_key(settings)
         if command == "simulate":
@@ -225,7 +276,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        lock.release()
+        if lock is not None:
+            lock.release()
     return 0
 
 
@@ -242,7 +294,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(settings.service.log_level if args.command != "simulate" else "WARNING")
     try:
         return _run(args, settings)
-    except (KeyProblem, BackupError, StartupFailure) as problem:
+    except (KeyProblem, BackupError, StartupFailure, CopyRefused) as problem:
         # One clear sentence for the operator, no traceback; nothing was written.
         print(f"dinsos-intake: {problem}", file=sys.stderr)
         return 2

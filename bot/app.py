@@ -3,14 +3,13 @@
 import fcntl
 import logging
 import os
-import sqlite3
 import sys
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from time import perf_counter
-from typing import IO
+from typing import IO, cast
 from zoneinfo import ZoneInfo
 
 from bot.engine import Clock, Engine, utcnow
@@ -28,12 +27,22 @@ from handlers.turn import Services
 from handlers.types import Inbound
 from storage import repo
 from storage.backup import DB_FILE_NAME
+from storage.contract import Store, Tx
 from storage.crypto import KEY_FILE_NAME, Sealer
 from storage.db import Database
-from storage.keys import record_check_value, resolve_key, secure_data_dir
+from storage.keys import StoreAt, record_check_value, resolve_key, secure_data_dir
+from storage.location import open_store
 from storage.records import OutboxRecord
 
-__all__ = ["DB_FILE_NAME", "Service", "ServiceLock", "build_service", "open_sealer"]
+__all__ = [
+    "DB_FILE_NAME",
+    "Service",
+    "ServiceLock",
+    "build_service",
+    "open_sealer",
+    "open_settings_store",
+    "store_at",
+]
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +52,7 @@ class Service:
     """A running intake service: store, engine and sender sharing one event loop."""
 
     settings: Settings
+    # Typed as SQLite's store until every surface takes a `Store` (either backend is opened here).
     db: Database
     services: Services
     engine: Engine
@@ -82,7 +92,7 @@ class Service:
             return []
         repo.MEDIA_ERASED.clear()
 
-        def unneeded(conn: sqlite3.Connection) -> list[str]:
+        def unneeded(conn: Tx) -> list[str]:
             refs = repo.take_media_erasures(conn)
             if (
                 received is not None
@@ -111,6 +121,24 @@ class Service:
 STORE_FILES = [KEY_FILE_NAME, DB_FILE_NAME, f"{DB_FILE_NAME}-wal", f"{DB_FILE_NAME}-shm"]
 
 
+def store_at(settings: Settings) -> StoreAt:
+    """The store the settings name: the SQLite file in the data directory, or a PostgreSQL URL."""
+    return settings.store.postgresql_url or settings.store.data_dir / DB_FILE_NAME
+
+
+async def open_settings_store(settings: Settings) -> Store:
+    """Open the store the settings name (its schema brought up to date)."""
+    store = settings.store
+    return await open_store(
+        store.postgresql_url,
+        store.data_dir,
+        synchronous=store.sqlite_synchronous,
+        readers=store.reader_connections,
+        pool_size=store.database_pool_size,
+        writers=store.database_writers,
+    )
+
+
 def open_sealer(settings: Settings, *, announce: IO[str] | None = None) -> Sealer:
     """The NIK/KK sealer, checked against the store (`KeyProblem`, nothing written, when it is not the
     store's key); a key file is created on a fresh store (and the operator told). The data directory is
@@ -118,7 +146,7 @@ def open_sealer(settings: Settings, *, announce: IO[str] | None = None) -> Seale
     configured = settings.store.secret_key
     data_dir = settings.store.data_dir
     key, created = resolve_key(
-        configured.get_secret_value() if configured else None, data_dir, data_dir / DB_FILE_NAME
+        configured.get_secret_value() if configured else None, data_dir, store_at(settings)
     )
     for note in secure_data_dir(data_dir, STORE_FILES):
         log.warning("%s", note)
@@ -144,11 +172,7 @@ async def build_service(
     """Open the store and wire the engine and sender together."""
     store = settings.store
     sealer = open_sealer(settings)
-    db = await Database.open(
-        store.data_dir / DB_FILE_NAME,
-        synchronous=store.sqlite_synchronous,
-        readers=store.reader_connections,
-    )
+    db = cast(Database, await open_settings_store(settings))
     await db.write(partial(record_check_value, sealer=sealer))
     service_settings = settings.service
     services = Services(

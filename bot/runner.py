@@ -154,14 +154,20 @@ async def _run_bound(
     gc.freeze()
     tasks = [asyncio.create_task(service.dispatcher.run(), name="outbox")]
     scheduler.start()
-    tasks.append(
-        asyncio.create_task(
-            run_nightly_backups(
-                settings.store.data_dir, settings.backup, service.services.timezone, utcnow, stop
-            ),
-            name="backup",
+    if settings.store.postgresql_url is None:
+        tasks.append(
+            asyncio.create_task(
+                run_nightly_backups(
+                    settings.store.data_dir, settings.backup, service.services.timezone, utcnow, stop
+                ),
+                name="backup",
+            )
         )
-    )
+    else:
+        log.info(
+            "the store is PostgreSQL: the nightly backup file is not written; back the database up with "
+            "pg_dump (docs/deploy.md), and keep the key file apart"
+        )
     channel_tasks = {
         name: [asyncio.create_task(task, name=f"channel-{name}") for task in runtime.tasks]
         for name, runtime in zip(enabled_channels(settings), runtimes, strict=True)

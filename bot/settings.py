@@ -4,8 +4,10 @@ from datetime import time
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from storage.location import is_postgresql_url
 
 
 class StoreSettings(BaseSettings):
@@ -17,8 +19,28 @@ class StoreSettings(BaseSettings):
 
     data_dir: Path = Path("data")
     secret_key: SecretStr | None = None
+    # Unset: the SQLite file in the data directory. `postgresql://user:password@host:port/dbname`: that
+    # PostgreSQL database (several service processes may share it).
+    database_url: SecretStr | None = None
     sqlite_synchronous: Literal["NORMAL", "FULL"] = "FULL"
     reader_connections: int = Field(default=2, ge=1, le=8)
+    # PostgreSQL: connections of the read pool, and writer threads (each one connection; with one,
+    # this process commits its writes in the order they are queued, as with SQLite).
+    database_pool_size: int = Field(default=8, ge=1, le=64)
+    database_writers: int = Field(default=1, ge=1, le=8)
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgresql_only(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not is_postgresql_url(value.get_secret_value()):
+            raise ValueError("must start with postgresql:// (leave it unset for the SQLite file)")
+        return value
+
+    @property
+    def postgresql_url(self) -> str | None:
+        """The PostgreSQL database's URL, or None when the store is the SQLite file."""
+        return None if self.database_url is None else self.database_url.get_secret_value()
+
     # Message history retention. Inbound message ids are kept this many days to recognise a platform's
     # redelivery (WhatsApp retries a webhook for up to 7 days), then deleted.
     retention_inbound_days: float = Field(default=8.0, ge=1)

@@ -9,11 +9,11 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 from zoneinfo import ZoneInfo
 
 from bot import outbox, staff_outreach
-from bot.app import DB_FILE_NAME, open_sealer
+from bot.app import open_sealer, open_settings_store
 from bot.dashboard import cli as accounts_cli
 from bot.engine import utcnow
 from bot.replies import reply_to_citizen
@@ -235,9 +235,7 @@ def _public(answers: dict[str, Any]) -> dict[str, Any]:
 async def run(args: argparse.Namespace, settings: Settings, out: IO[str] = sys.stdout) -> int:
     """Run one staff command; return the exit code."""
     sealer = open_sealer(settings)  # a missing or wrong key stops here, before the store is touched
-    db = await Database.open(
-        settings.store.data_dir / DB_FILE_NAME, synchronous=settings.store.sqlite_synchronous
-    )
+    db = cast(Database, await open_settings_store(settings))
     try:
         await db.write(partial(record_check_value, sealer=sealer))
         return await _dispatch(args, settings, db, out)

@@ -85,6 +85,18 @@ def dialect(tx: Tx) -> Dialect:
     return found
 
 
+def json_text(dialect: Dialect, column: str, *path: str) -> str:
+    """SQL reading one value inside a JSON text column as text (None when absent), in the dialect's
+    spelling: `json_text(db.dialect, "answers", "kk", "h")` gives `json_extract(answers, '$.kk.h')` on
+    SQLite and `(answers::jsonb #>> '{kk,h}')` on PostgreSQL. `path` holds plain keys (no quotes)."""
+    for key in path:
+        if not key or not all(ch.isalnum() or ch == "_" for ch in key):
+            raise ValueError(f"not a plain JSON key: {key!r}")
+    if dialect == "sqlite":
+        return f"json_extract({column}, '$.{'.'.join(path)}')"
+    return f"({column}::jsonb #>> '{{{','.join(path)}}}')"
+
+
 def insert_id(tx: Tx, sql: str, parameters: Params = ()) -> int:
     """Run an INSERT ending in `RETURNING id` and return the new row's id."""
     row = tx.execute(sql, parameters).fetchone()

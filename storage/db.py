@@ -42,7 +42,7 @@ MAX_BATCH = 256
 
 @dataclass(slots=True)
 class _Job:
-    fn: Callable[[sqlite3.Connection], Any]
+    fn: WriteFn[Any]
     future: asyncio.Future[Any]
     loop: asyncio.AbstractEventLoop
 

@@ -24,6 +24,7 @@ from typing import Any
 
 from cryptography.exceptions import InvalidTag
 
+from storage.contract import Tx
 from storage.crypto import (
     KEY_FILE_NAME,
     KeyProblem,
@@ -33,6 +34,7 @@ from storage.crypto import (
     parse_key,
     write_key_file,
 )
+from storage.location import redacted
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +58,19 @@ class StoreKeyState:
         return self.check_value is not None or self.sample is not None
 
 
-def read_store_state(db_path: Path) -> StoreKeyState:
+StoreAt = Path | str  # the SQLite file, or a PostgreSQL database's URL
+
+
+def describe(store: StoreAt) -> str:
+    """The store's name for messages (a PostgreSQL URL without its password)."""
+    return str(store) if isinstance(store, Path) else redacted(store)
+
+
+def read_store_state(store: StoreAt) -> StoreKeyState:
     """Read the store's key record without writing to it."""
+    if not isinstance(store, Path):
+        return _read_postgres_state(store)
+    db_path = store
     if not db_path.exists() or db_path.stat().st_size == 0:
         return StoreKeyState(False, None, None)
     # A store closed cleanly has no -wal file: read it as immutable, so no -wal/-shm is created.
@@ -66,19 +79,41 @@ def read_store_state(db_path: Path) -> StoreKeyState:
     conn = sqlite3.connect(f"{db_path.as_uri()}?{mode}", uri=True)
     try:
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        check = None
-        if "store_key" in tables:
-            row = conn.execute("SELECT check_value FROM store_key WHERE id = 1").fetchone()
-            check = row[0] if row else None
-        sample = None
-        if "persons" in tables:
-            row = conn.execute("SELECT nik FROM persons WHERE nik IS NOT NULL LIMIT 1").fetchone()
-            if row is None:
-                row = conn.execute("SELECT kk FROM persons WHERE kk IS NOT NULL LIMIT 1").fetchone()
-            sample = Sealed.model_validate_json(row[0]) if row else None
-        return StoreKeyState(True, check, sample)
+        return _state_of(conn, tables)
     finally:
         conn.close()
+
+
+def _state_of(conn: Tx, tables: set[str]) -> StoreKeyState:
+    check = None
+    if "store_key" in tables:
+        row = conn.execute("SELECT check_value FROM store_key WHERE id = 1").fetchone()
+        check = row[0] if row else None
+    sample = None
+    if "persons" in tables:
+        row = conn.execute("SELECT nik FROM persons WHERE nik IS NOT NULL LIMIT 1").fetchone()
+        if row is None:
+            row = conn.execute("SELECT kk FROM persons WHERE kk IS NOT NULL LIMIT 1").fetchone()
+        sample = Sealed.model_validate_json(row[0]) if row else None
+    return StoreKeyState(True, check, sample)
+
+
+def _read_postgres_state(url: str) -> StoreKeyState:
+    import psycopg
+
+    from storage.postgres import PgTx
+    from storage.postgres.rows import sqlite_rows
+
+    with psycopg.connect(url, autocommit=True, row_factory=sqlite_rows) as conn:
+        tx = PgTx(conn)
+        rows = tx.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() "
+            "AND table_name IN ('store_key', 'persons')"
+        ).fetchall()
+        tables = {str(row[0]) for row in rows}
+        if not tables:
+            return StoreKeyState(False, None, None)
+        return _state_of(tx, tables)
 
 
 def matches(key: bytes, state: StoreKeyState) -> bool:
@@ -101,16 +136,17 @@ def _missing(path: Path) -> KeyProblem:
     )
 
 
-def _different(source: str, db_path: Path) -> KeyProblem:
+def _different(source: str, store: StoreAt) -> KeyProblem:
     return KeyProblem(
-        f"The encryption key in {source} is not the key that sealed the store {db_path}. Nothing was "
+        f"The encryption key in {source} is not the key that sealed the store {describe(store)}. Nothing was "
         f"changed. Restore the right key file from your backup, or set {ENV_NAME} to the right key "
         "(or unset it to use the key file), then start again."
     )
 
 
-def resolve_key(configured: str | None, data_dir: Path, db_path: Path) -> tuple[bytes, bool]:
-    """The master key for the store at `db_path`, checked against it; and whether it was just created.
+def resolve_key(configured: str | None, data_dir: Path, db_path: StoreAt) -> tuple[bytes, bool]:
+    """The master key for the store at `db_path` (the SQLite file, or a PostgreSQL URL), checked against
+    it; and whether it was just created (the key file lives in `data_dir` with either backend).
 
     Raises `KeyProblem` (with nothing written) when the key is missing, malformed or not the store's.
     """
@@ -176,10 +212,10 @@ def _sync_dir(path: Path) -> None:
 # --------------------------------------------------------------------------- recording the check value
 
 
-def record_check_value(conn: sqlite3.Connection, sealer: Sealer) -> None:
+def record_check_value(conn: Tx, sealer: Sealer) -> None:
     """Record which key seals the store (a write function; does nothing once recorded)."""
     conn.execute(
-        "INSERT OR IGNORE INTO store_key (id, check_value, recorded_at) VALUES (1, ?, ?)",
+        "INSERT INTO store_key (id, check_value, recorded_at) VALUES (1, ?, ?) ON CONFLICT (id) DO NOTHING",
         (sealer.check_value, datetime.now(UTC).isoformat()),
     )
 
@@ -242,7 +278,7 @@ def _reseal_column(raw: str | None, old: Sealer, new: Sealer) -> tuple[str | Non
     return sealed.model_dump_json(), sealed.h
 
 
-def reseal_all(conn: sqlite3.Connection, old: Sealer, new: Sealer) -> dict[str, int]:
+def reseal_all(conn: Tx, old: Sealer, new: Sealer) -> dict[str, int]:
     """Re-seal every sealed value under `new` (a write function: one transaction); return counts."""
     counts = {"persons": 0, "cases": 0, "conversations": 0, "inbox": 0}
     rows = conn.execute("SELECT id, nik, kk FROM persons WHERE nik IS NOT NULL OR kk IS NOT NULL").fetchall()
@@ -285,7 +321,7 @@ def reseal_all(conn: sqlite3.Connection, old: Sealer, new: Sealer) -> dict[str, 
     return counts
 
 
-def rotate(db_path: Path, data_dir: Path, old_key: bytes) -> tuple[dict[str, int], Path]:
+def rotate(db_path: StoreAt, data_dir: Path, old_key: bytes) -> tuple[dict[str, int], Path]:
     """Re-seal the store under a new key (one transaction) and swap the key files; return the counts and
     where the old key file was kept. The service must not be running (its lock is held by the caller)."""
     path = data_dir / KEY_FILE_NAME
@@ -296,6 +332,22 @@ def rotate(db_path: Path, data_dir: Path, old_key: bytes) -> tuple[dict[str, int
     write_key_file(pending, new_key)
     _sync_dir(data_dir)
     old, new = Sealer(old_key), Sealer(new_key)
+    try:
+        if isinstance(db_path, Path):
+            counts = _reseal_sqlite(db_path, old, new)
+        else:
+            counts = _reseal_postgres(db_path, old, new)
+    except BaseException:
+        pending.unlink()
+        raise
+    kept = backup_name(path)
+    os.replace(path, kept)
+    os.replace(pending, path)
+    _sync_dir(data_dir)
+    return counts, kept
+
+
+def _reseal_sqlite(db_path: Path, old: Sealer, new: Sealer) -> dict[str, int]:
     conn = sqlite3.connect(db_path, isolation_level=None)
     try:
         conn.execute("PRAGMA busy_timeout=10000")
@@ -306,12 +358,20 @@ def rotate(db_path: Path, data_dir: Path, old_key: bytes) -> tuple[dict[str, int
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
-            pending.unlink()
             raise
+        return counts
     finally:
         conn.close()
-    kept = backup_name(path)
-    os.replace(path, kept)
-    os.replace(pending, path)
-    _sync_dir(data_dir)
-    return counts, kept
+
+
+def _reseal_postgres(url: str, old: Sealer, new: Sealer) -> dict[str, int]:
+    import psycopg
+
+    from storage.postgres import PgTx
+    from storage.postgres.adapt import configure
+    from storage.postgres.rows import sqlite_rows
+
+    with psycopg.connect(url, autocommit=True, row_factory=sqlite_rows) as conn:
+        configure(conn)
+        with conn.transaction():
+            return reseal_all(PgTx(conn), old, new)

@@ -1,4 +1,18 @@
-"""Named schema migrations, applied in order inside one transaction each and recorded."""
+"""Named schema migrations for both backends: one ordered list, applied in order inside one transaction
+each and recorded in the store's `migrations` table.
+
+Each entry is a `Migration`: its name, its SQLite SQL and its PostgreSQL SQL (a plain `(name, sql)`
+pair is an entry with SQLite SQL only). The rule:
+- **SQLite** applies every entry's SQLite SQL in order, as it always has (the names and SQL of entries
+  already released never change: stores in the field have recorded them).
+- **PostgreSQL** starts from a baseline (`storage.pg_baseline`): on an empty PostgreSQL store it creates
+  the schema SQLite has after the entry named `POSTGRESQL_BASELINE` in one step, and records every entry
+  up to and including that one as applied. Entries up to the baseline need no PostgreSQL SQL.
+- **Every entry after the baseline carries both spellings**: `Migration("0014_x", sqlite_sql,
+  postgresql_sql)`. PostgreSQL refuses to start on an entry without its PostgreSQL SQL (a clear error
+  names it) rather than leave the two schemas apart. The two spellings must give the same tables,
+  columns, defaults and indexes (see `storage.pg_baseline` for how SQLite's types map).
+"""
 
 import sqlite3
 from datetime import UTC, datetime
@@ -54,6 +68,29 @@ def _tally_remove(row: str) -> str:
         f"= ({_tally_key(row)});"
     )
 
+
+class Migration(tuple[str, str]):
+    """One migration: `(name, sqlite_sql)` as a pair, and its PostgreSQL SQL as `postgresql` (None for
+    entries the PostgreSQL baseline covers)."""
+
+    postgresql: str | None
+
+    def __new__(cls, name: str, sqlite: str, postgresql: str | None = None) -> "Migration":
+        entry = super().__new__(cls, (name, sqlite))
+        entry.postgresql = postgresql
+        return entry
+
+    @property
+    def name(self) -> str:
+        return self[0]
+
+    @property
+    def sqlite(self) -> str:
+        return self[1]
+
+
+# The last entry the PostgreSQL baseline (`storage.pg_baseline.BASELINE`) stands for.
+POSTGRESQL_BASELINE = "0013_i14_case_age"
 
 MIGRATIONS: list[tuple[str, str]] = [
     (
@@ -684,8 +721,13 @@ MIGRATIONS: list[tuple[str, str]] = [
 ]
 
 
+def postgresql_sql(entry: tuple[str, str]) -> str | None:
+    """An entry's PostgreSQL SQL (None when it has none)."""
+    return entry.postgresql if isinstance(entry, Migration) else None
+
+
 def apply_migrations(conn: sqlite3.Connection) -> list[str]:
-    """Apply every migration not yet recorded, in order; return the names applied."""
+    """Apply every migration not yet recorded, in order, to a SQLite store; return the names applied."""
     conn.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
     done = {row[0] for row in conn.execute("SELECT name FROM migrations")}
     applied: list[str] = []

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from storage.contract import Store, Tx, insert_id
+from storage.contract import Store, Tx, dialect, insert_id
 from storage.records import (
     REFERENCE_PREFIX,
     CaseEventRecord,
@@ -194,7 +194,7 @@ async def pending_outbox(
     clauses = ["status = 'queued'", "bulk = ?"]
     params: list[Any] = []
     if schemes is not None:
-        clauses.append("(" + (" OR ".join("contact_id LIKE ?" for _ in schemes) or "0") + ")")
+        clauses.append("(" + (" OR ".join("contact_id LIKE ?" for _ in schemes) or "1 = 0") + ")")
         params.extend(f"{scheme}:%" for scheme in schemes)
     if now is not None:
         clauses.append("(not_before IS NULL OR not_before <= ?)")
@@ -346,7 +346,7 @@ def next_reference(conn: Tx, kind: CaseKind, year: int) -> str:
     name = f"{prefix}-{year}"
     row = conn.execute(
         "INSERT INTO counters (name, value) VALUES (?, 1) "
-        "ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value",
+        "ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 RETURNING value",
         (name,),
     ).fetchone()
     return f"{name}-{row[0]:06d}"
@@ -434,15 +434,19 @@ def find_duplicate_person(conn: Tx, person: PersonRecord) -> int | None:
     if person.nik is not None:
         row = conn.execute(
             "SELECT id FROM persons WHERE nik_hash = ? AND deleted_at IS NULL "
-            "AND id IS NOT ? ORDER BY id LIMIT 1",
+            "AND id IS DISTINCT FROM ? ORDER BY id LIMIT 1",
             (person.nik.h, person.id),
         ).fetchone()
         if row:
             return int(row[0])
     if person.birth_date is not None and person.kelurahan_code is not None:
+        # The same name in any case (ASCII on SQLite), through the index on the name as compared.
+        same_name = (
+            "full_name = ? COLLATE NOCASE" if dialect(conn) == "sqlite" else "lower(full_name) = lower(?)"
+        )
         row = conn.execute(
-            "SELECT id FROM persons WHERE full_name = ? COLLATE NOCASE AND birth_date = ? "
-            "AND kelurahan_code = ? AND deleted_at IS NULL AND id IS NOT ? ORDER BY id LIMIT 1",
+            f"SELECT id FROM persons WHERE {same_name} AND birth_date = ? "
+            "AND kelurahan_code = ? AND deleted_at IS NULL AND id IS DISTINCT FROM ? ORDER BY id LIMIT 1",
             (person.full_name, iso(person.birth_date), person.kelurahan_code, person.id),
         ).fetchone()
         if row:
@@ -575,7 +579,9 @@ MEDIA_ERASED = threading.Event()
 def _erase_media_in(conn: Tx, text: str | None, at: datetime) -> None:
     """Queue every file named in `text` for deletion from the media folder (see take_media_erasures)."""
     for ref in set(MEDIA_REF.findall(text or "")):
-        conn.execute("INSERT OR IGNORE INTO media_erasures (ref, at) VALUES (?, ?)", (ref, iso(at)))
+        conn.execute(
+            "INSERT INTO media_erasures (ref, at) VALUES (?, ?) ON CONFLICT (ref) DO NOTHING", (ref, iso(at))
+        )
         MEDIA_ERASED.set()
 
 
@@ -589,10 +595,11 @@ def take_media_erasures(conn: Tx) -> list[str]:
 
 def media_in_use(conn: Tx, contact_id: str, ref: str) -> bool:
     """Whether a received file is attached to the contact's conversation or to a case (else unneeded)."""
+    find = "instr" if dialect(conn) == "sqlite" else "strpos"  # where a text occurs (0: nowhere)
     row = conn.execute(
-        "SELECT 1 FROM conversations WHERE contact_id = ? AND instr(data, ?) > 0 "
-        "UNION ALL SELECT 1 FROM cases WHERE contact_id = ? AND instr(answers, ?) > 0 "
-        "UNION ALL SELECT 1 FROM case_events WHERE instr(note, ?) > 0 LIMIT 1",
+        f"SELECT 1 FROM conversations WHERE contact_id = ? AND {find}(data, ?) > 0 "
+        f"UNION ALL SELECT 1 FROM cases WHERE contact_id = ? AND {find}(answers, ?) > 0 "
+        f"UNION ALL SELECT 1 FROM case_events WHERE {find}(note, ?) > 0 LIMIT 1",
         (contact_id, ref, contact_id, ref, ref),
     ).fetchone()
     return row is not None

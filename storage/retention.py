@@ -19,17 +19,23 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 
-from storage.contract import Store, Tx
+from storage.contract import Store, Tx, dialect
 from storage.migrations import OUTBOX_PRUNABLE
 from storage.repo import iso
 
 PRUNED_PAYLOAD = '{"text": ""}'
 
 
+def _indexed_by(conn: Tx, index: str) -> str:
+    """SQLite's hint to walk `index` (its planner might otherwise scan the table); PostgreSQL's planner
+    picks the index from the statistics on its own."""
+    return f" INDEXED BY {index}" if dialect(conn) == "sqlite" else ""
+
+
 def prune_inbound(conn: Tx, before: datetime, limit: int) -> int:
     """Delete up to `limit` inbound ids received before `before` (a write function); how many."""
     cursor = conn.execute(
-        "DELETE FROM inbound WHERE id IN (SELECT id FROM inbound INDEXED BY inbound_received "
+        f"DELETE FROM inbound WHERE id IN (SELECT id FROM inbound{_indexed_by(conn, 'inbound_received')} "
         "WHERE received_at < ? LIMIT ?)",
         (iso(before), limit),
     )
@@ -40,10 +46,11 @@ def prune_outbox(conn: Tx, before: datetime, limit: int) -> int:
     """Delete, or clear the body of, up to `limit` finished outbox rows not about a case last changed
     before `before` (a write function); how many."""
     rows = conn.execute(
-        f"SELECT o.id, o.broadcast_id IS NULL AND o.dedupe_key IS NULL AND NOT EXISTS ("
+        "SELECT o.id, CASE WHEN o.broadcast_id IS NULL AND o.dedupe_key IS NULL AND NOT EXISTS ("
         "    SELECT 1 FROM case_messages AS m WHERE m.outbox_id = o.id"
-        ") AND NOT EXISTS (SELECT 1 FROM staff_questions AS q WHERE q.outbox_id = o.id) "
-        f"FROM outbox AS o INDEXED BY outbox_retention WHERE {OUTBOX_PRUNABLE} AND o.updated_at < ? LIMIT ?",
+        ") AND NOT EXISTS (SELECT 1 FROM staff_questions AS q WHERE q.outbox_id = o.id) THEN 1 ELSE 0 END "
+        f"FROM outbox AS o{_indexed_by(conn, 'outbox_retention')} WHERE {OUTBOX_PRUNABLE} "
+        "AND o.updated_at < ? LIMIT ?",
         (iso(before), limit),
     ).fetchall()
     delete = [(row[0],) for row in rows if row[1]]

@@ -188,7 +188,8 @@ def move_line(conn: Tx, line_id: int, case_id: int, question_id: int | None) -> 
     if row[0] != case_id and row[1]:
         at = conn.execute("SELECT at FROM case_messages WHERE id = ?", (line_id,)).fetchone()[0]
         conn.execute(
-            "UPDATE cases SET unread = MAX(unread - 1, 0), waiting_since = CASE WHEN unread <= 1 THEN NULL "
+            "UPDATE cases SET unread = CASE WHEN unread > 1 THEN unread - 1 ELSE 0 END, "
+            "waiting_since = CASE WHEN unread <= 1 THEN NULL "
             "ELSE waiting_since END WHERE id = ?",
             (row[0],),
         )
@@ -208,7 +209,7 @@ async def thread(db: Store, case_id: int, *, limit: int = 500) -> list[ThreadLin
         "o.status, o.error, q.question FROM case_messages AS m "
         "LEFT JOIN outbox AS o ON o.id = m.outbox_id "
         "LEFT JOIN staff_questions AS q ON q.id = m.question_id "
-        "WHERE m.case_id = ? ORDER BY m.id DESC LIMIT ?) ORDER BY id",
+        "WHERE m.case_id = ? ORDER BY m.id DESC LIMIT ?) AS newest ORDER BY id",
         (case_id, limit),
     )
     return [
@@ -231,8 +232,14 @@ async def thread(db: Store, case_id: int, *, limit: int = 500) -> list[ThreadLin
 
 async def thread_stamp(db: Store, case_id: int) -> str:
     """Changes whenever the thread gains a line or an outbound line changes state."""
+    states = "o.status || COALESCE(o.error, '')"
+    joined = (
+        f"group_concat({states}, ',')"
+        if db.dialect == "sqlite"
+        else f"string_agg({states}, ',' ORDER BY m.id)"
+    )
     row = await db.fetchone(
-        "SELECT COUNT(*), MAX(m.id), group_concat(o.status || COALESCE(o.error, ''), ',') "
+        f"SELECT COUNT(*), MAX(m.id), {joined} "
         "FROM case_messages AS m LEFT JOIN outbox AS o ON o.id = m.outbox_id WHERE m.case_id = ?",
         (case_id,),
     )

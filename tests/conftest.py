@@ -2,13 +2,14 @@
 
 import ipaddress
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.app import Service
+from tests import pg
 from tests.support import Chat, Clock, RecordingChannel, start_service
 
 _real_connect = socket.socket.connect
@@ -46,16 +47,45 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect_ex", _guarded_connect_ex)
 
 
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[pg.Cluster]:
+    """A throwaway PostgreSQL cluster for the whole session (stopped at the end, also after a failure).
+    Missing binaries fail the test with a clear message, unless DINSOS_TEST_POSTGRES=skip."""
+    if pg.bin_dir() is None and pg.skip_allowed():
+        pytest.skip(f"PostgreSQL binaries missing and {pg.SKIP_ENV}=skip")
+    cluster = pg.Cluster.start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_cluster: pg.Cluster) -> Iterator[str]:
+    """A fresh PostgreSQL database with the current schema and no data (dropped after the test)."""
+    url = postgres_cluster.fresh()
+    yield url
+    postgres_cluster.drop(url)
+
+
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
 
 
 @pytest.fixture
+def database_url(request: pytest.FixtureRequest) -> str | None:
+    """The store tests' services use: None for the SQLite file (the default), or with
+    `@on_both_backends` (tests.support) also a fresh PostgreSQL database."""
+    if getattr(request, "param", "sqlite") == "postgresql":
+        url: str = request.getfixturevalue("postgres_url")
+        return url
+    return None
+
+
+@pytest.fixture
 async def service_and_channel(
-    tmp_path: Path, clock: Clock
+    tmp_path: Path, clock: Clock, database_url: str | None
 ) -> AsyncIterator[tuple[Service, RecordingChannel]]:
-    service, channel = await start_service(tmp_path / "data", clock)
+    service, channel = await start_service(tmp_path / "data", clock, database_url=database_url)
     yield service, channel
     await service.close()
 

@@ -6,6 +6,9 @@ from datetime import UTC, datetime, timedelta
 from itertools import count
 from pathlib import Path
 
+import pytest
+from pydantic import SecretStr
+
 from bot.app import Service, build_service
 from bot.outbox import SendResult
 from bot.settings import ServiceSettings, Settings, StoreSettings
@@ -40,18 +43,35 @@ class RecordingChannel:
         return SendResult(OutboxStatus.SENT, external_id=f"m{sum(map(len, self.sent.values()))}")
 
 
-def make_settings(data_dir: Path, **service: object) -> Settings:
+# A test running on both backends: `@on_both_backends` parametrizes the `database_url` fixture (None: the
+# SQLite file; a fresh database of the session's throwaway PostgreSQL cluster).
+BACKENDS = ["sqlite", "postgresql"]
+on_both_backends = pytest.mark.parametrize("database_url", BACKENDS, indirect=True)
+
+
+def make_settings(data_dir: Path, *, database_url: str | None = None, **service: object) -> Settings:
     return Settings(
-        store=StoreSettings(data_dir=data_dir, secret_key=TEST_KEY, sqlite_synchronous="NORMAL"),
+        store=StoreSettings(
+            data_dir=data_dir,
+            secret_key=TEST_KEY,
+            sqlite_synchronous="NORMAL",
+            database_url=SecretStr(database_url) if database_url else None,
+        ),
         service=ServiceSettings(**service),  # type: ignore[arg-type]
     )
 
 
 async def start_service(
-    data_dir: Path, clock: Clock, channel: RecordingChannel | None = None, **service: object
+    data_dir: Path,
+    clock: Clock,
+    channel: RecordingChannel | None = None,
+    *,
+    database_url: str | None = None,
+    **service: object,
 ) -> tuple[Service, RecordingChannel]:
     channel = channel or RecordingChannel()
-    built = await build_service(make_settings(data_dir, **service), {channel.scheme: channel}, clock=clock)
+    settings = make_settings(data_dir, database_url=database_url, **service)
+    built = await build_service(settings, {channel.scheme: channel}, clock=clock)
     return built, channel
 
 

@@ -22,7 +22,7 @@ from handlers.types import Inbound, Reply
 from storage import repo
 from storage.crypto import Sealed
 from storage.records import OutboxStatus
-from tests.support import Chat, Clock, RecordingChannel, start_service
+from tests.support import Chat, Clock, RecordingChannel, on_both_backends, start_service
 
 CATALOG = Catalog.load()
 PLACES = Places.load()
@@ -158,9 +158,12 @@ HOUSEHOLD_STEP = 10  # ... and of the household size
 # ------------------------------------------------------------------------------------------- restarts
 
 
-async def test_restart_resumes_at_the_same_question(tmp_path: Path, clock: Clock) -> None:
+@on_both_backends
+async def test_restart_resumes_at_the_same_question(
+    tmp_path: Path, clock: Clock, database_url: str | None
+) -> None:
     citizen = Citizen(7)
-    first, channel = await start_service(tmp_path / "data", clock)
+    first, channel = await start_service(tmp_path / "data", clock, database_url=database_url)
     await run_steps(first, citizen, clock, range(KELURAHAN_STEP))
     district = PLACES.kecamatan_by_code(citizen.kecamatan_code).name
     assert channel.sent[citizen.contact][-1].text == t("reg.q.kelurahan", kecamatan=district)
@@ -168,7 +171,7 @@ async def test_restart_resumes_at_the_same_question(tmp_path: Path, clock: Clock
     await first.close()
 
     clock.advance(minutes=5)
-    second, channel2 = await start_service(tmp_path / "data", clock)
+    second, channel2 = await start_service(tmp_path / "data", clock, database_url=database_url)
     try:
         assert await conversation(second, citizen.contact) == before
         flow, _, answers = before
@@ -208,6 +211,7 @@ async def test_restart_after_a_long_pause_offers_to_continue(tmp_path: Path, clo
 # ------------------------------------------------------------------------------------ redeliveries
 
 
+@on_both_backends
 async def test_same_event_twice_is_handled_once(
     service: Service, channel: RecordingChannel, clock: Clock
 ) -> None:
@@ -227,6 +231,7 @@ async def test_same_event_twice_is_handled_once(
     assert await service.db.fetchval("SELECT COUNT(*) FROM inbound WHERE id = ?", (name_event.event_id,)) == 1
 
 
+@on_both_backends
 async def test_concurrent_redeliveries_give_one_reply_and_one_state_change(
     service: Service, channel: RecordingChannel, clock: Clock
 ) -> None:
@@ -243,14 +248,17 @@ async def test_concurrent_redeliveries_give_one_reply_and_one_state_change(
     assert answers["full_name"] == citizen.name and "nik" not in answers
 
 
-async def test_redelivery_after_restart_changes_nothing(tmp_path: Path, clock: Clock) -> None:
+@on_both_backends
+async def test_redelivery_after_restart_changes_nothing(
+    tmp_path: Path, clock: Clock, database_url: str | None
+) -> None:
     citizen = Citizen(4)
-    first, _ = await start_service(tmp_path / "data", clock)
+    first, _ = await start_service(tmp_path / "data", clock, database_url=database_url)
     await run_steps(first, citizen, clock, range(6))
     state = await conversation(first, citizen.contact)
     await first.close()
 
-    second, channel = await start_service(tmp_path / "data", clock)
+    second, channel = await start_service(tmp_path / "data", clock, database_url=database_url)
     try:
         for number in range(6):  # the platform redelivers everything it had sent
             assert await second.receive(citizen.event(number, clock())) == []
@@ -371,10 +379,11 @@ async def test_a_step_that_raises_apologises_and_asks_again(
 # ------------------------------------------------------------------------------------------ outbox
 
 
+@on_both_backends
 async def test_rows_interrupted_mid_send_become_unknown_and_are_never_resent(
-    tmp_path: Path, clock: Clock
+    tmp_path: Path, clock: Clock, database_url: str | None
 ) -> None:
-    first, _ = await start_service(tmp_path / "data", clock)
+    first, _ = await start_service(tmp_path / "data", clock, database_url=database_url)
     chat = Chat(first, RecordingChannel(), clock, name="u1")
     await first.receive(Inbound(contact=chat.contact, at=clock(), text="halo"))
 
@@ -392,7 +401,9 @@ async def test_rows_interrupted_mid_send_become_unknown_and_are_never_resent(
     interrupted_id, waiting_id = await first.db.write(leave_sending_and_queued)
     await first.close()  # the process "dies" with one row mid-send
 
-    second, channel = await start_service(tmp_path / "data", clock, outbox_poll_seconds=0.02)
+    second, channel = await start_service(
+        tmp_path / "data", clock, database_url=database_url, outbox_poll_seconds=0.02
+    )
     runner = asyncio.create_task(second.dispatcher.run())
     try:
         await wait_until(lambda: bool(channel.sent[chat.contact]))

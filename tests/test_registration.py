@@ -6,7 +6,7 @@ from pathlib import Path
 from bot.app import Service
 from handlers.i18n import Catalog
 from storage import repo
-from tests.support import Chat
+from tests.support import Chat, on_both_backends
 
 CATALOG = Catalog.load()
 
@@ -70,6 +70,7 @@ async def register_self(chat: Chat) -> str:
     return "REG-2026-000001"
 
 
+@on_both_backends
 async def test_self_registration_creates_case_and_person(chat: Chat, service: Service) -> None:
     await agree(chat)
     reference = await register_self(chat)
@@ -92,6 +93,7 @@ async def test_self_registration_creates_case_and_person(chat: Chat, service: Se
     assert person.nik is not None and service.services.sealer.open(person.nik) == "3674015708850001"
 
 
+@on_both_backends
 async def test_english_registration_by_field_worker(chat: Chat, service: Service) -> None:
     await chat.say("hello")
     await chat.tap("Bahasa")

@@ -11,13 +11,19 @@ import pytest
 
 from storage.contract import Store
 from storage.db import Database
+from storage.postgres import PostgresStore
 
-BACKENDS = ["sqlite"]
+BACKENDS = ["sqlite", "postgresql"]
 
 
 @pytest.fixture(params=BACKENDS)
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    """An empty store with the current schema, on each backend in turn."""
-    opened = await Database.open(tmp_path / "store.sqlite3")
+    """An empty store with the current schema, on each backend in turn (PostgreSQL: a fresh database of
+    the session's throwaway cluster)."""
+    opened: Store
+    if request.param == "postgresql":
+        opened = await PostgresStore.open(request.getfixturevalue("postgres_url"))
+    else:
+        opened = await Database.open(tmp_path / "store.sqlite3")
     yield opened
     await opened.close()
