@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 from handlers import router
 from handlers.turn import Services, Turn
 from handlers.types import Inbound
-from storage import repo, turns
-from storage.contract import Tx
+from storage import outbox, repo, turns
+from storage.contract import Tx, dialect
 from storage.db import Database
 from storage.records import ContactRecord, ConversationRecord, OutboxRecord
 
@@ -235,6 +235,9 @@ class Engine:
         self.default_language = default_language
         self.clock = clock
         self.locks = KeyedLocks()
+        # This process's name among those sharing the store (its `replica:` lease): a turn's replies are
+        # reserved for it, so no other process sends them while it lives (see storage.outbox).
+        self.holder: str | None = None
 
     async def handle(self, event: Inbound, after_commit: AfterCommit | None = None) -> list[OutboxRecord]:
         """Handle one event; return the replies it queued (empty for a redelivered event).
@@ -279,7 +282,9 @@ class Engine:
                 await router.resume_current(turn)
             except Exception:
                 log.exception("could not ask again after a failed step")
-        result = await self.services.db.write(lambda conn: self._commit(conn, turn, event, read_at))
+        result = await self.services.db.write(
+            lambda conn: self._commit(conn, turn, event, read_at, self.holder)
+        )
         if isinstance(result, _Stale):
             return result
         if result is None:
@@ -326,7 +331,7 @@ class Engine:
 
     @staticmethod
     def _commit(
-        conn: Tx, turn: Turn, event: Inbound, read_at: datetime | None
+        conn: Tx, turn: Turn, event: Inbound, read_at: datetime | None, holder: str | None = None
     ) -> "list[OutboxRecord] | _Stale | None":
         contact = turn.contact
         turn.late_replies.clear()  # a batch that was rolled back runs this again
@@ -355,4 +360,6 @@ class Engine:
             )
             record._reply = reply  # the dispatcher sends it without reading the payload back
             records.append(record)
+        if holder is not None and records and dialect(conn) == "postgresql":
+            outbox.reserve_written(conn, [record.id for record in records], holder)
         return records

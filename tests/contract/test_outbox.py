@@ -212,3 +212,20 @@ async def test_staff_resend_rows_in_doubt_and_it_is_audited(store: Store) -> Non
     assert {status for status, _ in (await statuses(store)).values()} == {"queued"}
     audited = await store.fetchval("SELECT COUNT(*) FROM audit_log WHERE action = 'outbox.resend'")
     assert audited == 3
+
+
+async def test_a_turns_fresh_replies_are_left_to_their_writer_and_taken_when_it_is_gone(store: Store) -> None:
+    ids = await store.write(partial(queue, contacts=["whatsapp:6281"], per_contact=2, origin="reply"))
+    await store.write(partial(store_outbox.reserve_written, ids=ids, holder=A))
+    await alive(store, A, B)
+    grace = timedelta(seconds=30)
+    soon = AT + timedelta(seconds=1)
+    reserve = store_outbox.reserve_pending
+    # The writer sends them within its turn: neither its own send loop nor another process takes them.
+    assert await store.write(partial(reserve, holder=A, at=soon, reply_grace=grace)) == []
+    assert await store.write(partial(reserve, holder=B, at=soon, reply_grace=grace)) == []
+    # The writer died: another process takes them once its lease has run out, not a grace later.
+    gone = AT + TTL + timedelta(seconds=1)
+    await alive(store, B, at=gone)
+    taken = await store.write(partial(reserve, holder=B, at=gone, reply_grace=grace))
+    assert [row.id for row in taken] == ids
