@@ -53,6 +53,7 @@ from bot.channels.telegram.render import split_text
 from bot.channels.telegram.sender import TelegramChannel, dumps
 from bot.dashboard.queries import fts_phrase
 from bot.media import MediaStore
+from bot.replicas import STAFF_POSTER
 from bot.replies import reply_to_citizen
 from handlers.aid import AidForm
 from handlers.casework import CaseworkError, change_status
@@ -406,6 +407,12 @@ class StaffDesk:
         last = await self.db.write(_init_last_posted)
         last_line = await self.db.write(_init_last_line)
         while True:
+            # With several processes on one store, one of them posts (each card once), from where the
+            # store says the last poster stopped.
+            await self.service.wait_for_role(STAFF_POSTER)
+            if self.db.dialect != "sqlite":
+                last = await self.db.write(_init_last_posted)
+                last_line = await self.db.write(_init_last_line)
             try:
                 last = await self.post_new_cases(last)
                 last_line = await self.post_new_lines(last_line)
