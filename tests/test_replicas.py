@@ -7,17 +7,25 @@ import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot.engine import utcnow
 from bot.replicas import OUTREACH, TELEGRAM_POLLER, Replicas
+from bot.scheduler import OutreachScheduler
+from handlers import outreach
+from handlers.segments import Segment
 from storage import repo, turns
 from storage.contract import Store, Tx
 from storage.postgres import PostgresStore
 from storage.records import ContactRecord, ConversationRecord
+from tests.outreach_support import Person, seed
+from tests.support import Clock, start_service
 
 AT = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+WIB = ZoneInfo("Asia/Jakarta")
 CONTACT = "whatsapp:62811"
 
 
@@ -116,3 +124,50 @@ async def test_a_process_stopping_gives_its_roles_to_the_other_at_once(
         assert first.name not in names and second.name in names
     finally:
         await second.stop()
+
+
+async def test_only_the_leader_ticks_and_a_reminder_run_twice_at_once_is_queued_once(
+    tmp_path: Path, clock: Clock
+) -> None:
+    service, _ = await start_service(tmp_path / "data", clock)
+    try:
+        await service.db.write(partial(seed, people=[Person("console:w1"), Person("console:w2")]))
+        clock.now = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)  # 09:00 WIB
+        await service.db.write(
+            partial(
+                outreach.create_reminder,
+                segment=Segment(everyone=True),
+                text_id="Posyandu besok",
+                text_en=None,
+                due_at=None,
+                cron="0 9 * * *",  # every day at 09:00 WIB: once run, it is due again tomorrow
+                actor="staff:test",
+                at=clock.now - timedelta(hours=1),
+                tz=WIB,
+            )
+        )
+        leading = False
+
+        def scheduler() -> OutreachScheduler:
+            return OutreachScheduler(
+                service.db,
+                service.services.catalog,
+                service.settings.outreach,
+                WIB,
+                clock,
+                leader=lambda: leading,
+            )
+
+        first, second = scheduler(), scheduler()
+        assert (await first.tick()).reminders == []  # not the leader: nothing is done
+        assert await service.db.fetchval("SELECT COUNT(*) FROM outbox") == 0
+        # Both think they lead (a lease lost mid-tick): the second finds the reminder moved to tomorrow
+        # and queues nothing (it would otherwise run tomorrow's occurrence today).
+        leading = True
+        reports = await asyncio.gather(first.tick(), second.tick())
+        outcomes = sorted(run.outcome for report in reports for run in report.reminders)
+        assert outcomes in (["sent"], ["already_done", "sent"])
+        assert await service.db.fetchval("SELECT COUNT(*) FROM outbox WHERE origin = 'reminder'") == 2
+        assert await service.db.fetchval("SELECT COUNT(*) FROM reminder_runs") == 1
+    finally:
+        await service.close()
