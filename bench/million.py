@@ -34,6 +34,8 @@ from pathlib import Path
 from typing import TypeVar
 
 import httpx
+import psycopg
+from pydantic import SecretStr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -89,9 +91,14 @@ T = TypeVar("T")
 INTERRUPTED = 3
 
 
-def settings(data_dir: Path, key: str) -> Settings:
+def settings(data_dir: Path, key: str, database_url: str | None = None) -> Settings:
     return Settings(
-        store=StoreSettings(data_dir=data_dir, secret_key=key, sqlite_synchronous="NORMAL"),
+        store=StoreSettings(
+            data_dir=data_dir,
+            secret_key=key,
+            sqlite_synchronous="NORMAL",
+            database_url=None if database_url is None else SecretStr(database_url),
+        ),
         service=ServiceSettings(log_level="WARNING"),
         web=WebSettings(host="127.0.0.1", port=0),
     )
@@ -388,8 +395,10 @@ OPTIONAL = {
 }
 
 
-async def measure_pages(data_dir: Path, key: str, total: int, requests: int) -> None:
-    cfg = settings(data_dir, key)
+async def measure_pages(
+    data_dir: Path, key: str, total: int, requests: int, database_url: str | None = None
+) -> None:
+    cfg = settings(data_dir, key, database_url)
     service = await build_service(cfg, {})
     dashboard = Dashboard(service, cfg)
     token, _ = await service.db.write(
@@ -420,7 +429,11 @@ async def measure_pages(data_dir: Path, key: str, total: int, requests: int) -> 
                         "<tr>"
                     )
     await service.close()
-    print(f"dashboard at {total:,} cases, {requests} requests each (server time from Server-Timing, ms):")
+    backend = "SQLite" if database_url is None else "PostgreSQL"
+    print(
+        f"dashboard on {backend} at {total:,} cases, {requests} requests each "
+        "(server time from Server-Timing, ms):"
+    )
     print(f"  {'page':<26} {'p50':>7} {'p95':>7} {'max':>7}")
     worst: dict[bool, float] = {True: 0.0, False: 0.0}
     for name, times in timings.items():
@@ -430,6 +443,28 @@ async def measure_pages(data_dir: Path, key: str, total: int, requests: int) -> 
         mark = "" if targeted else "  (no target)"
         print(f"  {name:<26} {statistics.median(times):7.1f} {p95:7.1f} {max(times):7.1f}{mark}")
     print(f"  worst p95 of the searches and the summary: {worst[True]:.1f} ms (target <= 150 ms)")
+
+
+def measure_on_postgres(data_dir: Path, key: str, total: int, requests: int) -> None:
+    """Copy the seeded SQLite store into a throwaway PostgreSQL cluster (the `migrate-store` copy, row
+    counts checked), then measure the same pages there."""
+    from storage.postgres.copy import copy_sqlite_store
+    from tests.pg import Cluster
+
+    cluster = Cluster.start(fsync=True)
+    try:
+        url = cluster.create("million")
+        started = time.perf_counter()
+        counts = copy_sqlite_store(data_dir / DB_FILE_NAME, url)
+        print(
+            f"copied into PostgreSQL (migrate-store) in {time.perf_counter() - started:.0f} s: "
+            f"{counts.get('cases', 0):,} cases, {sum(counts.values()):,} rows in all"
+        )
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("VACUUM ANALYZE")  # as autovacuum would after a bulk load
+        asyncio.run(measure_pages(data_dir, key, total, requests, database_url=url))
+    finally:
+        cluster.stop()
 
 
 def main() -> None:
@@ -443,6 +478,12 @@ def main() -> None:
     parser.add_argument(
         "--keep", type=Path, help="seed into (or reuse) this folder instead of a temporary one"
     )
+    parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help="also copy the seeded store into a throwaway local PostgreSQL cluster (migrate-store) and "
+        "measure the dashboard there",
+    )
     parser.add_argument("--startup", nargs=2, metavar=("DATA_DIR", "KEY"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.startup:
@@ -454,6 +495,8 @@ def main() -> None:
     def run(data_dir: Path, key: str) -> None:
         measure_startups(data_dir, key, args.startups)
         asyncio.run(measure_pages(data_dir, key, args.cases, args.requests))
+        if args.postgres:
+            measure_on_postgres(data_dir, key, args.cases, args.requests)
 
     if args.keep is not None:
         key_file = args.keep / "bench.key"

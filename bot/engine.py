@@ -7,18 +7,17 @@ concurrently. Inbound ids are recorded in the same transaction, so a redelivery 
 
 import asyncio
 import logging
-import sqlite3
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from functools import partial
 
 from handlers import router
 from handlers.turn import Services, Turn
 from handlers.types import Inbound
-from storage import outbox, repo, turns
-from storage.contract import Tx, dialect
-from storage.db import Database
+from storage import contacts, outbox, repo, turns
+from storage.contract import Store, Tx, dialect
 from storage.records import ContactRecord, ConversationRecord, OutboxRecord
 
 log = logging.getLogger(__name__)
@@ -208,7 +207,7 @@ class FairLanes:
         await asyncio.gather(*workers, return_exceptions=True)
 
 
-async def mark_flooding(db: Database, clock: Clock, scheme: str, key: Hashable, waiting: int) -> None:
+async def mark_flooding(db: Store, clock: Clock, scheme: str, key: Hashable, waiting: int) -> None:
     """Mark the contact of a lane key (`telegram` user id, or a full `scheme:address`) as flooding."""
     if isinstance(key, str) and key.startswith(f"{scheme}:"):
         contact = key
@@ -216,15 +215,7 @@ async def mark_flooding(db: Database, clock: Clock, scheme: str, key: Hashable, 
         contact = f"{scheme}:{key}"
     else:
         return
-    at = repo.iso(clock())
-
-    def mark(conn: sqlite3.Connection) -> None:
-        conn.execute(
-            "UPDATE contacts SET flooded_at = ?, flood_waiting = ? WHERE id = ? OR alt_id = ?",
-            (at, waiting, contact, contact),
-        )
-
-    await db.write(mark)
+    await db.write(partial(contacts.mark_flooding, contact_id=contact, waiting=waiting, at=clock()))
 
 
 class Engine:

@@ -10,7 +10,8 @@ from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from storage.db import Database
+from storage import channels
+from storage.contract import Store
 
 STEP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -36,27 +37,15 @@ class StoreFigures:
     broadcasts_in_progress: int = 0
 
 
-async def read_store_figures(db: Database, now: datetime) -> StoreFigures:
+async def read_store_figures(db: Store, now: datetime) -> StoreFigures:
     """Outbound counts, backlog and broadcasts, from the store (a few grouped reads)."""
     figures = StoreFigures()
-    rows = await db.fetchall(
-        "SELECT substr(contact_id, 1, instr(contact_id, ':') - 1) AS channel, status, count(*) AS n "
-        "FROM outbox GROUP BY channel, status"
-    )
-    for row in rows:
-        figures.outbound[(str(row["channel"] or "unknown"), str(row["status"]))] = int(row["n"])
-    rows = await db.fetchall(
-        "SELECT substr(contact_id, 1, instr(contact_id, ':') - 1) AS channel, count(*) AS n, "
-        "min(created_at) AS oldest FROM outbox WHERE status = 'queued' GROUP BY channel"
-    )
-    for row in rows:
-        oldest = datetime.fromisoformat(str(row["oldest"]))
-        figures.backlog[str(row["channel"] or "unknown")] = Backlog(
-            int(row["n"]), max(0.0, (now - oldest).total_seconds())
-        )
-    figures.broadcasts_in_progress = int(
-        await db.fetchval("SELECT count(*) FROM broadcasts WHERE status = 'sending'") or 0
-    )
+    for (channel, status), count in (await channels.outbound_counts(db)).items():
+        figures.outbound[(channel or "unknown", status)] = count
+    for channel, queued in (await channels.queued_by_channel(db)).items():
+        age = max(0.0, (now - queued.oldest).total_seconds())
+        figures.backlog[channel or "unknown"] = Backlog(queued.queued, age)
+    figures.broadcasts_in_progress = await channels.broadcasts_sending(db)
     return figures
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from bot.settings import StoreSettings
-from storage.db import Database
+from storage.contract import Store
 from storage.retention import PruneReport, prune_history
 
 log = logging.getLogger(__name__)
@@ -19,7 +19,7 @@ BATCH_PAUSE_SECONDS = 0.01
 class HistoryPruner:
     """Deletes inbound ids past the redelivery window and outbox bodies past theirs, batch by batch."""
 
-    def __init__(self, db: Database, settings: StoreSettings, clock: Callable[[], datetime]) -> None:
+    def __init__(self, db: Store, settings: StoreSettings, clock: Callable[[], datetime]) -> None:
         self.db = db
         self.settings = settings
         self.clock = clock

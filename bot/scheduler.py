@@ -117,7 +117,7 @@ class OutreachScheduler:
     async def _tick(self) -> TickReport:
         now = self.clock()
         report = TickReport()
-        for broadcast_id in await self.db.write(partial(outreach.due_broadcasts, at=now)):
+        for broadcast_id in await outreach.due_broadcasts(self.db, now):
             enqueue = partial(
                 outreach.enqueue_broadcast,
                 broadcast_id=broadcast_id,
@@ -131,7 +131,7 @@ class OutreachScheduler:
             report.broadcasts_enqueued += 1
             report.messages_queued += count
         while True:
-            due = await self.db.write(partial(outreach.due_reminders, at=now))
+            due = await outreach.due_reminders(self.db, now)
             for reminder_id in due:
                 if not self.leading():
                     return report  # the lease ran out mid-tick: the new leader carries on

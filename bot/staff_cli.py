@@ -1,11 +1,11 @@
-"""Staff command line: list, show, change status, reply, export. Every action is written to the audit log."""
+"""Staff command line: list, show, change status, assign, note, reply, export. Every action is written to the
+audit log."""
 
 import argparse
 import csv
 import functools
 import json
 import sys
-from collections.abc import AsyncIterator
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -24,9 +24,13 @@ from handlers.forms import flag_text, flags_of
 from handlers.i18n import LANGUAGES, Catalog
 from handlers.outreach import OutreachError
 from handlers.places import Places
+from handlers.staff.casework import assign_case, note_case
 from handlers.staff.compose import safe_cell
 from handlers.staff.queue import QueueQuery, case_queue
-from storage import repo, threads
+from storage import cases as case_store
+from storage import desk, repo, threads
+from storage.cases import CaseFilter
+from storage.contract import Tx
 from storage.db import Database
 from storage.keys import record_check_value
 from storage.records import CaseKind, CaseRecord, CaseStatus
@@ -85,6 +89,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     status.add_argument("reference")
     status.add_argument("status", choices=[s.value for s in CaseStatus])
     status.add_argument("--note", help="reason (ditolak), question (perlu_info) or next steps")
+
+    assign = commands.add_parser("assign", help="give a case to a staff member (or 'none')")
+    assign.add_argument("reference")
+    assign.add_argument("username", help="the staff member's user name, or 'none' to give it to nobody")
+
+    note = commands.add_parser("note", help="add an internal note to a case (never sent to the citizen)")
+    note.add_argument("reference")
+    note.add_argument("--text", required=True, help="the note (up to 2000 characters)")
 
     reply = commands.add_parser("reply", help="send the citizen of a case a free-text message")
     reply.add_argument("reference")
@@ -157,20 +169,13 @@ def _kecamatan_code(places: Places, text: str | None) -> str | None:
     return match.best.code
 
 
-def _where(args: argparse.Namespace, places: Places) -> tuple[str, list[Any]]:
-    clauses: list[str] = []
-    params: list[Any] = []
-    if args.kind:
-        clauses.append("kind = ?")
-        params.append(args.kind)
-    if args.status:
-        clauses.append("status = ?")
-        params.append(args.status)
+def _filter(args: argparse.Namespace, places: Places) -> CaseFilter:
     code = _kecamatan_code(places, args.kecamatan)
-    if code:
-        clauses.append("kecamatan_code = ?")
-        params.append(code)
-    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+    return CaseFilter(
+        kinds=[args.kind] if args.kind else [],
+        statuses=[args.status] if args.status else [],
+        kecamatan=code,
+    )
 
 
 def _filters(args: argparse.Namespace, result: str) -> str:
@@ -370,6 +375,22 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, db: Database, 
         return 0
     if command == "link-telegram":
         return await _link_telegram(db, args, out)
+    if command == "assign":
+        officer = None if args.username.strip().lower() == "none" else args.username.strip()
+        assigned = await db.write(
+            partial(assign_case, reference=args.reference, username=officer, actor=_actor(args), at=utcnow())
+        )
+        if assigned.officer is None:
+            print(words("unassigned", reference=assigned.reference), file=out)
+        else:
+            print(words("assigned", reference=assigned.reference, officer=assigned.officer), file=out)
+        return 0
+    if command == "note":
+        noted = await db.write(
+            partial(note_case, reference=args.reference, text=args.text, actor=_actor(args), at=utcnow())
+        )
+        print(words("noted", reference=noted), file=out)
+        return 0
     if command == "set-status":
         result = await db.write(
             partial(
@@ -389,7 +410,7 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, db: Database, 
             print(words("status_not_told"), file=out)
         return 0
     if command == "export":
-        where, params = _where(args, places)
+        selected = _filter(args, places)
         count = 0
         with args.out.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
@@ -408,28 +429,29 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, db: Database, 
                     "answers",
                 ]
             )
-            async for case in _iter_cases(db, where, params):
-                # Missing values are empty cells: a "-" would have to be exported as "'-".
-                kecamatan, kelurahan = _place(places, case, missing="")
-                writer.writerow(
-                    [
-                        safe_cell(v)
-                        for v in (
-                            case.reference,
-                            case.kind,
-                            case.status,
-                            _local(case.created_at, tz),
-                            case.subject_name,
-                            kecamatan,
-                            kelurahan,
-                            _masked_nik(case, missing=""),
-                            case.duplicate_of,
-                            case.citizen_note,
-                            json.dumps(_public(case.answers), ensure_ascii=False),
-                        )
-                    ]
-                )
-                count += 1
+            async for batch in case_store.iter_cases(db, selected):
+                for case in batch:
+                    # Missing values are empty cells: a "-" would have to be exported as "'-".
+                    kecamatan, kelurahan = _place(places, case, missing="")
+                    writer.writerow(
+                        [
+                            safe_cell(v)
+                            for v in (
+                                case.reference,
+                                case.kind,
+                                case.status,
+                                _local(case.created_at, tz),
+                                case.subject_name,
+                                kecamatan,
+                                kelurahan,
+                                _masked_nik(case, missing=""),
+                                case.duplicate_of,
+                                case.citizen_note,
+                                json.dumps(_public(case.answers), ensure_ascii=False),
+                            )
+                        ]
+                    )
+                    count += 1
         await db.write(
             partial(
                 repo.audit,
@@ -486,14 +508,8 @@ async def _link_telegram(db: Database, args: argparse.Namespace, out: IO[str]) -
     user_id = None if value == "none" else int(value)
     actor = _actor(args)
 
-    def link(conn: Any) -> int:
-        if user_id is not None:
-            conn.execute(
-                "UPDATE staff_users SET telegram_user_id = NULL WHERE telegram_user_id = ?", (user_id,)
-            )
-        changed = conn.execute(
-            "UPDATE staff_users SET telegram_user_id = ? WHERE username = ?", (user_id, args.username)
-        ).rowcount
+    def link(conn: Tx) -> bool:
+        changed = desk.link_telegram(conn, username=args.username, telegram_user_id=user_id)
         if changed:
             repo.audit(
                 conn,
@@ -503,21 +519,9 @@ async def _link_telegram(db: Database, args: argparse.Namespace, out: IO[str]) -
                 target=args.username,
                 detail="unlinked" if user_id is None else "linked",
             )
-        return int(changed)
+        return changed
 
     if not await db.write(link):
         raise CaseworkError(f"no staff account {args.username!r}")
     print(f"{args.username}: {'tidak terhubung' if user_id is None else 'terhubung'} ke Telegram", file=out)
     return 0
-
-
-async def _iter_cases(db: Database, where: str, params: list[Any]) -> AsyncIterator[CaseRecord]:
-    last_id = 0
-    while True:
-        clause = f"{where} AND id > ?" if where else " WHERE id > ?"
-        rows = await db.fetchall(f"SELECT * FROM cases{clause} ORDER BY id LIMIT 1000", (*params, last_id))
-        if not rows:
-            return
-        for row in rows:
-            yield repo.case_from_row(row)
-        last_id = rows[-1]["id"]

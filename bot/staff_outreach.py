@@ -18,6 +18,7 @@ from handlers.outreach import OutreachError
 from handlers.places import Places
 from handlers.segments import Segment
 from handlers.staff.compose import describe_cron, describe_segment, number, read_moment, safe_cell
+from storage import outreach as outreach_store
 from storage.db import Database
 from storage.records import CaseKind, CaseStatus
 
@@ -155,13 +156,13 @@ def segment_from_args(args: argparse.Namespace, places: Places) -> Segment:
     )
 
 
-def _local(value: str | None, tz: ZoneInfo) -> str:
-    return datetime.fromisoformat(value).astimezone(tz).strftime("%d-%m-%Y %H:%M") if value else "-"
+def _local(value: datetime | None, tz: ZoneInfo) -> str:
+    return value.astimezone(tz).strftime("%d-%m-%Y %H:%M") if value else "-"
 
 
 async def _preview(ctx: "StaffContext", segment: Segment) -> int:
     outreach.require_chosen(segment)
-    count, sample = await ctx.db.write(partial(outreach.preview, segment=segment, tz=ctx.tz))
+    count, sample = await outreach.preview(ctx.db, segment, ctx.tz)
     print(f"Segmen: {describe_segment(segment, ctx.catalog, 'id', ctx.places)}", file=ctx.out)
     shown = number(count, "id")
     print(f"Penerima: {shown}" + (f" (contoh: {', '.join(sample)})" if sample else ""), file=ctx.out)
@@ -236,29 +237,27 @@ async def _broadcast(args: argparse.Namespace, ctx: StaffContext) -> int:
                 quiet=ctx.times.quiet,
             )
         )
-        when = "sekarang" if send_at <= ctx.now else _local(send_at.isoformat(), ctx.tz) + " WIB"
+        when = "sekarang" if send_at <= ctx.now else _local(send_at, ctx.tz) + " WIB"
         if ctx.times.quiet.active(max(send_at, ctx.now)):
             when += (
                 " (jam tenang: dikirim mulai "
-                + _local(ctx.times.quiet.next_allowed(max(send_at, ctx.now)).isoformat(), ctx.tz)
+                + _local(ctx.times.quiet.next_allowed(max(send_at, ctx.now)), ctx.tz)
                 + " WIB)"
             )
         print(f"Siaran {broadcast_id} dijadwalkan: {when}.", file=ctx.out)
         return 0
     if args.action == "list":
-        rows = await ctx.db.fetchall("SELECT id FROM broadcasts ORDER BY id DESC LIMIT 50")
-        for row in rows:
-            progress = await ctx.db.write(partial(outreach.broadcast_progress, broadcast_id=row[0]))
-            counts = " ".join(f"{k}={v}" for k, v in sorted(progress["counts"].items()))
+        for progress in await outreach.recent_broadcasts(ctx.db, 50):
+            counts = " ".join(f"{k}={v}" for k, v in sorted(progress.counts.items()))
             print(
-                f"{progress['id']:>4} {progress['status']:<10} {_local(progress['send_at'], ctx.tz)} "
-                f"penerima={progress['recipients']} {counts} | {progress['text'][:40]}",
+                f"{progress.id:>4} {progress.status:<10} {_local(progress.send_at, ctx.tz)} "
+                f"penerima={progress.recipients} {counts} | {progress.text[:40]}",
                 file=ctx.out,
             )
         return 0
     if args.action == "status":
-        progress = await ctx.db.write(partial(outreach.broadcast_progress, broadcast_id=args.id))
-        print(json.dumps(progress, ensure_ascii=False, indent=2), file=ctx.out)
+        progress = await outreach.broadcast_progress(ctx.db, args.id)
+        print(json.dumps(progress.as_json(), ensure_ascii=False, indent=2), file=ctx.out)
         return 0
     cancelled = await ctx.db.write(
         partial(outreach.cancel_broadcast, broadcast_id=args.id, actor=ctx.actor, at=ctx.now)
@@ -285,20 +284,16 @@ async def _reminder(args: argparse.Namespace, ctx: StaffContext) -> int:
                 tz=ctx.tz,
             )
         )
-        due = await ctx.db.fetchval("SELECT due_at FROM reminders WHERE id = ?", (reminder_id,))
+        reminder = await outreach_store.get_reminder(ctx.db, reminder_id)
+        due = reminder.due_at if reminder else None
         print(f"Pengingat {reminder_id} dibuat; berikutnya {_local(due, ctx.tz)} WIB.", file=ctx.out)
         return 0
     if args.action == "list":
-        for row in await ctx.db.fetchall(
-            "SELECT id, kind, due_at, cron, text_id, case_id, programme_id FROM reminders "
-            "WHERE status = 'active' ORDER BY due_at LIMIT 200"
-        ):
-            what = row["text_id"] or (
-                f"kasus {row['case_id']}" if row["case_id"] else f"program {row['programme_id']}"
-            )
-            repeat = describe_cron(row["cron"], ctx.catalog, "id") if row["cron"] else ""
+        for row in await outreach_store.active_reminders(ctx.db, staff_only=False):
+            what = row.text_id or (f"kasus {row.case_id}" if row.case_id else f"program {row.programme_id}")
+            repeat = describe_cron(row.cron, ctx.catalog, "id") if row.cron else ""
             print(
-                f"{row['id']:>5} {row['kind']:<24} {_local(row['due_at'], ctx.tz)} {repeat} | {what[:50]}",
+                f"{row.id:>5} {row.kind:<24} {_local(row.due_at, ctx.tz)} {repeat} | {what[:50]}",
                 file=ctx.out,
             )
         return 0
@@ -349,23 +344,18 @@ async def _programme(args: argparse.Namespace, ctx: StaffContext) -> int:
         print(f"{count} undangan dikirim.", file=ctx.out)
         return 0
     if args.action == "list":
-        for programme in await ctx.db.fetchall(
-            "SELECT p.*, (SELECT COUNT(*) FROM rsvps AS r WHERE r.programme_id = p.id "
-            "AND r.status = 'confirmed') AS confirmed, (SELECT COUNT(*) FROM rsvps AS r "
-            "WHERE r.programme_id = p.id AND r.status = 'waiting') AS waiting "
-            "FROM programmes AS p ORDER BY p.starts_at DESC"
-        ):
+        for programme in await outreach.programmes(ctx.db, limit=None):
             print(
-                f"{programme['id']:>4} {programme['name']} ({programme['skill']}) "
-                f"{_local(programme['starts_at'], ctx.tz)} {programme['place']} "
-                f"| ikut {programme['confirmed']}/{programme['quota']}, tunggu {programme['waiting']}",
+                f"{programme.id:>4} {programme.name} ({programme.skill}) "
+                f"{_local(programme.starts_at, ctx.tz)} {programme.place} "
+                f"| ikut {programme.confirmed}/{programme.quota}, tunggu {programme.waiting}",
                 file=ctx.out,
             )
         return 0
-    rows = await ctx.db.write(partial(outreach.attendees, programme_id=args.id))
+    rows = await outreach.attendees(ctx.db, args.id)
     if args.action == "show":
         for number, row in enumerate(rows, start=1):
-            print(f"{number:>3}. {row['status']:<10} {row['name']}", file=ctx.out)
+            print(f"{number:>3}. {row.status:<10} {row.name}", file=ctx.out)
         return 0
     with open(args.out, "w", newline="", encoding="utf-8") as handle:  # noqa: ASYNC230 - a local CLI file
         writer = csv.writer(handle)
@@ -376,10 +366,10 @@ async def _programme(args: argparse.Namespace, ctx: StaffContext) -> int:
                     safe_cell(v)
                     for v in (
                         number,
-                        row["status"],
-                        row["name"],
-                        row["phone"] or "",
-                        _local(row["answered_at"], ctx.tz),
+                        row.status,
+                        row.name,
+                        row.phone or "",
+                        _local(row.answered_at, ctx.tz),
                     )
                 ]
             )

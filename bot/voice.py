@@ -17,7 +17,6 @@ import io
 import logging
 import os
 import re
-import sqlite3
 import string
 import tempfile
 import time
@@ -34,7 +33,8 @@ from bot.settings import VoiceSettings
 from handlers.i18n import Catalog
 from handlers.speech import speakable
 from handlers.types import Voice
-from storage.db import Database
+from storage import contacts
+from storage.contract import Store
 
 log = logging.getLogger(__name__)
 
@@ -460,28 +460,19 @@ class VoiceBank:
 
 
 async def known_upload(
-    db: Database, channel: str, audio: str, *, newer_than: datetime | None = None
+    db: Store, channel: str, audio: str, *, newer_than: datetime | None = None
 ) -> str | None:
     """The platform's id of an uploaded voice note, if kept (and uploaded after `newer_than`)."""
-    row = await db.fetchone(
-        "SELECT media_id, uploaded_at FROM voice_uploads WHERE channel = ? AND audio = ?", (channel, audio)
-    )
-    if row is None:
+    upload = await contacts.voice_upload(db, channel, audio)
+    if upload is None:
         return None
-    if newer_than is not None and datetime.fromisoformat(row["uploaded_at"]) <= newer_than:
+    if newer_than is not None and upload.uploaded_at <= newer_than:
         return None
-    return str(row["media_id"])
+    return upload.media_id
 
 
-async def remember_upload(db: Database, channel: str, audio: str, media_id: str, at: datetime) -> None:
+async def remember_upload(db: Store, channel: str, audio: str, media_id: str, at: datetime) -> None:
     """Keep the platform's id of an uploaded voice note, to send it again without uploading."""
-
-    def store(conn: sqlite3.Connection) -> None:
-        conn.execute(
-            "INSERT INTO voice_uploads (channel, audio, media_id, uploaded_at) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (channel, audio) DO UPDATE SET media_id = excluded.media_id, "
-            "uploaded_at = excluded.uploaded_at",
-            (channel, audio, media_id, at.isoformat()),
-        )
-
-    await db.write(store)
+    await db.write(
+        partial(contacts.save_voice_upload, channel=channel, audio=audio, media_id=media_id, at=at)
+    )

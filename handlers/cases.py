@@ -1,10 +1,10 @@
 """Creating cases from submitted forms (shared by registration, lost KTP, aid and messages)."""
 
-import sqlite3
 from typing import Any
 
 from handlers.turn import Turn
-from storage import repo
+from storage import cases, repo
+from storage.contract import Tx
 from storage.crypto import Sealed
 from storage.records import CaseEventRecord, CaseKind, CaseRecord, PersonRecord
 
@@ -45,25 +45,16 @@ async def submit_case(
     )
     actor = f"contact:{turn.contact.id}"
 
-    def create(conn: sqlite3.Connection) -> None:
+    def create(conn: Tx) -> None:
         duplicate_of: str | None = None
         linked = person_id
         if person is not None:
             duplicate = repo.find_duplicate_person(conn, person)
             linked = repo.insert_person(conn, person)
             if duplicate is not None:
-                row = conn.execute(
-                    "SELECT reference FROM cases WHERE person_id = ? AND kind = ? ORDER BY id LIMIT 1",
-                    (duplicate, CaseKind.REGISTRATION),
-                ).fetchone()
-                duplicate_of = row[0] if row else f"person:{duplicate}"
+                duplicate_of = cases.first_registration(conn, duplicate) or f"person:{duplicate}"
         elif case.nik_hash is not None:
-            row = conn.execute(
-                "SELECT reference FROM cases WHERE nik_hash = ? AND kind = ? AND status NOT IN "
-                "('ditolak', 'selesai') ORDER BY id LIMIT 1",
-                (case.nik_hash, kind),
-            ).fetchone()
-            duplicate_of = row[0] if row else None
+            duplicate_of = cases.open_case_with_nik(conn, case.nik_hash, kind)
         stored = case.model_copy(update={"person_id": linked, "duplicate_of": duplicate_of})
         case_id = repo.insert_case(conn, stored, actor)
         if duplicate_of is not None:

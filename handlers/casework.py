@@ -10,8 +10,6 @@ the case status are only changed by targeted updates that check the current row 
 transaction.
 """
 
-import json
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,9 +18,10 @@ from handlers.i18n import Catalog
 from handlers.speech import Said, compose
 from handlers.staff.errors import StaffError
 from handlers.types import Reply
-from storage import repo, threads
+from storage import cases, repo, threads
+from storage.contract import Tx
 from storage.crypto import Sealed, Sealer
-from storage.records import ALLOWED_TRANSITIONS, CaseEventRecord, CaseStatus, Consent
+from storage.records import ALLOWED_TRANSITIONS, CaseEventRecord, CaseStatus
 
 
 class CaseworkError(StaffError):
@@ -79,7 +78,7 @@ def _to_citizen(catalog: Catalog, language: str, voice: bool, said: Said, **extr
 
 
 def change_status(
-    conn: sqlite3.Connection,
+    conn: Tx,
     *,
     catalog: Catalog,
     reference: str,
@@ -89,16 +88,13 @@ def change_status(
     at: datetime,
     notify: bool = True,
 ) -> StatusChange:
-    """Move a case to `to_status` (a write function: run it with `Database.write`)."""
+    """Move a case to `to_status` (a write function: run it with `Store.write`)."""
     note = (note or "").strip() or None
-    row = conn.execute(
-        "SELECT id, status, kind, contact_id, reference FROM cases WHERE reference = ?",
-        (reference.strip().upper(),),
-    ).fetchone()
-    if row is None:
+    found = cases.case_to_act(conn, reference)
+    if found is None:
         raise CaseworkError(f"no case with reference {reference!r}", "no_case", reference=reference)
-    case_id, current, kind, contact_id = row[0], CaseStatus(row[1]), row[2], row[3]
-    reference = row[4]
+    case_id, current, kind, contact_id = found.id, found.status, found.kind, found.contact_id
+    reference = found.reference
     if to_status not in ALLOWED_TRANSITIONS[current]:
         allowed = ", ".join(sorted(ALLOWED_TRANSITIONS[current])) or "none"
         raise CaseworkError(
@@ -115,14 +111,11 @@ def change_status(
         )
     if to_status == CaseStatus.PERLU_INFO and not note:
         raise CaseworkError("'perlu_info' needs the question for the citizen (--note)", "question_needed")
-    contact = conn.execute(
-        "SELECT language, consent, voice FROM contacts WHERE id = ?", (contact_id,)
-    ).fetchone()
-    reachable = contact is not None and contact[1] == Consent.GRANTED
+    reach = cases.reach_of(conn, contact_id)
     notice = message = None
-    if notify and reachable:
-        said = citizen_notice(catalog, contact[0], to_status, reference, kind, note)
-        notice, message = _to_citizen(catalog, contact[0], bool(contact[2]), said), said[0]
+    if notify and reach is not None and reach.consented:
+        said = citizen_notice(catalog, reach.language, to_status, reference, kind, note)
+        notice, message = _to_citizen(catalog, reach.language, reach.voice, said), said[0]
     citizen_note = note if to_status in (CaseStatus.DISETUJUI, CaseStatus.DITOLAK) else None
     repo.set_case_status(
         conn,
@@ -133,7 +126,7 @@ def change_status(
         citizen_note=citizen_note,
     )
     if to_status == CaseStatus.PERLU_INFO:
-        conn.execute("UPDATE contacts SET awaiting_case_id = ? WHERE id = ?", (case_id, contact_id))
+        cases.await_answer(conn, contact_id=contact_id, case_id=case_id)
     elif current == CaseStatus.PERLU_INFO:
         stop_awaiting(conn, contact_id=contact_id, case_id=case_id)
         threads.close_questions(conn, case_id, at)
@@ -190,16 +183,13 @@ def change_status(
     return StatusChange(reference.upper(), current, to_status, message is not None, message)
 
 
-def stop_awaiting(conn: sqlite3.Connection, *, contact_id: str, case_id: int) -> None:
+def stop_awaiting(conn: Tx, *, contact_id: str, case_id: int) -> None:
     """Forget that the contact's next message answers `case_id` (unless staff asked again since)."""
-    conn.execute(
-        "UPDATE contacts SET awaiting_case_id = NULL WHERE id = ? AND awaiting_case_id = ?",
-        (contact_id, case_id),
-    )
+    cases.stop_awaiting(conn, contact_id=contact_id, case_id=case_id)
 
 
 def attach_info_answer(
-    conn: sqlite3.Connection,
+    conn: Tx,
     *,
     contact_id: str,
     case_id: int,
@@ -218,12 +208,10 @@ def attach_info_answer(
         threads.answer_question(conn, question_id, at)
     else:
         threads.close_questions(conn, case_id, at)
-    row = conn.execute("SELECT status FROM cases WHERE id = ?", (case_id,)).fetchone()
-    still_waiting = conn.execute(
-        "SELECT 1 FROM staff_questions WHERE case_id = ? AND answered_at IS NULL", (case_id,)
-    ).fetchone()
     # A case asked several things goes back to work once every question has its answer.
-    reopened = row is not None and row[0] == CaseStatus.PERLU_INFO and still_waiting is None
+    reopened = cases.status_now(conn, case_id) == CaseStatus.PERLU_INFO and not cases.has_open_questions(
+        conn, case_id
+    )
     if reopened:
         repo.set_case_status(conn, case_id, CaseStatus.DIPROSES, at)
     repo.add_case_event(
@@ -256,7 +244,7 @@ def reply_text(catalog: Catalog, language: str, reference: str, text: str) -> st
 
 
 def send_reply(
-    conn: sqlite3.Connection,
+    conn: Tx,
     *,
     catalog: Catalog,
     reference: str,
@@ -278,15 +266,12 @@ def send_reply(
         raise CaseworkError("a reply needs text", "reply_empty")
     if len(text) > 3000:
         raise CaseworkError("a reply may be at most 3000 characters", "reply_too_long", limit=3000)
-    row = conn.execute(
-        "SELECT c.id, c.reference, c.contact_id, k.language, k.consent, k.voice FROM cases AS c "
-        "JOIN contacts AS k ON k.id = c.contact_id WHERE c.reference = ?",
-        (reference.strip().upper(),),
-    ).fetchone()
-    if row is None:
+    found = cases.case_to_act(conn, reference)
+    reach = None if found is None else cases.reach_of(conn, found.contact_id)
+    if found is None or reach is None:
         raise CaseworkError(f"no case with reference {reference!r}", "no_case", reference=reference)
-    case_id, reference, contact_id, language, consent, voice = row
-    if consent != Consent.GRANTED:
+    case_id, reference, contact_id, language = found.id, found.reference, found.contact_id, reach.language
+    if not reach.consented:
         raise CaseworkError(
             f"{reference}: the citizen has not agreed to be contacted (consent withdrawn)",
             "no_consent",
@@ -300,20 +285,18 @@ def send_reply(
     outbox = repo.insert_outbox(
         conn,
         contact_id=contact_id,
-        payload=_to_citizen(catalog, language, bool(voice), said, template=template).to_json(),
+        payload=_to_citizen(catalog, language, reach.voice, said, template=template).to_json(),
         origin="staff",
         at=at,
         case_id=case_id,
     )
     if hold_reason is not None:
-        conn.execute(
-            "UPDATE outbox SET status = 'held', error = ? WHERE id = ?", (f"held: {hold_reason}", outbox.id)
-        )
+        cases.hold_message(conn, outbox.id, hold_reason)
     threads.add_outbound(
         conn, case_id=case_id, kind="reply", body=text, author=actor, outbox_id=outbox.id, at=at
     )
     threads.mark_read(conn, case_id)
-    conn.execute("UPDATE cases SET updated_at = ? WHERE id = ?", (repo.iso(at), case_id))
+    cases.touch(conn, case_id, at)
     repo.add_case_event(
         conn,
         CaseEventRecord(
@@ -324,30 +307,24 @@ def send_reply(
     return SentReply(reference, outbox.id, hold_reason)
 
 
-def reveal_numbers(
-    conn: sqlite3.Connection, *, sealer: Sealer, reference: str, actor: str, at: datetime
-) -> dict[str, str]:
+def reveal_numbers(conn: Tx, *, sealer: Sealer, reference: str, actor: str, at: datetime) -> dict[str, str]:
     """Decrypt a case's NIK/KK for a staff member, recording that they looked."""
-    row = conn.execute(
-        "SELECT id, answers, person_id FROM cases WHERE reference = ?", (reference.upper(),)
-    ).fetchone()
-    if row is None:
+    found = cases.sealed_numbers(conn, reference)
+    if found is None:
         raise CaseworkError(f"no case with reference {reference!r}", "no_case", reference=reference)
-    answers = json.loads(row[1])
     revealed: dict[str, str] = {}
     for key in ("nik", "kk"):
-        if answers.get(key):
-            revealed[key] = sealer.open(Sealed.model_validate(answers[key]))
-    if row[2] is not None and "nik" not in revealed:
-        person = conn.execute("SELECT nik, kk FROM persons WHERE id = ?", (row[2],)).fetchone()
-        for key, raw in zip(("nik", "kk"), person or (), strict=False):
+        if found.answers.get(key):
+            revealed[key] = sealer.open(Sealed.model_validate(found.answers[key]))
+    if "nik" not in revealed:
+        for key, raw in (("nik", found.person_nik), ("kk", found.person_kk)):
             if raw and key not in revealed:
                 revealed[key] = sealer.open(Sealed.model_validate_json(raw))
     if revealed:
         repo.add_case_event(
             conn,
             CaseEventRecord(
-                case_id=row[0],
+                case_id=found.case_id,
                 at=at,
                 actor=actor,
                 action="nik_viewed",

@@ -10,7 +10,8 @@ from handlers.forms import Form
 from handlers.registration import FIELDS, birth_answer, person_from_answers
 from handlers.turn import Turn
 from handlers.types import Choice
-from storage import repo
+from storage import contacts, repo
+from storage.contract import Tx
 from storage.records import CaseEventRecord, CaseRecord, Consent, PersonRecord
 
 FLOW = "my_data"
@@ -234,13 +235,11 @@ class PersonEditForm(Form):
         )
         actor = f"contact:{turn.contact.id}"
 
-        def save(conn: Any) -> None:
-            repo.update_person(conn, corrected)
-            for (case_id,) in conn.execute(
-                "SELECT id FROM cases WHERE person_id = ?", (person_id,)
-            ).fetchall():
+        def save(tx: Tx) -> None:
+            repo.update_person(tx, corrected)
+            for case_id in contacts.case_ids_of_person(tx, person_id):
                 repo.add_case_event(
-                    conn,
+                    tx,
                     CaseEventRecord(case_id=case_id, at=turn.now, actor=actor, action="data_corrected"),
                 )
 
@@ -256,15 +255,11 @@ async def data_copy(turn: Turn) -> list[str]:
     """A readable copy of everything stored about the contact and the people they registered (UU PDP
     Pasal 7), in messages that each fit one chat message. NIK and KK numbers are shown masked."""
     contact = turn.contact
-    consent_row = await turn.db.fetchone(
-        "SELECT at, notice_version FROM consents WHERE contact_id = ? AND purpose = 'service' "
-        "AND granted = 1 AND withdrawn_at IS NULL ORDER BY id DESC LIMIT 1",
-        (contact.id,),
-    )
+    consent = await contacts.service_consent(turn.db, contact.id)
     header = [turn.t("mydata.copy_header", date=turn.today().strftime("%d-%m-%Y"))]
-    if consent_row is not None:
-        agreed = datetime.fromisoformat(consent_row["at"]).astimezone(turn.services.timezone)
-        version = consent_row["notice_version"]
+    if consent is not None:
+        agreed = consent.at.astimezone(turn.services.timezone)
+        version = consent.notice_version
         header.append(turn.t("mydata.copy_consent", date=agreed.strftime("%d-%m-%Y"), version=version))
     header.append(turn.t("mydata.copy_info_no" if contact.opted_out else "mydata.copy_info_yes"))
     if contact.phone:

@@ -1,12 +1,11 @@
 """Answers to training-programme invitations: Ya / Tidak by button, or typed at the menu."""
 
-import sqlite3
-
 from handlers import menu
 from handlers.choices import NO_WORDS, YES_WORDS
-from handlers.outreach import RsvpOutcome, answer_rsvp
+from handlers.outreach import RsvpOutcome, answer_rsvp, open_invitation
 from handlers.turn import Turn
 from handlers.types import Reply
+from storage.contract import Tx
 
 PREFIX = "rsvp:"
 
@@ -24,9 +23,9 @@ def _message(turn: Turn, outcome: RsvpOutcome) -> str:
 def _record(turn: Turn, programme_id: int, attending: bool) -> None:
     services = turn.services
 
-    def write(conn: sqlite3.Connection) -> None:
+    def write(tx: Tx) -> None:
         outcome = answer_rsvp(
-            conn,
+            tx,
             programme_id=programme_id,
             contact_id=turn.contact.id,
             attending=attending,
@@ -64,13 +63,9 @@ async def typed_answer(turn: Turn) -> bool:
         attending = False
     else:
         return False
-    programme_id = await turn.db.fetchval(
-        "SELECT programme_id FROM rsvps WHERE contact_id = ? AND status = 'invited' "
-        "ORDER BY invited_at DESC, id DESC LIMIT 1",
-        (turn.contact.id,),
-    )
+    programme_id = await open_invitation(turn.db, turn.contact.id)
     if programme_id is None:
         return False
-    _record(turn, int(programme_id), attending)
+    _record(turn, programme_id, attending)
     menu.show(turn)
     return True

@@ -3,17 +3,19 @@
 A segment combines filters (all of them must hold). Contacts who do not receive information messages (they
 did not choose "Setuju + terima info", a consent of its own, or chose BERHENTI INFO later: `opted_out`),
 who blocked the bot (unreachable), or who have not agreed to the privacy notice are always excluded. A field
-worker who registered several people in a kecamatan is one contact and receives one message.
+worker who registered several people in a kecamatan is one contact and receives one message. The store
+selects the contacts (`storage.segments.segment_where`, also importable from here).
 """
 
-from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
-from zoneinfo import ZoneInfo
+from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from handlers.places import Places
 from storage.records import CaseKind, CaseStatus
+from storage.segments import segment_where
+
+__all__ = ["Segment", "segment_where"]
 
 
 class Segment(BaseModel):
@@ -64,52 +66,3 @@ class Segment(BaseModel):
         if self.language:
             parts.append(f"bahasa {self.language}")
         return "; ".join(parts) or "semua warga terdaftar"
-
-
-def _in(column: str, values: list[Any], params: list[Any]) -> str:
-    params.extend(values)
-    return f"{column} IN ({', '.join('?' * len(values))})"
-
-
-def _day_start_utc(day: date, tz: ZoneInfo) -> str:
-    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC).isoformat()
-
-
-def segment_where(segment: Segment, tz: ZoneInfo) -> tuple[str, list[Any]]:
-    """SQL condition over `contacts AS c` selecting the segment's reachable contacts, with parameters."""
-    params: list[Any] = []
-    clauses = ["c.consent = 'granted'", "c.opted_out = 0", "c.unreachable = 0"]
-    person: list[str] = []
-    if segment.kecamatan:
-        person.append(_in("p.kecamatan_code", segment.kecamatan, params))
-    if segment.kelurahan:
-        person.append(_in("p.kelurahan_code", segment.kelurahan, params))
-    if segment.skills:
-        inner = _in("s.value", segment.skills, params)
-        person.append(f"EXISTS (SELECT 1 FROM json_each(p.skills) AS s WHERE {inner})")
-    if segment.disaster_victim is not None:
-        person.append("p.disaster_victim = ?")
-        params.append(int(segment.disaster_victim))
-    if segment.registered_from is not None:
-        person.append("p.created_at >= ?")
-        params.append(_day_start_utc(segment.registered_from, tz))
-    if segment.registered_to is not None:
-        person.append("p.created_at < ?")
-        params.append(_day_start_utc(segment.registered_to + timedelta(days=1), tz))
-    case: list[str] = []
-    if segment.case_kinds:
-        case.append(_in("k.kind", [str(k) for k in segment.case_kinds], params))
-    if segment.case_statuses:
-        case.append(_in("k.status", [str(s) for s in segment.case_statuses], params))
-    # Uncorrelated IN lists rather than EXISTS per contact: SQLite builds each list once from the
-    # filter's own index and then looks contacts up by id, instead of probing persons for every contact.
-    if person or not case:
-        condition = " AND ".join(["p.deleted_at IS NULL", *person])
-        clauses.append(f"c.id IN (SELECT p.registered_by FROM persons AS p WHERE {condition})")
-    if case:
-        condition = " AND ".join(case)
-        clauses.append(f"c.id IN (SELECT k.contact_id FROM cases AS k WHERE {condition})")
-    if segment.language:
-        clauses.append("c.language = ?")
-        params.append(segment.language)
-    return " AND ".join(clauses), params

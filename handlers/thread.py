@@ -22,7 +22,8 @@ from handlers.cases import self_person
 from handlers.choices import match_text
 from handlers.turn import Turn
 from handlers.types import Choice
-from storage import repo, threads
+from storage import contacts, repo, threads
+from storage.contract import Tx
 from storage.records import CaseKind, CaseRecord
 from storage.threads import OpenQuestion
 
@@ -158,10 +159,11 @@ def _answer(turn: Turn, question: OpenQuestion, content: Content) -> None:
 
 
 def _write_answer(
-    conn: sqlite3.Connection, *, contact_id: str, question: OpenQuestion, content: Content, at: datetime
+    tx: sqlite3.Connection, *, contact_id: str, question: OpenQuestion, content: Content, at: datetime
 ) -> None:
+    # `sqlite3.Connection` until `casework.attach_info_answer` takes a `Tx`.
     threads.add_inbound(
-        conn,
+        tx,
         case_id=question.case_id,
         contact_id=contact_id,
         kind=content.kind,
@@ -171,7 +173,7 @@ def _write_answer(
         question_id=question.id,
     )
     casework.attach_info_answer(
-        conn,
+        tx,
         contact_id=contact_id,
         case_id=question.case_id,
         note=content.note,
@@ -275,7 +277,7 @@ def _chosen(turn: Turn, questions: list[OpenQuestion]) -> OpenQuestion | None:
 
 
 def _place_kept(
-    conn: sqlite3.Connection,
+    tx: sqlite3.Connection,  # until `casework.attach_info_answer` takes a `Tx`
     *,
     contact_id: str,
     question: OpenQuestion,
@@ -284,16 +286,12 @@ def _place_kept(
 ) -> None:
     author = f"contact:{contact_id}"
     for kept in lines:
-        row = conn.execute(
-            "SELECT id FROM case_messages WHERE case_id = ? AND author = ? AND at = ? "
-            "ORDER BY id DESC LIMIT 1",
-            (kept["case"], author, repo.iso(datetime.fromisoformat(kept["at"]))),
-        ).fetchone()
-        if row is not None:
-            threads.move_line(conn, int(row[0]), question.case_id, question.id)
+        line = contacts.line_written_at(tx, int(kept["case"]), author, datetime.fromisoformat(kept["at"]))
+        if line is not None:
+            threads.move_line(tx, line, question.case_id, question.id)
     note = "\n".join(str(kept["note"]) for kept in lines)
     casework.attach_info_answer(
-        conn, contact_id=contact_id, case_id=question.case_id, note=note, at=at, question_id=question.id
+        tx, contact_id=contact_id, case_id=question.case_id, note=note, at=at, question_id=question.id
     )
 
 
@@ -377,10 +375,10 @@ async def _new_message_case(turn: Turn, content: Content) -> str:
     return reference
 
 
-def _create_with_line(conn: sqlite3.Connection, *, case: CaseRecord, content: Content) -> None:
-    case_id = repo.insert_case(conn, case, f"contact:{case.contact_id}")
+def _create_with_line(tx: Tx, *, case: CaseRecord, content: Content) -> None:
+    case_id = repo.insert_case(tx, case, f"contact:{case.contact_id}")
     threads.add_inbound(
-        conn,
+        tx,
         case_id=case_id,
         contact_id=case.contact_id,
         kind=content.kind,
@@ -390,12 +388,10 @@ def _create_with_line(conn: sqlite3.Connection, *, case: CaseRecord, content: Co
     )
 
 
-def first_line(
-    conn: sqlite3.Connection, *, reference: str, contact_id: str, message: Any, at: datetime
-) -> None:
+def first_line(tx: Tx, *, reference: str, contact_id: str, message: Any, at: datetime) -> None:
     """The message of a "Pesan ke petugas" form, as the first line of its case's thread."""
-    row = conn.execute("SELECT id FROM cases WHERE reference = ?", (reference,)).fetchone()
-    if row is None:
+    case_id = contacts.case_id_of(tx, reference)
+    if case_id is None:
         return
     if isinstance(message, dict) and isinstance(message.get("voice"), str):
         kind, body, ref = "voice", None, message["voice"]
@@ -403,5 +399,5 @@ def first_line(
         text = message.get("text") if isinstance(message, dict) else message
         kind, body, ref = "text", str(text or ""), None
     threads.add_inbound(
-        conn, case_id=int(row[0]), contact_id=contact_id, kind=kind, body=body, media_ref=ref, at=at
+        tx, case_id=case_id, contact_id=contact_id, kind=kind, body=body, media_ref=ref, at=at
     )

@@ -14,8 +14,8 @@ from handlers.speech import Said, compose
 from handlers.types import Choice, Inbound, Reply, RequestKind
 from handlers.validators import normalize
 from storage import repo
+from storage.contract import Store
 from storage.crypto import Sealer
-from storage.db import Database
 from storage.records import CaseKind, ContactRecord
 
 WriteFn = Callable[[Any], Any]  # of a `storage.contract.Tx`
@@ -25,7 +25,7 @@ WriteFn = Callable[[Any], Any]  # of a `storage.contract.Tx`
 class Services:
     """What flows may use besides the turn itself."""
 
-    db: Database
+    db: Store
     catalog: Catalog
     places: Places
     sealer: Sealer
@@ -155,7 +155,7 @@ class Turn:
 
     # ------------------------------------------------------------ helpers
     @property
-    def db(self) -> Database:
+    def db(self) -> Store:
         """The store, for reads (writes go through `write`)."""
         return self.services.db
 

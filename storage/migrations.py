@@ -92,17 +92,6 @@ class Migration(tuple[str, str]):
 # The last entry the PostgreSQL baseline (`storage.pg_baseline.BASELINE`) stands for.
 POSTGRESQL_BASELINE = "0013_i14_case_age"
 
-# The same spelling on both backends (TEXT columns, a TEXT primary key, a nullable column added).
-_LEASES = """
-    CREATE TABLE leases (
-        name TEXT PRIMARY KEY,
-        holder TEXT NOT NULL,
-        acquired_at TEXT NOT NULL,
-        expires_at TEXT NOT NULL
-    );
-    ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
-"""
-
 MIGRATIONS: list[tuple[str, str]] = [
     (
         "0001_core",
@@ -719,8 +708,24 @@ MIGRATIONS: list[tuple[str, str]] = [
         # (the outreach ticker, the Telegram poller, each live process's own `replica:` lease); an
         # outbox row records the process that took it (`claimed_by`, a `replica:` lease name), so rows
         # a dead process left `sending` are found and rows a live one is sending are left alone.
-        _LEASES,
-        _LEASES,
+        """
+        CREATE TABLE leases (
+            name TEXT PRIMARY KEY,
+            holder TEXT NOT NULL,
+            acquired_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL
+        );
+        ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
+        """,
+        """
+        CREATE TABLE leases (
+            name TEXT PRIMARY KEY,
+            holder TEXT NOT NULL,
+            acquired_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL
+        );
+        ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
+        """,
     ),
 ]
 

@@ -1,6 +1,5 @@
 """Seeding registered contacts straight into the store, for outreach tests and benchmarks."""
 
-import sqlite3
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from functools import partial
@@ -11,6 +10,7 @@ from handlers import outreach
 from handlers.outreach import QuietHours
 from handlers.segments import Segment
 from storage import repo
+from storage.contract import Tx
 from storage.db import Database
 from storage.records import Consent, ContactRecord, PersonRecord
 
@@ -34,11 +34,11 @@ class Person:
     last_inbound_at: datetime | None = None
 
 
-def seed(conn: sqlite3.Connection, people: list[Person]) -> None:
+def seed(tx: Tx, people: list[Person]) -> None:
     """Write contacts and their persons (a write function for `Database.write`)."""
     for person in people:
         repo.upsert_contact(
-            conn,
+            tx,
             ContactRecord(
                 id=person.contact,
                 channel=person.contact.split(":", 1)[0],
@@ -54,7 +54,7 @@ def seed(conn: sqlite3.Connection, people: list[Person]) -> None:
         )
         for number in range(1 + person.extra_persons):
             repo.insert_person(
-                conn,
+                tx,
                 PersonRecord(
                     registered_by=person.contact,
                     is_self=number == 0,
@@ -96,15 +96,15 @@ async def seed_broadcast(
     return broadcast_id
 
 
-def seed_many(conn: sqlite3.Connection, count: int, scheme: str = "console", prefix: str = "w") -> None:
+def seed_many(tx: Tx, count: int, scheme: str = "console", prefix: str = "w") -> None:
     """`count` plain registered contacts, quickly (for large broadcasts)."""
     stamp = "2026-11-01T03:00:00+00:00"
-    conn.executemany(
+    tx.executemany(
         "INSERT INTO contacts (id, channel, language, consent, consent_version, created_at, updated_at, "
         "last_inbound_at) VALUES (?, ?, 'id', 'granted', '2026-11', ?, ?, ?)",
         [(f"{scheme}:{prefix}{i}", scheme, stamp, stamp, stamp) for i in range(count)],
     )
-    conn.executemany(
+    tx.executemany(
         "INSERT INTO persons (registered_by, is_self, full_name, kecamatan_code, kelurahan_code, created_at, "
         "updated_at) VALUES (?, 1, 'Warga', '36.74.03', '36.74.03.1011', ?, ?)",
         [(f"{scheme}:{prefix}{i}", stamp, stamp) for i in range(count)],

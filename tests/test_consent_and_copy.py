@@ -6,8 +6,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.app import Service
-from handlers.segments import Segment, segment_where
+from handlers.segments import Segment
 from storage.records import CaseKind
+from storage.segments import contacts_in_segment
 from tests.flow_steps import NIK, NIK_MASKED, agree, register, rows, t
 from tests.support import Chat
 from tests.test_flow_status import send_message
@@ -17,9 +18,7 @@ WIB = ZoneInfo("Asia/Jakarta")
 
 async def reached(service: Service) -> list[str]:
     """Who a broadcast to everyone who sent a message would reach."""
-    where, params = segment_where(Segment(case_kinds=[CaseKind.MESSAGE]), WIB)
-    found = await service.db.fetchall(f"SELECT c.id FROM contacts AS c WHERE {where} ORDER BY c.id", params)
-    return [row[0] for row in found]
+    return await contacts_in_segment(service.db, Segment(case_kinds=[CaseKind.MESSAGE]), WIB)
 
 
 @pytest.mark.parametrize("lang", ["id", "en"])

@@ -111,7 +111,7 @@ async def seeded(service: Service) -> Service:
 
 
 async def count(service: Service, segment: Segment) -> tuple[int, list[str]]:
-    return await service.db.write(partial(outreach.preview, segment=segment, tz=WIB))
+    return await outreach.preview(service.db, segment, WIB)
 
 
 @pytest.mark.parametrize(
@@ -164,8 +164,8 @@ async def test_broadcast_reaches_each_recipient_once_in_their_language(
         segment=Segment(skills=["masak", "service_hp"]),
         text_en="Mechanic training next week.",
     )
-    progress = await service.db.write(partial(outreach.broadcast_progress, broadcast_id=broadcast_id))
-    assert progress["recipients"] == 3 and progress["counts"] == {"queued": 3}
+    progress = await outreach.broadcast_progress(service.db, broadcast_id)
+    assert progress.recipients == 3 and progress.counts == {"queued": 3}
     await drain(service)
     assert [r.text for r in channel.sent["console:ani"]] == [
         "Pelatihan montir minggu depan, yang berminat daftar."
@@ -175,8 +175,8 @@ async def test_broadcast_reaches_each_recipient_once_in_their_language(
     assert "console:dedi" not in channel.sent and "console:eka" not in channel.sent
     report = await scheduler_for(service, clock).tick()
     assert report.broadcasts_finished == [broadcast_id]
-    progress = await service.db.write(partial(outreach.broadcast_progress, broadcast_id=broadcast_id))
-    assert progress["status"] == "done" and progress["counts"] == {"sent": 3}
+    progress = await outreach.broadcast_progress(service.db, broadcast_id)
+    assert progress.status == "done" and progress.counts == {"sent": 3}
 
 
 async def test_quiet_hours_postpone_bulk_but_not_replies(
@@ -215,8 +215,8 @@ async def test_cancel_stops_a_running_broadcast(
     clock.now = wib("2026-11-21 08:00")
     await drain(service)
     assert not any(channel.sent.values())
-    progress = await service.db.write(partial(outreach.broadcast_progress, broadcast_id=broadcast_id))
-    assert progress["status"] == "cancelled" and progress["counts"] == {"cancelled": 4}
+    progress = await outreach.broadcast_progress(service.db, broadcast_id)
+    assert progress.status == "cancelled" and progress.counts == {"cancelled": 4}
     with pytest.raises(outreach.OutreachError):
         await service.db.write(
             partial(outreach.cancel_broadcast, broadcast_id=broadcast_id, actor="staff:test", at=clock.now)
@@ -527,19 +527,19 @@ async def test_quota_and_waiting_list_under_concurrent_answers(
     else:
         for chat in chats:
             await chat.choose(f"rsvp:{programme}:yes")
-    rows = await service.db.write(partial(outreach.attendees, programme_id=programme))
-    confirmed = [r["contact_id"] for r in rows if r["status"] == "confirmed"]
-    waiting = [r for r in rows if r["status"] == "waiting"]
+    rows = await outreach.attendees(service.db, programme)
+    confirmed = [r.contact_id for r in rows if r.status == "confirmed"]
+    waiting = [r for r in rows if r.status == "waiting"]
     assert len(confirmed) == 20 and len(waiting) == 30
-    orders = [r["answer_order"] for r in rows if r["status"] in ("confirmed", "waiting")]
+    orders = [r.answer_order or 0 for r in rows if r.status in ("confirmed", "waiting")]
     assert orders == sorted(orders) == list(range(1, 51))  # places went strictly first come, first served
     for position, row in enumerate(waiting, start=1):
-        told = next(c for c in chats if c.contact == row["contact_id"]).replies[0].text
+        told = next(c for c in chats if c.contact == row.contact_id).replies[0].text
         assert told == CATALOG.text("id", "programme.waiting", name="Pelatihan montir", position=position)
     if not concurrent:  # answers that arrive one after another keep exactly that order
         assert confirmed == [f"console:p{i:02d}" for i in range(20)]
-        assert [r["contact_id"] for r in waiting] == [f"console:p{i:02d}" for i in range(20, 50)]
-    waiting_ids = [r["contact_id"] for r in waiting]
+        assert [r.contact_id for r in waiting] == [f"console:p{i:02d}" for i in range(20, 50)]
+    waiting_ids = [r.contact_id for r in waiting]
     # A confirmed participant cancels: the first on the waiting list moves up and is told.
     leaver = next(c for c in chats if c.contact == confirmed[0])
     await leaver.choose(f"rsvp:{programme}:no")
@@ -547,9 +547,9 @@ async def test_quota_and_waiting_list_under_concurrent_answers(
     await drain(service)
     first_waiting = waiting_ids[0]
     assert "Ada tempat kosong" in channel.sent[first_waiting][-1].text
-    rows = await service.db.write(partial(outreach.attendees, programme_id=programme))
-    assert sum(r["status"] == "confirmed" for r in rows) == 20
-    assert [r["contact_id"] for r in rows if r["status"] == "waiting"] == waiting_ids[1:]
+    rows = await outreach.attendees(service.db, programme)
+    assert sum(r.status == "confirmed" for r in rows) == 20
+    assert [r.contact_id for r in rows if r.status == "waiting"] == waiting_ids[1:]
 
 
 async def test_rsvp_by_typed_word_at_the_menu_and_attendee_reminder(

@@ -154,3 +154,87 @@ async def test_the_same_staff_scenario_ends_the_same_on_every_surface(
     assert t("staff.error.no_consent", reference="X").split("X")[0] in group.refused_reply
     for outcome in (cli, web, group):
         assert not any(english in outcome.refused_reply for english in ENGLISH), outcome.refused_reply
+
+
+# ---------------------------------------------------------------- assign and note: command line and dashboard
+
+NOTE = "Sudah ditelepon, datang Senin"
+
+
+async def assign_note_outcome(db: Database, reference: str) -> list[tuple[str, str, str | None]]:
+    rows = await db.fetchall(
+        "SELECT e.actor, e.action, e.note FROM case_events AS e JOIN cases AS c ON c.id = e.case_id "
+        "WHERE c.reference = ? AND e.action IN ('assigned', 'note') ORDER BY e.id",
+        (reference,),
+    )
+    audited = await db.fetchall(
+        "SELECT action, detail FROM audit_log WHERE target = ? AND action IN ('case.assign', 'case.note') "
+        "ORDER BY id",
+        (reference,),
+    )
+    return [(row[0], row[1], row[2]) for row in rows] + [("audit", row[0], row[1]) for row in audited]
+
+
+async def test_assign_and_note_end_the_same_from_the_command_line_and_the_dashboard(
+    tmp_path: Path, clock: Clock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async with open_desk(tmp_path / "cli", clock) as desk:
+        (reference,) = await desk.seed(SeedCase("Siti Aminah"))
+        await desk.user("budi", "petugas", "Budi Santoso")
+        await desk.user("vera", "viewer")
+
+        async def run(*argv: str) -> tuple[int, str, str]:
+            args = _parser().parse_args(["--data-dir", str(desk.data_dir), "staff", "--as", "siti", *argv])
+            out = io.StringIO()
+            code = await staff_cli.run(args, make_settings(desk.data_dir), out=out)
+            return code, out.getvalue(), capsys.readouterr().err
+
+        capsys.readouterr()
+        refused = await run("assign", reference, "vera")  # a viewer is given no cases
+        assert refused[0] == 2 and UI.text("id", "cli.no_staff", officer="vera") in refused[2]
+        empty = await run("note", reference, "--text", "   ")
+        assert empty[0] == 2 and UI.text("id", "cli.note_empty") in empty[2]
+        given = await run("assign", reference.lower(), "budi")
+        assert given[:2] == (
+            0,
+            UI.text("id", "cli.assigned", reference=reference, officer="Budi Santoso") + "\n",
+        )
+        noted = await run("note", reference, "--text", NOTE)
+        assert noted[:2] == (0, UI.text("id", "cli.noted", reference=reference) + "\n")
+        back = await run("assign", reference, "none")
+        assert back[:2] == (0, UI.text("id", "cli.unassigned", reference=reference) + "\n")
+        cli = await assign_note_outcome(desk.service.db, reference)
+        for outcome in (refused, empty):
+            assert not any(english in outcome[2] for english in ("no such", "needs text")), outcome
+
+    async with open_desk(tmp_path / "web", clock) as desk:
+        (reference,) = await desk.seed(SeedCase("Siti Aminah"))
+        budi = await desk.user("budi", "petugas", "Budi Santoso")
+        vera = await desk.user("vera", "viewer")
+        csrf = await desk.signed_in("petugas", "siti")
+        page = f"/cases/{reference}"
+        refused_web = await desk.client.post(
+            f"{page}/assign", data={"csrf_token": csrf, "assignee": str(vera)}
+        )
+        assert refused_web.status_code == 400 and UI.text("id", "case.no_staff") in refused_web.text
+        empty_web = await desk.client.post(f"{page}/note", data={"csrf_token": csrf, "note": "  "})
+        assert empty_web.status_code == 400 and UI.text("id", "case.note_empty") in empty_web.text
+        for form in ({"assignee": str(budi)}, {"note": NOTE}, {"assignee": ""}):
+            action = "assign" if "assignee" in form else "note"
+            done = await desk.client.post(f"{page}/{action}", data={"csrf_token": csrf, **form})
+            assert done.status_code == 303
+        web = await assign_note_outcome(desk.service.db, reference)
+
+    # The same trail and audit lines, whichever surface the officer used.
+    assert (
+        cli
+        == web
+        == [
+            ("staff:siti", "assigned", "Budi Santoso"),
+            ("staff:siti", "note", NOTE),
+            ("staff:siti", "assigned", None),
+            ("audit", "case.assign", "Budi Santoso"),
+            ("audit", "case.note", None),
+            ("audit", "case.assign", "-"),
+        ]
+    )

@@ -40,7 +40,7 @@ async def counted_from_cases(desk: Desk, now: datetime) -> dict[str, Any]:
         "AND assignee_id IS NULL"
     )
     (new_today,) = await desk.rows(
-        "SELECT COUNT(*) AS n FROM cases WHERE created_at >= ?", queries.day_start(today, tz)
+        "SELECT COUNT(*) AS n FROM cases WHERE created_at >= ?", queries.day_start(today, tz).isoformat()
     )
     return {
         "by_status": await grouped("status"),
@@ -145,17 +145,14 @@ async def test_cases_past_their_target_are_counted_from_the_kept_counts(desk: De
         )
     )
     for cutoff_at in (now - timedelta(days=3, minutes=30), now - timedelta(days=2), now):
-        cutoffs = {
-            "aid": cutoff_at.isoformat(),
-            "registration": (cutoff_at - timedelta(minutes=25)).isoformat(),
-        }
+        cutoffs = {"aid": cutoff_at, "registration": cutoff_at - timedelta(minutes=25)}
         expected = 0
         for kind, cutoff in cutoffs.items():
             (row,) = await desk.rows(
                 "SELECT COUNT(*) AS n FROM cases WHERE kind = ? AND created_at < ? "
                 "AND status IN ('baru', 'diproses')",
                 kind,
-                cutoff,
+                cutoff.isoformat(),
             )
             expected += row["n"]
         numbers = await queries.summary(desk.service.db, now=now, tz=desk.dashboard.tz, overdue=cutoffs)

@@ -2,6 +2,7 @@
 
 import asyncio
 import math
+from dataclasses import asdict
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -14,6 +15,7 @@ from bot.dashboard.accounts import AccountError
 from bot.dashboard.app import LANG_COOKIE, SESSION_COOKIE, Ctx, Dashboard, safe_next
 from bot.web import client_address
 from handlers.i18n import LANGUAGES
+from storage import dashboard as reads
 from storage import repo
 
 AUDIT_PAGE = 100
@@ -277,30 +279,21 @@ async def audit_page(ctx: Ctx) -> Response:
     actor = ctx.query("actor")
     action = ctx.query("action")
     before = ctx.query("before")
-    clauses: list[str] = []
-    params: list[Any] = []
-    if actor:
-        clauses.append("actor = ?")
-        params.append(actor if ":" in actor else f"staff:{actor}")
-    if action:
-        clauses.append("action LIKE ? ESCAPE '\\'")
-        params.append(action.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
-    if before.isdigit():
-        clauses.append("id < ?")
-        params.append(int(before))
-    where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
-    rows = await ctx.d.db.fetchall(
-        f"SELECT id, at, actor, action, target, detail FROM audit_log{where} ORDER BY id DESC LIMIT ?",
-        (*params, AUDIT_PAGE + 1),
+    rows = await reads.audit_lines(
+        ctx.d.db,
+        actor=(actor if ":" in actor else f"staff:{actor}") if actor else None,
+        action_prefix=action or None,
+        before_id=int(before) if before.isdigit() else None,
+        limit=AUDIT_PAGE + 1,
     )
     more = len(rows) > AUDIT_PAGE
     rows = rows[:AUDIT_PAGE]
     worded = [
-        dict(row)
+        asdict(row)
         | {
-            "action_words": action_words(ctx, row["action"]),
-            "actor_words": party_words(ctx, row["actor"]),
-            "target_words": party_words(ctx, row["target"]) if row["target"] else "",
+            "action_words": action_words(ctx, row.action),
+            "actor_words": party_words(ctx, row.actor),
+            "target_words": party_words(ctx, row.target) if row.target else "",
         }
         for row in rows
     ]
@@ -309,5 +302,5 @@ async def audit_page(ctx: Ctx) -> Response:
         rows=worded,
         actor=actor,
         action=action,
-        older=rows[-1]["id"] if more and rows else None,
+        older=rows[-1].id if more and rows else None,
     )

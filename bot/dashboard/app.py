@@ -37,6 +37,7 @@ from bot.settings import Settings
 from bot.web import parse_networks
 from handlers.i18n import LANGUAGES, Catalog
 from handlers.staff.errors import StaffError
+from storage import cases as case_store
 from storage import repo
 
 log = logging.getLogger(__name__)
@@ -314,13 +315,7 @@ class Dashboard:
                         return RedirectResponse("/password", status_code=303)
                     raise Refused(403, "refused.change_password")
                 if ctx.session is not None and request.method == "GET":
-                    ctx.my_unread = int(
-                        await self.db.fetchval(
-                            "SELECT COUNT(*) FROM cases INDEXED BY cases_unread "
-                            "WHERE unread > 0 AND assignee_id = ?",
-                            (ctx.user.id,),
-                        )
-                    )
+                    ctx.my_unread = await case_store.unread_count(self.db, assignee=ctx.user.id)
                 if request.method == "POST":
                     ctx.form = await self._read_form(request, limit)
                     if not self._csrf_ok(ctx):

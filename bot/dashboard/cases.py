@@ -7,8 +7,7 @@ audit trail are the same whether a change is made here, in the CLI or in the Tel
 
 import json
 import mimetypes
-import sqlite3
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -25,22 +24,20 @@ from handlers.casework import CaseworkError
 from handlers.fields import PhoneField
 from handlers.forms import VOICE_KINDS, Form, flag_text, flags_of
 from handlers.lost_ktp import LostKtpForm
-from handlers.outreach import OutreachError, create_appointment
 from handlers.registration import SKILLS as SKILL_OPTIONS
 from handlers.registration import RegistrationForm
 from handlers.staff import workdays
+from handlers.staff.casework import assign_case, note_case
+from handlers.staff.casework import set_appointment as schedule
 from handlers.staff.compose import read_local
+from handlers.staff.queue import may_search, search_of
 from handlers.talk import TalkForm
 from handlers.turn import Turn
 from handlers.types import Reply
+from storage import cases as case_store
+from storage import dashboard as reads
 from storage import repo
-from storage.records import (
-    ALLOWED_TRANSITIONS,
-    CaseEventRecord,
-    CaseKind,
-    CaseRecord,
-    CaseStatus,
-)
+from storage.records import ALLOWED_TRANSITIONS, CaseKind, CaseRecord, CaseStatus
 
 FORMS: dict[CaseKind, Form] = {
     CaseKind.REGISTRATION: RegistrationForm(),
@@ -100,29 +97,23 @@ def place_names(d: Dashboard) -> tuple[dict[str, str], dict[str, str]]:
     return kecamatan, kelurahan
 
 
-async def staff_choices(d: Dashboard) -> list[dict[str, Any]]:
+async def staff_choices(d: Dashboard) -> list[case_store.StaffChoice]:
     """Active accounts a case can be assigned to (those who may act)."""
-    rows = await d.db.fetchall(
-        "SELECT id, display_name, username FROM staff_users WHERE active = 1 AND role != 'viewer' "
-        "ORDER BY display_name"
-    )
-    return [dict(row) for row in rows]
+    return await case_store.staff_choices(d.db)
 
 
 # ---------------------------------------------------------------- summary and queue
 
 
-def overdue_of(ctx: Ctx) -> tuple[str, list[str]]:
-    """The SQL that marks cases past their working-day target, as of now."""
+def overdue_of(ctx: Ctx) -> dict[str, datetime]:
+    """Per case kind, the instant before which a case waiting on staff is past its working-day target."""
     targets = ctx.d.service.settings.service.target_days()
-    return workdays.overdue_sql(workdays.overdue_cutoffs(ctx.now, targets, ctx.d.tz))
+    return workdays.overdue_cutoffs(ctx.now, targets, ctx.d.tz)
 
 
 async def summary_page(ctx: Ctx) -> Response:
     """The map of cases per kelurahan, counts by status, kind and kecamatan, new cases per week."""
-    targets = ctx.d.service.settings.service.target_days()
-    cutoffs = workdays.overdue_cutoffs(ctx.now, targets, ctx.d.tz)
-    numbers = await queries.summary(ctx.d.db, now=ctx.now, tz=ctx.d.tz, overdue=cutoffs)
+    numbers = await reads.summary(ctx.d.db, now=ctx.now, tz=ctx.d.tz, overdue=overdue_of(ctx))
     kecamatan, _ = place_names(ctx.d)
     highest = max([count for _, count in numbers.weeks] + [1])
     return ctx.render(
@@ -165,9 +156,7 @@ async def _queue_values(ctx: Ctx) -> dict[str, Any]:
         "staff": await staff_choices(d),
         "simulated": SIMULATED,
         "urgencies": list(queries.URGENCY_RANK),
-        "unread_total": await d.db.fetchval(
-            f"SELECT COUNT(*) FROM cases{queries.UNREAD_INDEX} WHERE unread > 0"
-        ),
+        "unread_total": await case_store.unread_count(d.db),
         "sorts": [key for key in queries.SORTS if key],
     }
 
@@ -305,12 +294,10 @@ def casework_media_note(note: str | None) -> tuple[str, str] | None:
 
 async def case_messages_rows(d: Dashboard, case_id: int) -> list[dict[str, Any]]:
     """Messages queued for the citizen about this case, newest first, with what became of them."""
-    rows = await d.db.fetchall(
-        "SELECT id, origin, payload, status, error, created_at, sent_at, updated_at FROM outbox "
-        "WHERE case_id = ? ORDER BY id DESC LIMIT 50",
-        (case_id,),
-    )
-    return [dict(row) | {"text": Reply.from_json(row["payload"]).text} for row in rows]
+    return [
+        asdict(message) | {"text": Reply.from_json(message.payload).text}
+        for message in await case_store.messages(d.db, case_id)
+    ]
 
 
 async def case_view(ctx: Ctx, case: CaseRecord, status: int = 200, **extra: Any) -> Response:
@@ -319,16 +306,8 @@ async def case_view(ctx: Ctx, case: CaseRecord, status: int = 200, **extra: Any)
     events = await repo.case_events(d.db, case.id)
     contact = await repo.get_contact(d.db, case.contact_id)
     kecamatan, kelurahan = place_names(d)
-    assignee = None
-    if (
-        assignee_id := await d.db.fetchval("SELECT assignee_id FROM cases WHERE id = ?", (case.id,))
-    ) is not None:
-        assignee = await d.db.fetchval("SELECT display_name FROM staff_users WHERE id = ?", (assignee_id,))
-    appointments = await d.db.fetchall(
-        "SELECT starts_at, place, note, status, created_by FROM appointments WHERE case_id = ? "
-        "ORDER BY starts_at",
-        (case.id,),
-    )
+    assignee_id, assignee = await case_store.assignee(d.db, case.id)
+    appointments = await case_store.appointments(d.db, case.id)
     values: dict[str, Any] = {
         "case": case,
         "answers": answers_of(d, case, ctx.lang, ctx.now, mask_phones=not ctx.user.can_act),
@@ -369,17 +348,9 @@ async def case_print(ctx: Ctx) -> Response:
     assert case.id is not None
     await ctx.audit("case.print", target=case.reference)
     kecamatan, kelurahan = place_names(d)
-    assignee = await d.db.fetchval(
-        "SELECT u.display_name FROM cases AS c JOIN staff_users AS u ON u.id = c.assignee_id WHERE c.id = ?",
-        (case.id,),
-    )
-    late, params = overdue_of(ctx)
-    overdue = await d.db.fetchval(f"SELECT {late} FROM cases AS c WHERE c.id = ?", (*params, case.id))
-    appointments = await d.db.fetchall(
-        "SELECT starts_at, place, note FROM appointments WHERE case_id = ? AND status = 'scheduled' "
-        "ORDER BY starts_at",
-        (case.id,),
-    )
+    _, assignee = await case_store.assignee(d.db, case.id)
+    overdue = await case_store.is_overdue(d.db, case.id, overdue_of(ctx))
+    appointments = await case_store.appointments(d.db, case.id, scheduled_only=True)
     return ctx.render(
         "case_print.html",
         case=case,
@@ -389,7 +360,7 @@ async def case_print(ctx: Ctx) -> Response:
         kecamatan=kecamatan.get(case.kecamatan_code or "", "-"),
         kelurahan=kelurahan.get(case.kelurahan_code or "", "-"),
         assignee=assignee,
-        overdue=bool(overdue),
+        overdue=overdue,
         simulated=case.contact_id.startswith(SIMULATED),
         who=partial(admin_words.party_words, ctx),
         now=ctx.now,
@@ -461,66 +432,42 @@ async def change_status(ctx: Ctx) -> Response:
     return ctx.redirect(f"/cases/{case.reference}", done="status")
 
 
-def _assign(
-    conn: sqlite3.Connection, *, case_id: int, reference: str, user_id: int | None, actor: str, at: datetime
-) -> str:
-    name = None
-    if user_id is not None:
-        row = conn.execute(
-            "SELECT display_name FROM staff_users WHERE id = ? AND active = 1 AND role != 'viewer'",
-            (user_id,),
-        ).fetchone()
-        if row is None:
-            raise CaseworkError("no such staff member")
-        name = str(row[0])
-    conn.execute(
-        "UPDATE cases SET assignee_id = ?, updated_at = ? WHERE id = ?", (user_id, repo.iso(at), case_id)
-    )
-    repo.add_case_event(
-        conn, CaseEventRecord(case_id=case_id, at=at, actor=actor, action="assigned", note=name)
-    )
-    repo.audit(conn, actor=actor, action="case.assign", at=at, target=reference, detail=name or "-")
-    return name or ""
-
-
 async def assign(ctx: Ctx) -> Response:
     """Give the case to a staff member (or to nobody)."""
     case = await _case_or_404(ctx)
-    assert case.id is not None
     chosen = ctx.field("assignee")
     try:
         await ctx.d.db.write(
             partial(
-                _assign,
-                case_id=case.id,
+                assign_case,
                 reference=case.reference,
                 user_id=int(chosen) if chosen.isdigit() else None,
                 actor=ctx.user.actor,
                 at=ctx.now,
             )
         )
-    except CaseworkError:
-        return await case_view(ctx, case, 400, problem=ctx.msg("case.no_staff"))
+    except CaseworkError as error:
+        problem = ctx.msg("case.no_staff") if error.code == "no_staff" else ctx.problem(error)
+        return await case_view(ctx, case, 400, problem=problem)
     return ctx.redirect(f"/cases/{case.reference}", done="assigned")
-
-
-def _note(
-    conn: sqlite3.Connection, *, case_id: int, reference: str, text: str, actor: str, at: datetime
-) -> None:
-    repo.add_case_event(conn, CaseEventRecord(case_id=case_id, at=at, actor=actor, action="note", note=text))
-    repo.audit(conn, actor=actor, action="case.note", at=at, target=reference)
 
 
 async def add_note(ctx: Ctx) -> Response:
     """An internal note: for staff only, never sent to the citizen."""
     case = await _case_or_404(ctx)
-    assert case.id is not None
-    text = ctx.field("note", limit=2000)
-    if not text:
-        return await case_view(ctx, case, 400, problem=ctx.msg("case.note_empty"))
-    await ctx.d.db.write(
-        partial(_note, case_id=case.id, reference=case.reference, text=text, actor=ctx.user.actor, at=ctx.now)
-    )
+    try:
+        await ctx.d.db.write(
+            partial(
+                note_case,
+                reference=case.reference,
+                text=ctx.field("note", limit=2000),
+                actor=ctx.user.actor,
+                at=ctx.now,
+            )
+        )
+    except CaseworkError as error:
+        problem = ctx.msg("case.note_empty") if error.code == "note_empty" else ctx.problem(error)
+        return await case_view(ctx, case, 400, problem=problem)
     return ctx.redirect(f"/cases/{case.reference}", done="note")
 
 
@@ -529,20 +476,26 @@ def parse_local(day: str, clock: str, tz: Any) -> datetime | None:
     return read_local(day, clock, tz)
 
 
+# The staff service's refusals of an appointment, in this page's words.
+APPOINTMENT_PROBLEMS = {
+    "appointment_place": "case.appointment_incomplete",
+    "appointment_past": "case.appointment_past",
+}
+
+
 async def set_appointment(ctx: Ctx) -> Response:
     """An appointment: the citizen is told now and reminded the day before and that morning."""
     case = await _case_or_404(ctx)
     starts = parse_local(ctx.field("date"), ctx.field("time"), ctx.d.tz)
-    place = ctx.field("place", limit=200)
-    if starts is None or not place:
+    if starts is None:
         return await case_view(ctx, case, 400, problem=ctx.msg("case.appointment_incomplete"))
     try:
         await ctx.d.db.write(
             partial(
-                create_appointment,
+                schedule,
                 reference=case.reference,
                 starts_at=starts,
-                place=place,
+                place=ctx.field("place", limit=200),
                 note=ctx.field("note", limit=500) or None,
                 actor=ctx.user.actor,
                 at=ctx.now,
@@ -550,8 +503,9 @@ async def set_appointment(ctx: Ctx) -> Response:
                 catalog=ctx.d.catalog,
             )
         )
-    except OutreachError:
-        return await case_view(ctx, case, 400, problem=ctx.msg("case.appointment_past"))
+    except CaseworkError as error:
+        key = APPOINTMENT_PROBLEMS.get(error.code)
+        return await case_view(ctx, case, 400, problem=ctx.msg(key) if key else ctx.problem(error))
     ctx.d.service.dispatcher.wake()
     return ctx.redirect(f"/cases/{case.reference}", done="appointment")
 
@@ -582,47 +536,21 @@ async def persons_page(ctx: Ctx) -> Response:
     skill = ctx.query("skill")
     page_text = ctx.query("page")
     page = min(queries.MAX_PAGE, max(1, int(page_text))) if page_text.isdigit() else 1
-    clauses = ["p.deleted_at IS NULL"]
-    params: list[Any] = []
-    source, order = "persons AS p", "p.id DESC"
-    refused = bool(q) and not queries.may_search(q, sees_numbers=ctx.user.can_act)
-    if refused:
-        clauses.append("0")
-    elif len(q) >= queries.TRIGRAM and queries.search_kind(q) == "name":
-        # Newest first straight from the trigram index: the walk stops at the page's end.
-        source, order = "persons_fts AS f CROSS JOIN persons AS p ON p.id = f.rowid", "f.rowid DESC"
-        clauses.append("f.persons_fts MATCH ?")
-        params.append(queries.fts_phrase(q))
-    elif q:
-        search, search_params = queries.person_search(q, d.sealer)
-        clauses.append(search)
-        params.extend(search_params)
+    refused = bool(q) and not may_search(q, sees_numbers=ctx.user.can_act)
     kecamatan, kelurahan = place_names(d)
-    if kecamatan_code in kecamatan:
-        clauses.append("p.kecamatan_code = ?")
-        params.append(kecamatan_code)
-    else:
+    if kecamatan_code not in kecamatan:
         kecamatan_code = ""
     skill = skill if skill.isidentifier() else ""
-    if skill:
-        clauses.append("EXISTS (SELECT 1 FROM json_each(p.skills) AS s WHERE s.value = ?)")
-        params.append(skill)
-    where = " AND ".join(clauses)
-    size = d.config.page_size
-    rows = await d.db.fetchall(
-        f"SELECT p.id, p.full_name, p.nik, p.kecamatan_code, p.kelurahan_code, p.skills, p.disaster_victim, "
-        f"p.is_self, p.created_at, (SELECT COUNT(*) FROM cases AS c WHERE c.person_id = p.id) AS cases "
-        f"FROM {source} WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
-        (*params, size + 1, (page - 1) * size),
+    found = await reads.persons_page(
+        d.db,
+        search=search_of(q, d.sealer) if q and not refused else None,
+        nothing=refused,
+        kecamatan=kecamatan_code or None,
+        skill=skill or None,
+        page=page,
+        page_size=d.config.page_size,
     )
-    more = len(rows) > size
-    people = []
-    for row in rows[:size]:
-        nik = json.loads(row["nik"]) if row["nik"] else None
-        people.append(
-            dict(row)
-            | {"nik_masked": nik["m"] if isinstance(nik, dict) else "-", "skills": json.loads(row["skills"])}
-        )
+    people, more = found.people, found.more
     return ctx.render(
         "persons.html",
         people=people,
@@ -650,10 +578,8 @@ async def person_page(ctx: Ctx) -> Response:
         raise Refused(404, "refused.no_person")
     await ctx.audit("person.view", target=f"person:{person.id}")
     contact = await repo.get_contact(d.db, person.registered_by)
-    rows = await d.db.fetchall(
-        "SELECT reference, kind, status, created_at FROM cases WHERE person_id = ? ORDER BY id DESC",
-        (person.id,),
-    )
+    assert person.id is not None
+    rows = await case_store.cases_of_person(d.db, person.id)
     kecamatan, kelurahan = place_names(d)
     return ctx.render(
         "person.html",
@@ -682,26 +608,10 @@ async def outbox_page(ctx: Ctx) -> Response:
     """The newest outbound messages and what became of them."""
     status = ctx.query("status")
     origin = ctx.query("origin")
-    clauses: list[str] = []
-    params: list[Any] = []
-    if status.isidentifier():
-        clauses.append("o.status = ?")
-        params.append(status)
-    else:
-        status = ""
-    if origin.isidentifier():
-        clauses.append("o.origin = ?")
-        params.append(origin)
-    else:
-        origin = ""
-    where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
-    rows = await ctx.d.db.fetchall(
-        "SELECT o.id, o.contact_id, o.origin, o.payload, o.status, o.error, o.created_at, o.sent_at, "
-        f"o.broadcast_id, c.reference FROM outbox AS o LEFT JOIN cases AS c ON c.id = o.case_id{where} "
-        "ORDER BY o.id DESC LIMIT 100",
-        params,
-    )
-    messages = [dict(row) | {"text": Reply.from_json(row["payload"]).text} for row in rows]
+    status = status if status.isidentifier() else ""
+    origin = origin if origin.isidentifier() else ""
+    lines = await reads.outbox_lines(ctx.d.db, status=status or None, origin=origin or None)
+    messages = [asdict(line) | {"text": Reply.from_json(line.payload).text} for line in lines]
     return ctx.render("outbox.html", messages=messages, status_filter=status, origin=origin)
 
 

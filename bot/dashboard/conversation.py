@@ -7,8 +7,6 @@ a reload. A reply goes through `bot.replies.reply_to_citizen`, the same as from 
 when WhatsApp's window has closed and no template can carry it, it is held and the page says so at once.
 """
 
-import sqlite3
-from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -18,6 +16,7 @@ from bot.dashboard import queries
 from bot.dashboard.app import Ctx, Dashboard, Refused
 from bot.replies import reply_to_citizen
 from handlers.casework import CaseworkError
+from storage import dashboard as reads
 from storage import repo, threads
 from storage.records import CaseRecord, ContactRecord
 
@@ -46,13 +45,9 @@ async def _case(ctx: Ctx) -> CaseRecord:
 # ---------------------------------------------------------------- what the case page shows
 
 
-async def canned_for(d: Dashboard, language: str) -> list[dict[str, Any]]:
+async def canned_for(d: Dashboard, language: str) -> list[reads.CannedReply]:
     """Canned replies in a language, by title."""
-    rows = await d.db.fetchall(
-        "SELECT id, title, body FROM canned_replies WHERE language = ? ORDER BY title LIMIT ?",
-        (language, CANNED_LIMIT),
-    )
-    return [dict(row) for row in rows]
+    return await reads.canned_replies(d.db, language=language, limit=CANNED_LIMIT)
 
 
 async def thread_values(d: Dashboard, case: CaseRecord, contact: ContactRecord | None) -> dict[str, Any]:
@@ -98,9 +93,7 @@ async def reply(ctx: Ctx) -> Response:
     text = ctx.field("text", limit=3000).strip()
     canned = ctx.field("canned")
     if not text and canned.isdigit():
-        text = str(
-            await ctx.d.db.fetchval("SELECT body FROM canned_replies WHERE id = ?", (int(canned),)) or ""
-        )
+        text = await reads.canned_body(ctx.d.db, int(canned)) or ""
     if not text:
         return await _again(ctx, case, "case.reply_empty", 400)
     try:
@@ -145,25 +138,8 @@ async def canned_page(ctx: Ctx) -> Response:
 
 
 async def _canned_view(ctx: Ctx, status: int = 200, problem: str | None = None) -> Response:
-    rows = await ctx.d.db.fetchall(
-        "SELECT id, language, title, body, created_by, updated_at FROM canned_replies "
-        "ORDER BY language, title LIMIT ?",
-        (CANNED_LIMIT * 2,),
-    )
-    return ctx.render(
-        "canned.html", status=status, replies=[dict(r) for r in rows], languages=LANGUAGES, problem=problem
-    )
-
-
-def _add_canned(
-    conn: sqlite3.Connection, *, language: str, title: str, body: str, actor: str, at: datetime
-) -> None:
-    conn.execute(
-        "INSERT INTO canned_replies (language, title, body, created_by, created_at, updated_at) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
-        (language, title, body, actor, repo.iso(at), repo.iso(at)),
-    )
-    repo.audit(conn, actor=actor, action="canned.add", at=at, target=language, detail=title)
+    replies = await reads.canned_replies(ctx.d.db, limit=CANNED_LIMIT * 2)
+    return ctx.render("canned.html", status=status, replies=replies, languages=LANGUAGES, problem=problem)
 
 
 async def add_canned(ctx: Ctx) -> Response:
@@ -174,23 +150,16 @@ async def add_canned(ctx: Ctx) -> Response:
     if language not in LANGUAGES or not title or not body:
         return await _canned_view(ctx, 400, ctx.msg("canned.incomplete"))
     await ctx.d.db.write(
-        partial(_add_canned, language=language, title=title, body=body, actor=ctx.user.actor, at=ctx.now)
+        partial(reads.add_canned, language=language, title=title, body=body, actor=ctx.user.actor, at=ctx.now)
     )
     return ctx.redirect("/canned", done="canned")
-
-
-def _delete_canned(conn: sqlite3.Connection, *, canned_id: int, actor: str, at: datetime) -> bool:
-    row = conn.execute("DELETE FROM canned_replies WHERE id = ? RETURNING title", (canned_id,)).fetchone()
-    if row is not None:
-        repo.audit(conn, actor=actor, action="canned.delete", at=at, detail=str(row[0]))
-    return row is not None
 
 
 async def delete_canned(ctx: Ctx) -> Response:
     """Remove a canned reply."""
     canned_id = int(ctx.request.path_params["canned_id"])
     if not await ctx.d.db.write(
-        partial(_delete_canned, canned_id=canned_id, actor=ctx.user.actor, at=ctx.now)
+        partial(reads.delete_canned, canned_id=canned_id, actor=ctx.user.actor, at=ctx.now)
     ):
         raise Refused(404, "refused.no_canned")
     return ctx.redirect("/canned", done="canned_deleted")

@@ -11,8 +11,8 @@ import contextlib
 import json
 import os
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from datetime import date, datetime
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -37,6 +37,7 @@ from handlers.fields import (
 )
 from handlers.forms import FLAGS, Field, flag_text
 from handlers.staff.compose import safe_cell
+from storage.cases import ExportRow
 
 COLUMNS = (
     "reference",
@@ -61,6 +62,8 @@ OWN_COLUMNS = frozenset(
 )
 # Answers that are free text (guarded against formulas); the rest are catalog words and numbers.
 FREE_TEXT = (TextField, NameField, DescriptionField)
+_ZERO = timedelta(0)
+_MINUTES = [f"{minute:02d}" for minute in range(60)]
 DATE_FORMAT = "DD-MM-YYYY"
 DATETIME_FORMAT = "DD-MM-YYYY HH:MM"
 SIMULATED = "web:"
@@ -76,13 +79,6 @@ def answer_fields() -> list[tuple[str, Field]]:
             if field.label_key and field.name not in OWN_COLUMNS and field.name not in seen:
                 seen[field.name] = field
     return list(seen.items())
-
-
-# The columns an export reads from the store, in this order (rows are used by position: fast).
-EXPORT_SELECT = (
-    "c.reference, c.kind, c.status, c.created_at, c.subject_name, c.kecamatan_code, c.kelurahan_code, "
-    "c.answers, c.duplicate_of, c.citizen_note, c.contact_id, u.display_name, c.id"
-)
 
 
 def csv_text(value: str) -> str:
@@ -137,7 +133,7 @@ class RowMaker:
             for kind, form in FORMS.items()
         }
         self.blank = [""] * len(self.fields)
-        self._created: dict[str, str] = {}
+        self._created: dict[int, str] = {}
         now = d.clock().astimezone(self.tz).utcoffset()
         whole_hours = now is not None and now.total_seconds() % 3600 == 0
         self._offset = now if whole_hours else None
@@ -198,23 +194,25 @@ class RowMaker:
             return lambda value: guard(str(value))
         return self._worder(field)
 
-    def _when(self, stamp: str) -> Any:
+    def _when(self, moment: datetime) -> Any:
         """The received time in WIB: a date-time cell for XLSX, "dd-mm-yyyy HH:MM" for CSV."""
         if self.dates:
-            return datetime.fromisoformat(stamp).astimezone(self.tz).replace(tzinfo=None)
-        # Stored as UTC ("2026-11-18T03:00:00+00:00"); WIB is a whole number of hours away, so the local
-        # day and hour are worked out once per hour and the minutes copied.
-        hour = stamp[:13]
+            return moment.astimezone(self.tz).replace(tzinfo=None)
+        if moment.tzinfo is not UTC and moment.utcoffset() != _ZERO:
+            return moment.astimezone(self.tz).strftime("%d-%m-%Y %H:%M")
+        # Stored in UTC; WIB is a whole number of hours away, so the local day and hour are worked out
+        # once per hour and the minutes added.
+        hour = int(moment.timestamp()) // 3600
         local = self._created.get(hour)
-        if local is None or not stamp.endswith("+00:00"):
-            moment = datetime.fromisoformat(stamp).astimezone(self.tz)
-            if moment.utcoffset() != self._offset or not stamp.endswith("+00:00"):
-                return moment.strftime("%d-%m-%Y %H:%M")
-            local = self._created[hour] = moment.strftime("%d-%m-%Y %H:")
-        return local + stamp[14:16]
+        if local is None:
+            shifted = moment.astimezone(self.tz)
+            if shifted.utcoffset() != self._offset:
+                return shifted.strftime("%d-%m-%Y %H:%M")
+            local = self._created[hour] = shifted.strftime("%d-%m-%Y %H:")
+        return local + _MINUTES[moment.minute]
 
-    def values(self, row: Sequence[Any]) -> list[Any]:
-        """One case (a row of EXPORT_SELECT) as export cells."""
+    def values(self, row: ExportRow) -> list[Any]:
+        """One case as export cells."""
         (
             reference,
             kind,

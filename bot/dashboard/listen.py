@@ -6,8 +6,6 @@ takes what the person said, checks it as the question itself would (a NIK is a v
 date), stores it as the answer, marks the voice note heard, and records who did it (timeline and audit).
 """
 
-import json
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -20,7 +18,8 @@ from bot.dashboard.cases import FORMS, _case_or_404, case_view, media_url
 from handlers.forms import FLAGS, VOICE_KINDS, Accept, Field, flags_of
 from handlers.turn import Turn
 from handlers.types import Inbound
-from storage import repo
+from storage import contacts, repo
+from storage.contract import Tx
 from storage.records import CaseEventRecord, CaseRecord, ContactRecord
 
 LISTED = 500
@@ -74,12 +73,9 @@ def to_hear(d: Dashboard, case: CaseRecord, lang: str) -> list[ToHear]:
 
 async def listen_page(ctx: Ctx) -> Response:
     """Cases with voice answers nobody has typed out yet, oldest first."""
-    rows = await ctx.d.db.fetchall(
-        'SELECT * FROM cases WHERE answers LIKE \'%"why": "media"%\' ORDER BY id LIMIT ?', (LISTED,)
-    )
     items: list[ToHear] = []
-    for row in rows:
-        items += to_hear(ctx.d, repo.case_from_row(row), ctx.lang)
+    for case in await contacts.cases_with_voice_answers(ctx.d.db, LISTED):
+        items += to_hear(ctx.d, case, ctx.lang)
     return ctx.render("listen.html", items=items)
 
 
@@ -130,7 +126,7 @@ async def heard(ctx: Ctx) -> Response:
 
 
 def _store_heard(
-    conn: sqlite3.Connection,
+    tx: Tx,
     *,
     case_id: int,
     reference: str,
@@ -140,8 +136,9 @@ def _store_heard(
     actor: str,
     at: datetime,
 ) -> bool:
-    row = conn.execute("SELECT answers FROM cases WHERE id = ?", (case_id,)).fetchone()
-    answers = json.loads(row[0])
+    answers = contacts.case_answers(tx, case_id)
+    if answers is None:
+        return False
     flags = flags_of(answers)
     flag = flags.get(field)
     if not flag or flag.get("heard"):
@@ -151,12 +148,7 @@ def _store_heard(
         answers.setdefault(key, implied)
     flags[field] = {**flag, "heard": {"by": actor, "at": at.isoformat()}}
     answers[FLAGS] = flags
-    conn.execute(
-        "UPDATE cases SET answers = ?, updated_at = ? WHERE id = ?",
-        (json.dumps(answers, ensure_ascii=False), at.isoformat(), case_id),
-    )
-    repo.add_case_event(
-        conn, CaseEventRecord(case_id=case_id, at=at, actor=actor, action="heard", note=field)
-    )
-    repo.audit(conn, actor=actor, action="case.heard", at=at, target=reference, detail=field)
+    contacts.set_case_answers(tx, case_id, answers, at)
+    repo.add_case_event(tx, CaseEventRecord(case_id=case_id, at=at, actor=actor, action="heard", note=field))
+    repo.audit(tx, actor=actor, action="case.heard", at=at, target=reference, detail=field)
     return True

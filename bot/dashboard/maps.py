@@ -10,7 +10,6 @@
 - The picker in segment forms (broadcasts, programme invitations): clicking areas chooses kelurahan.
 """
 
-import json
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -22,6 +21,7 @@ from bot.dashboard.app import Ctx, Dashboard
 from bot.dashboard.queries import OPEN, OPEN_STATUSES, day_start, parse_day
 from handlers.geo import Boundaries
 from handlers.segments import Segment, segment_where
+from storage import dashboard as reads
 from storage.records import CaseKind, CaseRecord, CaseStatus
 
 if TYPE_CHECKING:
@@ -63,31 +63,20 @@ class MapFilter:
             broadcast=int(broadcast) if broadcast.isdigit() else None,
         )
 
-    def where(self, dashboard: Dashboard, segment: Segment | None) -> tuple[str, list[Any]]:
-        """SQL condition over `cases AS m`, with its parameters."""
-        clauses: list[str] = []
-        params: list[Any] = []
-        if self.status == OPEN:
-            clauses.append(f"m.status IN ({', '.join('?' * len(OPEN_STATUSES))})")
-            params.extend(OPEN_STATUSES)
-        elif self.status != ANY_STATUS:
-            clauses.append("m.status = ?")
-            params.append(self.status)
-        if self.kind:
-            clauses.append("m.kind = ?")
-            params.append(self.kind)
+    def query(self, dashboard: Dashboard, segment: Segment | None) -> reads.MapQuery:
+        """What the store counts for this filter (the cases of the segment's contacts, when given)."""
         start, end = parse_day(self.date_from), parse_day(self.date_to)
-        if start:
-            clauses.append("m.created_at >= ?")
-            params.append(day_start(start, dashboard.tz))
-        if end:
-            clauses.append("m.created_at < ?")
-            params.append(day_start(end + timedelta(days=1), dashboard.tz))
-        if segment is not None:
-            condition, segment_params = segment_where(segment, dashboard.tz)
-            clauses.append(f"m.contact_id IN (SELECT c.id FROM contacts AS c WHERE {condition})")
-            params.extend(segment_params)
-        return " AND ".join(clauses) or "1", params
+        if self.status == OPEN:
+            statuses: tuple[str, ...] = OPEN_STATUSES
+        else:
+            statuses = () if self.status == ANY_STATUS else (self.status,)
+        return reads.MapQuery(
+            statuses=statuses,
+            kind=self.kind or None,
+            created_from=day_start(start, dashboard.tz) if start else None,
+            created_before=day_start(end + timedelta(days=1), dashboard.tz) if end else None,
+            segment=segment_where(segment, dashboard.tz) if segment is not None else None,
+        )
 
     def queue_link(self, code: str) -> str:
         """The queue filtered to a kelurahan and to what the map shows (as far as the queue filters)."""
@@ -146,9 +135,9 @@ async def _segment(ctx: Ctx, flt: MapFilter) -> tuple[Segment | None, str | None
     from bot.dashboard.outreach import segment_from, segment_words
 
     if flt.broadcast is not None:
-        stored = await ctx.d.db.fetchval("SELECT segment FROM broadcasts WHERE id = ?", (flt.broadcast,))
+        stored = await reads.broadcast_segment(ctx.d.db, flt.broadcast)
         if stored is not None:
-            segment = Segment.model_validate(json.loads(stored))
+            segment = Segment.model_validate(stored)
             return segment, segment_words(ctx, segment)
     segment = segment_from(ctx, from_form=False)
     if not segment.has_filters():
@@ -160,10 +149,8 @@ async def recent_broadcasts(ctx: Ctx) -> list[tuple[int, str]]:
     """The newest broadcasts with what their segments select, to filter the map by one of them."""
     from bot.dashboard.outreach import segment_words
 
-    rows = await ctx.d.db.fetchall(
-        "SELECT id, segment FROM broadcasts ORDER BY id DESC LIMIT ?", (RECENT_BROADCASTS,)
-    )
-    return [(int(row[0]), segment_words(ctx, Segment.model_validate(json.loads(row[1])))) for row in rows]
+    found = await reads.recent_broadcast_segments(ctx.d.db, limit=RECENT_BROADCASTS)
+    return [(number, segment_words(ctx, Segment.model_validate(segment))) for number, segment in found]
 
 
 def segment_form(ctx: Ctx) -> dict[str, Any]:
@@ -188,22 +175,8 @@ async def summary_map(ctx: Ctx) -> dict[str, Any]:
     can_see_points = ctx.session is not None and ctx.user.can_act
     flt = MapFilter.from_query(ctx.request.query_params, may_see_points=can_see_points)
     segment, segment_text = await _segment(ctx, flt)
-    where, params = flt.where(d, segment)
-    counts: dict[str | None, dict[str, int]] = {}
-    if segment is None and not flt.date_from and not flt.date_to:
-        # Status and kind only: the counts the store keeps per status, kind and place (no case is read).
-        sql = (
-            f"SELECT NULLIF(m.kelurahan_code, ''), m.status, SUM(m.n) FROM case_tally AS m WHERE {where} "
-            "GROUP BY m.status, m.kelurahan_code HAVING SUM(m.n) > 0"
-        )
-    else:
-        # Every filter's column is in cases_map, so the count never reads the table itself.
-        sql = (
-            f"SELECT m.kelurahan_code, m.status, COUNT(*) FROM cases AS m INDEXED BY cases_map "
-            f"WHERE {where} GROUP BY m.status, m.kelurahan_code"
-        )
-    for row in await d.db.fetchall(sql, params):
-        counts.setdefault(row[0], {})[row[1]] = int(row[2])
+    query = flt.query(d, segment)
+    counts = await reads.map_counts(d.db, query)
     totals = {code: sum(by.values()) for code, by in counts.items()}
     edges = bucket_edges(max([n for code, n in totals.items() if code] + [0]))
     areas: list[MapArea] = []
@@ -231,16 +204,11 @@ async def summary_map(ctx: Ctx) -> dict[str, Any]:
     points: list[str] = []
     if flt.points:
         project = boundaries.projection.xy
-        for row in await d.db.fetchall(
-            "SELECT m.reference, m.latitude, m.longitude FROM cases AS m INDEXED BY cases_located "
-            f"WHERE m.latitude IS NOT NULL "
-            f"AND {where} ORDER BY m.id DESC LIMIT {POINTS_LIMIT}",
-            params,
-        ):
+        for found in await reads.map_points(d.db, query, limit=POINTS_LIMIT):
             # Up to 2,000 points: their markup is written here at once (escaped), not element by element
             # in the template, which took most of the page's time.
-            x, y = project(row[2], row[1])
-            reference = escape(row[0])
+            x, y = project(found.longitude, found.latitude)
+            reference = escape(found.reference)
             points.append(
                 f'<a href="/cases/{reference}"><circle cx="{x:.1f}" cy="{y:.1f}" r="4">'
                 f"<title>{reference}</title></circle></a>"

@@ -6,7 +6,7 @@ reminders, invitations and RSVPs are the write functions every staff surface sha
 
 import csv
 import io
-import sqlite3
+from dataclasses import asdict
 from datetime import date, datetime
 from functools import partial
 from typing import Any
@@ -16,12 +16,13 @@ from starlette.responses import Response
 from bot.dashboard.app import Ctx, Dashboard, Refused
 from bot.dashboard.cases import SKILLS, place_names
 from handlers import outreach
-from handlers.outreach import OutreachError, QuietHours
+from handlers.outreach import BroadcastProgress, OutreachError, QuietHours
 from handlers.segments import Segment
 from handlers.staff.compose import describe_cron, read_day, safe_cell
 from handlers.staff.compose import number as grouped
 from handlers.staff.compose import read_local as parse_local
-from storage import repo
+from storage import outreach as outreach_store
+from storage.outreach import Attendee, ProgrammeRecord
 from storage.records import CaseKind, CaseStatus
 
 PENDING = ("queued", "sending")
@@ -140,8 +141,7 @@ def segment_words(ctx: Ctx, segment: Segment) -> str:
 async def _preview(ctx: Ctx, segment: Segment) -> tuple[int, list[str]]:
     if not segment.chosen():
         return 0, []
-    count, sample = await ctx.d.db.write(partial(outreach.preview, segment=segment, tz=ctx.d.tz))
-    return int(count), list(sample)
+    return await outreach.preview(ctx.d.db, segment, ctx.d.tz)
 
 
 async def segment_preview(ctx: Ctx) -> Response:
@@ -193,27 +193,25 @@ def _segment_form_values(ctx: Ctx) -> dict[str, Any]:
 # ---------------------------------------------------------------- broadcasts
 
 
-def display_state(progress: dict[str, Any], quiet: QuietHours, now: datetime) -> str:
+def display_state(progress: BroadcastProgress, quiet: QuietHours, now: datetime) -> str:
     """The broadcast's state as staff see it: a sending broadcast with nothing left to send is done, or
     held when some messages wait for the citizen to write first; during the quiet hours it waits."""
-    counts = progress["counts"]
+    counts = progress.counts
     pending = sum(counts.get(status, 0) for status in PENDING)
-    if progress["status"] == "sending" and pending and quiet.active(now) and not counts.get("sending"):
+    if progress.status == "sending" and pending and quiet.active(now) and not counts.get("sending"):
         return "waiting"
-    if progress["status"] in ("sending", "done") and pending == 0:
+    if progress.status in ("sending", "done") and pending == 0:
         return "held" if counts.get("held") else "done"
-    return str(progress["status"])
+    return progress.status
 
 
 async def broadcasts_page(ctx: Ctx) -> Response:
     """Broadcasts, newest first, with their progress."""
-    rows = await ctx.d.db.fetchall("SELECT id FROM broadcasts ORDER BY id DESC LIMIT 100")
     items = []
-    for row in rows:
-        progress = await ctx.d.db.write(partial(outreach.broadcast_progress, broadcast_id=row[0]))
-        segment = Segment.model_validate(progress["segment"])
+    for progress in await outreach.recent_broadcasts(ctx.d.db, 100):
+        segment = Segment.model_validate(progress.segment)
         state = display_state(progress, ctx.d.times.quiet, ctx.now)
-        items.append(progress | {"state": state, "words": segment_words(ctx, segment)})
+        items.append(asdict(progress) | {"state": state, "words": segment_words(ctx, segment)})
     return ctx.render("broadcasts.html", items=items)
 
 
@@ -293,16 +291,16 @@ def _form_dict(ctx: Ctx) -> dict[str, Any]:
 async def _progress(ctx: Ctx) -> dict[str, Any]:
     broadcast_id = int(ctx.request.path_params["broadcast_id"])
     try:
-        progress = await ctx.d.db.write(partial(outreach.broadcast_progress, broadcast_id=broadcast_id))
+        progress = await outreach.broadcast_progress(ctx.d.db, broadcast_id)
     except OutreachError:
         raise Refused(404, "refused.no_broadcast") from None
     state = display_state(progress, ctx.d.times.quiet, ctx.now)
-    counts = progress["counts"]
+    counts = progress.counts
     finished = sum(counts.get(s, 0) for s in REPORT_STATUSES if s not in PENDING and s != "cancelled")
     quiet = ctx.d.times.quiet
-    send_at = datetime.fromisoformat(progress["send_at"])
+    send_at = progress.send_at
     waits_for = quiet.next_allowed(max(send_at, ctx.now)) if quiet.active(max(send_at, ctx.now)) else None
-    return progress | {
+    return asdict(progress) | {
         "state": state,
         "finished": finished,
         "statuses": REPORT_STATUSES,
@@ -314,23 +312,15 @@ async def broadcast_page(ctx: Ctx) -> Response:
     """One broadcast: its text, who it reaches, live progress, and the final report."""
     progress = await _progress(ctx)
     segment = Segment.model_validate(progress["segment"])
-    failures = await ctx.d.db.fetchall(
-        "SELECT contact_id, status, error FROM outbox WHERE broadcast_id = ? "
-        "AND status IN ('failed', 'held', 'blocked', 'unknown') ORDER BY id LIMIT 50",
-        (progress["id"],),
-    )
-    row = await ctx.d.db.fetchone(
-        "SELECT created_by, text_en, template FROM broadcasts WHERE id = ?", (progress["id"],)
-    )
-    assert row is not None
+    failures = await outreach_store.broadcast_failures(ctx.d.db, progress["id"])
     return ctx.render(
         "broadcast.html",
         p=progress,
         words=segment_words(ctx, segment),
-        failures=[dict(f) | {"who": mask_contact(f["contact_id"])} for f in failures],
-        created_by=row["created_by"],
-        text_en=row["text_en"],
-        wa_template=row["template"],
+        failures=[asdict(f) | {"who": mask_contact(f.contact_id)} for f in failures],
+        created_by=progress["created_by"],
+        text_en=progress["text_en"],
+        wa_template=progress["template"],
     )
 
 
@@ -381,25 +371,15 @@ def cron_of(ctx: Ctx) -> str | None:
 async def _reminders(ctx: Ctx, status: int = 200, **values: Any) -> Response:
     d = ctx.d
     reminders = [
-        dict(row)
+        asdict(row)
         | {
-            "words": segment_words(ctx, Segment.model_validate_json(row["segment"])),
-            "repeat": describe_cron(row["cron"], ctx.d.catalog, ctx.lang) if row["cron"] else None,
+            "words": segment_words(ctx, Segment.model_validate_json(row.segment or "{}")),
+            "repeat": describe_cron(row.cron, ctx.d.catalog, ctx.lang) if row.cron else None,
         }
-        for row in await d.db.fetchall(
-            "SELECT id, kind, due_at, cron, text_id, text_en, segment, created_by FROM reminders "
-            "WHERE status = 'active' AND kind IN ('segment', 'recurring') ORDER BY due_at LIMIT 200"
-        )
+        for row in await outreach_store.active_reminders(d.db, staff_only=True)
     ]
-    runs = await d.db.fetchall(
-        "SELECT r.reminder_id, r.due_at, r.outcome, r.detail, r.recipients, r.at, m.kind, m.text_id "
-        "FROM reminder_runs AS r JOIN reminders AS m ON m.id = r.reminder_id ORDER BY r.at DESC LIMIT 30"
-    )
-    appointments = await d.db.fetchall(
-        "SELECT a.starts_at, a.place, a.note, a.status, c.reference, c.subject_name FROM appointments AS a "
-        "JOIN cases AS c ON c.id = a.case_id WHERE a.starts_at >= ? ORDER BY a.starts_at LIMIT 200",
-        (repo.iso(ctx.now),),
-    )
+    runs = await outreach_store.recent_runs(d.db, 30)
+    appointments = await outreach_store.upcoming_appointments(d.db, ctx.now)
     values.setdefault("problem", None)
     values.setdefault("values", {})
     return ctx.render(
@@ -467,13 +447,7 @@ async def cancel_reminder(ctx: Ctx) -> Response:
 
 
 async def _programmes(ctx: Ctx, status: int = 200, **values: Any) -> Response:
-    rows = await ctx.d.db.fetchall(
-        "SELECT p.*, "
-        "(SELECT COUNT(*) FROM rsvps AS r WHERE r.programme_id = p.id AND r.status = 'confirmed') "
-        "AS confirmed, "
-        "(SELECT COUNT(*) FROM rsvps AS r WHERE r.programme_id = p.id AND r.status = 'waiting') AS waiting "
-        "FROM programmes AS p ORDER BY p.starts_at DESC LIMIT 200"
-    )
+    rows = await outreach.programmes(ctx.d.db, 200)
     values.setdefault("problem", None)
     values.setdefault("values", {})
     return ctx.render("programmes.html", status=status, programmes=rows, skills=SKILLS, **values)
@@ -522,13 +496,12 @@ async def create_programme(ctx: Ctx) -> Response:
     return await _programmes(ctx, 400, problem=ctx.msg(problem), values=_form_dict(ctx))
 
 
-async def _programme(ctx: Ctx) -> tuple[sqlite3.Row, list[dict[str, Any]]]:
+async def _programme(ctx: Ctx) -> tuple[ProgrammeRecord, list[Attendee]]:
     programme_id = int(ctx.request.path_params["programme_id"])
-    row = await ctx.d.db.fetchone("SELECT * FROM programmes WHERE id = ?", (programme_id,))
-    if row is None:
+    programme = await outreach_store.get_programme(ctx.d.db, programme_id)
+    if programme is None:
         raise Refused(404, "refused.no_programme")
-    rows = await ctx.d.db.write(partial(outreach.attendees, programme_id=programme_id))
-    return row, rows
+    return programme, await outreach_store.attendees(ctx.d.db, programme_id)
 
 
 async def programme_page(ctx: Ctx, status: int = 200, **values: Any) -> Response:
@@ -538,13 +511,13 @@ async def programme_page(ctx: Ctx, status: int = 200, **values: Any) -> Response
     values.setdefault("preview", None)
     values.setdefault("confirm", None)
     # The invitation starts aimed at the programme's own skill, never at everyone.
-    values.setdefault("values", {"seg_skill": [programme["skill"]]})
+    values.setdefault("values", {"seg_skill": [programme.skill]})
     return ctx.render(
         "programme.html",
         status=status,
         programme=programme,
         attendees=rows,
-        confirmed=sum(1 for r in rows if r["status"] == "confirmed"),
+        confirmed=sum(1 for r in rows if r.status == "confirmed"),
         **_segment_form_values(ctx),
         **values,
     )
@@ -574,7 +547,7 @@ async def invite(ctx: Ctx) -> Response:
     await ctx.d.db.write(
         partial(
             outreach.invite,
-            programme_id=programme["id"],
+            programme_id=programme.id,
             segment=segment,
             actor=ctx.user.actor,
             at=ctx.now,
@@ -583,18 +556,18 @@ async def invite(ctx: Ctx) -> Response:
         )
     )
     ctx.d.service.dispatcher.wake()
-    return ctx.redirect(f"/programmes/{programme['id']}", done="invited")
+    return ctx.redirect(f"/programmes/{programme.id}", done="invited")
 
 
 async def attendees_print(ctx: Ctx) -> Response:
     """The attendee list on A4 paper, with a column to sign on the day."""
     programme, rows = await _programme(ctx)
-    await ctx.audit("programme.print", target=f"programme:{programme['id']}", detail=f"{len(rows)} rows")
+    await ctx.audit("programme.print", target=f"programme:{programme.id}", detail=f"{len(rows)} rows")
     return ctx.render(
         "programme_print.html",
         programme=programme,
         attendees=rows,
-        confirmed=sum(1 for r in rows if r["status"] == "confirmed"),
+        confirmed=sum(1 for r in rows if r.status == "confirmed"),
         now=ctx.now,
         printed_by=ctx.user.display_name,
     )
@@ -603,19 +576,19 @@ async def attendees_print(ctx: Ctx) -> Response:
 async def attendees_csv(ctx: Ctx) -> Response:
     """The attendee list as CSV (cells guarded against spreadsheet formulas)."""
     programme, rows = await _programme(ctx)
-    await ctx.audit("programme.export", target=f"programme:{programme['id']}", detail=f"{len(rows)} rows")
+    await ctx.audit("programme.export", target=f"programme:{programme.id}", detail=f"{len(rows)} rows")
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     buffer.write("\ufeff")
     writer.writerow([ctx.msg(f"attendees.{c}") for c in ("number", "status", "name", "phone", "answered")])
     for number, row in enumerate(rows, start=1):
-        answered = ctx.d.local(row["answered_at"]) if row["answered_at"] else ""
-        status = ctx.msg(f"rsvp.{row['status']}")
-        writer.writerow(safe_cell(v) for v in (number, status, row["name"], row["phone"] or "", answered))
+        answered = ctx.d.local(row.answered_at) if row.answered_at else ""
+        status = ctx.msg(f"rsvp.{row.status}")
+        writer.writerow(safe_cell(v) for v in (number, status, row.name, row.phone or "", answered))
     return Response(
         buffer.getvalue().encode("utf-8"),
         media_type="text/csv; charset=utf-8",
-        headers={"content-disposition": f'attachment; filename="peserta-program-{programme["id"]}.csv"'},
+        headers={"content-disposition": f'attachment; filename="peserta-program-{programme.id}.csv"'},
     )
 
 

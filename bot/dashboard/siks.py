@@ -8,10 +8,9 @@ from: docs/siks-ng-worksheet.md.
 
 import asyncio
 import re
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
-import orjson
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
@@ -23,7 +22,7 @@ from bot.dashboard.app import Ctx, Dashboard
 from bot.dashboard.exports import xlsx_file
 from handlers.registration import DOCUMENTS
 from handlers.staff.compose import read_day
-from storage.crypto import Sealed
+from storage import dashboard as reads
 
 # Columns of the worksheet, in order; the last ones are left empty for the operator.
 COLUMNS = (
@@ -67,13 +66,6 @@ def rt_rw(address: str | None) -> tuple[str, str]:
     return f"{int(found[1]):03d}", f"{int(found[2]):03d}"
 
 
-def _day(text: str) -> date | None:
-    try:
-        return date.fromisoformat(text) if text else None
-    except ValueError:
-        return None
-
-
 def _text(sheet: WriteOnlyWorksheet, value: str, *, bold: bool = False) -> Cell:
     cell = WriteOnlyCell(sheet, value=ILLEGAL_CHARACTERS_RE.sub("", value))
     cell.data_type = "s"  # text, never a number or a formula: 16-digit numbers keep every digit
@@ -99,24 +91,11 @@ async def siks_xlsx(ctx: Ctx) -> Response:
     kecamatan = ctx.query("kecamatan")
     if start is None or end is None or end < start:
         return Response(ctx.msg("siks.need_dates"), status_code=400, media_type="text/plain; charset=utf-8")
-    clauses = [
-        "p.deleted_at IS NULL",
-        "p.kelurahan_code IS NOT NULL",
-        "p.created_at >= ?",
-        "p.created_at < ?",
-    ]
-    params: list[Any] = [
-        datetime.combine(start, time(0), tzinfo=d.tz).astimezone(UTC).isoformat(),
-        datetime.combine(end + timedelta(days=1), time(0), tzinfo=d.tz).astimezone(UTC).isoformat(),
-    ]
-    if kecamatan:
-        clauses.append("p.kecamatan_code = ?")
-        params.append(kecamatan)
-    rows = await d.db.fetchall(
-        "SELECT p.*, (SELECT c.reference FROM cases AS c WHERE c.person_id = p.id "
-        "AND c.kind = 'registration' ORDER BY c.id LIMIT 1) AS reference FROM persons AS p "
-        f"WHERE {' AND '.join(clauses)} ORDER BY p.kelurahan_code, p.full_name COLLATE NOCASE, p.id",
-        params,
+    rows = await reads.worksheet_people(
+        d.db,
+        registered_from=datetime.combine(start, time(0), tzinfo=d.tz),
+        registered_before=datetime.combine(end + timedelta(days=1), time(0), tzinfo=d.tz),
+        kecamatan=kecamatan or None,
     )
     await ctx.audit(
         "persons.siks_export",
@@ -133,7 +112,7 @@ async def siks_xlsx(ctx: Ctx) -> Response:
     )
 
 
-def _write(ctx: Ctx, rows: list[Any], path: str, start: date, end: date) -> None:
+def _write(ctx: Ctx, rows: list[reads.WorksheetPerson], path: str, start: date, end: date) -> None:
     d = ctx.d
     lang = ctx.lang
     names = {v.code: (v.name, k.name) for k in d.places.kecamatan for v in d.places.kelurahan_of(k.code)}
@@ -143,7 +122,8 @@ def _write(ctx: Ctx, rows: list[Any], path: str, start: date, end: date) -> None
     sheets: dict[str, WriteOnlyWorksheet] = {}
     numbers: dict[str, int] = {}
     for row in rows:
-        code = row["kelurahan_code"]
+        person = row.person
+        code = person.kelurahan_code or ""
         kelurahan, kecamatan = names.get(code, (code, ""))
         sheet = sheets.get(code)
         if sheet is None:
@@ -153,43 +133,43 @@ def _write(ctx: Ctx, rows: list[Any], path: str, start: date, end: date) -> None
             sheet.append([_text(sheet, period)])
             sheet.append([_text(sheet, value, bold=True) for value in header])
         numbers[code] = numbers.get(code, 0) + 1
-        nik = d.sealer.open(Sealed.model_validate_json(row["nik"])) if row["nik"] else ""
-        kk = d.sealer.open(Sealed.model_validate_json(row["kk"])) if row["kk"] else ""
-        born = _day(row["birth_date"] or "")
-        precision = row["birth_precision"] or "day"
+        nik = d.sealer.open(person.nik) if person.nik else ""
+        kk = d.sealer.open(person.kk) if person.kk else ""
+        born = person.birth_date
+        precision = person.birth_precision or "day"
         if born is not None and precision == "month":
             birth: Any = f"{born:%m-%Y}"
         elif born is not None and precision in ("year", "age"):
             birth = f"{born:%Y}"
         else:
             birth = born
-        rt, rw = rt_rw(row["address"])
+        rt, rw = rt_rw(person.address)
         documents = [
             d.catalog.text(lang, DOCUMENT_KEYS[key]) if key in DOCUMENT_KEYS else key
-            for key in orjson.loads(row["documents"] or "[]")
+            for key in person.documents
         ]
-        registered = datetime.fromisoformat(row["created_at"]).astimezone(d.tz).date()
-        victim = row["disaster_victim"]
+        registered = person.created_at.astimezone(d.tz).date()
+        victim = person.disaster_victim
         values: list[Any] = [
             numbers[code],
             nik,
             kk,
-            row["full_name"],
+            person.full_name,
             "",  # the bot does not ask for the birth place: the operator fills it in
             birth,
-            ctx.msg(SEX_KEYS[row["sex"]]) if row["sex"] in SEX_KEYS else "",
-            row["address"] or "",
+            ctx.msg(SEX_KEYS[person.sex]) if person.sex in SEX_KEYS else "",
+            person.address or "",
             rt,
             rw,
             code,
             kelurahan,
             kecamatan,
             ctx.msg("siks.ppks_pemulung"),
-            row["household_size"] if row["household_size"] is not None else "",
+            person.household_size if person.household_size is not None else "",
             "" if victim is None else (yes if victim else no),
             ", ".join(documents),
             registered,
-            row["reference"] or "",
+            row.reference or "",
             *([""] * len(FILL_BACK)),
         ]
         sheet.append(

@@ -9,7 +9,6 @@ directory; prompts without a recording are spoken by the synthesiser, and the pa
 import re
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 from starlette.responses import FileResponse, Response
 
@@ -17,6 +16,7 @@ from bot.dashboard.app import Ctx, Dashboard, Refused
 from bot.media import MAX_MEDIA_BYTES
 from bot.voice import VoiceBank, VoiceError
 from handlers.i18n import LANGUAGES
+from storage import contacts
 
 NOTE_NAME = re.compile(r"^(tts|mix)-[0-9a-f]{32}\.ogg$")
 SLOT_NAME = re.compile(r"^[a-z0-9_.]+(~[0-9]+)?$")
@@ -71,11 +71,8 @@ async def page(ctx: Ctx) -> Response:
     sections: dict[str, int] = {}
     for slot in slots:
         sections[section_of(slot.key)] = sections.get(section_of(slot.key), 0) + 1
-    rows = await ctx.d.db.fetchall(
-        "SELECT slot, duration_ms, source, recorded_by, updated_at FROM voice_prompts WHERE language = ?",
-        (language,),
-    )
-    recorded = {row["slot"]: dict(row) for row in rows if bank.recording(language, row["slot"])}
+    prompts = await contacts.voice_prompts(ctx.d.db, language)
+    recorded = {prompt.slot: prompt for prompt in prompts if bank.recording(language, prompt.slot)}
     counts: dict[str, int] = {}
     for slot_name in recorded:
         name = section_of(slot_name)
@@ -121,40 +118,25 @@ async def save(ctx: Ctx) -> Response:
         await ctx.audit("voice.refused", target=f"{language}:{slot}", detail=str(error)[:200])
         return ctx.redirect(back, done="voice_unreadable")
     source = "recorded" if ctx.field("source") == "recorder" else "uploaded"
-    values = {
-        "language": language,
-        "slot": slot,
-        "file": str(bank.recording_path(language, slot).relative_to(bank.root)),
-        "duration_ms": round(seconds * 1000),
-        "source": source,
-        "recorded_by": ctx.user.actor,
-        "updated_at": ctx.now.isoformat(),
-    }
-    await ctx.d.db.write(partial(_store, values=values))
+    prompt = contacts.VoicePrompt(
+        language=language,
+        slot=slot,
+        file=str(bank.recording_path(language, slot).relative_to(bank.root)),
+        duration_ms=round(seconds * 1000),
+        source=source,
+        recorded_by=ctx.user.actor,
+        updated_at=ctx.now,
+    )
+    await ctx.d.db.write(partial(contacts.save_voice_prompt, prompt=prompt))
     await ctx.audit(f"voice.{source}", target=f"{language}:{slot}", detail=f"{seconds:.1f} s")
     return ctx.redirect(back, done="voice_saved")
-
-
-def _store(conn: Any, values: dict[str, Any]) -> None:
-    conn.execute(
-        "INSERT INTO voice_prompts (language, slot, file, duration_ms, source, recorded_by, updated_at) "
-        "VALUES (:language, :slot, :file, :duration_ms, :source, :recorded_by, :updated_at) "
-        "ON CONFLICT (language, slot) DO UPDATE SET file = excluded.file, "
-        "duration_ms = excluded.duration_ms, source = excluded.source, "
-        "recorded_by = excluded.recorded_by, updated_at = excluded.updated_at",
-        values,
-    )
 
 
 async def remove(ctx: Ctx) -> Response:
     """Remove a prompt's recording: the synthesised voice speaks it again."""
     bank, language, slot = _slot(ctx)
     removed = bank.remove_recording(language, slot)
-
-    def forget(conn: Any) -> None:
-        conn.execute("DELETE FROM voice_prompts WHERE language = ? AND slot = ?", (language, slot))
-
-    await ctx.d.db.write(forget)
+    await ctx.d.db.write(partial(contacts.forget_voice_prompt, language=language, slot=slot))
     if removed:
         await ctx.audit("voice.removed", target=f"{language}:{slot}")
     return ctx.redirect(f"/voice?language={language}&section={section_of(slot)}", done="voice_removed")

@@ -1,17 +1,25 @@
 """The case queue every staff surface reads: which cases, in which order, and which are past their
-working-day target ("lewat batas"). The command line and the Telegram staff group list from here; the
-dashboard's paged queue uses the same overdue rule (`workdays.overdue_sql`)."""
+working-day target ("lewat batas"), and what a search text asks for. The command line and the Telegram
+staff group list from here; the dashboard's paged queue reads the same filters and search
+(`storage.cases`)."""
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from handlers.staff import workdays
-from storage import repo
-from storage.db import Database
-from storage.records import CaseRecord
+from handlers.validators import phone_key
+from storage import cases
+from storage.cases import CaseFilter, CaseSearch, Listing, QueueEntry
+from storage.contract import Store
+from storage.crypto import Sealer
+
+REFERENCE = re.compile(r"^(REG|KTP|BAN|PSN)-\d{4}-\d{6}$")
+NIK_LIKE = re.compile(r"^[\d\s.\-]{16,24}$")
+SearchKind = Literal["reference", "number", "phone", "name"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,43 +33,55 @@ class QueueQuery:
     limit: int = 50
 
 
-@dataclass(frozen=True, slots=True)
-class QueueEntry:
-    """One case of the queue, and whether it is past its target."""
-
-    case: CaseRecord
-    overdue: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Queue:
-    """The cases the query selects (at most `limit`) and how many there are in all."""
-
-    total: int
-    entries: list[QueueEntry]
+Queue = Listing
+__all__ = ["Queue", "QueueEntry", "QueueQuery", "case_queue", "may_search", "search_kind", "search_of"]
 
 
 async def case_queue(
-    db: Database, query: QueueQuery, *, now: datetime, tz: ZoneInfo, targets: Mapping[str, int]
+    db: Store, query: QueueQuery, *, now: datetime, tz: ZoneInfo, targets: Mapping[str, int]
 ) -> Queue:
     """The queue as of `now`, with each case marked when past its working-day target."""
-    clauses: list[str] = []
-    params: list[Any] = []
-    if query.statuses:
-        clauses.append(f"c.status IN ({', '.join('?' * len(query.statuses))})")
-        params += [str(status) for status in query.statuses]
-    if query.kinds:
-        clauses.append(f"c.kind IN ({', '.join('?' * len(query.kinds))})")
-        params += [str(kind) for kind in query.kinds]
-    if query.kecamatan:
-        clauses.append("c.kecamatan_code = ?")
-        params.append(query.kecamatan)
-    where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
-    late, late_params = workdays.overdue_sql(workdays.overdue_cutoffs(now, targets, tz))
-    total = int(await db.fetchval(f"SELECT COUNT(*) FROM cases AS c{where}", params))
-    rows = await db.fetchall(
-        f"SELECT c.*, {late} AS overdue FROM cases AS c{where} "
-        f"ORDER BY c.id {'ASC' if query.oldest_first else 'DESC'} LIMIT ?",
-        (*late_params, *params, query.limit),
+    return await cases.listing(
+        db,
+        CaseFilter(
+            kinds=[str(kind) for kind in query.kinds],
+            statuses=[str(status) for status in query.statuses],
+            kecamatan=query.kecamatan,
+        ),
+        overdue=workdays.overdue_cutoffs(now, targets, tz),
+        oldest_first=query.oldest_first,
+        limit=query.limit,
     )
-    return Queue(total, [QueueEntry(repo.case_from_row(row), bool(row["overdue"])) for row in rows])
+
+
+def search_kind(text: str) -> SearchKind:
+    """What a search text is: a case reference, a 16-digit NIK or KK, a phone number, or a name."""
+    if REFERENCE.match(text.upper()):
+        return "reference"
+    if NIK_LIKE.match(text) and len(re.sub(r"\D", "", text)) == 16:
+        return "number"
+    if phone_key(text) is not None:
+        return "phone"
+    return "name"
+
+
+def may_search(text: str, *, sees_numbers: bool) -> bool:
+    """Whether a staff member may run this search: numbers a viewer only ever sees masked (NIK, KK,
+    phone) are not searched for them, or a search would tell them whose number it is."""
+    return sees_numbers or search_kind(text) in ("reference", "name")
+
+
+def search_of(text: str, sealer: Sealer) -> CaseSearch:
+    """A search text read for the store: a reference in capitals, a NIK or KK by its keyed hash (never
+    the number itself), a phone number by its key (any spelling: 0812-..., 62812..., +62 812 ...), or
+    words of a name or reference."""
+    kind = search_kind(text)
+    if kind == "reference":
+        return CaseSearch(kind, text.upper())
+    if kind == "number":
+        return CaseSearch(kind, sealer.lookup_hash(re.sub(r"\D", "", text)))
+    if kind == "phone":
+        key = phone_key(text)
+        assert key is not None
+        return CaseSearch(kind, key)
+    return CaseSearch(kind, text)

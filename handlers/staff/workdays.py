@@ -9,9 +9,6 @@ from zoneinfo import ZoneInfo
 
 import holidays
 
-# Until a case is decided it is waiting on staff; "perlu info" waits on the citizen and does not count.
-OPEN_STATUSES = ("baru", "diproses")
-
 
 @functools.cache
 def _holidays(year: int) -> frozenset[date]:
@@ -45,24 +42,10 @@ def overdue_before(today: date, days: int) -> date:
     return day
 
 
-def overdue_cutoffs(now: datetime, targets: Mapping[str, int], tz: ZoneInfo) -> dict[str, str]:
-    """Per case kind, the stored UTC instant before which an open case is overdue (ISO, comparable with
-    `cases.created_at`)."""
+def overdue_cutoffs(now: datetime, targets: Mapping[str, int], tz: ZoneInfo) -> dict[str, datetime]:
+    """Per case kind, the instant (UTC) before which a case still waiting on staff is overdue."""
     today = now.astimezone(tz).date()
     return {
-        kind: datetime.combine(overdue_before(today, days), time(0), tzinfo=tz).astimezone(UTC).isoformat()
+        kind: datetime.combine(overdue_before(today, days), time(0), tzinfo=tz).astimezone(UTC)
         for kind, days in targets.items()
     }
-
-
-def overdue_sql(cutoffs: Mapping[str, str]) -> tuple[str, list[str]]:
-    """An SQL expression over `cases AS c` that is 1 for an overdue case, with its parameters."""
-    if not cutoffs:
-        return "0", []
-    params: list[str] = []
-    branches = []
-    for kind, cutoff in cutoffs.items():
-        branches.append("(c.kind = ? AND c.created_at < ?)")
-        params += [kind, cutoff]
-    statuses = ", ".join(f"'{status}'" for status in OPEN_STATUSES)
-    return f"(c.status IN ({statuses}) AND ({' OR '.join(branches)}))", params

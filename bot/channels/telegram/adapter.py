@@ -50,6 +50,7 @@ from bot.ordering import OrderedLanes
 from bot.replicas import TELEGRAM_POLLER
 from bot.settings import Settings
 from handlers.types import Inbound
+from storage import channels, contacts
 
 log = logging.getLogger(__name__)
 
@@ -365,7 +366,7 @@ class TelegramAdapter:
             await self.service.receive(event)
 
     async def _seen(self, event_id: str) -> bool:
-        return await self.service.db.fetchval("SELECT 1 FROM inbound WHERE id = ?", (event_id,)) is not None
+        return await channels.seen(self.service.db, event_id)
 
     async def _on_button(self, query: CallbackQuery, event_id: str) -> None:
         """A citizen pressed an inline button."""
@@ -456,13 +457,10 @@ class TelegramAdapter:
         """The user blocked the bot (kicked) or unblocked it (member): stop or resume sending."""
         if status not in ("kicked", "member"):
             return
-        unreachable = int(status == "kicked")
-        contact = f"telegram:{user_id}"
-        await self.service.db.write(
-            lambda conn: conn.execute(
-                "UPDATE contacts SET unreachable = ? WHERE id = ?", (unreachable, contact)
-            )
+        write = partial(
+            contacts.set_unreachable, contact_id=f"telegram:{user_id}", unreachable=status == "kicked"
         )
+        await self.service.db.write(write)
 
     def _aside(self, work: Any) -> None:
         """Run a Bot API call beside the conversation step (kept, so stop() can wait for it)."""

@@ -16,38 +16,28 @@ its own lanes from PTB's `getUpdates` and `Update.de_json`.
 import asyncio
 import contextlib
 import logging
-import sqlite3
 from collections.abc import Callable
 from datetime import datetime
 from functools import partial
 
-from storage import repo
+from storage import channels
+from storage.contract import Store, Tx
 from storage.crypto import BlobCipher
-from storage.db import Database
 
 log = logging.getLogger(__name__)
 
 SOURCE = "telegram"
 
 
-def _store(conn: sqlite3.Connection, bodies: list[bytes], at: str) -> list[int]:
+def _store(tx: Tx, bodies: list[bytes], at: datetime) -> list[int]:
     # `bodies` arrive sealed: raw updates can hold a typed NIK, never stored in clear.
-    ids = []
-    for body in bodies:
-        cursor = conn.execute(
-            "INSERT INTO webhook_inbox (source, body, received_at) VALUES (?, ?, ?)", (SOURCE, body, at)
-        )
-        assert cursor.lastrowid is not None
-        ids.append(cursor.lastrowid)
-    return ids
+    return channels.keep_bodies(tx, SOURCE, bodies, at)
 
 
-def _settle(conn: sqlite3.Connection, done: list[int], failed: list[tuple[int, str]], at: str) -> None:
+def _settle(tx: Tx, done: list[int], failed: list[tuple[int, str]], at: datetime) -> None:
     # Handled updates hold message texts: they are deleted, not kept. Failed ones stay for the operator.
-    conn.executemany("DELETE FROM webhook_inbox WHERE id = ?", [(i,) for i in done])
-    conn.executemany(
-        "UPDATE webhook_inbox SET processed_at = ?, error = ? WHERE id = ?", [(at, e, i) for i, e in failed]
-    )
+    channels.forget_bodies(tx, done)
+    channels.fail_bodies(tx, failed, at)
 
 
 class Inbox:
@@ -55,7 +45,7 @@ class Inbox:
 
     def __init__(
         self,
-        db: Database,
+        db: Store,
         clock: Callable[[], datetime],
         cipher: BlobCipher,
         *,
@@ -73,7 +63,7 @@ class Inbox:
         """Keep raw updates (one transaction); return their inbox ids. `urgent`: a webhook waiting for
         its answer goes before queued writes."""
         sealed = [self.cipher.seal(body) for body in bodies]
-        keep = partial(_store, bodies=sealed, at=repo.iso(self.clock()) or "")
+        keep = partial(_store, bodies=sealed, at=self.clock())
         return await self.db.submit(keep, urgent=urgent)
 
     def settle(self, inbox_id: int, error: str | None = None) -> None:
@@ -91,7 +81,7 @@ class Inbox:
             return
         done, failed = self._done, self._failed
         self._done, self._failed = [], []
-        await self.db.write(partial(_settle, done=done, failed=failed, at=repo.iso(self.clock()) or ""))
+        await self.db.write(partial(_settle, done=done, failed=failed, at=self.clock()))
 
     async def run(self) -> None:
         """Flush the settled marks every `flush_seconds` until cancelled."""
@@ -106,13 +96,11 @@ class Inbox:
 
     async def load(self, inbox_id: int) -> bytes | None:
         """One stored update (None when it is gone or cannot be read)."""
-        body = await self.db.fetchval(
-            "SELECT body FROM webhook_inbox WHERE id = ? AND processed_at IS NULL", (inbox_id,)
-        )
+        body = await channels.body(self.db, inbox_id)
         if body is None:
             return None
         try:
-            return self.cipher.open(bytes(body))
+            return self.cipher.open(body)
         except Exception as error:  # a key change or a damaged row: keep it, say so, go on
             log.error("stored Telegram update %d could not be read (%s)", inbox_id, type(error).__name__)
             self.settle(inbox_id, error=type(error).__name__)
@@ -120,15 +108,12 @@ class Inbox:
 
     async def unhandled(self) -> list[tuple[int, bytes]]:
         """Updates stored but never handled (the process stopped in between), oldest first."""
-        rows = await self.db.fetchall(
-            "SELECT id, body FROM webhook_inbox WHERE source = ? AND processed_at IS NULL ORDER BY id",
-            (SOURCE,),
-        )
+        rows = await channels.unprocessed(self.db, SOURCE)
         readable: list[tuple[int, bytes]] = []
-        for row in rows:
+        for inbox_id, sealed in rows:
             try:
-                readable.append((int(row["id"]), self.cipher.open(bytes(row["body"]))))
+                readable.append((inbox_id, self.cipher.open(sealed)))
             except Exception as error:  # a key change or a damaged row: keep it, say so, go on
-                log.error("stored Telegram update %d could not be read (%s)", row["id"], type(error).__name__)
-                self.settle(int(row["id"]), error=type(error).__name__)
+                log.error("stored Telegram update %d could not be read (%s)", inbox_id, type(error).__name__)
+                self.settle(inbox_id, error=type(error).__name__)
         return readable

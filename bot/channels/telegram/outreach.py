@@ -35,7 +35,6 @@ list of reminders; anyone else is refused. Every refusal is written to the audit
 import logging
 import re
 import secrets
-import sqlite3
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -66,7 +65,10 @@ from handlers.registration import SKILLS
 from handlers.segments import Segment
 from handlers.staff.compose import describe_cron, describe_segment, number, read_moment
 from handlers.validators import normalize
+from storage import outreach as outreach_store
 from storage import repo
+from storage.contract import Tx
+from storage.outreach import ReminderRecord
 from storage.records import CaseKind, CaseStatus, OutboxStatus
 
 if TYPE_CHECKING:
@@ -138,18 +140,14 @@ def new_draft(kind: Kind, owner: int, at: datetime, **values: Any) -> Draft:
     return Draft(kind=kind, owner=owner, version=secrets.randbelow(1_000_000), updated_at=at, **values)
 
 
-def save_draft(conn: sqlite3.Connection, draft: Draft) -> None:
+def save_draft(tx: Tx, draft: Draft) -> None:
     """Keep the draft (a write function)."""
-    conn.execute(
-        "INSERT INTO channel_state (name, value) VALUES (?, ?) "
-        "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-        (draft.key, draft.model_dump_json(exclude_defaults=True)),
-    )
+    outreach_store.save_draft(tx, draft.key, draft.model_dump_json(exclude_defaults=True))
 
 
-def drop_draft(conn: sqlite3.Connection, key: str) -> None:
+def drop_draft(tx: Tx, key: str) -> None:
     """Forget a draft (a write function)."""
-    conn.execute("DELETE FROM channel_state WHERE name = ?", (key,))
+    outreach_store.drop_draft(tx, key)
 
 
 # ---------------------------------------------------------------- the one-line form
@@ -431,22 +429,19 @@ class OutreachDesk:
         await self.desk._audit_refusal(user, target, detail)
         await self.desk._say(self._refusal(user), reply_to=reply_to)
 
-    async def _once(self, event_id: str, work: Callable[[sqlite3.Connection], T]) -> tuple[bool, T | None]:
+    async def _once(self, event_id: str, work: Callable[[Tx], T]) -> tuple[bool, T | None]:
         """Run `work` in the transaction that records the update; (False, None) for a redelivery."""
         now = self.desk.now()
 
-        def run(conn: sqlite3.Connection) -> tuple[bool, T | None]:
-            if not repo.record_inbound(conn, event_id, "telegram:staff", now):
+        def run(tx: Tx) -> tuple[bool, T | None]:
+            if not repo.record_inbound(tx, event_id, "telegram:staff", now):
                 return False, None
-            return True, work(conn)
+            return True, work(tx)
 
         return await self.db.write(run)
 
     async def _load(self, owner: int, kind: str) -> Draft | None:
-        raw = await self.db.fetchval(
-            "SELECT value FROM channel_state WHERE name = ?", (state_key(owner, kind),)
-        )
-        return self._fresh(raw)
+        return self._fresh(await outreach_store.load_draft(self.db, state_key(owner, kind)))
 
     def _fresh(self, raw: str | None) -> Draft | None:
         """A stored draft, unless unreadable or untouched for longer than DRAFT_TTL."""
@@ -491,9 +486,7 @@ class OutreachDesk:
         """The count of a segment and its description with a few names."""
         if not segment.chosen():
             return 0, self.t("staff.outreach.audience_none")
-        count, sample = await self.db.write(
-            partial(outreach.preview, segment=segment, tz=self.tz, sample=SAMPLE_SIZE)
-        )
+        count, sample = await outreach.preview(self.db, segment, self.tz, SAMPLE_SIZE)
         names = self.t("staff.outreach.sample", names=", ".join(sample)) if sample else ""
         return count, self.t(
             "staff.outreach.audience",
@@ -784,11 +777,7 @@ class OutreachDesk:
         user = message.from_user
         if user is None:
             return False
-        rows = await self.db.fetchall(
-            "SELECT value FROM channel_state WHERE name LIKE ? AND json_extract(value, '$.prompt') = ?",
-            (f"{STATE_PREFIX}%", replied_id),
-        )
-        raw: str | None = rows[0]["value"] if rows else None
+        raw = await outreach_store.draft_asking(self.db, STATE_PREFIX, replied_id)
         if raw is None:
             # The question's message id is saved just after it is sent; if that was lost, the owner's
             # reply to any bot message answers their draft's open question.
@@ -992,12 +981,13 @@ class OutreachDesk:
         if draft.kind == "siaran":
             send_at = draft.send_at or now
 
-            def send(conn: sqlite3.Connection) -> tuple[int, int] | None:
-                count, _ = outreach.preview(conn, draft.segment, self.tz, sample=0)
+            count, _ = await outreach.preview(self.db, draft.segment, self.tz, sample=0)
+
+            def send(tx: Tx) -> tuple[int, int] | None:
                 if count == 0:
                     return None
                 broadcast_id = outreach.create_broadcast(
-                    conn,
+                    tx,
                     segment=draft.segment,
                     text_id=draft.text or "",
                     text_en=draft.text_en,
@@ -1008,7 +998,7 @@ class OutreachDesk:
                     tz=self.tz,
                     quiet=self.quiet,
                 )
-                drop_draft(conn, draft.key)
+                drop_draft(tx, draft.key)
                 return broadcast_id, count
 
             first, made = await self._once(event_id, send)
@@ -1040,9 +1030,9 @@ class OutreachDesk:
             await self._edit(panel_id, f"{text}\n\n{self.describe(draft.segment)}", markup)
             return
 
-        def save(conn: sqlite3.Connection) -> int:
+        def save(tx: Tx) -> int:
             reminder_id = outreach.create_reminder(
-                conn,
+                tx,
                 segment=draft.segment,
                 text_id=draft.text or "",
                 text_en=draft.text_en,
@@ -1052,7 +1042,7 @@ class OutreachDesk:
                 at=now,
                 tz=self.tz,
             )
-            drop_draft(conn, draft.key)
+            drop_draft(tx, draft.key)
             return reminder_id
 
         try:
@@ -1070,31 +1060,29 @@ class OutreachDesk:
     async def status_view(self, broadcast_id: int) -> tuple[str, InlineKeyboardMarkup | None]:
         """A broadcast's progress: counts by delivery state, with Perbarui / Hentikan buttons."""
         try:
-            progress = await self.db.write(partial(outreach.broadcast_progress, broadcast_id=broadcast_id))
+            progress = await outreach.broadcast_progress(self.db, broadcast_id)
         except OutreachError:
             return self.t("staff.outreach.not_found", id=broadcast_id), None
-        counts: dict[str, int] = progress["counts"]
+        counts = progress.counts
         shown = [
             self.t(f"staff.outreach.count.{status}", n=counts.get(status, 0))
             for status in OUTBOX_ORDER
             if status in ALWAYS_SHOWN or counts.get(status)
         ]
-        status = str(progress["status"])
-        finished = progress["finished_at"]
+        status = progress.status
+        finished = progress.finished_at
         text = self.t(
             "staff.outreach.status",
             id=broadcast_id,
             status=self.t(f"staff.outreach.bstatus.{status}"),
-            recipients=progress["recipients"],
+            recipients=progress.recipients,
             counts=" · ".join(shown),
-            time=self._local(datetime.fromisoformat(progress["send_at"])),
-            text=_short(progress["text"], 200),
-            segment=self.describe(Segment.model_validate(progress["segment"])),
+            time=self._local(progress.send_at),
+            text=_short(progress.text, 200),
+            segment=self.describe(Segment.model_validate(progress.segment)),
         )
         if finished:
-            text += "\n" + self.t(
-                "staff.outreach.finished", time=self._local(datetime.fromisoformat(finished))
-            )
+            text += "\n" + self.t("staff.outreach.finished", time=self._local(finished))
         buttons = [
             InlineKeyboardButton(
                 self.t("staff.outreach.btn.refresh"), callback_data=f"{CALLBACK_PREFIX}st:{broadcast_id}"
@@ -1110,33 +1098,26 @@ class OutreachDesk:
 
     async def recent_view(self) -> str:
         """The latest broadcasts, one line each."""
-        rows = await self.db.fetchall(
-            "SELECT id FROM broadcasts ORDER BY id DESC LIMIT ?", (RECENT_BROADCASTS,)
-        )
-        if not rows:
+        recent = await outreach.recent_broadcasts(self.db, RECENT_BROADCASTS)
+        if not recent:
             return self.t("staff.outreach.recent_empty")
         lines = []
-        for row in rows:
-            progress = await self.db.write(partial(outreach.broadcast_progress, broadcast_id=int(row["id"])))
+        for progress in recent:
             lines.append(
                 self.t(
                     "staff.outreach.recent_line",
-                    id=progress["id"],
-                    status=self.t(f"staff.outreach.bstatus.{progress['status']}"),
-                    time=self._local(datetime.fromisoformat(progress["send_at"])),
-                    recipients=progress["recipients"],
-                    text=_short(progress["text"], 40),
+                    id=progress.id,
+                    status=self.t(f"staff.outreach.bstatus.{progress.status}"),
+                    time=self._local(progress.send_at),
+                    recipients=progress.recipients,
+                    text=_short(progress.text, 40),
                 )
             )
         return self.t("staff.outreach.recent", lines="\n".join(lines))
 
     async def reminders_view(self, note: str | None = None) -> tuple[str, InlineKeyboardMarkup | None]:
         """Active reminders to segments, soonest first, with a stop button each."""
-        rows = await self.db.fetchall(
-            "SELECT id, due_at, cron, text_id, segment FROM reminders WHERE status = 'active' "
-            "AND kind IN ('segment', 'recurring') ORDER BY due_at, id LIMIT ?",
-            (LISTED_REMINDERS + 1,),
-        )
+        rows = await outreach_store.active_reminders(self.db, staff_only=True, limit=LISTED_REMINDERS + 1)
         head = f"{note}\n" if note else ""
         if not rows:
             return head + self.t("staff.outreach.reminders_empty"), None
@@ -1146,29 +1127,29 @@ class OutreachDesk:
             text += "\n" + self.t("staff.outreach.reminders_more")
         stops = [
             InlineKeyboardButton(
-                self.t("staff.outreach.btn.stop_reminder", id=row["id"]),
-                callback_data=f"{CALLBACK_PREFIX}rx:{row['id']}",
+                self.t("staff.outreach.btn.stop_reminder", id=row.id),
+                callback_data=f"{CALLBACK_PREFIX}rx:{row.id}",
             )
             for row in rows[:LISTED_REMINDERS]
         ]
         return text, InlineKeyboardMarkup(_rows(stops, 3))
 
-    def _reminder_line(self, row: Any) -> str:
-        due = self._local(datetime.fromisoformat(row["due_at"]))
-        if row["cron"]:
-            when = self.t("staff.outreach.when_cron", cron=self._cron_words(row["cron"]), time=due)
+    def _reminder_line(self, row: ReminderRecord) -> str:
+        due = self._local(row.due_at)
+        if row.cron:
+            when = self.t("staff.outreach.when_cron", cron=self._cron_words(row.cron), time=due)
         else:
             when = self.t("staff.outreach.when_at", time=due)
         try:
-            segment = self.describe(Segment.model_validate_json(row["segment"] or "{}"))
+            segment = self.describe(Segment.model_validate_json(row.segment or "{}"))
         except ValidationError:
             segment = "-"
         return self.t(
             "staff.outreach.reminder_line",
-            id=row["id"],
+            id=row.id,
             when=when,
             segment=segment,
-            text=_short(row["text_id"] or "", 60),
+            text=_short(row.text_id or "", 60),
         )
 
     async def _on_record_button(
@@ -1210,11 +1191,7 @@ class OutreachDesk:
                 await self._edit(panel_id, f"{note}\n\n{text}", markup)
         elif action == "rx":
             await self.desk._answer(query)
-            row = await self.db.fetchone(
-                "SELECT id, due_at, cron, text_id, segment FROM reminders WHERE id = ? AND status = 'active' "
-                "AND kind IN ('segment', 'recurring')",
-                (record_id,),
-            )
+            row = await outreach_store.active_staff_reminder(self.db, record_id)
             if row is None:
                 await self._edit(
                     panel_id,
@@ -1267,15 +1244,15 @@ class OutreachDesk:
                 if not first:
                     return None
         except OutreachError:
-            progress = await self.db.fetchone("SELECT status FROM broadcasts WHERE id = ?", (broadcast_id,))
-            if progress is None:
+            broadcast = await outreach_store.get_broadcast(self.db, broadcast_id)
+            if broadcast is None:
                 return self.t("staff.outreach.not_found", id=broadcast_id)
-            status = self.t(f"staff.outreach.bstatus.{progress['status']}")
+            status = self.t(f"staff.outreach.bstatus.{broadcast.status}")
             return self.t("staff.outreach.already", id=broadcast_id, status=status)
         return self.t("staff.outreach.stopped", id=broadcast_id, count=cancelled or 0)
 
     async def _stop_broadcast_now(self, user: User, broadcast_id: int, reply_to: int) -> None:
-        if await self.db.fetchval("SELECT 1 FROM broadcasts WHERE id = ?", (broadcast_id,)) is None:
+        if await outreach_store.get_broadcast(self.db, broadcast_id) is None:
             await self.desk._say(self.t("staff.outreach.not_found", id=broadcast_id), reply_to=reply_to)
             return
         note = await self._stop_broadcast(user, broadcast_id, None)

@@ -25,8 +25,8 @@ from bot.settings import TelegramSettings
 from bot.voice import audio_id, known_upload, remember_upload
 from handlers.i18n import Catalog
 from handlers.types import Reply
-from storage import repo
-from storage.db import Database
+from storage import channels, contacts, repo
+from storage.contract import Store, Tx
 from storage.records import OutboxStatus
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ class TelegramChannel:
     def __init__(
         self,
         bot: Bot,
-        db: Database,
+        db: Store,
         catalog: Catalog,
         settings: TelegramSettings,
         *,
@@ -276,8 +276,8 @@ class TelegramChannel:
         return SendResult(OutboxStatus.SENT, external_id=str(message.message_id))
 
     async def _language(self, contact_id: str) -> str:
-        language = await self.db.fetchval("SELECT language FROM contacts WHERE id = ?", (contact_id,))
-        return str(language) if language else self.default_language
+        language = await contacts.language_of(self.db, contact_id)
+        return language or self.default_language
 
     # ------------------------------------------------------------ callback data of long choice ids
 
@@ -293,13 +293,11 @@ class TelegramChannel:
             return data
         if data in self._long_ids:
             return self._long_ids[data]
-        value = await self.db.fetchval(
-            "SELECT value FROM channel_state WHERE name = ?", (LONG_ID_STATE + data,)
-        )
+        value = await channels.state(self.db, LONG_ID_STATE + data)
         if value is None:
             return None
-        self._long_ids[data] = str(value)
-        return str(value)
+        self._long_ids[data] = value
+        return value
 
     # ------------------------------------------------------------ which keyboard is current
 
@@ -311,18 +309,10 @@ class TelegramChannel:
         # Not seen since start-up: a later question with buttons makes this one stale, and so does any
         # later reply (the person answered it, by a tap whose edit was skipped, or by typing).
         contact = f"{SCHEME}:{chat_id}"
-        row = await self.db.fetchone(
-            "SELECT id FROM outbox WHERE contact_id = ? AND external_id = ? ORDER BY id DESC LIMIT 1",
-            (contact, str(message_id)),
-        )
-        if row is None:
+        sent = await channels.outbox_id_of_sent(self.db, contact, str(message_id))
+        if sent is None:
             return True  # cannot tell (e.g. a message part): let the conversation judge the choice
-        later = await self.db.fetchval(
-            "SELECT 1 FROM outbox WHERE contact_id = ? AND id > ? AND status IN ('sent', 'unknown') "
-            "AND (origin = 'reply' OR payload LIKE '%\"choices\": [%') LIMIT 1",
-            (contact, row["id"]),
-        )
-        return later is None
+        return not await channels.answered_or_asked_since(self.db, contact, sent)
 
     async def close(self) -> None:
         """Stop sending: calls in flight finish (a few seconds at most), later ones are not made."""
@@ -332,12 +322,8 @@ class TelegramChannel:
             await asyncio.wait_for(self._settled.wait(), timeout=5)
 
 
-def _store_long_ids(conn: Any, mapping: dict[str, str]) -> None:
-    conn.executemany(
-        "INSERT INTO channel_state (name, value) VALUES (?, ?) "
-        "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-        [(LONG_ID_STATE + key, value) for key, value in mapping.items()],
-    )
+def _store_long_ids(tx: Tx, mapping: dict[str, str]) -> None:
+    channels.save_states(tx, {LONG_ID_STATE + key: value for key, value in mapping.items()})
 
 
 def dumps(value: object) -> str:

@@ -22,7 +22,6 @@ import contextlib
 import json
 import logging
 import re
-import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -51,7 +50,6 @@ from bot.channels.telegram.outreach import COMMANDS as OUTREACH_COMMANDS
 from bot.channels.telegram.outreach import OutreachDesk
 from bot.channels.telegram.render import split_text
 from bot.channels.telegram.sender import TelegramChannel, dumps
-from bot.dashboard.queries import fts_phrase
 from bot.media import MediaStore
 from bot.replicas import STAFF_POSTER
 from bot.replies import reply_to_citizen
@@ -64,15 +62,16 @@ from handlers.staff.errors import CODES, StaffError
 from handlers.staff.queue import QueueQuery, case_queue
 from handlers.talk import TalkForm
 from handlers.turn import Turn
-from storage import repo
+from storage import cases as case_store
+from storage import desk, repo
+from storage.cases import CaseSearch
+from storage.contract import Tx
 from storage.records import ALLOWED_TRANSITIONS, CaseKind, CaseRecord, CaseStatus
 
 log = logging.getLogger(__name__)
 
 ACTING_ROLES = frozenset({"admin", "petugas"})
 ROLES = ACTING_ROLES | {"viewer"}
-LAST_POSTED = "telegram.staff.last_case_id"
-LAST_LINE = "telegram.staff.last_line_id"
 CARD_STATE = "telegram.staff.card."  # + message id -> the case it is about (a reply goes to its citizen)
 PROMPT_STATE = "telegram.staff.prompt."
 PROMPT_TTL = timedelta(hours=24)
@@ -173,36 +172,8 @@ def mask_phone(shown: str) -> str:
     return "".join("*" if i in hidden else ch for i, ch in enumerate(shown))
 
 
-def _set_state(conn: sqlite3.Connection, name: str, value: str) -> None:
-    conn.execute(
-        "INSERT INTO channel_state (name, value) VALUES (?, ?) "
-        "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-        (name, value),
-    )
-
-
-def _init_last_line(conn: sqlite3.Connection) -> int:
-    """The last thread line already posted; on the first start, the newest (old lines are not posted)."""
-    row = conn.execute("SELECT value FROM channel_state WHERE name = ?", (LAST_LINE,)).fetchone()
-    if row is not None:
-        return int(row[0])
-    newest = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM case_messages").fetchone()[0])
-    _set_state(conn, LAST_LINE, str(newest))
-    return newest
-
-
-def _remember_card(conn: sqlite3.Connection, *, message_id: int, case_id: int) -> None:
-    _set_state(conn, f"{CARD_STATE}{message_id}", str(case_id))
-
-
-def _init_last_posted(conn: sqlite3.Connection) -> int:
-    row = conn.execute("SELECT value FROM channel_state WHERE name = ?", (LAST_POSTED,)).fetchone()
-    if row is not None:
-        return int(row[0])
-    # First start: the backlog is for /antrian, not for a flood of cards (groups take 20 messages/min).
-    latest = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM cases").fetchone()[0])
-    _set_state(conn, LAST_POSTED, str(latest))
-    return latest
+def _remember_card(tx: Tx, *, message_id: int, case_id: int) -> None:
+    desk.remember(tx, f"{CARD_STATE}{message_id}", str(case_id))
 
 
 class StaffDesk:
@@ -393,26 +364,21 @@ class StaffDesk:
 
     async def _files(self, case: CaseRecord) -> list[CaseFile]:
         assert case.id is not None
-        rows = await self.db.fetchall(
-            "SELECT note FROM case_events WHERE case_id = ? AND action = 'info_answered' "
-            "AND note IS NOT NULL ORDER BY id",
-            (case.id,),
-        )
-        return case_files(case, [str(row["note"]) for row in rows])
+        return case_files(case, await case_store.answered_notes(self.db, case.id))
 
     # ------------------------------------------------------------ posting new cases
 
     async def run_poster(self) -> None:
         """Post a card for every new case and every new citizen message, until cancelled."""
-        last = await self.db.write(_init_last_posted)
-        last_line = await self.db.write(_init_last_line)
+        last = await self.db.write(desk.last_posted_case)
+        last_line = await self.db.write(desk.last_posted_line)
         while True:
             # With several processes on one store, one of them posts (each card once), from where the
             # store says the last poster stopped.
             await self.service.wait_for_role(STAFF_POSTER)
             if self.db.dialect != "sqlite":
-                last = await self.db.write(_init_last_posted)
-                last_line = await self.db.write(_init_last_line)
+                last = await self.db.write(desk.last_posted_case)
+                last_line = await self.db.write(desk.last_posted_line)
             try:
                 last = await self.post_new_cases(last)
                 last_line = await self.post_new_lines(last_line)
@@ -422,9 +388,7 @@ class StaffDesk:
 
     async def post_new_cases(self, last: int) -> int:
         """Post cards for cases after `last`; return the last case id posted."""
-        rows = await self.db.fetchall("SELECT * FROM cases WHERE id > ? ORDER BY id LIMIT 20", (last,))
-        for row in rows:
-            case = repo.case_from_row(row)
+        for case in await case_store.cases_after(self.db, last):
             assert case.id is not None
             text, markup = await self.card(case)
             posted: Message | None = None
@@ -440,37 +404,26 @@ class StaffDesk:
                 log.warning("new-case card not posted (%s); will try again", type(error).__name__)
                 return last
             last = case.id
-            await self.db.write(partial(_set_state, name=LAST_POSTED, value=str(last)))
+            await self.db.write(partial(desk.remember, name=desk.LAST_POSTED, value=str(last)))
             if posted is not None:
                 await self.db.write(partial(_remember_card, message_id=posted.message_id, case_id=case.id))
         return last
 
     async def post_new_lines(self, last: int) -> int:
         """Post citizens' new thread messages in the group (and to the case's officer); return the last id."""
-        rows = await self.db.fetchall(
-            "SELECT m.id, m.case_id, m.kind, m.body, c.reference, c.subject_name, u.telegram_user_id "
-            "FROM case_messages AS m JOIN cases AS c ON c.id = m.case_id "
-            "LEFT JOIN staff_users AS u ON u.id = c.assignee_id AND u.active = 1 "
-            "WHERE m.id > ? AND m.direction = 'in' ORDER BY m.id LIMIT 20",
-            (last,),
-        )
-        for row in rows:
-            words = row["body"] or self.t("staff.citizen_sent_file", kind=row["kind"])
-            if row["body"] and row["kind"] not in ("text", "answer", "location"):
-                words = f"{self.t('staff.citizen_sent_file', kind=row['kind'])} {words}"
-            text = self.t(
-                "staff.citizen_wrote", reference=row["reference"], name=row["subject_name"], text=words
-            )
+        for line in await case_store.citizen_lines_after(self.db, last):
+            words = line.body or self.t("staff.citizen_sent_file", kind=line.kind)
+            if line.body and line.kind not in ("text", "answer", "location"):
+                words = f"{self.t('staff.citizen_sent_file', kind=line.kind)} {words}"
+            text = self.t("staff.citizen_wrote", reference=line.reference, name=line.subject_name, text=words)
             posted = await self._say(text)
             if posted is None:
                 return last  # tried again at the next round
-            last = int(row["id"])
-            await self.db.write(partial(_remember_card, message_id=posted.message_id, case_id=row["case_id"]))
-            await self.db.write(partial(_set_state, name=LAST_LINE, value=str(last)))
-            if row["telegram_user_id"] is not None:
-                await self._tell_officer(
-                    int(row["telegram_user_id"]), row["reference"], row["subject_name"], words
-                )
+            last = line.id
+            await self.db.write(partial(_remember_card, message_id=posted.message_id, case_id=line.case_id))
+            await self.db.write(partial(desk.remember, name=desk.LAST_LINE, value=str(last)))
+            if line.officer_telegram_id is not None:
+                await self._tell_officer(line.officer_telegram_id, line.reference, line.subject_name, words)
         return last
 
     async def _tell_officer(self, user_id: int, reference: str, name: str, words: str) -> None:
@@ -549,7 +502,7 @@ class StaffDesk:
         to_status = ACTIONS[action]
         now = self.now()
 
-        def apply(conn: sqlite3.Connection) -> Any:
+        def apply(conn: Tx) -> Any:
             if not repo.record_inbound(conn, event_id, "telegram:staff", now):
                 return None
             result = change_status(
@@ -562,7 +515,7 @@ class StaffDesk:
                 at=now,
             )
             if prompt is not None:
-                conn.execute("DELETE FROM channel_state WHERE name = ?", (f"{PROMPT_STATE}{prompt}",))
+                desk.forget(conn, f"{PROMPT_STATE}{prompt}")
             return result
 
         try:
@@ -657,15 +610,13 @@ class StaffDesk:
             "at": self.now().isoformat(),
         }
         await self.db.write(
-            partial(_set_state, name=f"{PROMPT_STATE}{prompt.message_id}", value=dumps(state))
+            partial(desk.remember, name=f"{PROMPT_STATE}{prompt.message_id}", value=dumps(state))
         )
         await self._answer(query, self.t("staff.reply_below"))
 
     async def _on_prompt_reply(self, message: Message, prompt_id: int, event_id: str) -> bool:
         """A reply to one of the bot's prompts; False when the replied message is no prompt."""
-        raw = await self.db.fetchval(
-            "SELECT value FROM channel_state WHERE name = ?", (f"{PROMPT_STATE}{prompt_id}",)
-        )
+        raw = await desk.recall(self.db, f"{PROMPT_STATE}{prompt_id}")
         if raw is None:
             return False
         state = json.loads(raw)
@@ -796,9 +747,7 @@ class StaffDesk:
 
     async def _on_card_reply(self, message: Message, card_id: int, event_id: str) -> bool:
         """A reply to a case card or a citizen's message: send its text to the citizen of the case."""
-        raw = await self.db.fetchval(
-            "SELECT value FROM channel_state WHERE name = ?", (f"{CARD_STATE}{card_id}",)
-        )
+        raw = await desk.recall(self.db, f"{CARD_STATE}{card_id}")
         if raw is None:
             return False
         user = message.from_user
@@ -898,32 +847,20 @@ class StaffDesk:
         """The /cari answer: cases by reference or by name."""
         if len(query) < 2:
             return self.t("staff.search_usage")
-        if len(query) >= 3:
-            # Names and references through the trigram index (a substring, any case), as the dashboard.
-            rows = await self.db.fetchall(
-                "SELECT * FROM cases WHERE id IN (SELECT rowid FROM cases_fts WHERE cases_fts MATCH ?) "
-                "ORDER BY id DESC LIMIT ?",
-                (fts_phrase(query), SEARCH_LIMIT),
-            )
-        else:
-            escaped = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            rows = await self.db.fetchall(
-                "SELECT * FROM cases WHERE reference LIKE ? ESCAPE '\\' OR subject_name LIKE ? ESCAPE '\\' "
-                "ORDER BY id DESC LIMIT ?",
-                (escaped.upper() + "%", f"%{escaped}%", SEARCH_LIMIT),
-            )
+        # Names and references through the trigram index (a substring, any case), as the dashboard.
+        found = await case_store.find_cases(self.db, CaseSearch("name", query), limit=SEARCH_LIMIT)
         await self.db.write(
             partial(
                 repo.audit,
                 actor=self.actor(user),
                 action="case.search",
                 at=self.now(),
-                detail=f"{len(rows)} found",
+                detail=f"{len(found)} found",
             )
         )
-        if not rows:
+        if not found:
             return self.t("staff.search_none")
-        lines = [self._line(repo.case_from_row(row)) for row in rows]
+        lines = [self._line(case) for case in found]
         return self.t("staff.search", lines="\n".join(lines))
 
     async def _show_case(self, user: User, query: str, reply_to: int) -> None:

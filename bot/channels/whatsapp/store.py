@@ -1,16 +1,19 @@
-"""The WhatsApp channel's reads and writes: webhook inbox, contact identities, windows, delivery statuses.
+"""The WhatsApp channel's state: webhook inbox, contact identities, windows, delivery statuses.
 
-Write functions take a `sqlite3.Connection` and run inside the writer's transaction (`Database.write`).
+The rows are kept by `storage.channels`; write functions here take a `Tx` and run inside one write
+transaction (`Store.write`).
 """
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
 from bot.channels.whatsapp.payloads import StatusUpdate
-from storage.db import Database
-from storage.repo import iso
+from storage import channels
+from storage.channels import KnownContact
+from storage.contract import Store, Tx
+
+__all__ = ["KnownContact"]
 
 SOURCE = "whatsapp"
 INBOX_PURPOSE = "webhook-inbox"  # sub-key for the sealed bodies kept until processed
@@ -21,91 +24,53 @@ RESEND_NOTE = "131047 outside the 24-hour window; sending the template instead"
 # ---------------------------------------------------------------- webhook inbox
 
 
-def insert_inbox(conn: sqlite3.Connection, body: bytes, at: datetime) -> int:
+def insert_inbox(tx: Tx, body: bytes, at: datetime) -> int:
     """Keep one (sealed) webhook body until it is processed; return its row id."""
-    cursor = conn.execute(
-        "INSERT INTO webhook_inbox (source, body, received_at) VALUES (?, ?, ?)", (SOURCE, body, iso(at))
-    )
-    assert cursor.lastrowid is not None
-    return cursor.lastrowid
+    (inbox_id,) = channels.keep_bodies(tx, SOURCE, [body], at)
+    return inbox_id
 
 
-def finish_inbox(conn: sqlite3.Connection, inbox_id: int) -> None:
+def finish_inbox(tx: Tx, inbox_id: int) -> None:
     """Forget a processed body (its events now live in the store)."""
-    conn.execute("DELETE FROM webhook_inbox WHERE id = ?", (inbox_id,))
+    channels.forget_bodies(tx, [inbox_id])
 
 
-def fail_inbox(conn: sqlite3.Connection, inbox_id: int, error: str, at: datetime) -> None:
+def fail_inbox(tx: Tx, inbox_id: int, error: str, at: datetime) -> None:
     """Keep a body whose processing failed, with the reason, for the operator."""
-    conn.execute(
-        "UPDATE webhook_inbox SET processed_at = ?, error = ? WHERE id = ?", (iso(at), error[:500], inbox_id)
-    )
+    channels.fail_bodies(tx, [(inbox_id, error)], at)
 
 
-async def inbox_body(db: Database, inbox_id: int) -> bytes | None:
+async def inbox_body(db: Store, inbox_id: int) -> bytes | None:
     """One stored (sealed) body not yet processed (None when it is gone)."""
-    body = await db.fetchval(
-        "SELECT body FROM webhook_inbox WHERE id = ? AND processed_at IS NULL", (inbox_id,)
-    )
-    return None if body is None else bytes(body)
+    return await channels.body(db, inbox_id)
 
 
-async def pending_inbox(db: Database) -> list[tuple[int, bytes]]:
+async def pending_inbox(db: Store) -> list[tuple[int, bytes]]:
     """Bodies received but not yet processed (the process stopped first), oldest first."""
-    rows = await db.fetchall(
-        "SELECT id, body FROM webhook_inbox WHERE processed_at IS NULL AND source = ? ORDER BY id", (SOURCE,)
-    )
-    return [(int(row[0]), bytes(row[1])) for row in rows]
+    return await channels.unprocessed(db, SOURCE)
 
 
 # ---------------------------------------------------------------- contacts
 
 
-@dataclass(frozen=True, slots=True)
-class KnownContact:
-    """The stored contact a message belongs to, if any."""
-
-    id: str
-    alt_id: str | None
-    has_held: bool
-
-
-async def find_contact(db: Database, address: str, other: str | None) -> KnownContact | None:
+async def find_contact(db: Store, address: str, other: str | None) -> KnownContact | None:
     """The contact known by either address (as its id or its alternative id); the first address wins."""
-    second = other or address
-    rows = await db.fetchall(
-        "SELECT id, alt_id, EXISTS(SELECT 1 FROM outbox AS o WHERE o.contact_id = c.id "
-        "AND o.status = 'held') AS held FROM contacts AS c "
-        "WHERE id IN (?, ?) OR alt_id IN (?, ?)",
-        (address, second, address, second),
-    )
-    if not rows:
+    found = await channels.contacts_by_address(db, address, other or address)
+    if not found:
         return None
-    row = next((r for r in rows if address in (r["id"], r["alt_id"])), rows[0])
-    return KnownContact(row["id"], row["alt_id"], bool(row["held"]))
+    return next((c for c in found if address in (c.id, c.alt_id)), found[0])
 
 
-def link_contact(
-    conn: sqlite3.Connection, contact_id: str, other: str | None, *, release_since: datetime, at: datetime
-) -> int:
+def link_contact(tx: Tx, contact_id: str, other: str | None, *, release_since: datetime, at: datetime) -> int:
     """Record the contact's second address, and queue again messages held for it; return how many."""
     if other and other != contact_id:
-        conn.execute(
-            "UPDATE contacts SET alt_id = ? WHERE id = ? AND alt_id IS NULL "
-            "AND NOT EXISTS (SELECT 1 FROM contacts WHERE id = ? OR alt_id = ?)",
-            (other, contact_id, other, other),
-        )
-    cursor = conn.execute(
-        "UPDATE outbox SET status = 'queued', error = NULL, updated_at = ? "
-        "WHERE contact_id = ? AND status = 'held' AND created_at >= ?",
-        (iso(at), contact_id, iso(release_since)),
-    )
-    return cursor.rowcount
+        channels.link_address(tx, contact_id, other)
+    return channels.release_held(tx, contact_id, since=release_since, at=at)
 
 
-async def seen(db: Database, event_id: str) -> bool:
+async def seen(db: Store, event_id: str) -> bool:
     """Whether the engine already handled this inbound event."""
-    return await db.fetchval("SELECT 1 FROM inbound WHERE id = ?", (event_id,)) is not None
+    return await channels.seen(db, event_id)
 
 
 # ---------------------------------------------------------------- the 24-hour window
@@ -126,29 +91,17 @@ class Window:
         return self.closed_at is None or self.last_inbound_at > self.closed_at
 
 
-async def window(db: Database, contact_id: str, default_language: str) -> Window:
+async def window(db: Store, contact_id: str, default_language: str) -> Window:
     """The contact's language and window."""
-    row = await db.fetchone(
-        "SELECT c.language, c.last_inbound_at, w.closed_at FROM contacts AS c "
-        "LEFT JOIN whatsapp_windows AS w ON w.contact_id = c.id WHERE c.id = ?",
-        (contact_id,),
-    )
-    if row is None:
+    state = await channels.window_state(db, contact_id)
+    if state is None:
         return Window(default_language, None, None)
-    return Window(row[0] or default_language, _when(row[1]), _when(row[2]))
+    return Window(state.language or default_language, state.last_inbound_at, state.closed_at)
 
 
-def _when(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
-
-
-def close_window(conn: sqlite3.Connection, contact_id: str, at: datetime) -> None:
+def close_window(tx: Tx, contact_id: str, at: datetime) -> None:
     """Meta refused a free-form message (131047): templates only until the person writes again."""
-    conn.execute(
-        "INSERT INTO whatsapp_windows (contact_id, closed_at) VALUES (?, ?) "
-        "ON CONFLICT (contact_id) DO UPDATE SET closed_at = excluded.closed_at",
-        (contact_id, iso(at)),
-    )
+    channels.close_window(tx, contact_id, at)
 
 
 # ---------------------------------------------------------------- delivery statuses
@@ -159,34 +112,24 @@ StatusOutcome = Literal["updated", "unchanged", "missing", "resend"]
 _RANK = {"sending": 0, "unknown": 0, "sent": 1, "delivered": 2, "read": 3}
 
 
-def apply_status(conn: sqlite3.Connection, update: StatusUpdate, at: datetime) -> StatusOutcome:
+def apply_status(tx: Tx, update: StatusUpdate, at: datetime) -> StatusOutcome:
     """Move the outbox row of a sent message to its new status."""
-    row = conn.execute(
-        "SELECT id, contact_id, status, error FROM outbox WHERE external_id = ?", (update.wamid,)
-    ).fetchone()
-    if row is None:
+    sent = channels.sent_message(tx, update.wamid)
+    if sent is None:
         return "missing"
-    outbox_id, contact_id, current, error = row[0], row[1], row[2], row[3]
-    if current not in _RANK:
+    if sent.status not in _RANK:
         return "unchanged"  # already failed, held, cancelled or queued again
     if update.status == "failed":
         first = update.errors[0] if update.errors else None
-        if first is not None and first.code == 131047 and not (error or "").startswith("131047"):
+        if first is not None and first.code == 131047 and not (sent.error or "").startswith("131047"):
             # Not delivered because the window had closed: send it again as the template, once.
-            close_window(conn, contact_id, at)
-            conn.execute(
-                "UPDATE outbox SET status = 'queued', error = ?, updated_at = ? WHERE id = ?",
-                (RESEND_NOTE, iso(at), outbox_id),
-            )
+            close_window(tx, sent.contact_id, at)
+            channels.set_delivery_error(tx, sent.id, "queued", RESEND_NOTE, at)
             return "resend"
-        conn.execute(
-            "UPDATE outbox SET status = 'failed', error = ?, updated_at = ? WHERE id = ?",
-            (first.describe() if first else "failed (no reason given)", iso(at), outbox_id),
-        )
+        reason = first.describe() if first else "failed (no reason given)"
+        channels.set_delivery_error(tx, sent.id, "failed", reason, at)
         return "updated"
-    if _RANK[update.status] <= _RANK[current]:
+    if _RANK[update.status] <= _RANK[sent.status]:
         return "unchanged"
-    conn.execute(
-        "UPDATE outbox SET status = ?, updated_at = ? WHERE id = ?", (update.status, iso(at), outbox_id)
-    )
+    channels.set_delivery(tx, sent.id, update.status, at)
     return "updated"

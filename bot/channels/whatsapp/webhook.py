@@ -27,8 +27,8 @@ from bot.channels.whatsapp.payloads import IncomingMessage, ParsedWebhook, Statu
 from bot.channels.whatsapp.sender import WhatsAppChannel
 from bot.engine import mark_flooding
 from bot.ordering import OrderedLanes
+from storage.contract import Store
 from storage.crypto import BlobCipher
-from storage.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ class InboxWorker:
         self._submitted: set[int] = set()  # bodies this process took (for `adopt_orphans`)
 
     @property
-    def db(self) -> Database:
+    def db(self) -> Store:
         """The service's store."""
         return self.service.db
 
