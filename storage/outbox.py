@@ -139,6 +139,8 @@ def reserve_pending(
 
     Rows reserved by another live process are skipped, and so is a contact while another live process
     holds one of its earlier rows; rows locked by a concurrent reservation are skipped, not waited for.
+    (Two reservations at the very same moment may still split one contact's rows when the LIMIT falls
+    between them: the earlier row's reservation is not yet committed when the later row is chosen.)
     """
     now = repo.iso(at)
     clauses = ["o.status = 'queued'", "o.bulk = ?", "(o.not_before IS NULL OR o.not_before <= ?)"]
