@@ -193,6 +193,7 @@ async def build_service(
     )
     # Announced before any outbox row is claimed, so others leave this process's rows alone.
     await replicas.start()
+    engine.holder = replicas.name
     voice = VoiceBank(store.data_dir, services.catalog, settings.voice)
     dispatcher = Dispatcher(
         db,

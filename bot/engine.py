@@ -16,8 +16,8 @@ from functools import partial
 from handlers import router
 from handlers.turn import Services, Turn
 from handlers.types import Inbound
-from storage import contacts, repo, turns
-from storage.contract import Store, Tx
+from storage import contacts, outbox, repo, turns
+from storage.contract import Store, Tx, dialect
 from storage.records import ContactRecord, ConversationRecord, OutboxRecord
 
 log = logging.getLogger(__name__)
@@ -226,6 +226,9 @@ class Engine:
         self.default_language = default_language
         self.clock = clock
         self.locks = KeyedLocks()
+        # This process's name among those sharing the store (its `replica:` lease): a turn's replies are
+        # reserved for it, so no other process sends them while it lives (see storage.outbox).
+        self.holder: str | None = None
 
     async def handle(self, event: Inbound, after_commit: AfterCommit | None = None) -> list[OutboxRecord]:
         """Handle one event; return the replies it queued (empty for a redelivered event).
@@ -270,7 +273,9 @@ class Engine:
                 await router.resume_current(turn)
             except Exception:
                 log.exception("could not ask again after a failed step")
-        result = await self.services.db.write(lambda conn: self._commit(conn, turn, event, read_at))
+        result = await self.services.db.write(
+            lambda conn: self._commit(conn, turn, event, read_at, self.holder)
+        )
         if isinstance(result, _Stale):
             return result
         if result is None:
@@ -317,7 +322,7 @@ class Engine:
 
     @staticmethod
     def _commit(
-        conn: Tx, turn: Turn, event: Inbound, read_at: datetime | None
+        conn: Tx, turn: Turn, event: Inbound, read_at: datetime | None, holder: str | None = None
     ) -> "list[OutboxRecord] | _Stale | None":
         contact = turn.contact
         turn.late_replies.clear()  # a batch that was rolled back runs this again
@@ -346,4 +351,6 @@ class Engine:
             )
             record._reply = reply  # the dispatcher sends it without reading the payload back
             records.append(record)
+        if holder is not None and records and dialect(conn) == "postgresql":
+            outbox.reserve_written(conn, [record.id for record in records], holder)
         return records

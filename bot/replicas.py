@@ -6,7 +6,8 @@ holds a lease of its own while it lives (`replica:<host>:<pid>:<token>`, the nam
 and what only one of them may do belongs to the holder of a named lease:
 
 - `outreach`: ticking the outreach scheduler (broadcasts, reminders, nudges, the history prune);
-- `telegram-poller`: polling Telegram's getUpdates (the Bot API allows one consumer).
+- `telegram-poller`: polling Telegram's getUpdates (the Bot API allows one consumer);
+- `telegram-staff-poster`: posting new-case cards and citizens' messages in the staff group (each once).
 
 Every lease is renewed every `lease_renew_seconds` and lasts `lease_seconds`: when its holder dies,
 another process takes it within `lease_seconds + lease_renew_seconds`. A holder counts a lease as its
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 
 OUTREACH = "outreach"
 TELEGRAM_POLLER = "telegram-poller"
+STAFF_POSTER = "telegram-staff-poster"
 
 
 def replica_name() -> str:

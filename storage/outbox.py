@@ -50,6 +50,14 @@ def claim(tx: Tx, outbox_id: int, holder: str, at: datetime) -> bool:
     return tx.execute(sql, params).fetchone() is not None
 
 
+def reserve_written(tx: Tx, ids: Sequence[int], holder: str) -> None:
+    """Reserve rows just written for the process that wrote them (a conversation turn's replies, which
+    it sends itself): others leave them alone while it lives, and take them as soon as it is gone."""
+    tx.execute(
+        f"UPDATE outbox SET claimed_by = ? WHERE id IN ({', '.join('?' for _ in ids)})", (holder, *ids)
+    )
+
+
 def unclaim(tx: Tx, outbox_id: int, at: datetime) -> None:
     """Give a row back to the queue: its request did not leave (the platform refused it at once)."""
     tx.execute(
@@ -131,6 +139,8 @@ def reserve_pending(
 
     Rows reserved by another live process are skipped, and so is a contact while another live process
     holds one of its earlier rows; rows locked by a concurrent reservation are skipped, not waited for.
+    (Two reservations at the very same moment may still split one contact's rows when the LIMIT falls
+    between them: the earlier row's reservation is not yet committed when the later row is chosen.)
     """
     now = repo.iso(at)
     clauses = ["o.status = 'queued'", "o.bulk = ?", "(o.not_before IS NULL OR o.not_before <= ?)"]
@@ -139,8 +149,12 @@ def reserve_pending(
         clauses.append("(" + (" OR ".join("o.contact_id LIKE ?" for _ in schemes) or "1 = 0") + ")")
         params.extend(f"{scheme}:%" for scheme in schemes)
     if reply_grace is not None:
-        clauses.append("(o.origin != 'reply' OR o.created_at <= ?)")
-        params.append(repo.iso(at - reply_grace))
+        # A fresh reply belongs to the turn that wrote it (which sends it itself); one reserved by its
+        # writer is taken as soon as the writer is gone (below), others after the grace.
+        clauses.append(
+            "(o.origin != 'reply' OR o.created_at <= ? OR (o.claimed_by IS NOT NULL AND o.claimed_by != ?))"
+        )
+        params += [repo.iso(at - reply_grace), holder]
     clauses.append(_free("o"))
     params += [holder, now]
     clauses.append(

@@ -259,7 +259,8 @@ class FakeGraph:
         return Response(data, media_type=mime)
 
     async def _dump(self, request: Request) -> Response:
-        sent = [{"wamid": s.wamid, "to": s.to, "type": s.type, "at": s.at} for s in self.sent]
+        since = int(request.query_params.get("since", "0"))  # only the messages after the first `since`
+        sent = [{"wamid": s.wamid, "to": s.to, "type": s.type, "at": s.at} for s in self.sent[since:]]
         if request.query_params.get("refused"):
             pairs = zip(self.refused, self.refused_at, strict=True)
             refused = [{"to": to, "code": code, "at": at} for (to, code), at in pairs]

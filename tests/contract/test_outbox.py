@@ -2,12 +2,17 @@
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from functools import partial
+
+import pytest
 
 from storage import leases, repo
 from storage import outbox as store_outbox
 from storage.contract import Store, Tx
+from storage.db import Database
+from storage.postgres import PostgresStore
 from storage.records import ContactRecord, OutboxStatus
 
 AT = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
@@ -48,20 +53,56 @@ async def test_a_queued_row_is_claimed_once(store: Store) -> None:
     assert (await statuses(store))[row_id] == ("sending", A)
 
 
-async def test_two_claimers_at_once_never_get_the_same_row(store: Store) -> None:
+@pytest.fixture
+async def other(store: Store) -> AsyncIterator[Store]:
+    """A second store on the same database, as a second service process opens it (its own writer)."""
+    second: Store
+    if isinstance(store, PostgresStore):
+        second = await PostgresStore.open(store.url)
+    else:
+        assert isinstance(store, Database)
+        second = await Database.open(store.path)
+    yield second
+    await second.close()
+
+
+async def test_two_processes_claiming_at_once_never_get_the_same_row(store: Store, other: Store) -> None:
     ids = await store.write(partial(queue, contacts=[f"whatsapp:62{n}" for n in range(20)], per_contact=3))
     await alive(store, A, B)
 
-    async def claimer(holder: str) -> list[int]:
-        won = []
-        for row_id in ids:
-            if await store.write(partial(store_outbox.claim, outbox_id=row_id, holder=holder, at=AT)):
-                won.append(row_id)
-        return won
+    async def claimer(db: Store, holder: str) -> list[int]:
+        claims = [
+            db.write(partial(store_outbox.claim, outbox_id=row_id, holder=holder, at=AT)) for row_id in ids
+        ]
+        return [row_id for row_id, won in zip(ids, await asyncio.gather(*claims), strict=True) if won]
 
-    got_a, got_b = await asyncio.gather(claimer(A), claimer(B))
+    got_a, got_b = await asyncio.gather(claimer(store, A), claimer(other, B))
     assert not set(got_a) & set(got_b)
     assert sorted(got_a + got_b) == sorted(ids)
+    rows = await statuses(store)
+    assert all(rows[row_id] == ("sending", A) for row_id in got_a)
+    assert all(rows[row_id] == ("sending", B) for row_id in got_b)
+
+
+async def test_two_processes_reserving_at_once_get_disjoint_rows(store: Store, other: Store) -> None:
+    contacts = [f"whatsapp:62{n}" for n in range(40)]
+    ids = await store.write(partial(queue, contacts=contacts, per_contact=1))
+    await alive(store, A, B)
+    reserve = store_outbox.reserve_pending
+    rounds = await asyncio.gather(
+        *(
+            db.write(partial(reserve, holder=holder, at=AT, limit=5))
+            for db, holder in [(store, A), (other, B)] * 8
+        )
+    )
+    mine = {row.id for records in rounds[0::2] for row in records}
+    theirs = {row.id for records in rounds[1::2] for row in records}
+    assert mine and theirs
+    assert not mine & theirs  # a process sees its own reservation again, never the other's
+    assert mine | theirs <= set(ids)
+    rows = await statuses(store)
+    assert {row_id for row_id, (_, holder) in rows.items() if holder == A} == mine
+    assert {row_id for row_id, (_, holder) in rows.items() if holder == B} == theirs
 
 
 async def test_reservations_of_two_processes_are_disjoint_and_keep_a_contacts_rows_together(
@@ -171,3 +212,20 @@ async def test_staff_resend_rows_in_doubt_and_it_is_audited(store: Store) -> Non
     assert {status for status, _ in (await statuses(store)).values()} == {"queued"}
     audited = await store.fetchval("SELECT COUNT(*) FROM audit_log WHERE action = 'outbox.resend'")
     assert audited == 3
+
+
+async def test_a_turns_fresh_replies_are_left_to_their_writer_and_taken_when_it_is_gone(store: Store) -> None:
+    ids = await store.write(partial(queue, contacts=["whatsapp:6281"], per_contact=2, origin="reply"))
+    await store.write(partial(store_outbox.reserve_written, ids=ids, holder=A))
+    await alive(store, A, B)
+    grace = timedelta(seconds=30)
+    soon = AT + timedelta(seconds=1)
+    reserve = store_outbox.reserve_pending
+    # The writer sends them within its turn: neither its own send loop nor another process takes them.
+    assert await store.write(partial(reserve, holder=A, at=soon, reply_grace=grace)) == []
+    assert await store.write(partial(reserve, holder=B, at=soon, reply_grace=grace)) == []
+    # The writer died: another process takes them once its lease has run out, not a grace later.
+    gone = AT + TTL + timedelta(seconds=1)
+    await alive(store, B, at=gone)
+    taken = await store.write(partial(reserve, holder=B, at=gone, reply_grace=grace))
+    assert [row.id for row in taken] == ids

@@ -51,6 +51,7 @@ from bot.channels.telegram.outreach import OutreachDesk
 from bot.channels.telegram.render import split_text
 from bot.channels.telegram.sender import TelegramChannel, dumps
 from bot.media import MediaStore
+from bot.replicas import STAFF_POSTER
 from bot.replies import reply_to_citizen
 from handlers.aid import AidForm
 from handlers.casework import CaseworkError, change_status
@@ -372,6 +373,12 @@ class StaffDesk:
         last = await self.db.write(desk.last_posted_case)
         last_line = await self.db.write(desk.last_posted_line)
         while True:
+            # With several processes on one store, one of them posts (each card once), from where the
+            # store says the last poster stopped.
+            await self.service.wait_for_role(STAFF_POSTER)
+            if self.db.dialect != "sqlite":
+                last = await self.db.write(desk.last_posted_case)
+                last_line = await self.db.write(desk.last_posted_line)
             try:
                 last = await self.post_new_cases(last)
                 last_line = await self.post_new_lines(last_line)

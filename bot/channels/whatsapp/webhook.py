@@ -107,6 +107,7 @@ class InboxWorker:
         )
         self._bodies: dict[int, _Body] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._submitted: set[int] = set()  # bodies this process took (for `adopt_orphans`)
 
     @property
     def db(self) -> Store:
@@ -115,11 +116,13 @@ class InboxWorker:
 
     def submit(self, inbox_id: int, body: dict[str, Any]) -> None:
         """Process a stored body soon."""
+        self._submitted.add(inbox_id)
         self.queue.put_nowait((inbox_id, body))
 
-    async def recover(self) -> int:
-        """Queue the bodies a previous run stored but did not finish; return how many."""
-        pending = await store.pending_inbox(self.db)
+    async def recover(self, only: set[int] | None = None) -> int:
+        """Queue the bodies a previous run stored but did not finish (those of `only`, when given);
+        return how many."""
+        pending = [(i, blob) for i, blob in await store.pending_inbox(self.db) if only is None or i in only]
         for inbox_id, blob in pending:
             try:
                 body = json.loads(self.cipher.open(blob))
@@ -134,8 +137,30 @@ class InboxWorker:
             log.info("%d stored WhatsApp webhooks queued again after a restart", len(pending))
         return len(pending)
 
+    async def adopt_orphans(self, every: float) -> None:
+        """With several processes on one store: take over the bodies another process stored and did
+        not finish (it died after answering the webhook). A body still waiting `every` seconds later and
+        never taken by this process is taken; one its process is still handling (a long backlog) is then
+        handled by both, which changes nothing: the store handles each message id once."""
+        waiting: set[int] = set()
+        while True:
+            await asyncio.sleep(every)
+            try:
+                now_waiting = {inbox_id for inbox_id, _ in await store.pending_inbox(self.db)}
+                self._submitted &= now_waiting  # forget what is finished
+                orphans = (waiting & now_waiting) - self._submitted
+                waiting = now_waiting - self._submitted
+                if orphans:
+                    taken = await self.recover(only=orphans)
+                    log.warning("%d WhatsApp webhooks another process stored were taken over", taken)
+            except Exception:
+                log.exception("stored WhatsApp webhooks of other processes could not be checked")
+
     async def run(self) -> None:
-        """Take stored bodies in arrival order until cancelled."""
+        """Take stored bodies in arrival order until cancelled (and, when other processes share the store,
+        take over the bodies a dead one left)."""
+        if self.db.dialect != "sqlite":
+            self._spawn(self.adopt_orphans(self.service.settings.service.lease_seconds))
         while True:
             inbox_id, body = await self.queue.get()
             try:
