@@ -305,18 +305,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         # One clear sentence for the operator, no traceback; nothing was written.
         print(f"dinsos-intake: {problem}", file=sys.stderr)
         return 2
-    except Exception as error:
-        cannot_reach = unreachable(error, settings.store.postgresql_url)
-        if cannot_reach is None:
-            raise
-        print(f"dinsos-intake: {cannot_reach}", file=sys.stderr)
-        return 2
     except BrokenPipeError:
         # The reader went away (`staff list | head`): stop quietly; point stdout at /dev/null so the
         # interpreter's last flush does not complain either.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+    except Exception as error:
+        cannot_reach = unreachable(error, settings.store.postgresql_url)
+        if cannot_reach is None:
+            raise
+        print(f"dinsos-intake: {cannot_reach}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -50,7 +50,8 @@ async def run_nightly_backups(
         due = next_backup_at(clock(), settings, timezone)
         wait = max(0.0, (due - clock()).total_seconds())
         try:
-            await asyncio.wait_for(stop.wait(), timeout=wait)
+            async with asyncio.timeout(wait):
+                await stop.wait()
             return
         except TimeoutError:
             pass

@@ -69,7 +69,8 @@ class AckFirst:
         if self._receiving:
             self.waited += 1
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._idle.wait(), self.max_wait)
+                async with asyncio.timeout(self.max_wait):
+                    await self._idle.wait()
 
 
 @dataclass(order=True, slots=True)

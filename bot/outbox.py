@@ -492,7 +492,8 @@ class Dispatcher:
                         task.add_done_callback(partial(finished, contacts=contacts))
                         continue
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+                    async with asyncio.timeout(self.poll_seconds):
+                        await self._wake.wait()
         finally:
             if batches:
                 await asyncio.gather(*batches, return_exceptions=True)

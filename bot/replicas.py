@@ -94,7 +94,8 @@ class LeaseKeeper:
             if await self.renew():
                 return
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), poll)
+                async with asyncio.timeout(poll):
+                    await self._changed.wait()
 
     async def release(self) -> None:
         """Give the lease up at once, so another process takes it without waiting for the expiry."""

@@ -211,7 +211,8 @@ async def _run_bound(
         # claimed is left `sending` (which the next start would have to mark `unknown`).
         service.dispatcher.stop()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(tasks[0]), timeout=15)
+            async with asyncio.timeout(15):
+                await asyncio.shield(tasks[0])
         for runtime in runtimes:
             if runtime.stop is not None:
                 await runtime.stop()

@@ -317,7 +317,8 @@ class VoiceBank:
         except OSError as error:
             raise VoiceError(f"{Path(args[0]).name} cannot run ({type(error).__name__})") from None
         try:
-            out, err = await asyncio.wait_for(process.communicate(stdin), self.settings.tool_timeout_seconds)
+            async with asyncio.timeout(self.settings.tool_timeout_seconds):
+                out, err = await process.communicate(stdin)
         except TimeoutError:
             process.kill()
             await process.wait()

@@ -87,7 +87,8 @@ class Inbox:
         """Flush the settled marks every `flush_seconds` until cancelled."""
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.flush_seconds)
+                async with asyncio.timeout(self.flush_seconds):
+                    await self._wake.wait()
             self._wake.clear()
             try:
                 await self.flush()

@@ -319,7 +319,8 @@ class TelegramChannel:
         self._closing = True
         await self.pacer.close()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._settled.wait(), timeout=5)
+            async with asyncio.timeout(5):
+                await self._settled.wait()
 
 
 def _store_long_ids(tx: Tx, mapping: dict[str, str]) -> None:
