@@ -66,6 +66,18 @@ def test_missing_server_binaries_are_named_with_the_fix(monkeypatch: pytest.Monk
         pg.require()
 
 
+def test_without_postgresql_its_tests_skip_on_a_developer_machine_and_fail_in_ci(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv(pg.SKIP_ENV, raising=False)
+    monkeypatch.delenv("CI", raising=False)
+    assert pg.skip_allowed()  # the README's test command on a machine without PostgreSQL
+    monkeypatch.setenv("CI", "1")
+    assert not pg.skip_allowed()  # .ci/run: a missing server is a failure, not a silent skip
+    monkeypatch.setenv(pg.SKIP_ENV, "skip")
+    assert pg.skip_allowed()
+
+
 async def test_the_store_connects_again_after_the_server_drops_its_connections(postgres_url: str) -> None:
     store = await PostgresStore.open(postgres_url, readers=2)
     try:
