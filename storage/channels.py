@@ -58,6 +58,14 @@ async def unprocessed(db: Store, source: str) -> list[tuple[int, bytes]]:
     return [(int(row[0]), bytes(row[1])) for row in rows]
 
 
+async def unprocessed_ids(db: Store, source: str) -> set[int]:
+    """Ids of the bodies of `source` received but not yet processed (whichever process stored them)."""
+    rows = await db.fetchall(
+        "SELECT id FROM webhook_inbox WHERE source = ? AND processed_at IS NULL", (source,)
+    )
+    return {int(row[0]) for row in rows}
+
+
 # ---------------------------------------------------------------- inbound ids, contacts' addresses
 
 

@@ -151,13 +151,25 @@ def telegram_settings(fake: FakeTelegram, mode: str, **overrides: Any) -> Telegr
 
 @contextlib.asynccontextmanager
 async def world(
-    tmp_path: Path, clock: Clock, mode: str = "polling", fake: FakeTelegram | None = None, **overrides: Any
+    tmp_path: Path,
+    clock: Clock,
+    mode: str = "polling",
+    fake: FakeTelegram | None = None,
+    *,
+    database_url: str | None = None,
+    lease_seconds: float = 30.0,
+    **overrides: Any,
 ) -> AsyncIterator[World]:
     own_fake = fake is None
     fake = fake or await FakeTelegram().start()
     settings = Settings(
-        store=StoreSettings(data_dir=tmp_path / "data", secret_key=TEST_KEY, sqlite_synchronous="NORMAL"),
-        service=ServiceSettings(outbox_poll_seconds=0.05),
+        store=StoreSettings(
+            data_dir=tmp_path / "data",
+            secret_key=TEST_KEY,
+            sqlite_synchronous="NORMAL",
+            database_url=database_url,
+        ),
+        service=ServiceSettings(outbox_poll_seconds=0.05, lease_seconds=lease_seconds),
         telegram=telegram_settings(fake, mode, **overrides),
         outreach=OutreachSettings(quiet_start="00:00", quiet_end="00:00"),
     )

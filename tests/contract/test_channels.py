@@ -51,6 +51,8 @@ async def test_webhook_bodies_are_kept_per_source_until_handled_or_failed(store:
     assert await channels.unprocessed(store, "telegram") == list(
         zip(telegram, [b"tg-1", b"tg-2"], strict=True)
     )
+    assert await whatsapp.pending_ids(store) == {first, second}
+    assert await channels.unprocessed_ids(store, "telegram") == set(telegram)
 
     await store.write(lambda tx: whatsapp.finish_inbox(tx, first))
     await store.write(lambda tx: whatsapp.fail_inbox(tx, second, "ValueError", AT))
@@ -58,6 +60,8 @@ async def test_webhook_bodies_are_kept_per_source_until_handled_or_failed(store:
     await store.write(lambda tx: channels.fail_bodies(tx, [(telegram[1], "KeyError")], AT))
     assert await whatsapp.pending_inbox(store) == []
     assert await channels.unprocessed(store, "telegram") == []
+    assert await channels.unprocessed_ids(store, "telegram") == set()
+    assert await whatsapp.pending_ids(store) == set()
     assert await whatsapp.inbox_body(store, first) is None
     assert await whatsapp.inbox_body(store, second) is None  # kept for the operator, not handled again
 

@@ -37,6 +37,7 @@ from telegram.error import (
     TimedOut,
 )
 
+from bot.adoption import Adoption
 from bot.app import Service
 from bot.channels.telegram.inbound import InboundReader, file_of
 from bot.channels.telegram.intake import Inbox
@@ -82,6 +83,8 @@ class TelegramAdapter:
         media = MediaStore(settings.store.data_dir)
         self.reader = InboundReader(bot, media)
         self.inbox = Inbox(service.db, service.engine.clock, service.services.sealer.cipher("webhook-inbox"))
+        # Several replicas: updates another one stored and did not handle (it died) are taken over.
+        self.adoption = Adoption("Telegram updates", self.inbox.waiting, self._requeue)
         # One user's updates in update_id order: in webhook mode an update that skips one not yet
         # received waits up to `order_hold_ms` for it (polling receives them in order).
         self.lanes = OrderedLanes(
@@ -132,13 +135,21 @@ class TelegramAdapter:
             # getUpdates is refused while a webhook is set.
             await self.bot.delete_webhook(drop_pending_updates=False)
         await self._set_commands()
-        for inbox_id, body in await self.inbox.unhandled():
+        await self._requeue()
+
+    async def _requeue(self, only: set[int] | None = None) -> int:
+        """Queue the updates stored but not handled (those of `only`, when given): left by a crash of
+        this process, or by another replica that died; return how many."""
+        taken = 0
+        for inbox_id, body in await self.inbox.unhandled(only):
             try:
                 update = Update.de_json(json.loads(body), self.bot)
             except (ValueError, TypeError, KeyError) as error:
                 self.inbox.settle(inbox_id, f"unreadable: {type(error).__name__}")
                 continue
             self.accept(update, inbox_id)
+            taken += 1
+        return taken
 
     async def _set_commands(self) -> None:
         for language, names in MENU_COMMANDS.items():
@@ -156,6 +167,8 @@ class TelegramAdapter:
             work.append(self._owned(self.poll))
         if self.staff is not None:
             work.append(self._owned(self.staff.run_poster))
+        if self.service.db.dialect != "sqlite":  # other processes may share the store
+            work.append(self._owned(partial(self.adoption.run, self.service.settings.service.lease_seconds)))
         return work
 
     async def _owned(self, work: Callable[[], Coroutine[Any, Any, None]]) -> None:
@@ -272,6 +285,7 @@ class TelegramAdapter:
     def accept(self, update: Update, inbox_id: int, *, webhook: bool = False) -> None:
         """Queue an update in its user's lane, in update_id order. A webhook delivery that skips an
         update_id not yet received waits for it (up to the hold); otherwise it goes at once."""
+        self.adoption.took(inbox_id)
         user = update.effective_user
         key: Any = (
             user.id

@@ -107,11 +107,18 @@ class Inbox:
             self.settle(inbox_id, error=type(error).__name__)
             return None
 
-    async def unhandled(self) -> list[tuple[int, bytes]]:
-        """Updates stored but never handled (the process stopped in between), oldest first."""
+    async def waiting(self) -> set[int]:
+        """Ids of the updates stored and not yet handled (by any process sharing the store)."""
+        return await channels.unprocessed_ids(self.db, SOURCE)
+
+    async def unhandled(self, only: set[int] | None = None) -> list[tuple[int, bytes]]:
+        """Updates stored but never handled (the process stopped in between; those of `only`, when
+        given), oldest first."""
         rows = await channels.unprocessed(self.db, SOURCE)
         readable: list[tuple[int, bytes]] = []
         for inbox_id, sealed in rows:
+            if only is not None and inbox_id not in only:
+                continue
             try:
                 readable.append((inbox_id, self.cipher.open(sealed)))
             except Exception as error:  # a key change or a damaged row: keep it, say so, go on

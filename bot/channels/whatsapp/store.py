@@ -50,6 +50,11 @@ async def pending_inbox(db: Store) -> list[tuple[int, bytes]]:
     return await channels.unprocessed(db, SOURCE)
 
 
+async def pending_ids(db: Store) -> set[int]:
+    """Ids of the bodies received but not yet processed, whichever process stored them."""
+    return await channels.unprocessed_ids(db, SOURCE)
+
+
 # ---------------------------------------------------------------- contacts
 
 

@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from bot.adoption import Adoption
 from bot.app import Service
 from bot.channels.whatsapp import store
 from bot.channels.whatsapp.payloads import IncomingMessage, ParsedWebhook, StatusUpdate, parse_webhook
@@ -107,7 +108,7 @@ class InboxWorker:
         )
         self._bodies: dict[int, _Body] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._submitted: set[int] = set()  # bodies this process took (for `adopt_orphans`)
+        self.adoption = Adoption("WhatsApp webhooks", self._waiting, self._adopt)
 
     @property
     def db(self) -> Store:
@@ -116,7 +117,7 @@ class InboxWorker:
 
     def submit(self, inbox_id: int, body: dict[str, Any]) -> None:
         """Process a stored body soon."""
-        self._submitted.add(inbox_id)
+        self.adoption.took(inbox_id)
         self.queue.put_nowait((inbox_id, body))
 
     async def recover(self, only: set[int] | None = None) -> int:
@@ -137,30 +138,17 @@ class InboxWorker:
             log.info("%d stored WhatsApp webhooks queued again after a restart", len(pending))
         return len(pending)
 
-    async def adopt_orphans(self, every: float) -> None:
-        """With several processes on one store: take over the bodies another process stored and did
-        not finish (it died after answering the webhook). A body still waiting `every` seconds later and
-        never taken by this process is taken; one its process is still handling (a long backlog) is then
-        handled by both, which changes nothing: the store handles each message id once."""
-        waiting: set[int] = set()
-        while True:
-            await asyncio.sleep(every)
-            try:
-                now_waiting = {inbox_id for inbox_id, _ in await store.pending_inbox(self.db)}
-                self._submitted &= now_waiting  # forget what is finished
-                orphans = (waiting & now_waiting) - self._submitted
-                waiting = now_waiting - self._submitted
-                if orphans:
-                    taken = await self.recover(only=orphans)
-                    log.warning("%d WhatsApp webhooks another process stored were taken over", taken)
-            except Exception:
-                log.exception("stored WhatsApp webhooks of other processes could not be checked")
+    async def _waiting(self) -> set[int]:
+        return await store.pending_ids(self.db)
+
+    async def _adopt(self, orphans: set[int]) -> int:
+        return await self.recover(only=orphans)
 
     async def run(self) -> None:
         """Take stored bodies in arrival order until cancelled (and, when other processes share the store,
         take over the bodies a dead one left)."""
         if self.db.dialect != "sqlite":
-            self._spawn(self.adopt_orphans(self.service.settings.service.lease_seconds))
+            self._spawn(self.adoption.run(self.service.settings.service.lease_seconds))
         while True:
             inbox_id, body = await self.queue.get()
             try:
