@@ -139,8 +139,9 @@ def reserve_pending(
 
     Rows reserved by another live process are skipped, and so is a contact while another live process
     holds one of its earlier rows; rows locked by a concurrent reservation are skipped, not waited for.
-    (Two reservations at the very same moment may still split one contact's rows when the LIMIT falls
-    between them: the earlier row's reservation is not yet committed when the later row is chosen.)
+    On PostgreSQL a row is also skipped while its contact's first waiting row is locked: a reservation
+    not yet committed elsewhere may hold that first row (its LIMIT falling between the two), and its
+    claim is not visible here yet.
     """
     now = repo.iso(at)
     clauses = ["o.status = 'queued'", "o.bulk = ?", "(o.not_before IS NULL OR o.not_before <= ?)"]
@@ -163,9 +164,15 @@ def reserve_pending(
         f"AND {_HOLDER_ALIVE.format(row='e')})"
     )
     params += [holder, now]
-    lock = " FOR UPDATE SKIP LOCKED" if dialect(tx) == "postgresql" else ""
+    rows, lock = "outbox AS o", ""
+    if dialect(tx) == "postgresql":
+        rows += (
+            " JOIN outbox AS f ON f.id = (SELECT MIN(x.id) FROM outbox AS x "
+            "WHERE x.contact_id = o.contact_id AND x.status IN ('queued', 'sending'))"
+        )
+        lock = " FOR UPDATE OF o, f SKIP LOCKED"
     sql = (
-        "UPDATE outbox SET claimed_by = ? WHERE id IN (SELECT o.id FROM outbox AS o WHERE "
+        f"UPDATE outbox SET claimed_by = ? WHERE id IN (SELECT o.id FROM {rows} WHERE "
         f"{' AND '.join(clauses)} ORDER BY o.id LIMIT ?{lock}) RETURNING *"
     )
 

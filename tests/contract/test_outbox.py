@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import threading
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -13,7 +14,7 @@ from storage import outbox as store_outbox
 from storage.contract import Store, Tx
 from storage.db import Database
 from storage.postgres import PostgresStore
-from storage.records import ContactRecord, OutboxStatus
+from storage.records import ContactRecord, OutboxRecord, OutboxStatus
 
 AT = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 TTL = timedelta(seconds=30)
@@ -124,6 +125,38 @@ async def test_reservations_of_two_processes_are_disjoint_and_keep_a_contacts_ro
     again_a = await store.write(partial(store_outbox.reserve_pending, holder=A, at=AT, limit=100))
     assert {row.contact_id for row in again_a} == a_contacts
     assert len(again_a) == 8
+
+
+async def test_a_reservation_made_while_anothers_is_uncommitted_never_splits_a_contacts_rows(
+    store: Store, other: Store
+) -> None:
+    # A reserves the first row of each of contacts 0-3 (its LIMIT falls between their two rows); B
+    # reserves while A's transaction is still open, so B cannot see A's claims yet. B must still not take
+    # those contacts' second rows: they would leave before (or beside) the first.
+    contacts = [f"whatsapp:62{n}" for n in range(6)]
+    ids = await store.write(partial(queue, contacts=contacts, per_contact=2))
+    await alive(store, A, B)
+    reserved, release = threading.Event(), threading.Event()
+
+    def reserve_and_hold(tx: Tx) -> list[OutboxRecord]:
+        got = store_outbox.reserve_pending(tx, holder=A, at=AT, limit=4)
+        reserved.set()
+        release.wait(10)
+        return got
+
+    holding = asyncio.create_task(store.write(reserve_and_hold))
+    assert await asyncio.to_thread(reserved.wait, 10)
+    meanwhile = asyncio.create_task(
+        other.write(partial(store_outbox.reserve_pending, holder=B, at=AT, limit=100))
+    )
+    await asyncio.sleep(0.3)  # B's reservation runs now (PostgreSQL) or waits for A's (SQLite)
+    release.set()
+    got_a, got_b = await holding, await meanwhile
+    assert [row.id for row in got_a] == ids[:4]
+    a_contacts = {row.contact_id for row in got_a}
+    assert not a_contacts & {row.contact_id for row in got_b}
+    again_a = await store.write(partial(store_outbox.reserve_pending, holder=A, at=AT, limit=100))
+    assert {row.contact_id for row in again_a} == a_contacts and len(again_a) == 8
 
 
 async def test_a_dead_processs_reservation_is_taken_over(store: Store) -> None:
