@@ -25,9 +25,10 @@ from handlers.outreach import QuietHours
 from handlers.places import Places
 from handlers.turn import Services
 from handlers.types import Inbound
+from storage import media as shared_media
 from storage import repo
 from storage.backup import DB_FILE_NAME
-from storage.contract import Store, Tx
+from storage.contract import Store, Tx, dialect
 from storage.crypto import KEY_FILE_NAME, Sealer
 from storage.keys import StoreAt, record_check_value, resolve_key, secure_data_dir
 from storage.location import open_store
@@ -61,6 +62,11 @@ class Service:
     replicas: Replicas | None = None
     # Webhook receipts go before handling work (the channels' webhooks and lanes, the outbox sender).
     acks: AckFirst = field(default_factory=AckFirst)
+    # Files people send, in the data directory (one instance for every channel and the dashboard).
+    media: MediaStore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.media = MediaStore(self.settings.store.data_dir)
 
     async def receive(self, event: Inbound) -> list[OutboxRecord]:
         """Handle an inbound event and send its replies (counted and timed for /metrics); then tidy the
@@ -90,6 +96,8 @@ class Service:
             return []
         repo.MEDIA_ERASED.clear()
 
+        at = self.engine.clock()
+
         def unneeded(conn: Tx) -> list[str]:
             refs = repo.take_media_erasures(conn)
             if (
@@ -98,13 +106,14 @@ class Service:
                 and not repo.media_in_use(conn, event.contact, received)
             ):
                 refs.append(received)
+            if refs and dialect(conn) != "sqlite":  # the other processes delete their copies too
+                shared_media.forget(conn, refs, at)
             return refs
 
         refs = await self.db.write(unneeded)
-        store = MediaStore(self.settings.store.data_dir)
         for ref in refs:
             try:
-                store.path(ref).unlink(missing_ok=True)
+                self.media.path(ref).unlink(missing_ok=True)
             except (OSError, ValueError):
                 log.warning("a media file could not be deleted")
         return refs

@@ -19,6 +19,7 @@ from bot.app import Service, build_service
 from bot.channels.base import ChannelRuntime
 from bot.dashboard import WEB, Dashboard, WebChatChannel
 from bot.engine import utcnow
+from bot.media import MEDIA_SHARE_SECONDS, MediaShare
 from bot.nightly_backup import run_nightly_backups
 from bot.outbox import Channel
 from bot.replicas import OUTREACH
@@ -168,6 +169,9 @@ async def _run_bound(
             "the store is PostgreSQL: the nightly backup file is not written; back the database up with "
             "pg_dump (docs/deploy.md), and keep the key file apart"
         )
+        # Other processes may serve the same database: received files are shared through it.
+        share = MediaShare(service.db, service.media, utcnow)
+        tasks.append(asyncio.create_task(share.run(MEDIA_SHARE_SECONDS), name="media"))
     channel_tasks = {
         name: [asyncio.create_task(task, name=f"channel-{name}") for task in runtime.tasks]
         for name, runtime in zip(enabled_channels(settings), runtimes, strict=True)

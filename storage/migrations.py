@@ -727,6 +727,28 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
         """,
     ),
+    Migration(
+        "0015_lead_media_files",
+        # Received files shared between processes on one database (`storage.media`): bytes kept by the
+        # process that received them, copied by the others; a deleted file keeps its row without bytes.
+        """
+        CREATE TABLE media_files (
+            ref TEXT PRIMARY KEY,
+            body BLOB,
+            version INTEGER NOT NULL UNIQUE,
+            updated_at TEXT NOT NULL
+        );
+        """,
+        """
+        CREATE SEQUENCE media_version;
+        CREATE TABLE media_files (
+            ref TEXT PRIMARY KEY,
+            body BYTEA,
+            version BIGINT NOT NULL UNIQUE,
+            updated_at TEXT NOT NULL
+        );
+        """,
+    ),
 ]
 
 

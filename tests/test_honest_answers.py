@@ -20,11 +20,12 @@ from bot.app import Service
 from bot.media import MediaStore
 from handlers.forms import flags_of, voice_answers
 from handlers.types import Inbound, Media, Reply
+from storage import media as shared_media
 from storage import repo
 from storage.records import CaseKind, CaseRecord, PersonRecord
 from tests.dashboard_support import open_desk
 from tests.flow_steps import NIK, agree, reference_in, t
-from tests.support import Chat, Clock, RecordingChannel
+from tests.support import Chat, Clock, RecordingChannel, on_both_backends
 
 LANGS = ("id", "en")
 PHONE = "+6281234567890"  # the number WhatsApp gives with every message
@@ -362,6 +363,7 @@ async def test_a_photo_of_the_card_answers_the_nik_and_a_photo_elsewhere_is_not_
     assert store.path(card).is_file()  # attached to the conversation
 
 
+@on_both_backends
 async def test_erasing_a_person_deletes_their_voice_notes(chat: Chat, service: Service, clock: Clock) -> None:
     await start_registration(chat, "id")
     voice = media_ref(service, clock)
@@ -375,6 +377,9 @@ async def test_erasing_a_person_deletes_their_voice_notes(chat: Chat, service: S
     await service.db.write(lambda conn: repo.erase_person(conn, person.id or 0, clock(), "contact:test"))
     assert await service.tidy_media() == [voice]
     assert not store.path(voice).exists()
+    # Other processes on the same PostgreSQL database are told to delete their copies too.
+    deleted = [(c.ref, c.present) for c in await shared_media.changes(service.db, 0, 10)]
+    assert deleted == ([] if service.db.dialect == "sqlite" else [(voice, False)])
 
 
 # ------------------------------------------------------------------------------- turn counts

@@ -31,7 +31,6 @@ from bot.app import Service
 from bot.dashboard import accounts
 from bot.dashboard.accounts import Session, StaffUser
 from bot.engine import Clock, utcnow
-from bot.media import MediaStore
 from bot.scheduler import outreach_times
 from bot.settings import Settings
 from bot.web import parse_networks
@@ -233,7 +232,7 @@ class Dashboard:
         self.sealer = service.services.sealer
         self.tz: ZoneInfo = service.services.timezone
         self.times = outreach_times(settings.outreach, self.tz)
-        self.media = MediaStore(settings.store.data_dir)
+        self.media = service.media
         self.web_channel = web_channel
         self.clock = clock
         self.login_policy = accounts.LoginPolicy(

@@ -27,3 +27,16 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         opened = await Database.open(tmp_path / "store.sqlite3")
     yield opened
     await opened.close()
+
+
+@pytest.fixture
+async def other(store: Store) -> AsyncIterator[Store]:
+    """A second store on the same database, as a second service process opens it (its own writer)."""
+    second: Store
+    if isinstance(store, PostgresStore):
+        second = await PostgresStore.open(store.url)
+    else:
+        assert isinstance(store, Database)
+        second = await Database.open(store.path)
+    yield second
+    await second.close()

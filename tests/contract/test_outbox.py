@@ -3,17 +3,12 @@
 import asyncio
 import json
 import threading
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from functools import partial
-
-import pytest
 
 from storage import leases, repo
 from storage import outbox as store_outbox
 from storage.contract import Store, Tx
-from storage.db import Database
-from storage.postgres import PostgresStore
 from storage.records import ContactRecord, OutboxRecord, OutboxStatus
 
 AT = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
@@ -52,19 +47,6 @@ async def test_a_queued_row_is_claimed_once(store: Store) -> None:
     second = await store.write(partial(store_outbox.claim, outbox_id=row_id, holder=B, at=AT))
     assert (first, second) == (True, False)
     assert (await statuses(store))[row_id] == ("sending", A)
-
-
-@pytest.fixture
-async def other(store: Store) -> AsyncIterator[Store]:
-    """A second store on the same database, as a second service process opens it (its own writer)."""
-    second: Store
-    if isinstance(store, PostgresStore):
-        second = await PostgresStore.open(store.url)
-    else:
-        assert isinstance(store, Database)
-        second = await Database.open(store.path)
-    yield second
-    await second.close()
 
 
 async def test_two_processes_claiming_at_once_never_get_the_same_row(store: Store, other: Store) -> None:

@@ -46,7 +46,6 @@ from bot.channels.telegram.sender import TelegramChannel, retry_seconds
 from bot.channels.telegram.staff import StaffDesk, parse_roles
 from bot.channels.telegram.transport import AiohttpRequest
 from bot.engine import mark_flooding
-from bot.media import MediaStore
 from bot.ordering import OrderedLanes
 from bot.replicas import TELEGRAM_POLLER
 from bot.settings import Settings
@@ -80,7 +79,7 @@ class TelegramAdapter:
             bot, service.db, self.catalog, telegram, on_skip=service.metrics.cosmetic_skip
         )
         self.channel.default_language = settings.service.default_language
-        media = MediaStore(settings.store.data_dir)
+        media = service.media
         self.reader = InboundReader(bot, media)
         self.inbox = Inbox(service.db, service.engine.clock, service.services.sealer.cipher("webhook-inbox"))
         # Several replicas: updates another one stored and did not handle (it died) are taken over.

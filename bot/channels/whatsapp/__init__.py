@@ -25,7 +25,6 @@ from bot.channels.whatsapp.sender import (
 )
 from bot.channels.whatsapp.store import INBOX_PURPOSE
 from bot.channels.whatsapp.webhook import InboxWorker, Webhook
-from bot.media import MediaStore
 from bot.settings import Settings
 
 __all__ = ["WhatsAppRuntime", "build", "setup"]
@@ -97,13 +96,12 @@ async def build(
     )
     # pywa sets Meta's address on the session it is given; point it at the configured Graph API.
     http.base_url = httpx.URL(f"{wa.graph_base_url.rstrip('/')}/v{version}/")
-    store = settings.store
     channel = WhatsAppChannel(
         wa,
         client=client,
         db=service.db,
         catalog=service.services.catalog,
-        media=MediaStore(store.data_dir),
+        media=service.media,
         clock=service.engine.clock,
         default_language=service.engine.default_language,
         voice_media_days=settings.voice.whatsapp_media_days,
