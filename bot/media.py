@@ -32,8 +32,9 @@ class MediaStore:
 
     def __init__(self, data_dir: Path) -> None:
         self.root = data_dir / "media"
-        # References saved here and not yet handed to the other processes (see `MediaShare`).
-        self.unshared: deque[str] = deque()
+        # References saved here and not yet handed to the other processes (only while a `MediaShare`
+        # shares this directory; None otherwise).
+        self.unshared: deque[str] | None = None
 
     def save(self, data: bytes, *, mime: str | None, at: datetime) -> str:
         """Write the bytes; return a reference like `media/2026/11/<uuid>.jpg`."""
@@ -48,7 +49,8 @@ class MediaStore:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         reference = f"media/{at:%Y}/{at:%m}/{name}"
-        self.unshared.append(reference)
+        if self.unshared is not None:
+            self.unshared.append(reference)
         return reference
 
     def path(self, reference: str) -> Path:
@@ -91,12 +93,13 @@ class MediaShare:
         self.media = media
         self.clock = clock
         self.seen = 0  # the last change this process looked at
+        self.unshared = media.unshared = deque()
 
     async def push(self) -> int:
         """Keep in the database the files saved here since the last push; return how many."""
         count = 0
-        while self.media.unshared:
-            count += await self._keep(self.media.unshared.popleft())
+        while self.unshared:
+            count += await self._keep(self.unshared.popleft())
         return count
 
     async def push_all(self) -> int:

@@ -57,7 +57,7 @@ async def test_a_file_one_process_received_reaches_the_other_and_an_erasure_reac
     here, there = MediaStore(tmp_path / "a"), MediaStore(tmp_path / "b")
     # Received before the store was shared (a SQLite office moved to PostgreSQL): shared at start.
     old = here.save(VOICE, mime="audio/ogg", at=AT)
-    here.unshared.clear()
+    assert here.unshared is None  # nothing is remembered while the directory is not shared
     mine, theirs = MediaShare(store, here, clock), MediaShare(other, there, clock)
     assert await mine.push_all() == 1
     assert await mine.push_all() == 0
