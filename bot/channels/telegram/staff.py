@@ -15,9 +15,8 @@ Only staff listed in the settings may act (admin, petugas) or read (viewer too);
 and the attempt is written to the audit log.
 """
 
-from telegram import Bot, CallbackQuery, Message
+from telegram import CallbackQuery, Message
 
-from bot.app import Service
 from bot.channels.telegram.desk import outreach
 from bot.channels.telegram.desk.actions import CaseActions
 from bot.channels.telegram.desk.cards import ACTIONS, CALLBACK_PREFIX, Cards, mask_phone
@@ -27,8 +26,6 @@ from bot.channels.telegram.desk.poster import Poster
 from bot.channels.telegram.desk.queue import CaseQueue
 from bot.channels.telegram.desk.replies import CitizenReplies
 from bot.channels.telegram.inbound import parse_command
-from bot.channels.telegram.sender import TelegramChannel
-from bot.media import MediaStore
 
 __all__ = ["ACTING_ROLES", "COMMANDS", "ROLES", "StaffDesk", "mask_phone", "parse_roles"]
 
@@ -38,20 +35,8 @@ COMMANDS = ("antrian", "kasus", "cari", "bantuan", "help", *outreach.COMMANDS)
 class StaffDesk:
     """Everything the bot does in the staff group."""
 
-    def __init__(
-        self,
-        *,
-        bot: Bot,
-        channel: TelegramChannel,
-        service: Service,
-        chat_id: int,
-        roles: dict[int, str],
-        poll_seconds: float,
-        media: MediaStore,
-    ) -> None:
-        self.ctx = DeskContext(
-            bot=bot, channel=channel, service=service, chat_id=chat_id, roles=roles, media=media
-        )
+    def __init__(self, ctx: DeskContext, *, poll_seconds: float) -> None:
+        self.ctx = ctx
         self.cards = Cards(self.ctx)
         self.queue = CaseQueue(self.ctx, self.cards)
         self.poster = Poster(self.ctx, self.cards, poll_seconds=poll_seconds)

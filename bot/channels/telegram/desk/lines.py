@@ -123,6 +123,33 @@ def kind_index(catalog: Catalog) -> dict[str, str]:
     return _word_index({str(k): (*catalog.all_languages(f"kind.{k}"), *extra[str(k)]) for k in CaseKind})
 
 
+def _kecamatan(word: str, places: Places, catalog: Catalog) -> str | None:
+    district = places.match_kecamatan(word).best
+    return None if district is None else district.code
+
+
+def _kelurahan(word: str, places: Places, catalog: Catalog) -> str | None:
+    village = places.match_kelurahan(word).best
+    return None if village is None else village.code
+
+
+def _skill(word: str, places: Places, catalog: Catalog) -> str | None:
+    return match_word(word, skill_index(catalog))
+
+
+def _kind(word: str, places: Places, catalog: Catalog) -> str | None:
+    return match_word(word, kind_index(catalog))
+
+
+# A filter whose words name things -> the segment's field and how a word is looked up (None: unknown).
+LOOKUPS: dict[str, tuple[str, Callable[[str, Places, Catalog], str | None]]] = {
+    "kecamatan": ("kecamatan", _kecamatan),
+    "kelurahan": ("kelurahan", _kelurahan),
+    "skills": ("skills", _skill),
+    "kinds": ("case_kinds", _kind),
+}
+
+
 def parse_line(
     args: str,
     *,
@@ -164,32 +191,13 @@ def parse_line(
             continue
         if name in ("kecamatan", "kelurahan", "skills", "kinds", "statuses") and not words:
             raise unknown(value)
-        if name == "kecamatan":
+        if name in LOOKUPS:
+            field, find = LOOKUPS[name]
             for word in words:
-                district = places.match_kecamatan(word).best
-                if district is None:
+                found = find(word, places, catalog)
+                if found is None:
                     raise unknown(word)
-                values.setdefault("kecamatan", []).append(district.code)
-        elif name == "kelurahan":
-            for word in words:
-                village = places.match_kelurahan(word).best
-                if village is None:
-                    raise unknown(word)
-                values.setdefault("kelurahan", []).append(village.code)
-        elif name == "skills":
-            index = skill_index(catalog)
-            for word in words:
-                skill = match_word(word, index)
-                if skill is None:
-                    raise unknown(word)
-                values.setdefault("skills", []).append(skill)
-        elif name == "kinds":
-            index = kind_index(catalog)
-            for word in words:
-                case_kind = match_word(word, index)
-                if case_kind is None:
-                    raise unknown(word)
-                values.setdefault("case_kinds", []).append(case_kind)
+                values.setdefault(field, []).append(found)
         elif name == "statuses":
             for word in words:
                 typed = normalize(word).replace(" ", "_")
