@@ -20,8 +20,6 @@ from storage.contract import Tx
 from storage.records import CaseRecord
 
 PROMPT_TTL = timedelta(hours=24)
-# What the bot asks for, by the code of the note a move needs.
-ASK_NOTE = {"reason_needed": "staff.ask_reason", "question_needed": "staff.ask_question"}
 
 
 class CaseActions:
@@ -65,7 +63,8 @@ class CaseActions:
         if not await ctx.first_time(event_id):
             await ctx.answer(query)
             return
-        key = ASK_NOTE[note_needed(ACTIONS[action]) or ""]
+        needed = note_needed(ACTIONS[action])
+        key = "staff.ask_reason" if needed == "reason_needed" else "staff.ask_question"
         text = ctx.t(key, name=user.full_name, reference=case.reference)
         card = message_id(query)
         prompt = await ctx.prompt(user, text, reply_to=card, placeholder=case.reference)
