@@ -17,6 +17,7 @@ from typing import Any
 from handlers.i18n import Catalog
 from handlers.speech import Said, compose
 from handlers.staff.errors import StaffError
+from handlers.staff.moves import may_move, note_needed
 from handlers.types import Reply
 from storage import cases, repo, threads
 from storage.contract import Tx
@@ -26,6 +27,13 @@ from storage.records import ALLOWED_TRANSITIONS, CaseEventRecord, CaseStatus
 
 class CaseworkError(StaffError):
     """A case action that cannot be done (see `StaffError`: a code each surface words itself)."""
+
+
+# The log's words for a move made without the note it needs (`handlers.staff.moves.NOTE_NEEDED`).
+_NOTE_MISSING = {
+    "reason_needed": "a rejection needs a reason (--note), which the citizen will read",
+    "question_needed": "'perlu_info' needs the question for the citizen (--note)",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +103,7 @@ def change_status(
         raise CaseworkError(f"no case with reference {reference!r}", "no_case", reference=reference)
     case_id, current, kind, contact_id = found.id, found.status, found.kind, found.contact_id
     reference = found.reference
-    if to_status not in ALLOWED_TRANSITIONS[current]:
+    if not may_move(current, to_status):
         allowed = ", ".join(sorted(ALLOWED_TRANSITIONS[current])) or "none"
         raise CaseworkError(
             f"{reference}: cannot go from {current} to {to_status} (allowed: {allowed})",
@@ -105,12 +113,9 @@ def change_status(
             to=to_status.value,
             allowed=allowed if allowed != "none" else "-",
         )
-    if to_status == CaseStatus.DITOLAK and not note:
-        raise CaseworkError(
-            "a rejection needs a reason (--note), which the citizen will read", "reason_needed"
-        )
-    if to_status == CaseStatus.PERLU_INFO and not note:
-        raise CaseworkError("'perlu_info' needs the question for the citizen (--note)", "question_needed")
+    needed = note_needed(to_status)
+    if needed is not None and not note:
+        raise CaseworkError(_NOTE_MISSING[needed], needed)
     reach = cases.reach_of(conn, contact_id)
     notice = message = None
     if notify and reach is not None and reach.consented:

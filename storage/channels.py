@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from storage import channel_state
 from storage.contract import Store, Tx, insert_id
 from storage.repo import iso
 
@@ -189,17 +190,12 @@ def set_delivery_error(tx: Tx, outbox_id: int, status: str, error: str, at: date
 
 def save_states(tx: Tx, values: Mapping[str, str]) -> None:
     """Keep named values of a channel (one row per name, replaced)."""
-    tx.executemany(
-        "INSERT INTO channel_state (name, value) VALUES (?, ?) "
-        "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-        list(values.items()),
-    )
+    channel_state.save(tx, values)
 
 
 async def state(db: Store, name: str) -> str | None:
     """A named value of a channel (None when not kept)."""
-    value = await db.fetchval("SELECT value FROM channel_state WHERE name = ?", (name,))
-    return None if value is None else str(value)
+    return await channel_state.value(db, name)
 
 
 async def outbox_id_of_sent(db: Store, contact_id: str, external_id: str) -> int | None:

@@ -1,12 +1,12 @@
 """The Telegram staff group's memory and officers' Telegram links.
 
-The group remembers, by name in `channel_state`, the last case and citizen message it posted, which case
-each posted card or message is about, and the prompts it asked (a rejection reason, a question) until
-they are answered. An officer's account may be linked to their Telegram user, so that they are told
-directly of replies on their cases.
+The group remembers, by name in `channel_state` (the repository `storage.channel_state`), the last case
+and citizen message it posted, which case each posted card or message is about, and the prompts it asked
+(a rejection reason, a question) until they are answered. An officer's account may be linked to their
+Telegram user, so that they are told directly of replies on their cases.
 """
 
-from storage import channels
+from storage import channel_state
 from storage.contract import Store, Tx
 
 LAST_POSTED = "telegram.staff.last_case_id"
@@ -15,27 +15,22 @@ LAST_LINE = "telegram.staff.last_line_id"
 
 def remember(tx: Tx, name: str, value: str) -> None:
     """Keep a value under a name (replacing what was there)."""
-    channels.save_states(tx, {name: value})
+    channel_state.save(tx, {name: value})
 
 
 def forget(tx: Tx, name: str) -> None:
     """Drop a kept value."""
-    tx.execute("DELETE FROM channel_state WHERE name = ?", (name,))
-
-
-def _kept(tx: Tx, name: str) -> str | None:
-    row = tx.execute("SELECT value FROM channel_state WHERE name = ?", (name,)).fetchone()
-    return None if row is None else str(row[0])
+    channel_state.drop(tx, name)
 
 
 async def recall(db: Store, name: str) -> str | None:
     """A kept value, or None."""
-    return await channels.state(db, name)
+    return await channel_state.value(db, name)
 
 
 def _start_mark(tx: Tx, name: str, newest_sql: str) -> int:
     """The id kept under `name`; on the first start, the newest id now (the backlog is not posted)."""
-    kept = _kept(tx, name)
+    kept = channel_state.kept(tx, name)
     if kept is not None:
         return int(kept)
     newest = int(tx.execute(newest_sql).fetchone()[0])

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from storage import channels, repo
+from storage import channel_state, repo
 from storage.contract import Row, Store, Tx, insert_id
 from storage.segments import SegmentFilters, segment_where
 
@@ -904,33 +904,25 @@ async def open_invitation(db: Store, contact_id: str) -> int | None:
 
 def save_draft(tx: Tx, name: str, value: str) -> None:
     """Keep a staff member's draft (its JSON) under its name."""
-    channels.save_states(tx, {name: value})
+    channel_state.save(tx, {name: value})
 
 
 def drop_draft(tx: Tx, name: str) -> None:
     """Forget a draft."""
-    tx.execute("DELETE FROM channel_state WHERE name = ?", (name,))
+    channel_state.drop(tx, name)
 
 
 async def load_draft(db: Store, name: str) -> str | None:
     """A draft's JSON (None: none kept under that name)."""
-    return await channels.state(db, name)
+    return await channel_state.value(db, name)
 
 
 async def draft_asking(db: Store, prefix: str, prompt: int) -> str | None:
     """The JSON of the draft (named `prefix...`) whose open question is the message `prompt`."""
-    rows = await db.fetchall(
-        "SELECT value FROM channel_state WHERE name LIKE ? ESCAPE '\\' ORDER BY name", (_like_prefix(prefix),)
-    )
-    for row in rows:
-        value = str(row[0])
+    for value in await channel_state.values_under(db, prefix):
         if _prompt_of(value) == prompt:
             return value
     return None
-
-
-def _like_prefix(prefix: str) -> str:
-    return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 def _prompt_of(value: str) -> Any:

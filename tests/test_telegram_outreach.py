@@ -14,7 +14,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.channels.telegram.outreach import Kind, Line, LineError, parse_line
+from bot.channels.telegram.desk.drafts import Kind
+from bot.channels.telegram.desk.lines import Line, LineError, parse_line
 from bot.scheduler import OutreachScheduler
 from handlers.i18n import Catalog
 from handlers.places import Places

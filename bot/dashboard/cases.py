@@ -30,6 +30,7 @@ from handlers.staff import workdays
 from handlers.staff.casework import assign_case, note_case
 from handlers.staff.casework import set_appointment as schedule
 from handlers.staff.compose import read_local
+from handlers.staff.moves import allowed_moves, may_move
 from handlers.staff.queue import may_search, search_of
 from handlers.talk import TalkForm
 from handlers.turn import Turn
@@ -37,7 +38,7 @@ from handlers.types import Reply
 from storage import cases as case_store
 from storage import dashboard as reads
 from storage import repo
-from storage.records import ALLOWED_TRANSITIONS, CaseKind, CaseRecord, CaseStatus
+from storage.records import CaseKind, CaseRecord, CaseStatus
 
 FORMS: dict[CaseKind, Form] = {
     CaseKind.REGISTRATION: RegistrationForm(),
@@ -317,7 +318,7 @@ async def case_view(ctx: Ctx, case: CaseRecord, status: int = 200, **extra: Any)
         "kelurahan": kelurahan.get(case.kelurahan_code or "", "-"),
         "assignee": assignee,
         "assignee_id": assignee_id,
-        "allowed": sorted(ALLOWED_TRANSITIONS[case.status], key=list(CaseStatus).index),
+        "allowed": allowed_moves(case.status),
         "messages": await case_messages_rows(d, case.id),
         "appointments": appointments,
         "staff": await staff_choices(d),
@@ -376,7 +377,7 @@ async def case_messages(ctx: Ctx) -> Response:
 
 
 async def _preview_text(ctx: Ctx, case: CaseRecord, status: str, note: str) -> str:
-    if status not in {str(s) for s in ALLOWED_TRANSITIONS[case.status]}:
+    if not may_move(case.status, status):
         return ctx.msg("case.preview_pick")
     contact = await repo.get_contact(ctx.d.db, case.contact_id)
     if contact is None or contact.consent != "granted":

@@ -21,6 +21,7 @@ from handlers.segments import Segment
 from handlers.staff.compose import describe_cron, read_day, safe_cell
 from handlers.staff.compose import number as grouped
 from handlers.staff.compose import read_local as parse_local
+from handlers.staff.schedules import staff_reminders
 from storage import outreach as outreach_store
 from storage.outreach import Attendee, ProgrammeRecord
 from storage.records import CaseKind, CaseStatus
@@ -376,7 +377,7 @@ async def _reminders(ctx: Ctx, status: int = 200, **values: Any) -> Response:
             "words": segment_words(ctx, Segment.model_validate_json(row.segment or "{}")),
             "repeat": describe_cron(row.cron, ctx.d.catalog, ctx.lang) if row.cron else None,
         }
-        for row in await outreach_store.active_reminders(d.db, staff_only=True)
+        for row in (await staff_reminders(d.db)).rows
     ]
     runs = await outreach_store.recent_runs(d.db, 30)
     appointments = await outreach_store.upcoming_appointments(d.db, ctx.now)

@@ -18,6 +18,7 @@ CODES: dict[str, tuple[str, ...]] = {
     "needs_everyone": (),
     "needs_text": (),
     "bad_time": ("text",),
+    "time_past": (),
     "refused": (),
 }
 

@@ -39,6 +39,7 @@ from telegram.error import (
 
 from bot.adoption import Adoption
 from bot.app import Service
+from bot.channels.telegram.desk.context import DeskContext
 from bot.channels.telegram.inbound import InboundReader, file_of
 from bot.channels.telegram.intake import Inbox
 from bot.channels.telegram.render import strip_number
@@ -101,15 +102,15 @@ class TelegramAdapter:
         self.max_body_bytes = settings.web.max_body_bytes
         self.staff: StaffDesk | None = None
         if telegram.staff_chat_id is not None:
-            self.staff = StaffDesk(
+            desk = DeskContext(
                 bot=bot,
                 channel=self.channel,
                 service=service,
                 chat_id=telegram.staff_chat_id,
                 roles=parse_roles(telegram.staff),
-                poll_seconds=telegram.staff_poll_seconds,
                 media=media,
             )
+            self.staff = StaffDesk(desk, poll_seconds=telegram.staff_poll_seconds)
         self._side: set[asyncio.Task[Any]] = set()
         self._background: set[asyncio.Task[Any]] = set()
         self._handled: OrderedDict[int, None] = OrderedDict()

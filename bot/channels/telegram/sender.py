@@ -25,7 +25,7 @@ from bot.settings import TelegramSettings
 from bot.voice import audio_id, known_upload, remember_upload
 from handlers.i18n import Catalog
 from handlers.types import Reply
-from storage import channels, contacts, repo
+from storage import channel_state, channels, contacts, repo
 from storage.contract import Store, Tx
 from storage.records import OutboxStatus
 
@@ -293,7 +293,7 @@ class TelegramChannel:
             return data
         if data in self._long_ids:
             return self._long_ids[data]
-        value = await channels.state(self.db, LONG_ID_STATE + data)
+        value = await channel_state.value(self.db, LONG_ID_STATE + data)
         if value is None:
             return None
         self._long_ids[data] = value
@@ -324,7 +324,7 @@ class TelegramChannel:
 
 
 def _store_long_ids(tx: Tx, mapping: dict[str, str]) -> None:
-    channels.save_states(tx, {LONG_ID_STATE + key: value for key, value in mapping.items()})
+    channel_state.save(tx, {LONG_ID_STATE + key: value for key, value in mapping.items()})
 
 
 def dumps(value: object) -> str:
