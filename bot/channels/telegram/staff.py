@@ -59,9 +59,9 @@ from handlers.forms import Form
 from handlers.lost_ktp import LostKtpForm
 from handlers.registration import RegistrationForm
 from handlers.staff.errors import CODES, StaffError
+from handlers.staff.present import Presenter, case_answers
 from handlers.staff.queue import QueueQuery, case_queue
 from handlers.talk import TalkForm
-from handlers.turn import Turn
 from storage import cases as case_store
 from storage import desk, repo
 from storage.cases import CaseSearch
@@ -281,11 +281,6 @@ class StaffDesk:
 
     # ------------------------------------------------------------ the card
 
-    def _turn(self) -> Turn:
-        return Turn.for_display(
-            self.service.services, contact_id="telegram:staff", language=self.language, now=self.now()
-        )
-
     def _place(self, case: CaseRecord) -> str:
         try:
             kecamatan = (
@@ -299,24 +294,11 @@ class StaffDesk:
         return " / ".join(name for name in (kecamatan, kelurahan) if name) or self.t("common.empty")
 
     def _answer_lines(self, case: CaseRecord) -> list[str]:
-        form = FORMS.get(case.kind)
-        if form is None:
-            return []
-        turn = self._turn()
-        lines = []
-        for field in form.fields:
-            if not field.label_key or field.name in NOT_ON_CARD or field.name not in case.answers:
-                continue
-            try:
-                if not field.applies(case.answers):
-                    continue
-                shown = field.show(turn, case.answers[field.name])
-            except (KeyError, TypeError, ValueError):  # an erased or older answer shape
-                continue
-            if field.name == "phone":
-                shown = mask_phone(shown)
-            lines.append(f"{self.t(field.label_key)}: {shown}")
-        return lines
+        words = Presenter(
+            self.catalog, self.language, self.places, self.now(), self.service.services.timezone
+        )
+        shown = case_answers(case, words, mask_phones=True, leave_out=NOT_ON_CARD)
+        return [f"{answer.label}: {answer.text}" for answer in shown]
 
     async def card(
         self, case: CaseRecord, note: str | None = None
