@@ -231,6 +231,20 @@ async def test_list_filters_newest_first_with_masked_nik_and_duplicate_flag(offi
     assert audit[-1] == ("staff:rina", "cases.list", None, "--kind registration --status baru -> 1 rows")
 
 
+async def test_list_and_show_say_dates_as_the_dashboard_does_in_the_operators_language(
+    office: Office,
+) -> None:
+    # Seen: the command line printed ISO timestamps (2026-11-20 09:00) where the dashboard says 20-11-2026.
+    refs = await populate(office)
+    _, indonesian = await office.staff("list", "--lang", "id")
+    _, english = await office.staff("list", "--lang", "en")
+    siti_id = next(row for row in rows_of(indonesian) if row.startswith(refs["siti"]))
+    assert "20-11-2026 09.00" in siti_id and "2026-11-20" not in indonesian
+    assert "20-11-2026 09:00" in english and "(4 cases)" in english
+    _, shown = await office.staff("show", refs["siti"], "--lang", "en")
+    assert "2026-11-20" not in shown and re.search(r"\n  20-11-2026 09:\d\d ", shown)
+
+
 async def test_list_with_an_unknown_kecamatan_says_so(
     office: Office, capsys: pytest.CaptureFixture[str]
 ) -> None:
