@@ -439,7 +439,7 @@ def _local_parts(value: datetime, tz: ZoneInfo) -> tuple[str, str]:
 def tell_of_appointment(
     tx: Tx,
     *,
-    key: str,
+    message_key: str,
     contact_id: str,
     case_id: int | None,
     reference: str,
@@ -451,15 +451,15 @@ def tell_of_appointment(
     catalog: Catalog,
     note: str | None = None,
 ) -> bool:
-    """Queue the citizen's message about an appointment (`key`: set, the day before, that morning) in
+    """Queue the citizen's message about an appointment (`message_key`: set, the day before, that morning) in
     their language, as a voice note too when they asked for those; False when they cannot be reached."""
     contact = store.contact_reach(tx, contact_id)
     if contact is None or not contact.reachable:
         return False
     day, clock = _local_parts(starts_at, times.tz)
     params = {"reference": reference, "date": day, "time": clock, "place": place}
-    text = catalog.text(contact.language, key, **params)
-    said = (text, key, tuple(params.items()))
+    text = catalog.text(contact.language, message_key, **params)
+    said = (text, message_key, tuple(params.items()))
     if note:
         text += "\n" + note
     repo.insert_outbox(
@@ -485,14 +485,13 @@ def _appointment_reminder(
         return "skipped_irrelevant", 0, f"appointment {appointment.status}"
     if starts <= at:
         return "skipped_stale", 0, "appointment already past"
-    key = (
-        "notify.appointment_morning"
-        if reminder.kind == "appointment_morning"
-        else "notify.appointment_day_before"
-    )
     told = tell_of_appointment(
         tx,
-        key=key,
+        message_key=(
+            "notify.appointment_morning"
+            if reminder.kind == "appointment_morning"
+            else "notify.appointment_day_before"
+        ),
         contact_id=appointment.contact_id,
         case_id=reminder.case_id,
         reference=appointment.reference,

@@ -120,7 +120,7 @@ def set_appointment(
         )
     tell_of_appointment(
         tx,
-        key="notify.appointment_set",
+        message_key="notify.appointment_set",
         contact_id=case.contact_id,
         case_id=case.id,
         reference=case.reference,
