@@ -314,7 +314,9 @@ def create_reminder(
     at: datetime,
     tz: ZoneInfo,
 ) -> int:
-    """A one-off (`due_at`) or recurring (`cron`, local time) message to a segment."""
+    """A one-off (`due_at`) or recurring (`cron`, local time) message to a segment (chosen: some filter,
+    or "semua warga" explicitly)."""
+    require_chosen(segment)
     if (due_at is None) == (cron is None):
         raise OutreachError("give either a time (once) or a schedule (recurring), not both")
     if cron is not None:

@@ -6,20 +6,24 @@ the segment); a segment without filters exists only when "semua warga" was chose
 import html
 import io
 from collections.abc import AsyncIterator
-from datetime import date
+from datetime import UTC, date, datetime
+from functools import partial
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot import staff_cli, staff_outreach
 from bot.__main__ import _parser
 from bot.dashboard.app import LANG_COOKIE
+from handlers import outreach
 from handlers.i18n import Catalog
 from handlers.places import Places
 from handlers.segments import Segment
 from handlers.staff.compose import describe_segment
 from handlers.staff.errors import StaffError
 from handlers.staff.segments import SegmentInput, build_segment, picked, toggled
+from storage.contract import Tx
 from storage.records import CaseKind, CaseStatus
 from tests.dashboard_support import Desk, SeedCase, open_desk
 from tests.support import Clock, make_settings
@@ -201,3 +205,23 @@ async def test_a_reminder_without_recipients_needs_semua_warga(
     code, _ = await cli(desk, "reminder", "add", "--text", "Posyandu", "--cron", "0 8 * * mon", "--everyone")
     assert code == 0
     assert len(await desk.rows("SELECT id FROM reminders WHERE kind = 'recurring'")) == 2
+
+
+async def test_the_reminder_write_itself_refuses_a_segment_nobody_chose(desk: Desk) -> None:
+    def remind(tx: Tx, segment: Segment) -> int:
+        return outreach.create_reminder(
+            tx,
+            segment=segment,
+            text_id="Posyandu",
+            text_en=None,
+            due_at=None,
+            cron="0 8 * * mon",
+            actor="staff:rina",
+            at=datetime(2026, 11, 20, 2, 0, tzinfo=UTC),
+            tz=ZoneInfo("Asia/Jakarta"),
+        )
+
+    with pytest.raises(StaffError) as refused:
+        await desk.service.db.write(partial(remind, segment=Segment()))
+    assert refused.value.code == "needs_everyone"
+    assert await desk.service.db.write(partial(remind, segment=Segment(everyone=True))) > 0
