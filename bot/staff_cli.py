@@ -22,10 +22,12 @@ from handlers.casework import CaseworkError, change_status, reveal_numbers
 from handlers.fields import show_birth_date
 from handlers.forms import flag_text, flags_of
 from handlers.i18n import LANGUAGES, Catalog
-from handlers.outreach import OutreachError
 from handlers.places import Places
 from handlers.staff.casework import assign_case, note_case
-from handlers.staff.compose import safe_cell
+from handlers.staff.compose import clock, day, safe_cell
+from handlers.staff.compose import number as grouped
+from handlers.staff.errors import StaffError
+from handlers.staff.present import FORMS, Presenter, case_answers
 from handlers.staff.queue import QueueQuery, case_queue
 from storage import cases as case_store
 from storage import desk, repo, threads
@@ -197,7 +199,14 @@ def _place(places: Places, case: CaseRecord, missing: str = "-") -> tuple[str, s
 
 
 def _local(value: datetime, tz: ZoneInfo) -> str:
+    """A moment in WIB for a file a machine reads (the export): 2026-11-20 09:00."""
     return value.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
+
+def when(value: datetime, tz: ZoneInfo, lang: str) -> str:
+    """A moment in WIB as staff read it, as the dashboard writes it: 20-11-2026 09.00 (09:00 in English)."""
+    local = value.astimezone(tz)
+    return f"{day(local.date(), lang)} {clock(local.hour, local.minute, lang)}"
 
 
 def staff_notes(case: CaseRecord, tz: ZoneInfo) -> list[str]:
@@ -220,8 +229,6 @@ def staff_notes(case: CaseRecord, tz: ZoneInfo) -> list[str]:
         lines.append(f"Tanggal lahir (perkiraan): {show_birth_date(t, born, today)}")
     flags = flags_of(case.answers)
     if flags:
-        from bot.dashboard.cases import FORMS  # here: the dashboard imports this module
-
         form = FORMS.get(case.kind)
         lines.append("Perlu perhatian petugas:")
         for name, flag in flags.items():
@@ -243,7 +250,7 @@ async def run(args: argparse.Namespace, settings: Settings, out: IO[str] = sys.s
     try:
         await db.write(partial(record_check_value, sealer=sealer))
         return await _dispatch(args, settings, db, out)
-    except (CaseworkError, OutreachError) as error:
+    except StaffError as error:
         problem: object = error
         if error.code == "needs_everyone":
             problem = say(args, settings, "needs_everyone")
@@ -259,6 +266,7 @@ async def run(args: argparse.Namespace, settings: Settings, out: IO[str] = sys.s
 
 async def _dispatch(args: argparse.Namespace, settings: Settings, db: Store, out: IO[str]) -> int:
     words = partial(say, args, settings)
+    lang = language(args, settings)
     places = Places.load()
     tz = ZoneInfo(settings.service.timezone)
     command = args.staff_command
@@ -304,11 +312,11 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, db: Store, out
             flag += " " + words("overdue_flag") if entry.overdue else ""
             print(
                 f"{case.reference:<16} {case.kind:<13} {case.status:<11} {kecamatan:<14} "
-                f"{_masked_nik(case):<17} {_local(case.created_at, tz):<16} "
+                f"{_masked_nik(case):<17} {when(case.created_at, tz, lang):<16} "
                 f"{case.subject_name}{flag}",
                 file=out,
             )
-        print(words("count", count=len(rows)), file=out)
+        print(words("count", count=grouped(len(rows), lang)), file=out)
         return 0
     if command == "show":
         found = await repo.get_case(db, args.reference)
@@ -338,8 +346,11 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, db: Store, out
         if case.info_question:
             print(words("show_question", question=case.info_question), file=out)
         print(words("show_answers"), file=out)
-        for key, value in _public(case.answers).items():
-            print(f"  {key}: {json.dumps(value, ensure_ascii=False)}", file=out)
+        shown = Presenter(Catalog.load(), lang, places, utcnow(), tz)
+        for answer in case_answers(case, shown, mask_phones=False):
+            file = f"  [{answer.media_ref}]" if answer.media_ref else ""
+            listen = " " + words("show_to_hear") if answer.to_hear else ""
+            print(f"  {answer.label}: {answer.text}{file}{listen}", file=out)
         for line in staff_notes(case, tz):
             print(line, file=out)
         print(words("show_history"), file=out)
@@ -349,12 +360,12 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, db: Store, out
             note = f" | {event.note}" if event.note else ""
             told = " " + words("show_told") if event.citizen_notified else ""
             print(
-                f"  {_local(event.at, tz)} {event.actor} {event.action}{change}{note}{told}",
+                f"  {when(event.at, tz, lang)} {event.actor} {event.action}{change}{note}{told}",
                 file=out,
             )
         print("Percakapan:", file=out)
         for thread_line in await threads.thread(db, case.id):
-            print_line(thread_line, tz, out)
+            print_line(thread_line, tz, out, lang)
         return 0
     if command == "reply":
         sent = await reply_to_citizen(
@@ -481,7 +492,7 @@ async def _in_doubt(args: argparse.Namespace, db: Store, out: IO[str]) -> int:
     return 0
 
 
-def print_line(line: threads.ThreadLine, tz: ZoneInfo, out: IO[str]) -> None:
+def print_line(line: threads.ThreadLine, tz: ZoneInfo, out: IO[str], lang: str = "id") -> None:
     """One thread line: when, who, what, and (outbound) what became of it."""
     arrow = "<-" if line.direction == "in" else "->"
     who = "warga" if line.direction == "in" else line.author
@@ -497,7 +508,7 @@ def print_line(line: threads.ThreadLine, tz: ZoneInfo, out: IO[str]) -> None:
         extra = f" [{line.status or '-'}{': ' + line.error if line.error else ''}]"
     elif line.unread:
         extra += " [belum dibaca]"
-    print(f"  {_local(line.at, tz)} {arrow} {who} ({line.kind}): {what}{extra}", file=out)
+    print(f"  {when(line.at, tz, lang)} {arrow} {who} ({line.kind}): {what}{extra}", file=out)
 
 
 async def _link_telegram(db: Store, args: argparse.Namespace, out: IO[str]) -> int:

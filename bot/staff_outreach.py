@@ -4,7 +4,7 @@ import argparse
 import csv
 import json
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from functools import partial
 from typing import IO
 from zoneinfo import ZoneInfo
@@ -17,7 +17,9 @@ from handlers.i18n import Catalog
 from handlers.outreach import OutreachError
 from handlers.places import Places
 from handlers.segments import Segment
+from handlers.staff.casework import set_appointment
 from handlers.staff.compose import describe_cron, describe_segment, number, read_moment, safe_cell
+from handlers.staff.segments import SegmentInput, build_segment
 from storage import outreach as outreach_store
 from storage.contract import Store
 from storage.records import CaseKind, CaseStatus
@@ -37,10 +39,12 @@ class StaffContext:
     times: outreach.OutreachTimes
     catalog: Catalog
     now: datetime
+    # The operator's language (--lang, else DINSOS_STAFF_LANGUAGE): who a segment reaches is said in it.
+    language: str = "id"
 
 
 def _segment_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("segment (all filters must hold; none = everyone registered)")
+    group = parser.add_argument_group("segment (all filters must hold; no filter needs --everyone)")
     group.add_argument("--kecamatan", action="append", default=[], help="name (typos forgiven) or code")
     group.add_argument("--kelurahan", action="append", default=[], help="name (typos forgiven) or code")
     group.add_argument(
@@ -50,8 +54,8 @@ def _segment_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--case-status", action="append", default=[], choices=[s.value for s in CaseStatus])
     group.add_argument("--disaster-victim", action="store_true", default=None)
     group.add_argument("--not-disaster-victim", dest="disaster_victim", action="store_false")
-    group.add_argument("--registered-from", type=date.fromisoformat, help="YYYY-MM-DD")
-    group.add_argument("--registered-to", type=date.fromisoformat, help="YYYY-MM-DD")
+    group.add_argument("--registered-from", help="DD-MM-YYYY (or YYYY-MM-DD)")
+    group.add_argument("--registered-to", help="DD-MM-YYYY (or YYYY-MM-DD)")
     group.add_argument("--language", choices=["id", "en"])
     group.add_argument(
         "--everyone", action="store_true", help="every registered citizen (required when no filter is given)"
@@ -128,32 +132,22 @@ def parse_local(text: str, tz: ZoneInfo) -> datetime:
     return found
 
 
-def segment_from_args(args: argparse.Namespace, places: Places) -> Segment:
-    """Build a segment from command-line filters (place names matched forgivingly)."""
-    kecamatan = []
-    for text in args.kecamatan:
-        match = places.match_kecamatan(text)
-        if match.best is None:
-            raise OutreachError(f"unknown kecamatan {text!r}")
-        kecamatan.append(match.best.code)
-    kelurahan = []
-    for text in args.kelurahan:
-        found = places.match_kelurahan(text)
-        if found.best is None:
-            raise OutreachError(f"unknown or ambiguous kelurahan {text!r}")
-        kelurahan.append(found.best.code)
-    return Segment(
-        kecamatan=kecamatan,
-        kelurahan=kelurahan,
+def segment_from_args(args: argparse.Namespace, places: Places, catalog: Catalog) -> Segment:
+    """The segment the command-line filters ask for (the staff service's builder: place names matched
+    forgivingly, every value checked, no filter only with --everyone)."""
+    given = SegmentInput(
+        kecamatan=args.kecamatan,
+        kelurahan=args.kelurahan,
         skills=args.skill,
-        case_kinds=args.case_kind,
-        case_statuses=args.case_status,
+        kinds=args.case_kind,
+        statuses=args.case_status,
         disaster_victim=args.disaster_victim,
         registered_from=args.registered_from,
         registered_to=args.registered_to,
         language=args.language,
         everyone=args.everyone,
     )
+    return build_segment(given, places=places, catalog=catalog)
 
 
 def _local(value: datetime | None, tz: ZoneInfo) -> str:
@@ -163,8 +157,8 @@ def _local(value: datetime | None, tz: ZoneInfo) -> str:
 async def _preview(ctx: "StaffContext", segment: Segment) -> int:
     outreach.require_chosen(segment)
     count, sample = await outreach.preview(ctx.db, segment, ctx.tz)
-    print(f"Segmen: {describe_segment(segment, ctx.catalog, 'id', ctx.places)}", file=ctx.out)
-    shown = number(count, "id")
+    print(f"Segmen: {describe_segment(segment, ctx.catalog, ctx.language, ctx.places)}", file=ctx.out)
+    shown = number(count, ctx.language)
     print(f"Penerima: {shown}" + (f" (contoh: {', '.join(sample)})" if sample else ""), file=ctx.out)
     return count
 
@@ -181,10 +175,11 @@ async def run(args: argparse.Namespace, settings: Settings, db: Store, actor: st
         times=outreach_times(settings.outreach, tz),
         catalog=Catalog.load(),
         now=utcnow(),
+        language=getattr(args, "cli_language", None) or settings.service.staff_language,
     )
     command = args.staff_command
     if command == "segment":
-        await _preview(ctx, segment_from_args(args, ctx.places))
+        await _preview(ctx, segment_from_args(args, ctx.places, ctx.catalog))
         return 0
     if command == "broadcast":
         return await _broadcast(args, ctx)
@@ -193,7 +188,7 @@ async def run(args: argparse.Namespace, settings: Settings, db: Store, actor: st
     if command == "appointment":
         appointment_id = await db.write(
             partial(
-                outreach.create_appointment,
+                set_appointment,
                 reference=args.reference,
                 starts_at=parse_local(args.at, tz),
                 place=args.place,
@@ -215,7 +210,7 @@ async def run(args: argparse.Namespace, settings: Settings, db: Store, actor: st
 
 async def _broadcast(args: argparse.Namespace, ctx: StaffContext) -> int:
     if args.action == "send":
-        segment = segment_from_args(args, ctx.places)
+        segment = segment_from_args(args, ctx.places, ctx.catalog)
         count = await _preview(ctx, segment)
         send_at = parse_local(args.at, ctx.tz) if args.at else ctx.now
         if not args.yes:
@@ -268,9 +263,8 @@ async def _broadcast(args: argparse.Namespace, ctx: StaffContext) -> int:
 
 async def _reminder(args: argparse.Namespace, ctx: StaffContext) -> int:
     if args.action == "add":
-        segment = segment_from_args(args, ctx.places)
-        if segment.chosen():
-            await _preview(ctx, segment)
+        segment = segment_from_args(args, ctx.places, ctx.catalog)
+        await _preview(ctx, segment)
         reminder_id = await ctx.db.write(
             partial(
                 outreach.create_reminder,
@@ -325,7 +319,7 @@ async def _programme(args: argparse.Namespace, ctx: StaffContext) -> int:
         print(f"Program {programme_id} dibuat.", file=ctx.out)
         return 0
     if args.action == "invite":
-        segment = segment_from_args(args, ctx.places)
+        segment = segment_from_args(args, ctx.places, ctx.catalog)
         await _preview(ctx, segment)
         if not args.yes:
             print("Belum diundang. Ulangi dengan --yes untuk mengundang.", file=ctx.out)

@@ -25,6 +25,7 @@ from handlers.validators import (
     parse_nik,
     parse_phone,
 )
+from handlers.wording import Wording
 from storage.crypto import Sealed
 
 Predicate = Callable[[dict[str, Any]], bool]
@@ -118,8 +119,8 @@ class _Base(Field):
     def question(self, turn: Turn, answers: dict[str, Any], sub: dict[str, Any]) -> Reply:
         return Reply(text=self.prompt(turn, answers))
 
-    def show(self, turn: Turn, value: Any) -> str:
-        return turn.t("common.empty") if value in (None, "", []) else str(value)
+    def show(self, words: Wording, value: Any) -> str:
+        return words.t("common.empty") if value in (None, "", []) else str(value)
 
 
 class TextField(_Base):
@@ -230,11 +231,11 @@ class ChoiceField(_Base):
         """The stored value for an option."""
         return option.key
 
-    def show(self, turn: Turn, value: Any) -> str:
+    def show(self, words: Wording, value: Any) -> str:
         for option in self.options:
             if self.value_of(option) == value:
-                return turn.t(option.label_key)
-        return super().show(turn, value)
+                return words.t(option.label_key)
+        return super().show(words, value)
 
 
 class YesNoField(ChoiceField):
@@ -305,8 +306,8 @@ class MultiChoiceField(_Base):
         text = self.prompt(turn, answers) + "\n" + turn.t("form.multi_hint")
         return Reply(text=text, choices=tuple(render(turn, self.name, self.offered)))
 
-    def _labels(self, turn: Turn, keys: list[str]) -> str:
-        labels = {o.key: turn.t(o.label_key) for o in self.options}
+    def _labels(self, words: Wording, keys: list[str]) -> str:
+        labels = {o.key: words.t(o.label_key) for o in self.options}
         return ", ".join(labels[key] for key in keys if key in labels)
 
     def parse(self, turn: Turn, answers: dict[str, Any], sub: dict[str, Any]) -> Outcome:
@@ -343,10 +344,10 @@ class MultiChoiceField(_Base):
                 return _unique([option.key for option in found if option is not None])
         return None
 
-    def show(self, turn: Turn, value: Any) -> str:
+    def show(self, words: Wording, value: Any) -> str:
         if not value:
-            return turn.t(self.none_option.label_key) if value == [] else turn.t("common.unknown")
-        return self._labels(turn, list(value))
+            return words.t(self.none_option.label_key) if value == [] else words.t("common.unknown")
+        return self._labels(words, list(value))
 
 
 _PARTS = re.compile(r"\s*(?:,|;|/|\+|&|\bdan\b|\band\b|\bsama\b|\bjuga\b)\s*")
@@ -396,9 +397,9 @@ class IdNumberField(_Base):
             extra[date_field] = born.isoformat()
         return Accept(sealed, extra)
 
-    def show(self, turn: Turn, value: Any) -> str:
+    def show(self, words: Wording, value: Any) -> str:
         if not value:
-            return turn.t("common.unknown")
+            return words.t("common.unknown")
         return str(Sealed.model_validate(value).m)
 
 
@@ -432,8 +433,8 @@ class BirthDateField(_Base):
                 return Confirm(born.value, turn.t("reg.birth_date_mismatch", date=_show_date(day)))
         return Accept(born.value)
 
-    def show(self, turn: Turn, value: Any) -> str:
-        return show_birth_date(turn.t, value, turn.today())
+    def show(self, words: Wording, value: Any) -> str:
+        return show_birth_date(words.t, value, words.today())
 
 
 def show_birth_date(t: Callable[..., str], value: Any, today: date) -> str:
@@ -503,8 +504,8 @@ class PhoneField(_Base):
         except Invalid as error:
             return Retry(invalid_text(turn, error))
 
-    def show(self, turn: Turn, value: Any) -> str:
-        return format_phone_local(value) if value else turn.t("common.none")
+    def show(self, words: Wording, value: Any) -> str:
+        return format_phone_local(value) if value else words.t("common.none")
 
 
 # The answer a shared location also gives (registration keeps it on the person, every form on the case).
@@ -601,8 +602,8 @@ class KecamatanField(_Base):
             return Stay(self.question(turn, answers, sub), sub)
         return Retry(turn.t("err.place_unknown"))
 
-    def show(self, turn: Turn, value: Any) -> str:
-        return turn.places.kecamatan_by_code(value).name if value else turn.t("common.unknown")
+    def show(self, words: Wording, value: Any) -> str:
+        return words.places.kecamatan_by_code(value).name if value else words.t("common.unknown")
 
 
 class KelurahanField(_Base):
@@ -672,8 +673,8 @@ class KelurahanField(_Base):
             return Accept(code, {self.kecamatan_field: chosen.kecamatan.code})
         return Accept(code)
 
-    def show(self, turn: Turn, value: Any) -> str:
-        return turn.places.kelurahan_by_code(value).name if value else turn.t("common.unknown")
+    def show(self, words: Wording, value: Any) -> str:
+        return words.places.kelurahan_by_code(value).name if value else words.t("common.unknown")
 
 
 class LocationField(_Base):
@@ -694,10 +695,10 @@ class LocationField(_Base):
             return Accept(None)
         return Retry(turn.t("err.location"))
 
-    def show(self, turn: Turn, value: Any) -> str:
+    def show(self, words: Wording, value: Any) -> str:
         if not value:
-            return turn.t("common.none")
-        return turn.t("common.location_shared")
+            return words.t("common.none")
+        return words.t("common.location_shared")
 
 
 class CountField(_Base):
@@ -737,8 +738,8 @@ class PhotoField(_Base):
             return Accept(None)
         return Retry(turn.t("err.photo"))
 
-    def show(self, turn: Turn, value: Any) -> str:
-        return turn.t("common.photo_attached") if value else turn.t("common.none")
+    def show(self, words: Wording, value: Any) -> str:
+        return words.t("common.photo_attached") if value else words.t("common.none")
 
 
 class DescriptionField(_Base):
@@ -764,11 +765,11 @@ class DescriptionField(_Base):
             return Retry(turn.t("err.description"))
         return Accept({"text": text})
 
-    def show(self, turn: Turn, value: Any) -> str:
+    def show(self, words: Wording, value: Any) -> str:
         if not value:
-            return turn.t("common.empty")
+            return words.t("common.empty")
         if "voice" in value:
-            return turn.t("common.voice_attached")
+            return words.t("common.voice_attached")
         text = str(value["text"])
         return text if len(text) <= 80 else text[:77] + "..."
 

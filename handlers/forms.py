@@ -16,6 +16,7 @@ from handlers.choices import STALE, Option, pick, render, yes_no_options
 from handlers.turn import Turn
 from handlers.types import Choice, Media, Reply
 from handlers.validators import is_unknown
+from handlers.wording import Wording
 
 SUMMARY = "summary"
 EDIT_PICK = "edit"
@@ -161,7 +162,7 @@ class Field:
         """Read the user's answer."""
         raise NotImplementedError
 
-    def show(self, turn: Turn, value: Any) -> str:
+    def show(self, words: Wording, value: Any) -> str:
         """The answer as shown in the summary."""
         return str(value)
 

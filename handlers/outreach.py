@@ -314,7 +314,9 @@ def create_reminder(
     at: datetime,
     tz: ZoneInfo,
 ) -> int:
-    """A one-off (`due_at`) or recurring (`cron`, local time) message to a segment."""
+    """A one-off (`due_at`) or recurring (`cron`, local time) message to a segment (chosen: some filter,
+    or "semua warga" explicitly)."""
+    require_chosen(segment)
     if (due_at is None) == (cron is None):
         raise OutreachError("give either a time (once) or a schedule (recurring), not both")
     if cron is not None:
@@ -436,6 +438,43 @@ def _local_parts(value: datetime, tz: ZoneInfo) -> tuple[str, str]:
     return local.strftime("%d-%m-%Y"), local.strftime("%H:%M")
 
 
+def tell_of_appointment(
+    tx: Tx,
+    *,
+    message_key: str,
+    contact_id: str,
+    case_id: int | None,
+    reference: str,
+    starts_at: datetime,
+    place: str,
+    origin: str,
+    at: datetime,
+    times: OutreachTimes,
+    catalog: Catalog,
+    note: str | None = None,
+) -> bool:
+    """Queue the citizen's message about an appointment (`message_key`: set, the day before, that morning) in
+    their language, as a voice note too when they asked for those; False when they cannot be reached."""
+    contact = store.contact_reach(tx, contact_id)
+    if contact is None or not contact.reachable:
+        return False
+    day, clock = _local_parts(starts_at, times.tz)
+    params = {"reference": reference, "date": day, "time": clock, "place": place}
+    text = catalog.text(contact.language, message_key, **params)
+    said = (text, message_key, tuple(params.items()))
+    if note:
+        text += "\n" + note
+    repo.insert_outbox(
+        tx,
+        contact_id=contact_id,
+        payload=_payload(text, voice=contact.language if contact.voice else None, said=said),
+        origin=origin,
+        at=at,
+        case_id=case_id,
+    )
+    return True
+
+
 def _appointment_reminder(
     tx: Tx, reminder: store.ReminderRecord, at: datetime, times: OutreachTimes, catalog: Catalog
 ) -> tuple[str, int, str | None]:
@@ -448,27 +487,25 @@ def _appointment_reminder(
         return "skipped_irrelevant", 0, f"appointment {appointment.status}"
     if starts <= at:
         return "skipped_stale", 0, "appointment already past"
-    contact = store.contact_reach(tx, appointment.contact_id)
-    if contact is None or not contact.reachable:
-        return "skipped_irrelevant", 0, "contact cannot be reached"
-    day, clock = _local_parts(starts, times.tz)
-    key = (
-        "notify.appointment_morning"
-        if reminder.kind == "appointment_morning"
-        else "notify.appointment_day_before"
-    )
-    params = {"reference": appointment.reference, "date": day, "time": clock}
-    params["place"] = appointment.place
-    text = catalog.text(contact.language, key, **params)
-    said = (text, key, tuple(params.items()))
-    repo.insert_outbox(
+    told = tell_of_appointment(
         tx,
+        message_key=(
+            "notify.appointment_morning"
+            if reminder.kind == "appointment_morning"
+            else "notify.appointment_day_before"
+        ),
         contact_id=appointment.contact_id,
-        payload=_payload(text, voice=contact.language if contact.voice else None, said=said),
+        case_id=reminder.case_id,
+        reference=appointment.reference,
+        starts_at=starts,
+        place=appointment.place,
         origin="reminder",
         at=at,
-        case_id=reminder.case_id,
+        times=times,
+        catalog=catalog,
     )
+    if not told:
+        return "skipped_irrelevant", 0, "contact cannot be reached"
     return "sent", 1, None
 
 
@@ -484,62 +521,25 @@ def create_appointment(
     times: OutreachTimes,
     catalog: Catalog,
 ) -> int:
-    """Set an appointment on a case: tell the citizen now, remind the day before and the morning of."""
-    case = store.case_by_reference(tx, reference.strip().upper())
-    if case is None:
-        raise OutreachError(f"no case with reference {reference!r}")
-    if starts_at <= at:
-        raise OutreachError("the appointment time is already past")
-    if not place.strip():
-        raise OutreachError("an appointment needs a place")
-    appointment_id = store.insert_appointment(
-        tx, case_id=case.id, starts_at=starts_at, place=place.strip(), note=note, actor=actor, at=at
-    )
-    local_day = starts_at.astimezone(times.tz).date()
-    moments = {
-        "appointment_day_before": _at_local(local_day - timedelta(days=1), times.day_before, times.tz),
-        "appointment_morning": _at_local(local_day, times.morning, times.tz),
-    }
-    for kind, when in moments.items():
-        if when >= starts_at:
-            continue  # an early-morning appointment needs no "this morning" reminder after it began
-        store.insert_reminder(
-            tx,
-            kind=kind,
-            due_at=max(when, at),
-            case_id=case.id,
-            appointment_id=appointment_id,
-            actor=actor,
-            at=at,
-        )
-    contact = store.contact_reach(tx, case.contact_id)
-    if contact is not None and contact.reachable:
-        day, clock = _local_parts(starts_at, times.tz)
-        params = {"reference": case.reference, "date": day, "time": clock, "place": place.strip()}
-        text = catalog.text(contact.language, "notify.appointment_set", **params)
-        said = (text, "notify.appointment_set", tuple(params.items()))
-        if note:
-            text += "\n" + note
-        repo.insert_outbox(
-            tx,
-            contact_id=case.contact_id,
-            payload=_payload(text, voice=contact.language if contact.voice else None, said=said),
-            origin="staff",
-            at=at,
-            case_id=case.id,
-        )
-    repo.audit(
+    """Set an appointment on a case: the staff service's `handlers.staff.casework.set_appointment` (its
+    rules live there; this name stays for the callers of this module)."""
+    from handlers.staff.casework import set_appointment  # the staff service builds on this module
+
+    return set_appointment(
         tx,
+        reference=reference,
+        starts_at=starts_at,
+        place=place,
+        note=note,
         actor=actor,
-        action="case.appointment",
         at=at,
-        target=case.reference,
-        detail=starts_at.astimezone(UTC).isoformat(),
+        times=times,
+        catalog=catalog,
     )
-    return appointment_id
 
 
-def _at_local(day: date, moment: time, tz: ZoneInfo) -> datetime:
+def at_local(day: date, moment: time, tz: ZoneInfo) -> datetime:
+    """A local day and time of day as a UTC moment."""
     return datetime.combine(day, moment, tzinfo=tz).astimezone(UTC)
 
 
@@ -621,7 +621,7 @@ def create_programme(
         actor=actor,
         at=at,
     )
-    remind = _at_local(starts_at.astimezone(times.tz).date() - timedelta(days=1), times.day_before, times.tz)
+    remind = at_local(starts_at.astimezone(times.tz).date() - timedelta(days=1), times.day_before, times.tz)
     store.insert_reminder(
         tx, kind="programme", due_at=max(remind, at), programme_id=programme_id, actor=actor, at=at
     )

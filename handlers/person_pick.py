@@ -14,6 +14,7 @@ from handlers.forms import Accept, Outcome, Retry
 from handlers.turn import Turn
 from handlers.types import Choice, Reply
 from handlers.validators import Invalid, normalize, parse_name
+from handlers.wording import Wording
 from storage import repo
 
 PERSONS = "_persons"  # hidden answer: who can be picked
@@ -115,5 +116,5 @@ class PersonPickField(_Base):
         partial = [pid for pid, name in names.items() if words <= set(name.split())]
         return partial[0] if len(partial) == 1 else None
 
-    def show(self, turn: Turn, value: Any) -> str:
-        return turn.t("pick.someone_new") if not value else str(value["name"])
+    def show(self, words: Wording, value: Any) -> str:
+        return words.t("pick.someone_new") if not value else str(value["name"])

@@ -75,28 +75,6 @@ class Turn:
         # Catalog sentences looked up in this step, for voice notes (kept only in voice mode).
         self.said: list[Said] = []
 
-    @classmethod
-    def for_display(cls, services: Services, *, contact_id: str, language: str, now: datetime) -> "Turn":
-        """A stand-in step for staff surfaces, so form fields can show stored answers in words."""
-        contact = ContactRecord(
-            id=contact_id,
-            channel=contact_id.split(":", 1)[0],
-            language=language,
-            created_at=now,
-            updated_at=now,
-        )
-        return cls(
-            event=Inbound(contact=contact_id, at=now),
-            contact=contact,
-            flow="",
-            step="",
-            data={},
-            started_at=now,
-            updated_at=None,
-            services=services,
-            now=now,
-        )
-
     # ------------------------------------------------------------ language
     @property
     def lang(self) -> str:

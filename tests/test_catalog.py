@@ -58,6 +58,7 @@ KEY_ARGUMENTS = {
     "located_key": "prompt",  # AddressField: the question once a location was shared
     "help_key": "help",
     "title_key": "title",
+    "message_key": "text",  # a sentence a helper fills in (handlers.outreach.tell_of_appointment)
 }
 
 

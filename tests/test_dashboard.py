@@ -517,6 +517,7 @@ async def test_reminders_repeat_weekly_and_can_be_stopped(desk: Desk) -> None:
             "repeat": "weekly",
             "weekday": "mon",
             "time": "08:00",
+            "seg_everyone": "yes",
         },
     )
     assert made.status_code == 303
@@ -525,7 +526,8 @@ async def test_reminders_repeat_weekly_and_can_be_stopped(desk: Desk) -> None:
     page = await desk.client.get("/reminders")
     assert "Bawa KK ke kantor" in page.text and "0 8 * * mon" in page.text
     bad = await desk.client.post(
-        "/reminders", data={"csrf_token": csrf, "text_id": "x", "repeat": "cron", "cron": "bukan"}
+        "/reminders",
+        data={"csrf_token": csrf, "text_id": "x", "repeat": "cron", "cron": "bukan", "seg_everyone": "yes"},
     )
     assert bad.status_code == 400 and ui("reminder.bad_schedule") in bad.text
     stopped = await desk.client.post(f"/reminders/{reminder['id']}/cancel", data={"csrf_token": csrf})

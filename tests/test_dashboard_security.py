@@ -53,7 +53,7 @@ def actions_of(
         (f"/cases/{ref}/reveal", {}),
         ("/broadcasts", {"text_id": "Halo semua", "when": "now"}),
         (f"/broadcasts/{broadcast}/cancel", {}),
-        ("/reminders", {"text_id": "Halo", "repeat": "daily", "time": "08:00"}),
+        ("/reminders", {"text_id": "Halo", "repeat": "daily", "time": "08:00", "seg_everyone": "yes"}),
         (f"/reminders/{reminder}/cancel", {}),
         (
             "/programmes",
@@ -364,7 +364,7 @@ async def test_every_action_is_in_the_audit_log(desk: Desk, clock: Clock) -> Non
             },
         ),
         ("/broadcasts/1/cancel", {}),
-        ("/reminders", {"text_id": "Halo", "repeat": "daily", "time": "08:00"}),
+        ("/reminders", {"text_id": "Halo", "repeat": "daily", "time": "08:00", "seg_everyone": "yes"}),
         ("/reminders/3/cancel", {}),  # 1 and 2 remind of the appointment
         (
             "/programmes",

@@ -210,7 +210,7 @@ async def test_list_filters_newest_first_with_masked_nik_and_duplicate_flag(offi
     assert "[duplikat?]" not in by_ref[refs["siti"]]
     assert "Pondok Aren" in by_ref[refs["siti"]] and "Pamulang" in by_ref[refs["copy"]]
     assert "Ciputat" in by_ref[refs["ktp"]]
-    assert "2026-11-20 09:00" in by_ref[refs["siti"]]  # WIB; the clock says 02:00 UTC
+    assert "20-11-2026 09.00" in by_ref[refs["siti"]]  # WIB as the dashboard writes it (the clock: 02:00 UTC)
 
     code, listing = await office.staff("list", "--kind", "registration")
     assert [row.split()[0] for row in rows_of(listing)] == [refs["copy"], refs["siti"]]
@@ -229,6 +229,20 @@ async def test_list_filters_newest_first_with_masked_nik_and_duplicate_flag(offi
     assert audit[0] == ("staff:rina", "cases.list", None, "-> 4 rows")
     assert audit[2] == ("staff:rina", "cases.list", None, "--kecamatan pd aren -> 1 rows")
     assert audit[-1] == ("staff:rina", "cases.list", None, "--kind registration --status baru -> 1 rows")
+
+
+async def test_list_and_show_say_dates_as_the_dashboard_does_in_the_operators_language(
+    office: Office,
+) -> None:
+    # Seen: the command line printed ISO timestamps (2026-11-20 09:00) where the dashboard says 20-11-2026.
+    refs = await populate(office)
+    _, indonesian = await office.staff("list", "--lang", "id")
+    _, english = await office.staff("list", "--lang", "en")
+    siti_id = next(row for row in rows_of(indonesian) if row.startswith(refs["siti"]))
+    assert "20-11-2026 09.00" in siti_id and "2026-11-20" not in indonesian
+    assert "20-11-2026 09:00" in english and "(4 cases)" in english
+    _, shown = await office.staff("show", refs["siti"], "--lang", "en")
+    assert "2026-11-20" not in shown and re.search(r"\n  20-11-2026 09:\d\d ", shown)
 
 
 async def test_list_with_an_unknown_kecamatan_says_so(
@@ -274,7 +288,8 @@ async def test_show_of_a_case_without_nik_records_nothing(office: Office) -> Non
     assert code == 0
     assert "Ahmad Fauzi" in shown
     assert not re.search(r"\d{16}", shown)
-    assert "NIK:" not in shown
+    assert "dilihat oleh" not in shown  # no number revealed
+    assert "  NIK: Tidak tahu\n" in shown  # the answers in words, as the dashboard shows them
     assert await office.events(refs["ktp"]) == before
     assert await office.audit() == []
 

@@ -112,7 +112,8 @@ def test_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
 
 def test_every_cli_sentence_is_used_by_the_command_line() -> None:
     source = (ROOT / "bot" / "staff_cli.py").read_text() + (ROOT / "handlers" / "casework.py").read_text()
-    source += (ROOT / "handlers" / "staff" / "casework.py").read_text()  # the staff service's refusals
+    for service in ("casework.py", "segments.py"):  # the staff service's refusals
+        source += (ROOT / "handlers" / "staff" / service).read_text()
     named = {
         node.value
         for node in ast.walk(ast.parse(source))

@@ -73,10 +73,10 @@ async def test_reminder_appointment_and_programme_commands(
     await chat.tap(t("menu.talk"))
     await chat.say("Kapan saya bisa ambil KTP?")
     code, text = await staff(
-        data, "reminder", "add", "--text", "Posyandu hari Senin", "--cron", "0 8 * * mon"
+        data, "reminder", "add", "--text", "Posyandu hari Senin", "--cron", "0 8 * * mon", "--everyone"
     )
     assert code == 0 and "WIB" in text
-    code, text = await staff(data, "reminder", "add", "--text", "x", "--cron", "tiap senin")
+    code, text = await staff(data, "reminder", "add", "--text", "x", "--cron", "tiap senin", "--everyone")
     assert code == 2
     code, text = await staff(data, "reminder", "list")
     assert "Posyandu" in text and "setiap Senin 08.00" in text

@@ -307,6 +307,7 @@ async def test_staff_approve_from_the_card_reaches_the_citizen(tmp_path: Path, c
         assert t("kind.registration") in text and "Pondok Aren" in text and "Siti Aminah" in text
         assert "3674********0001" in text and "3674015708850001" not in text
         assert "0812-3456-7890" not in text  # the phone number is masked on Telegram's servers
+        assert "+6281******890" in text
         assert [label for label, _ in card.buttons] == [
             t("staff.btn.proses"),
             t("staff.btn.info"),

@@ -17,7 +17,7 @@ from bot.channels.telegram.inbound import parse_command
 from bot.channels.telegram.pacing import ChatPacer, Pacer
 from bot.channels.telegram.render import CALLBACK_LIMIT, callback_key, render, split_text, strip_number
 from bot.channels.telegram.sender import classify
-from bot.channels.telegram.staff import mask_phone, parse_roles
+from bot.channels.telegram.staff import parse_roles
 from bot.settings import TelegramSettings
 from handlers.i18n import Catalog
 from handlers.types import Choice, Reply
@@ -221,11 +221,6 @@ def test_staff_roles_are_parsed_strictly() -> None:
     for bad in ("11", "11:boss", "abc:admin"):
         with pytest.raises(ValueError, match="staff entry"):
             parse_roles(bad)
-
-
-def test_phone_numbers_on_cards_are_masked() -> None:
-    assert mask_phone("0812-3456-7890") == "0812-****-7890"
-    assert mask_phone("-") == "-"
 
 
 # ---------------------------------------------------------------- the HTTP backend

@@ -5,7 +5,6 @@ staff surface (`handlers.casework`, `handlers.outreach`), so the workflow, the c
 audit trail are the same whether a change is made here, in the CLI or in the Telegram staff group.
 """
 
-import json
 import mimetypes
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -19,33 +18,24 @@ from bot.dashboard import conversation, exports, maps, queries
 from bot.dashboard.app import Ctx, Dashboard, Refused
 from bot.dashboard.queries import QueueFilter
 from handlers import casework
-from handlers.aid import AidForm
 from handlers.casework import CaseworkError
 from handlers.fields import PhoneField
-from handlers.forms import VOICE_KINDS, Form, flag_text, flags_of
-from handlers.lost_ktp import LostKtpForm
 from handlers.registration import SKILLS as SKILL_OPTIONS
-from handlers.registration import RegistrationForm
-from handlers.staff import workdays
+from handlers.staff import present, workdays
 from handlers.staff.casework import assign_case, note_case
 from handlers.staff.casework import set_appointment as schedule
 from handlers.staff.compose import read_local
 from handlers.staff.moves import allowed_moves, may_move
+from handlers.staff.present import FORMS as FORMS
+from handlers.staff.present import Presenter
+from handlers.staff.present import mask_phone as mask_phone
 from handlers.staff.queue import may_search, search_of
-from handlers.talk import TalkForm
-from handlers.turn import Turn
 from handlers.types import Reply
 from storage import cases as case_store
 from storage import dashboard as reads
 from storage import repo
 from storage.records import CaseKind, CaseRecord, CaseStatus
 
-FORMS: dict[CaseKind, Form] = {
-    CaseKind.REGISTRATION: RegistrationForm(),
-    CaseKind.LOST_KTP: LostKtpForm(),
-    CaseKind.AID: AidForm(),
-    CaseKind.MESSAGE: TalkForm(),
-}
 # The staff service's refusals that the officer fixes in the same form, in this page's words.
 FORM_PROBLEMS = {"reason_needed": "case.need_reason", "question_needed": "case.need_question"}
 # Served in the page; anything else (an SVG could carry script) is only offered as a download.
@@ -192,9 +182,9 @@ class Answer:
     to_hear: bool = False
 
 
-def _turn(d: Dashboard, lang: str, now: datetime) -> Turn:
-    """A stand-in conversation step, so the forms can say their answers in words."""
-    return Turn.for_display(d.service.services, contact_id="web:staff", language=lang, now=now)
+def presenter(d: Dashboard, lang: str, now: datetime) -> Presenter:
+    """The staff service's presenter, in the staff member's language."""
+    return Presenter(d.catalog, lang, d.places, now, d.tz)
 
 
 def media_url(d: Dashboard, ref: str) -> str | None:
@@ -208,11 +198,6 @@ def media_url(d: Dashboard, ref: str) -> str | None:
     return f"/{ref}" if path.is_file() else None
 
 
-def mask_phone(phone: str) -> str:
-    """A phone number as viewers see it: enough to recognise, not to dial."""
-    return phone[:5] + "*" * max(0, len(phone) - 8) + phone[-3:]
-
-
 def phone_fields(kind: str) -> frozenset[str]:
     """Names of the answers of a case kind that are phone numbers."""
     form = FORMS.get(CaseKind(kind)) if kind in set(CaseKind) else None
@@ -223,49 +208,15 @@ def answers_of(
     d: Dashboard, case: CaseRecord, lang: str, now: datetime, *, mask_phones: bool = False
 ) -> list[Answer]:
     """A case's answers in the order of its form, in words, with their photos and voice notes (phone
-    numbers masked for viewers)."""
-    form = FORMS.get(case.kind)
-    if form is None:
-        return []
-    turn = _turn(d, lang, now)
+    numbers masked for viewers): the staff service's presenter, with the files as this site's links."""
     shown: list[Answer] = []
-    flags = flags_of(case.answers)
-    for field in form.fields:
-        if not field.label_key or field.name not in case.answers:
-            continue
-        value = case.answers[field.name]
-        label = d.catalog.text(lang, field.label_key)
-        flag = flags.get(field.name)
-        if flag is not None and not flag.get("heard"):
-            # Answered by voice note or photo (played or shown here), or left for staff to ask.
-            ref = flag.get("ref")
-            url = media_url(d, ref) if isinstance(ref, str) else None
-            listen = flag.get("why") == "media" and flag.get("kind") in VOICE_KINDS
-            kind = flag.get("kind") if url else None
-            shown.append(Answer(label, flag_text(turn.t, flag), kind, url, field.name, listen))
-            continue
-        try:
-            if not field.applies(case.answers):
-                continue
-            text = field.show(turn, value)
-            if mask_phones and isinstance(field, PhoneField) and isinstance(value, str) and value != "0":
-                text = mask_phone(value)
-        except (KeyError, TypeError, ValueError):  # an erased or older answer shape
-            text = json.dumps(value, ensure_ascii=False) if value is not None else "-"
-        kind = url = None
-        if isinstance(value, dict):
-            if isinstance(value.get("text"), str):
-                text = value["text"]  # the form shortens long descriptions; staff read them whole
-            if isinstance(value.get("ref"), str):
-                kind, url = str(value.get("kind") or "photo"), media_url(d, value["ref"])
-            elif isinstance(value.get("voice"), str):
-                kind, url = "voice", media_url(d, value["voice"])
-            if "lat" in value and "lon" in value:
-                text = f"{text} ({value['lat']}, {value['lon']})"
-        if flag is not None and isinstance(flag.get("ref"), str):  # spoken, then typed out by staff
-            kind, url = str(flag.get("kind")), media_url(d, flag["ref"])
-            text = d.words(lang, "listen.heard_answer", text=text, by=str(flag["heard"].get("by", "")))
-        shown.append(Answer(label, text, kind, url))
+    for answer in present.case_answers(case, presenter(d, lang, now), mask_phones=mask_phones):
+        url = media_url(d, answer.media_ref) if answer.media_ref else None
+        if answer.flagged:
+            kind = answer.media_kind if url else None
+            shown.append(Answer(answer.label, answer.text, kind, url, answer.field, answer.to_hear))
+        else:
+            shown.append(Answer(answer.label, answer.text, answer.media_kind, url))
     return shown
 
 

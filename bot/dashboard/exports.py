@@ -98,7 +98,7 @@ class RowMaker:
     and guarded once, when it is first worded); for XLSX dates stay dates."""
 
     def __init__(self, d: Dashboard, lang: str, *, mask_phones: bool = False, dates: bool = False) -> None:
-        from bot.dashboard.cases import FORMS, _turn  # cases imports this module
+        from bot.dashboard.cases import FORMS, presenter  # cases imports this module
 
         self.mask_phones = mask_phones
         self.dates = dates  # XLSX: real date cells; CSV: dd-mm-yyyy text
@@ -106,7 +106,7 @@ class RowMaker:
         self.guard: Callable[[str], str] = str if dates else csv_text
         guard = self.guard
         self.tz = d.tz
-        self.turn = _turn(d, lang, d.clock())
+        self.turn = presenter(d, lang, d.clock())
         self.kecamatan = {k.code: guard(k.name) for k in d.places.kecamatan}
         self.kelurahan = {
             v.code: guard(v.name) for k in d.places.kecamatan for v in d.places.kelurahan_of(k.code)

@@ -14,13 +14,12 @@ from typing import Any
 from starlette.responses import Response
 
 from bot.dashboard.app import Ctx, Dashboard, Refused
-from bot.dashboard.cases import FORMS, _case_or_404, case_view, media_url
-from handlers.forms import FLAGS, VOICE_KINDS, Accept, Field, flags_of
-from handlers.turn import Turn
-from handlers.types import Inbound
+from bot.dashboard.cases import _case_or_404, case_view, media_url
+from handlers.forms import FLAGS, Accept, flags_of
+from handlers.staff.present import check_typed, field_of, unheard
 from storage import contacts, repo
 from storage.contract import Tx
-from storage.records import CaseEventRecord, CaseRecord, ContactRecord
+from storage.records import CaseEventRecord, CaseRecord
 
 LISTED = 500
 
@@ -41,21 +40,6 @@ def register(d: Dashboard) -> None:
     """Add the list and the form's target."""
     d.route("/listen", listen_page, role="viewer")
     d.route("/cases/{reference}/heard", heard, role="petugas", methods=("POST",))
-
-
-def unheard(answers: dict[str, Any]) -> list[str]:
-    """Fields of a case answered by voice note and not yet typed out by staff, in answer order."""
-    return [
-        name
-        for name, flag in flags_of(answers).items()
-        if flag.get("why") == "media" and flag.get("kind") in VOICE_KINDS and not flag.get("heard")
-    ]
-
-
-def field_of(case: CaseRecord, name: str) -> Field | None:
-    """The question of the case's form named `name`."""
-    form = FORMS.get(case.kind)
-    return next((f for f in form.fields if f.name == name), None) if form else None
 
 
 def to_hear(d: Dashboard, case: CaseRecord, lang: str) -> list[ToHear]:
@@ -79,22 +63,6 @@ async def listen_page(ctx: Ctx) -> Response:
     return ctx.render("listen.html", items=items)
 
 
-def _staff_turn(d: Dashboard, text: str, now: datetime) -> Turn:
-    """A stand-in step whose "answer" is what staff typed, so the question checks it as usual."""
-    contact = ContactRecord(id="web:staff", channel="web", created_at=now, updated_at=now)
-    return Turn(
-        event=Inbound(contact=contact.id, at=now, text=text),
-        contact=contact,
-        flow="",
-        step="",
-        data={},
-        started_at=now,
-        updated_at=None,
-        services=d.service.services,
-        now=now,
-    )
-
-
 async def heard(ctx: Ctx) -> Response:
     """What the person said in a voice answer, typed by staff into the question it answered."""
     case = await _case_or_404(ctx)
@@ -105,7 +73,9 @@ async def heard(ctx: Ctx) -> Response:
         raise Refused(404, "refused.no_answer")
     if not text:
         return await case_view(ctx, case, 400, problem=ctx.msg("listen.empty"))
-    outcome = field.parse(_staff_turn(ctx.d, text, ctx.now), dict(case.answers), {})
+    outcome = check_typed(
+        field, text, case.answers, services=ctx.d.service.services, language=ctx.lang, now=ctx.now
+    )
     if not isinstance(outcome, Accept):
         said = getattr(outcome, "text", "") or ctx.msg("listen.unusable")
         return await case_view(ctx, case, 400, problem=ctx.msg("listen.invalid", reason=said))

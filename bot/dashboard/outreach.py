@@ -7,7 +7,7 @@ reminders, invitations and RSVPs are the write functions every staff surface sha
 import csv
 import io
 from dataclasses import asdict
-from datetime import date, datetime
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -18,10 +18,12 @@ from bot.dashboard.cases import SKILLS, place_names
 from handlers import outreach
 from handlers.outreach import BroadcastProgress, OutreachError, QuietHours
 from handlers.segments import Segment
-from handlers.staff.compose import describe_cron, read_day, safe_cell
+from handlers.staff.compose import describe_cron, describe_segment, safe_cell
 from handlers.staff.compose import number as grouped
 from handlers.staff.compose import read_local as parse_local
+from handlers.staff.errors import StaffError
 from handlers.staff.schedules import staff_reminders
+from handlers.staff.segments import SegmentInput, build_segment
 from storage import outreach as outreach_store
 from storage.outreach import Attendee, ProgrammeRecord
 from storage.records import CaseKind, CaseStatus
@@ -65,8 +67,8 @@ def register(d: Dashboard) -> None:
 # ---------------------------------------------------------------- segments
 
 
-def segment_from(ctx: Ctx, *, from_form: bool) -> Segment:
-    """A segment from the `seg_*` fields of a form or query string; unknown values are left out."""
+def segment_input(ctx: Ctx, *, from_form: bool) -> SegmentInput:
+    """What the `seg_*` fields of a form or query string ask for, as given."""
 
     def many(name: str) -> list[str]:
         if from_form:
@@ -76,67 +78,43 @@ def segment_from(ctx: Ctx, *, from_form: bool) -> Segment:
     def one(name: str) -> str:
         return ctx.field(name) if from_form else ctx.query(name)
 
-    kecamatan, kelurahan = place_names(ctx.d)
-
-    def day(name: str) -> date | None:
-        return read_day(one(name))
-
-    disaster = one("seg_disaster")
-    language = one("seg_language")
-    return Segment(
-        kecamatan=[c for c in many("seg_kecamatan") if c in kecamatan],
-        kelurahan=[c for c in many("seg_kelurahan") if c in kelurahan],
-        skills=[s for s in many("seg_skill") if s in SKILLS],
-        case_kinds=[CaseKind(k) for k in many("seg_case_kind") if k in set(CaseKind)],
-        case_statuses=[CaseStatus(s) for s in many("seg_case_status") if s in set(CaseStatus)],
-        disaster_victim={"yes": True, "no": False}.get(disaster),
-        registered_from=day("seg_from"),
-        registered_to=day("seg_to"),
-        language=language if language in ("id", "en") else None,
+    return SegmentInput(
+        kecamatan=many("seg_kecamatan"),
+        kelurahan=many("seg_kelurahan"),
+        skills=many("seg_skill"),
+        kinds=many("seg_case_kind"),
+        statuses=many("seg_case_status"),
+        disaster_victim=one("seg_disaster"),
+        registered_from=one("seg_from"),
+        registered_to=one("seg_to"),
+        language=one("seg_language"),
         everyone=one("seg_everyone") == "yes",
     )
 
 
+def checked_segment(ctx: Ctx, *, from_form: bool, require_chosen: bool) -> tuple[Segment, str | None]:
+    """The segment of the form (the staff service's builder) and, when it cannot be used, why in the
+    staff member's words (then the segment is empty: it reaches nobody)."""
+    try:
+        given = segment_input(ctx, from_form=from_form)
+        built = build_segment(
+            given, places=ctx.d.places, catalog=ctx.d.catalog, require_chosen=require_chosen
+        )
+    except StaffError as error:
+        if error.code == "needs_everyone":
+            return Segment(), ctx.msg("segment.choose_everyone")
+        return Segment(), ctx.problem(error)
+    return built, None
+
+
+def segment_from(ctx: Ctx, *, from_form: bool) -> Segment:
+    """The segment a form or query string asks for; empty when it names something unknown."""
+    return checked_segment(ctx, from_form=from_form, require_chosen=False)[0]
+
+
 def segment_words(ctx: Ctx, segment: Segment) -> str:
-    """What a segment selects, in the staff member's language."""
-    kecamatan, kelurahan = place_names(ctx.d)
-    parts: list[str] = []
-    if segment.kecamatan:
-        parts.append(
-            ctx.msg("segment.words_kecamatan", names=", ".join(kecamatan[c] for c in segment.kecamatan))
-        )
-    if segment.kelurahan:
-        parts.append(
-            ctx.msg("segment.words_kelurahan", names=", ".join(kelurahan[c] for c in segment.kelurahan))
-        )
-    if segment.skills:
-        parts.append(
-            ctx.msg("segment.words_skill", names=", ".join(ctx.msg(f"skill.{s}") for s in segment.skills))
-        )
-    if segment.case_kinds:
-        parts.append(
-            ctx.msg(
-                "segment.words_case_kind", names=", ".join(ctx.msg(f"kind.{k}") for k in segment.case_kinds)
-            )
-        )
-    if segment.case_statuses:
-        names = ", ".join(ctx.msg(f"status.{s}") for s in segment.case_statuses)
-        parts.append(ctx.msg("segment.words_case_status", names=names))
-    if segment.disaster_victim is not None:
-        parts.append(ctx.msg("segment.disaster_yes" if segment.disaster_victim else "segment.disaster_no"))
-    if segment.registered_from or segment.registered_to:
-        parts.append(
-            ctx.msg(
-                "segment.words_registered",
-                start=segment.registered_from.strftime("%d-%m-%Y") if segment.registered_from else "...",
-                end=segment.registered_to.strftime("%d-%m-%Y") if segment.registered_to else "...",
-            )
-        )
-    if segment.language:
-        parts.append(ctx.msg(f"segment.language_{segment.language}"))
-    if parts:
-        return "; ".join(parts)
-    return ctx.msg("segment.everyone" if segment.everyone else "segment.not_chosen")
+    """What a segment selects, in the staff member's language (the words every staff surface uses)."""
+    return describe_segment(segment, ctx.d.catalog, ctx.lang, ctx.d.places)
 
 
 async def _preview(ctx: Ctx, segment: Segment) -> tuple[int, list[str]]:
@@ -147,8 +125,11 @@ async def _preview(ctx: Ctx, segment: Segment) -> tuple[int, list[str]]:
 
 async def segment_preview(ctx: Ctx) -> Response:
     """How many people a segment reaches, with a few names (shown while the form is filled in)."""
-    segment = segment_from(ctx, from_form=False)
-    return ctx.render("_segment_preview.html", **(await _preview_values(ctx, segment)))
+    segment, problem = checked_segment(ctx, from_form=False, require_chosen=False)
+    values = await _preview_values(ctx, segment)
+    if problem is not None:
+        values["words"] = problem
+    return ctx.render("_segment_preview.html", **values)
 
 
 async def _preview_values(ctx: Ctx, segment: Segment) -> dict[str, Any]:
@@ -230,7 +211,7 @@ async def new_broadcast(ctx: Ctx) -> Response:
 
 async def create_broadcast(ctx: Ctx) -> Response:
     """Record the broadcast (its outbox rows are written at once when it is due now)."""
-    segment = segment_from(ctx, from_form=True)
+    segment, wrong = checked_segment(ctx, from_form=True, require_chosen=True)
     text_id = ctx.field("text_id", limit=4000)
     text_en = ctx.field("text_en", limit=4000)
     template = ctx.field("template", limit=200)
@@ -243,8 +224,8 @@ async def create_broadcast(ctx: Ctx) -> Response:
         problem = ctx.msg("broadcast.need_text")
     elif send_at is None:
         problem = ctx.msg("broadcast.need_time")
-    elif not segment.chosen():
-        problem = ctx.msg("segment.choose_everyone")
+    elif wrong is not None:
+        problem = wrong
     elif count == 0:
         problem = ctx.msg("broadcast.nobody")
     confirmed, confirm = confirmation(ctx, count, "broadcast.confirm_question")
@@ -402,7 +383,7 @@ async def reminders_page(ctx: Ctx) -> Response:
 
 async def create_reminder(ctx: Ctx) -> Response:
     """A one-off or repeating message to a segment."""
-    segment = segment_from(ctx, from_form=True)
+    segment, wrong = checked_segment(ctx, from_form=True, require_chosen=True)
     text_id = ctx.field("text_id", limit=4000)
     cron = cron_of(ctx)
     due = parse_local(ctx.field("date"), ctx.field("time"), ctx.d.tz) if cron is None else None
@@ -411,6 +392,8 @@ async def create_reminder(ctx: Ctx) -> Response:
         problem = "reminder.need_text"
     elif cron == "" or (cron is None and (due is None or due <= ctx.now)):
         problem = "reminder.need_time"
+    if problem is None and wrong is not None:
+        return await _reminders(ctx, 400, problem=wrong, values=_form_dict(ctx))
     if problem is None:
         try:
             await ctx.d.db.write(
@@ -527,13 +510,10 @@ async def programme_page(ctx: Ctx, status: int = 200, **values: Any) -> Response
 async def invite(ctx: Ctx) -> Response:
     """Invite a segment (Ya / Tidak buttons); everyone already invited is left alone."""
     programme, _ = await _programme(ctx)
-    segment = segment_from(ctx, from_form=True)
+    segment, problem = checked_segment(ctx, from_form=True, require_chosen=True)
     preview = await _preview_values(ctx, segment)
     count = int(preview["count"])
-    problem = None
-    if not segment.chosen():
-        problem = ctx.msg("segment.choose_everyone")
-    elif count == 0:
+    if problem is None and count == 0:
         problem = ctx.msg("broadcast.nobody")
     confirmed, confirm = confirmation(ctx, count, "programmes.confirm_question")
     if problem is not None or not confirmed:

@@ -1,17 +1,19 @@
 """Case actions of the staff service besides status changes and replies (`handlers.casework`): giving a
-case to an officer, an internal note, an appointment. Every surface (the command line, the dashboard)
-calls these; the rules live here and refusals are codes each surface words itself (`StaffError`).
+case to an officer, an internal note, an appointment (with its reminders to the citizen). Every surface
+(the command line, the Telegram staff group, the dashboard) calls these; the rules live here and refusals
+are codes each surface words itself (`StaffError`).
 
 Each is a write function: run it with `Store.write`, alone or composed with other writes.
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from handlers.casework import CaseworkError
 from handlers.i18n import Catalog
-from handlers.outreach import OutreachError, OutreachTimes, create_appointment
+from handlers.outreach import OutreachTimes, at_local, tell_of_appointment
 from storage import cases
+from storage import outreach as outreach_store
 from storage.contract import Tx
 
 NOTE_LIMIT = 2000
@@ -87,24 +89,55 @@ def set_appointment(
     times: OutreachTimes,
     catalog: Catalog,
 ) -> int:
-    """An appointment on a case: the citizen is told now and reminded the day before and that morning.
+    """An appointment on a case: the citizen is told now (when they can be) and reminded the day before
+    and that morning; refused for an unknown case, without a place, or at a time already past.
     Returns the appointment's id."""
     case = _case(tx, reference)
-    if not place.strip():
+    place = place.strip()
+    if not place:
         raise CaseworkError("an appointment needs a place", "appointment_place")
     if starts_at <= at:
         raise CaseworkError("the appointment time is already past", "appointment_past")
-    try:
-        return create_appointment(
+    appointment_id = outreach_store.insert_appointment(
+        tx, case_id=case.id, starts_at=starts_at, place=place, note=note, actor=actor, at=at
+    )
+    local_day = starts_at.astimezone(times.tz).date()
+    moments = {
+        "appointment_day_before": at_local(local_day - timedelta(days=1), times.day_before, times.tz),
+        "appointment_morning": at_local(local_day, times.morning, times.tz),
+    }
+    for kind, when in moments.items():
+        if when >= starts_at:
+            continue  # an early-morning appointment needs no "this morning" reminder after it began
+        outreach_store.insert_reminder(
             tx,
-            reference=case.reference,
-            starts_at=starts_at,
-            place=place,
-            note=note,
+            kind=kind,
+            due_at=max(when, at),
+            case_id=case.id,
+            appointment_id=appointment_id,
             actor=actor,
             at=at,
-            times=times,
-            catalog=catalog,
         )
-    except OutreachError as error:
-        raise CaseworkError(str(error), error.code, **error.params) from error
+    tell_of_appointment(
+        tx,
+        message_key="notify.appointment_set",
+        contact_id=case.contact_id,
+        case_id=case.id,
+        reference=case.reference,
+        starts_at=starts_at,
+        place=place,
+        origin="staff",
+        at=at,
+        times=times,
+        catalog=catalog,
+        note=note,
+    )
+    cases.record_action(
+        tx,
+        actor=actor,
+        action="case.appointment",
+        at=at,
+        target=case.reference,
+        detail=starts_at.astimezone(UTC).isoformat(),
+    )
+    return appointment_id

@@ -19,7 +19,7 @@ from telegram import CallbackQuery, Message
 
 from bot.channels.telegram.desk import outreach
 from bot.channels.telegram.desk.actions import CaseActions
-from bot.channels.telegram.desk.cards import ACTIONS, CALLBACK_PREFIX, Cards, mask_phone
+from bot.channels.telegram.desk.cards import ACTIONS, CALLBACK_PREFIX, Cards
 from bot.channels.telegram.desk.context import ACTING_ROLES, ROLES, DeskContext, parse_roles
 from bot.channels.telegram.desk.files import CaseFiles
 from bot.channels.telegram.desk.poster import Poster
@@ -27,7 +27,7 @@ from bot.channels.telegram.desk.queue import CaseQueue
 from bot.channels.telegram.desk.replies import CitizenReplies
 from bot.channels.telegram.inbound import parse_command
 
-__all__ = ["ACTING_ROLES", "COMMANDS", "ROLES", "StaffDesk", "mask_phone", "parse_roles"]
+__all__ = ["ACTING_ROLES", "COMMANDS", "ROLES", "StaffDesk", "parse_roles"]
 
 COMMANDS = ("antrian", "kasus", "cari", "bantuan", "help", *outreach.COMMANDS)
 

@@ -11,15 +11,10 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.channels.telegram.desk.context import DeskContext, rows
 from bot.channels.telegram.render import split_text
-from handlers.aid import AidForm
-from handlers.forms import Form
-from handlers.lost_ktp import LostKtpForm
-from handlers.registration import RegistrationForm
 from handlers.staff.moves import may_move
-from handlers.talk import TalkForm
-from handlers.turn import Turn
+from handlers.staff.present import Presenter, case_answers
 from storage import cases as case_store
-from storage.records import CaseKind, CaseRecord, CaseStatus
+from storage.records import CaseRecord, CaseStatus
 
 CALLBACK_PREFIX = "s:"
 
@@ -32,12 +27,6 @@ ACTIONS: dict[str, CaseStatus] = {
     "selesai": CaseStatus.SELESAI,
 }
 
-FORMS: dict[CaseKind, Form] = {
-    CaseKind.REGISTRATION: RegistrationForm(),
-    CaseKind.LOST_KTP: LostKtpForm(),
-    CaseKind.AID: AidForm(),
-    CaseKind.MESSAGE: TalkForm(),
-}
 # Shown on the card's own lines (place) or never sent to Telegram (coordinates).
 NOT_ON_CARD = {"kecamatan", "kelurahan", "location"}
 MEDIA_NOTE = re.compile(r"^(photo|voice|audio|document|video|sticker):(.+)$")
@@ -67,15 +56,6 @@ def case_files(case: CaseRecord, events_notes: Sequence[str] = ()) -> list[CaseF
     return files
 
 
-def mask_phone(shown: str) -> str:
-    """0812-3456-7890 -> 0812-****-7890: enough to recognise, not to dial."""
-    digits = [i for i, ch in enumerate(shown) if ch.isdigit()]
-    if len(digits) < 8:
-        return shown
-    hidden = set(digits[4:-4])
-    return "".join("*" if i in hidden else ch for i, ch in enumerate(shown))
-
-
 def _file_label(kind: str) -> str:
     return {"photo": "photo", "voice": "voice", "audio": "voice"}.get(kind, "file")
 
@@ -85,12 +65,6 @@ class Cards:
 
     def __init__(self, ctx: DeskContext) -> None:
         self.ctx = ctx
-
-    def _turn(self) -> Turn:
-        ctx = self.ctx
-        return Turn.for_display(
-            ctx.service.services, contact_id="telegram:staff", language=ctx.language, now=ctx.now()
-        )
 
     def _place(self, case: CaseRecord) -> str:
         places = self.ctx.places
@@ -102,24 +76,10 @@ class Cards:
         return " / ".join(name for name in (kecamatan, kelurahan) if name) or self.ctx.t("common.empty")
 
     def _answer_lines(self, case: CaseRecord) -> list[str]:
-        form = FORMS.get(case.kind)
-        if form is None:
-            return []
-        turn = self._turn()
-        lines = []
-        for field in form.fields:
-            if not field.label_key or field.name in NOT_ON_CARD or field.name not in case.answers:
-                continue
-            try:
-                if not field.applies(case.answers):
-                    continue
-                shown = field.show(turn, case.answers[field.name])
-            except (KeyError, TypeError, ValueError):  # an erased or older answer shape
-                continue
-            if field.name == "phone":
-                shown = mask_phone(shown)
-            lines.append(f"{self.ctx.t(field.label_key)}: {shown}")
-        return lines
+        ctx = self.ctx
+        words = Presenter(ctx.catalog, ctx.language, ctx.places, ctx.now(), ctx.service.services.timezone)
+        shown = case_answers(case, words, mask_phones=True, leave_out=NOT_ON_CARD)
+        return [f"{answer.label}: {answer.text}" for answer in shown]
 
     async def card(
         self, case: CaseRecord, note: str | None = None
