@@ -1,6 +1,7 @@
 """Benchmark: a million cases, and what a registration leaves in the store after retention.
 
     python bench/million.py [--cases 1000000] [--requests 40] [--registrations 200] [--startups 5]
+                            [--keep DIR] [--postgres [--postgres-url URL] [--only-postgres]]
 
 1. History: runs `--registrations` complete registrations through the engine on a fresh store, prints
    the bytes stored per registration (pages in use, indexes included), then runs the retention prune as
@@ -14,6 +15,9 @@
    summary page with its map, `--requests` requests each: p50 and p95 of the server time (Server-Timing;
    target p95 <= 150 ms). The machine may be shared: the figures are medians and percentiles of
    alternating requests, and vary between runs.
+3. With `--postgres`: the same pages on PostgreSQL, after copying the store into a throwaway cluster
+   (`migrate-store`, a few minutes at a million), or on `--postgres-url`, a database that already holds
+   the copy (made once with `python -m bot migrate-store`); `--only-postgres` skips the SQLite figures.
 """
 
 import argparse
@@ -484,6 +488,12 @@ def main() -> None:
         help="also copy the seeded store into a throwaway local PostgreSQL cluster (migrate-store) and "
         "measure the dashboard there",
     )
+    parser.add_argument(
+        "--postgres-url", help="with --postgres: a database already holding the copy of the store (no copy)"
+    )
+    parser.add_argument(
+        "--only-postgres", action="store_true", help="with --postgres: skip start-up and the SQLite pages"
+    )
     parser.add_argument("--startup", nargs=2, metavar=("DATA_DIR", "KEY"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.startup:
@@ -493,9 +503,12 @@ def main() -> None:
         asyncio.run(history(args.registrations))
 
     def run(data_dir: Path, key: str) -> None:
-        measure_startups(data_dir, key, args.startups)
-        asyncio.run(measure_pages(data_dir, key, args.cases, args.requests))
-        if args.postgres:
+        if not (args.postgres and args.only_postgres):
+            measure_startups(data_dir, key, args.startups)
+            asyncio.run(measure_pages(data_dir, key, args.cases, args.requests))
+        if args.postgres and args.postgres_url:
+            asyncio.run(measure_pages(data_dir, key, args.cases, args.requests, args.postgres_url))
+        elif args.postgres:
             measure_on_postgres(data_dir, key, args.cases, args.requests)
 
     if args.keep is not None:

@@ -562,8 +562,9 @@ def case_search_sql(search: CaseSearch, dialect_of: Dialect) -> tuple[str, list[
     if len(text) >= TRIGRAM:
         if dialect_of == "sqlite":
             return "c.id IN (SELECT rowid FROM cases_fts WHERE cases_fts MATCH ?)", [fts_phrase(text)]
-        # The same expression as the trigram index `cases_words_trgm`, on the queried row itself: the
-        # planner combines it with the other filters' indexes (a self-join cost 3x at 1M cases).
+        # The same expression as the trigram index `cases_words_filters_trgm` (migration 0015), on the
+        # queried row itself: the index holds the queue's filter columns too, and the planner combines
+        # them (a self-join cost 3x at 1M cases).
         return "(c.subject_name || ' ' || c.reference) ILIKE ?", [like_pattern(text)]
     # LIKE ignores case on SQLite (ASCII, as names are typed); PostgreSQL's ILIKE does the same.
     like = "LIKE" if dialect_of == "sqlite" else "ILIKE"
@@ -724,24 +725,33 @@ async def queue_page(
     elif (
         search is not None
         and search.kind == "name"
-        and filter_sql(flt, db.dialect, with_search=False)[0] != "1 = 1"
+        and (not sqlite or filter_sql(flt, db.dialect, with_search=False)[0] != "1 = 1")
     ):
-        cap = NAME_AND_FILTERS_CAP  # as on SQLite: each name match is checked against the other filters
-    total = int(
-        await db.fetchval(
-            f"SELECT COUNT(*) FROM (SELECT 1 FROM {source} WHERE {where} LIMIT {cap + 1}) AS counted", params
-        )
+        # As on SQLite, each name match is checked against the other filters. On PostgreSQL a name alone
+        # too: every trigram match is checked again on its (wide) row, one page read per match, so a
+        # common name is counted to 1,000 ("more than 1,000 cases"), not 10,000.
+        cap = NAME_AND_FILTERS_CAP
+    count_sql = f"SELECT COUNT(*) FROM (SELECT 1 FROM {source} WHERE {where} LIMIT {cap + 1}) AS counted"
+    rows_sql = (
+        f"SELECT {QUEUE_COLUMNS}, u.display_name AS assignee_name, {late} AS overdue FROM {rows_source} "
+        f"LEFT JOIN staff_users AS u ON u.id = c.assignee_id WHERE {where} "
+        f"ORDER BY {order} LIMIT ? OFFSET ?"
     )
+    if not sqlite and page <= 1:
+        # The first page does not depend on the count: PostgreSQL reads both at once, on two connections.
+        counted, rows = await asyncio.gather(
+            db.fetchval(count_sql, params), db.fetchall(rows_sql, (*late_params, *params, page_size, 0))
+        )
+        total, page = int(counted), 1
+    else:
+        total = int(await db.fetchval(count_sql, params))
+        rows = []
     capped = total > cap
     total = min(total, cap)
     pages = max(1, min(MAX_PAGE, -(-total // page_size)))
-    page = min(max(1, page), pages)
-    rows = await db.fetchall(
-        f"SELECT {QUEUE_COLUMNS}, u.display_name AS assignee_name, {late} AS overdue FROM {rows_source} "
-        f"LEFT JOIN staff_users AS u ON u.id = c.assignee_id WHERE {where} "
-        f"ORDER BY {order} LIMIT ? OFFSET ?",
-        (*late_params, *params, page_size, (page - 1) * page_size),
-    )
+    if sqlite or page > 1:
+        page = min(max(1, page), pages)
+        rows = await db.fetchall(rows_sql, (*late_params, *params, page_size, (page - 1) * page_size))
     return QueuePage([_queue_row(row) for row in rows], total, capped, page, pages)
 
 

@@ -65,8 +65,10 @@ async def summary(
     """Counts by status, kind and kecamatan, new cases per week (Monday to Sunday, local time), and the
     cases past their working-day target (`overdue`: per kind, the cutoff of `workdays.overdue_cutoffs`).
     Weeks and "today" start at local midnight, which is a whole UTC hour in Indonesia's time zones."""
+    # Summed per kecamatan in the store: a tenth of the rows kept per kelurahan to hand over.
     tally = await db.fetchall(
-        "SELECT status, kind, kecamatan_code, unassigned, n FROM case_tally WHERE n > 0"
+        "SELECT status, kind, kecamatan_code, unassigned, SUM(n) FROM case_tally WHERE n > 0 "
+        "GROUP BY status, kind, kecamatan_code, unassigned"
     )
     by_status: dict[str, int] = {}
     by_kind: dict[str, int] = {}
@@ -101,9 +103,7 @@ async def summary(
             (*CASE_KINDS, _hour(_midnight(local_today, tz))),
         )
     )
-    late_count = 0
-    for kind, cutoff in (overdue or {}).items():
-        late_count += await _waiting_on_staff_before(db, kind, cutoff)
+    late_count = await _waiting_on_staff_before(db, overdue or {})
     return Summary(
         total=sum(by_status.values()),
         by_status=by_status,
@@ -120,22 +120,34 @@ def _midnight(day: date, tz: ZoneInfo) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=tz)
 
 
-async def _waiting_on_staff_before(db: Store, kind: str, cutoff: datetime) -> int:
-    """Cases of `kind` waiting on staff (baru, diproses) filed before `cutoff`: the open cases of the
-    whole hours before it from the kept counts (`case_hours`), less those waiting on the citizen (an index
-    range, migration 0013_i14_case_age), plus the cutoff's own hour (empty when the cutoff is on the hour,
-    as local midnight is in Indonesia's time zones)."""
-    hour, stamp = _hour(cutoff), iso(cutoff)
-    row = await db.fetchone(
-        "SELECT (SELECT COALESCE(SUM(n), 0) FROM case_hours WHERE kind = ? AND open = 1 AND hour < ?), "
-        f"(SELECT COUNT(*) FROM cases WHERE status IN ({_marks(WAITING_ON_CITIZEN)}) AND kind = ? "
-        "AND created_at < ?), "
-        f"(SELECT COUNT(*) FROM cases WHERE status IN ({_marks(WAITING_ON_STAFF)}) AND kind = ? "
-        "AND created_at >= ? AND created_at < ?)",
-        (kind, hour, *WAITING_ON_CITIZEN, kind, hour, *WAITING_ON_STAFF, kind, hour, stamp),
-    )
+async def _waiting_on_staff_before(db: Store, cutoffs: Mapping[str, datetime]) -> int:
+    """Cases waiting on staff (baru, diproses) filed before their kind's cutoff, counted backwards from
+    the kept totals so that only the cases since the cutoffs are read (the cutoffs are a few working days
+    back: the old cases, nearly all of them, are never read one by one). Per kind: the open cases in all
+    (`case_tally`) less those of the hours since the cutoff's hour (`case_hours`), less those waiting on
+    the citizen (perlu_info) filed before that hour (their total less those since, an index range), plus
+    those waiting on staff within the cutoff's own hour (none when the cutoff is on the hour, as local
+    midnight is in Indonesia's time zones). One statement: every count from one snapshot."""
+    if not cutoffs:
+        return 0
+    parts: list[str] = []
+    params: list[Any] = []
+    for kind, cutoff in cutoffs.items():
+        hour, stamp = _hour(cutoff), iso(cutoff)
+        parts.append(
+            f"(SELECT COALESCE(SUM(n), 0) FROM case_tally WHERE status IN ({_marks(WAITING_ON_STAFF)}) "
+            "AND kind = ?) "
+            "- (SELECT COALESCE(SUM(n), 0) FROM case_hours WHERE kind = ? AND open = 1 AND hour >= ?) "
+            f"+ (SELECT COUNT(*) FROM cases WHERE status IN ({_marks(WAITING_ON_CITIZEN)}) AND kind = ? "
+            "AND created_at >= ?) "
+            f"+ (SELECT COUNT(*) FROM cases WHERE status IN ({_marks(WAITING_ON_STAFF)}) AND kind = ? "
+            "AND created_at >= ? AND created_at < ?)"
+        )
+        params += [*WAITING_ON_STAFF, kind, kind, hour, *WAITING_ON_CITIZEN, kind, hour]
+        params += [*WAITING_ON_STAFF, kind, hour, stamp]
+    row = await db.fetchone(f"SELECT {', '.join(parts)}", params)
     assert row is not None
-    return int(row[0]) - int(row[1]) + int(row[2])
+    return sum(int(value) for value in row)
 
 
 # ---------------------------------------------------------------- the map

@@ -31,12 +31,13 @@ from handlers.fields import (
     DescriptionField,
     IdNumberField,
     LocationField,
+    MultiChoiceField,
     NameField,
     PhotoField,
     TextField,
 )
 from handlers.forms import FLAGS, Field, flag_text
-from handlers.staff.compose import safe_cell
+from handlers.staff.compose import FORMULA_PREFIXES, safe_cell
 from storage.cases import ExportRow
 
 COLUMNS = (
@@ -83,10 +84,28 @@ def answer_fields() -> list[tuple[str, Field]]:
 
 def csv_text(value: str) -> str:
     """A CSV field: quoted when it must be, and guarded so a spreadsheet never runs it as a formula."""
-    text = safe_cell(value)
+    text = value if value.__class__ is str and not value.startswith(FORMULA_PREFIXES) else safe_cell(value)
     if '"' in text or "," in text or "\n" in text or "\r" in text:
         return '"' + text.replace('"', '""') + '"'
     return text
+
+
+class _Remembered(dict[Any, str]):
+    """Values and their cells: a cell is made the first time its value is seen, then looked up (at most
+    `limit` values are kept, so memory stays bounded whatever the data)."""
+
+    __slots__ = ("limit", "make")
+
+    def __init__(self, make: Callable[[Any], str], limit: int = 50_000) -> None:
+        super().__init__()
+        self.make = make
+        self.limit = limit
+
+    def __missing__(self, key: Any) -> str:
+        found = self.make(key)
+        if len(self) < self.limit:
+            self[key] = found
+        return found
 
 
 class RowMaker:
@@ -122,26 +141,41 @@ class RowMaker:
         self.header = [guard(d.words(lang, f"export.{column}")) for column in COLUMNS] + [
             guard(d.catalog.text(lang, field.label_key)) for _, field in self.fields
         ]
-        # Per case kind, its own fields' cells (a name two forms share is worded by each form's field).
+        # Per case kind, its own fields' cells (a name two forms share is worded by each form's field):
+        # where it goes, the answer's name, the quick way to its cell and the careful one (any answer).
         index = {name: number for number, (name, _) in enumerate(self.fields, start=len(COLUMNS))}
-        self.plans: dict[str, list[tuple[int, str, Callable[[Any], Any]]]] = {
+        self.plans: dict[str, list[tuple[int, str, Callable[[Any], Any], Callable[[Any], Any]]]] = {
             str(kind): [
-                (index[field.name], field.name, self._cell_maker(field))
+                (index[field.name], field.name, *self._cell_makers(field))
                 for field in form.fields
                 if field.name in index
             ]
             for kind, form in FORMS.items()
         }
         self.blank = [""] * len(self.fields)
+        self.names = _Remembered(guard)
         self._created: dict[int, str] = {}
+        self._hours: dict[str, str] = {}
         now = d.clock().astimezone(self.tz).utcoffset()
         whole_hours = now is not None and now.total_seconds() % 3600 == 0
         self._offset = now if whole_hours else None
 
+    def _word(self, field: Field) -> Callable[[Any], str]:
+        """The answer in words, ready for the file (its plain text when the field cannot word it)."""
+        turn, guard = self.turn, self.guard
+
+        def word(value: Any) -> str:
+            try:
+                return guard(field.show(turn, value))
+            except (KeyError, TypeError, ValueError):
+                return guard(str(value))
+
+        return word
+
     def _worder(self, field: Field) -> Callable[[Any], str]:
         """The answer in words (ready for the file), remembered per distinct value."""
         memory: dict[Any, str] = {}
-        turn, guard = self.turn, self.guard
+        word = self._word(field)
 
         def words(value: Any) -> str:
             key = tuple(value) if isinstance(value, list) else value
@@ -153,15 +187,24 @@ class RowMaker:
                 key = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
                 if key in memory:
                     return memory[key]
-            try:
-                found = guard(field.show(turn, value))
-            except (KeyError, TypeError, ValueError):
-                found = guard(str(value))
+            found = word(value)
             if len(memory) < 50_000:
                 memory[key] = found
             return found
 
         return words
+
+    def _cell_makers(self, field: Field) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
+        """The quick way to an answer's cell, and the careful one, used when the quick one raises (an
+        answer of another shape: a list or a dict where one value was expected). An answer worded per
+        value is looked up directly when it is one value (choices, counts, places, birth dates)."""
+        careful = self._cell_maker(field)
+        worded = isinstance(field, BirthDateField) and not self.dates
+        if not worded and isinstance(field, (IdNumberField, BirthDateField, LocationField, PhotoField)):
+            return careful, careful
+        if worded or not isinstance(field, (*FREE_TEXT, MultiChoiceField)):
+            return _Remembered(self._word(field)).__getitem__, careful
+        return careful, careful
 
     def _cell_maker(self, field: Field) -> Callable[[Any], Any]:
         guard = self.guard
@@ -211,13 +254,26 @@ class RowMaker:
             local = self._created[hour] = shifted.strftime("%d-%m-%Y %H:")
         return local + _MINUTES[moment.minute]
 
+    def _when_stored(self, stamp: str) -> Any:
+        """`_when` of the stored text: a UTC time as the store writes it ("2026-11-18T03:00:00+00:00")
+        is read by its hour's text (the local day and hour worked out once per hour) and its minutes."""
+        if self.dates or not stamp.endswith("+00:00") or stamp[13:14] != ":" or self._offset is None:
+            return self._when(datetime.fromisoformat(stamp))
+        local = self._hours.get(stamp[:13])
+        if local is None:
+            shifted = datetime.fromisoformat(stamp).astimezone(self.tz)
+            if shifted.utcoffset() != self._offset:
+                return shifted.strftime("%d-%m-%Y %H:%M")
+            local = self._hours[stamp[:13]] = shifted.strftime("%d-%m-%Y %H:")
+        return local + stamp[14:16]
+
     def values(self, row: ExportRow) -> list[Any]:
         """One case as export cells."""
         (
             reference,
             kind,
             status,
-            _,  # the received time: `row.created_at`
+            created,
             name,
             kecamatan,
             kelurahan,
@@ -230,21 +286,22 @@ class RowMaker:
         ) = row
         answers = orjson.loads(raw) if raw else {}
         guard = self.guard
-        nik = answers.get("nik")
-        phone = answers.get("phone")
+        get = answers.get
+        nik = get("nik")
+        phone = get("phone")
         if not isinstance(phone, str) or phone == "0":
             phone = "+" + contact[9:] if contact.startswith("whatsapp:") else ""
         if phone and self.mask_phones:
             from bot.dashboard.cases import mask_phone  # cases imports this module
 
             phone = mask_phone(phone)
-        urgency = answers.get("urgency")
+        urgency = get("urgency")
         cells: list[Any] = [
             reference,
             self.kinds.get(kind, kind),
             self.statuses.get(status, status),
-            self._when(row.created_at),
-            guard(name),
+            self._when_stored(created),
+            self.names[name],
             self.kecamatan.get(kecamatan or "", ""),
             self.kelurahan.get(kelurahan or "", ""),
             nik["m"] if isinstance(nik, dict) and "m" in nik else "",
@@ -254,11 +311,11 @@ class RowMaker:
             phone,
             self.urgency(urgency) if urgency else "",
             self.simulated if contact.startswith(SIMULATED) else "",
+            *self.blank,
         ]
-        cells += self.blank
-        flags = answers.get(FLAGS)
-        for number, field_name, make in self.plans.get(kind, ()):
-            value = answers.get(field_name)
+        flags = get(FLAGS)
+        for number, field_name, make, careful in self.plans.get(kind, ()):
+            value = get(field_name)
             if value is None or value == "":
                 continue
             if flags and field_name in flags and not flags[field_name].get("heard"):
@@ -266,9 +323,15 @@ class RowMaker:
                 continue
             try:
                 cells[number] = make(value)
-            except (KeyError, TypeError, ValueError, AttributeError):  # an older answer shape
-                cells[number] = guard(json.dumps(value, ensure_ascii=False))
+            except (KeyError, TypeError, ValueError, AttributeError):  # another shape: the careful way
+                cells[number] = self._careful(careful, value)
         return cells
+
+    def _careful(self, make: Callable[[Any], Any], value: Any) -> Any:
+        try:
+            return make(value)
+        except (KeyError, TypeError, ValueError, AttributeError):  # an older answer shape
+            return self.guard(json.dumps(value, ensure_ascii=False))
 
 
 def _all_fields() -> list[Field]:

@@ -123,6 +123,58 @@ async def test_search_finds_names_references_phones_in_any_spelling_and_kk(store
     assert (none.rows, none.total) == ([], 0)
 
 
+async def test_a_name_with_the_queues_filters_finds_only_cases_matching_all(store: Store) -> None:
+    other_kecamatan, other_kelurahan = "36.74.01", "36.74.01.1001"
+    references = await seed(
+        store,
+        *(
+            Seed(f"Siti Rahma {number}", kind, status, kecamatan, kelurahan, AT + timedelta(minutes=number))
+            for number, (kind, status, (kecamatan, kelurahan)) in enumerate(
+                (kind, status, place)
+                for kind in (CaseKind.REGISTRATION, CaseKind.AID)
+                for status in (CaseStatus.BARU, CaseStatus.DIPROSES, CaseStatus.SELESAI)
+                for place in (("36.74.03", "36.74.03.1011"), (other_kecamatan, other_kelurahan))
+            )
+        ),
+        Seed("Budi Santoso", CaseKind.AID, CaseStatus.BARU, other_kecamatan, other_kelurahan),
+    )
+
+    async def listed(flt: CaseFilter, *, page: int = 1, page_size: int = 50) -> tuple[list[str], int, int]:
+        found = await cases.queue_page(store, flt, page=page, page_size=page_size)
+        return [row.reference for row in found.rows], found.total, found.page
+
+    siti = CaseSearch("name", "rahma")
+    both = CaseFilter(kinds=["aid"], statuses=["baru"], kecamatan=other_kecamatan, search=siti)
+    assert await listed(both) == ([references[7]], 1, 1)
+    by_place = CaseFilter(kelurahan=other_kelurahan, search=siti)
+    assert await listed(by_place) == (references[11::-2], 6, 1)  # newest first
+    # A later page: the count first, then the page it allows (a page past the end shows the last).
+    assert await listed(by_place, page=2, page_size=4) == (references[3::-2], 6, 2)
+    assert await listed(by_place, page=9, page_size=4) == (references[3::-2], 6, 2)
+    assert await listed(CaseFilter(statuses=["selesai"], search=CaseSearch("name", "santoso"))) == ([], 0, 1)
+
+
+async def test_a_common_name_is_counted_up_to_a_cap_and_the_newest_listed(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cases, "COUNT_CAP", 6)
+    monkeypatch.setattr(cases, "NAME_AND_FILTERS_CAP", 3)
+    references = await seed(
+        store,
+        *(Seed(f"Siti Aminah {number}", created_at=AT + timedelta(minutes=number)) for number in range(8)),
+    )
+
+    page = await cases.queue_page(store, CaseFilter(search=CaseSearch("name", "siti")), page_size=2)
+
+    # SQLite counts a name alone from its trigram index, to the broad cap; PostgreSQL checks each match
+    # on its row, so it stops at the name-with-filters cap: either way "more than N cases".
+    cap = 6 if store.dialect == "sqlite" else 3
+    assert (page.total, page.capped, page.pages) == (cap, True, -(-cap // 2))
+    assert [row.reference for row in page.rows] == references[:5:-1]
+    filtered = await cases.queue_page(store, CaseFilter(statuses=["baru"], search=CaseSearch("name", "siti")))
+    assert (filtered.total, filtered.capped, len(filtered.rows)) == (3, True, 8)
+
+
 async def test_the_queue_orders_cases_past_their_target_first(store: Store) -> None:
     old, recent, waiting_citizen, older_done = await seed(
         store,

@@ -72,6 +72,38 @@ async def test_summary_counts_by_status_kind_place_week_and_target(store: Store)
     assert again.by_status["disetujui"] == 1 and again.by_status["diproses"] == 1 and again.overdue == 0
 
 
+async def test_summary_overdue_matches_each_case_also_within_the_cutoffs_hour(store: Store) -> None:
+    # Cutoffs off the hour (a target counted in working hours, or a time zone half an hour away): the
+    # cases of the cutoff's own hour are told apart by their minute, on every side of every cutoff.
+    cutoffs = {"registration": AT - timedelta(days=2, minutes=25), "aid": AT - timedelta(hours=30, minutes=5)}
+    items = []
+    for kind, cutoff in (*cutoffs.items(), ("lost_ktp", AT - timedelta(days=2))):
+        case_kind = CaseKind(kind)
+        hour = cutoff.replace(minute=0, second=0)
+        for status in (CaseStatus.BARU, CaseStatus.DIPROSES, CaseStatus.PERLU_INFO, CaseStatus.SELESAI):
+            for moment in (
+                hour - timedelta(days=9),
+                hour - timedelta(minutes=1),
+                hour,
+                cutoff - timedelta(seconds=1),
+                cutoff,
+                cutoff + timedelta(minutes=1),
+                hour + timedelta(hours=1),
+                AT,
+            ):
+                items.append(
+                    Seed(f"{kind} {status} {moment:%d %H%M%S}", case_kind, status, created_at=moment)
+                )
+    references = await seed(store, *items)
+    marked = [await cases.is_overdue(store, await case_id(store, ref), cutoffs) for ref in references]
+
+    numbers = await reads.summary(store, now=AT, tz=WIB, weeks=3, overdue=cutoffs)
+
+    # Per kind with a target: 2 statuses waiting on staff x 4 moments before the cutoff.
+    assert numbers.overdue == sum(marked) == 16
+    assert (await reads.summary(store, now=AT, tz=WIB, weeks=3, overdue={})).overdue == 0
+
+
 async def test_the_map_counts_cases_per_kelurahan_and_shows_located_ones(store: Store) -> None:
     here, _, _, old = await seed(
         store,
