@@ -15,13 +15,21 @@ the capacity: the highest offered load whose p99 stays within 25 ms. `--interval
     python bench/registration_load.py --rates 400,500,600,700,800,1000
     python bench/registration_load.py --contacts 1000 --interval 1.0   # one run at 1,000 msgs/s
     python bench/registration_load.py --postgres --contacts 1000 --interval 1.0
+    python bench/registration_load.py --postgres --contacts 1000 --interval 1.0 --replicas 2
+
+`--replicas R` (PostgreSQL) runs R service processes on the one database, each serving its share of the
+contacts (contact i on process i mod R, as behind a load balancer keeping each person on one process);
+the figures are over all messages of all processes, CPU summed over them.
 """
 
 import argparse
 import asyncio
+import json
+import os
 import random
 import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -42,7 +50,7 @@ from storage.crypto import generate_key_text
 from storage.location import redacted
 from storage.records import OutboxStatus
 
-COMPLETIONS: list[float] = []
+COMPLETIONS: list[float] = []  # wall-clock time (time.time) each reply was delivered
 
 
 class CountingChannel:
@@ -105,9 +113,8 @@ async def contact_run(service: Service, index: int, latencies: list[float], inte
         )
         started = time.perf_counter()
         replies = await service.receive(event)
-        finished = time.perf_counter()
-        latencies.append(finished - started)
-        COMPLETIONS.append(finished)
+        latencies.append(time.perf_counter() - started)
+        COMPLETIONS.append(time.time())
         if not replies:
             raise RuntimeError(f"contact {index} got no reply at step {number}")
         if interval:
@@ -162,33 +169,134 @@ def store_url(databases: Databases | None) -> Iterator[str | None]:
         yield url
 
 
+def settings_for(
+    data_dir: Path, secret_key: str, synchronous: str, url: str | None, writers: int
+) -> Settings:
+    return Settings(
+        store=StoreSettings(
+            data_dir=data_dir,
+            secret_key=secret_key,
+            sqlite_synchronous=synchronous,
+            database_url=SecretStr(url) if url else None,
+            database_writers=writers,
+        ),
+        service=ServiceSettings(),
+    )
+
+
+async def serve(service: Service, indices: range, interval: float) -> tuple[list[float], float]:
+    """Every contact of `indices` registers on `service`: their latencies, and the CPU it took."""
+    latencies: list[float] = []
+    cpu_before = time.process_time()
+    await asyncio.gather(*(contact_run(service, i, latencies, interval) for i in indices))
+    return latencies, time.process_time() - cpu_before
+
+
+async def replica_main(args: argparse.Namespace) -> dict[str, object]:
+    """One of `--replicas` processes: build the service, say ready, start at the time given on stdin,
+    serve contacts i with i mod R == index; its figures."""
+    count, index = args.replica
+    with tempfile.TemporaryDirectory() as tmp:
+        key = os.environ["BENCH_SECRET_KEY"]
+        settings = settings_for(Path(tmp), key, args.synchronous, args.replica_url, args.writers)
+        channel = CountingChannel()
+        service = await build_service(settings, {"console": channel})
+        print("ready", flush=True)
+        start_at = float(await asyncio.to_thread(sys.stdin.readline))
+        await asyncio.sleep(max(0.0, start_at - time.time()))
+        latencies, cpu = await serve(service, range(index, args.contacts, count), args.interval)
+        await service.close()
+    return {"latencies": latencies, "completions": COMPLETIONS, "cpu": cpu, "sent": channel.sent}
+
+
+def run_replicas(
+    url: str, contacts: int, interval: float, synchronous: str, writers: int, replicas: int
+) -> tuple[list[float], list[float], float, int, float]:
+    """Run `replicas` service processes on one database; their merged latencies, completion times,
+    summed CPU, replies delivered and wall time."""
+    env = {**os.environ, "BENCH_SECRET_KEY": generate_key_text()}
+    with tempfile.TemporaryDirectory() as tmp:
+        outs = [Path(tmp) / f"replica{number}.json" for number in range(replicas)]
+        workers = [
+            subprocess.Popen(
+                [sys.executable, __file__, "--contacts", str(contacts), "--interval", str(interval),
+                 "--synchronous", synchronous, "--writers", str(writers), "--replica-url", url,
+                 "--replica", str(replicas), str(number), "--replica-out", str(out)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                env=env,
+                text=True,
+            )
+            for number, out in enumerate(outs)
+        ]  # fmt: skip
+        for worker in workers:
+            assert worker.stdout is not None
+            if worker.stdout.readline().strip() != "ready":
+                raise SystemExit("a replica did not start")
+        start_at = time.time() + 0.5
+        for worker in workers:
+            assert worker.stdin is not None
+            worker.stdin.write(f"{start_at}\n")
+            worker.stdin.close()
+        for worker in workers:
+            if worker.wait() != 0:
+                raise SystemExit("a replica failed")
+        elapsed = time.time() - start_at
+        latencies: list[float] = []
+        COMPLETIONS.clear()
+        cpu = 0.0
+        sent = 0
+        for out in outs:
+            figures = json.loads(out.read_text())
+            latencies += figures["latencies"]
+            COMPLETIONS.extend(figures["completions"])
+            cpu += figures["cpu"]
+            sent += figures["sent"]
+    return latencies, COMPLETIONS, cpu, sent, elapsed
+
+
+async def count_rows(url: str) -> tuple[int, int]:
+    """Cases stored and outbox rows not sent, read through the store after the replicas' run."""
+    from storage.postgres import PostgresStore
+
+    store = await PostgresStore.open(url)
+    try:
+        cases = await store.fetchval("SELECT COUNT(*) FROM cases")
+        queued = await store.fetchval("SELECT COUNT(*) FROM outbox WHERE status != 'sent'")
+    finally:
+        await store.close()
+    return int(cases), int(queued)
+
+
 async def run_once(
-    contacts: int, synchronous: str, interval: float, databases: Databases | None = None, writers: int = 1
+    contacts: int,
+    synchronous: str,
+    interval: float,
+    databases: Databases | None = None,
+    writers: int = 1,
+    replicas: int = 1,
 ) -> dict[str, float]:
     """One run on a fresh store: every contact registers; returns its figures (and prints them)."""
     COMPLETIONS.clear()
     with tempfile.TemporaryDirectory() as tmp, store_url(databases) as url:
-        settings = Settings(
-            store=StoreSettings(
-                data_dir=Path(tmp),
-                secret_key=generate_key_text(),
-                sqlite_synchronous=synchronous,
-                database_url=SecretStr(url) if url else None,
-                database_writers=writers,
-            ),
-            service=ServiceSettings(),
-        )
-        channel = CountingChannel()
-        service = await build_service(settings, {"console": channel})
-        latencies: list[float] = []
-        started = time.perf_counter()
-        cpu_before = time.process_time()
-        await asyncio.gather(*(contact_run(service, i, latencies, interval) for i in range(contacts)))
-        cpu = time.process_time() - cpu_before
-        elapsed = time.perf_counter() - started
-        cases = await service.db.fetchval("SELECT COUNT(*) FROM cases")
-        queued = await service.db.fetchval("SELECT COUNT(*) FROM outbox WHERE status != 'sent'")
-        await service.close()
+        if replicas > 1:
+            if url is None:
+                raise SystemExit("--replicas needs PostgreSQL (--postgres or --database-url)")
+            latencies, _, cpu, sent, elapsed = await asyncio.to_thread(
+                run_replicas, url, contacts, interval, synchronous, writers, replicas
+            )
+            cases, queued = await count_rows(url)
+        else:
+            settings = settings_for(Path(tmp), generate_key_text(), synchronous, url, writers)
+            channel = CountingChannel()
+            service = await build_service(settings, {"console": channel})
+            started = time.perf_counter()
+            latencies, cpu = await serve(service, range(contacts), interval)
+            elapsed = time.perf_counter() - started
+            sent = channel.sent
+            cases = await service.db.fetchval("SELECT COUNT(*) FROM cases")
+            queued = await service.db.fetchval("SELECT COUNT(*) FROM outbox WHERE status != 'sent'")
+            await service.close()
     latencies.sort()
     count = len(latencies)
     done = sorted(COMPLETIONS)
@@ -197,15 +305,18 @@ async def run_once(
     offered = contacts / interval if interval else float("nan")
     p99 = latencies[int(count * 0.99) - 1] * 1000
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if replicas > 1:
+        rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(f"contacts            {contacts}")
     if url is None:
         print(f"sqlite synchronous  {synchronous}")
     else:
         print(f"store               PostgreSQL {redacted(url)} (synchronous commit on, {writers} writer(s))")
+        print(f"service processes   {replicas} (contact i served by process i mod {replicas})")
     print(f"send interval       {interval:.2f} s per contact (0 = as fast as replies come)")
     print(f"offered load        {offered:.0f} msgs/s (contacts / interval)")
     print(f"inbound messages    {count}")
-    print(f"replies delivered   {channel.sent}")
+    print(f"replies delivered   {sent}")
     print(f"cases created       {cases}  (unsent outbox rows: {queued})")
     print(f"wall time           {elapsed:.2f} s")
     print(f"throughput          {count / elapsed:.0f} msgs/s over the whole run")
@@ -214,9 +325,10 @@ async def run_once(
     print(f"latency p99         {p99:.1f} ms")
     print(f"latency max         {latencies[-1] * 1000:.1f} ms")
     print(
-        f"CPU per message     {cpu / count * 1000:.2f} ms (process, all threads, simulated people included)"
+        f"CPU per message     {cpu / count * 1000:.2f} ms (service process(es), all threads, "
+        "simulated people included)"
     )
-    print(f"peak RSS            {rss_mb:.0f} MB")
+    print(f"peak RSS            {rss_mb:.0f} MB" + (" (largest process)" if replicas > 1 else ""))
     if cases != contacts:
         raise SystemExit(f"FAILED: {contacts} registrations expected, {cases} cases stored")
     return {"offered": offered, "sustained": sustained, "p99": p99, "rss": rss_mb, "cpu": cpu / count * 1000}
@@ -229,13 +341,14 @@ async def capacity(
     target_ms: float,
     databases: Databases | None = None,
     writers: int = 1,
+    replicas: int = 1,
 ) -> None:
     """Step the offered load up (each step a fresh store) until p99 passes `target_ms`; print the table
     and the capacity: the highest offered load whose p99 stayed within the target."""
     rows: list[dict[str, float]] = []
     for rate in sorted(rates):
         print(f"--- offered {rate:.0f} msgs/s")
-        row = await run_once(contacts, synchronous, contacts / rate, databases, writers)
+        row = await run_once(contacts, synchronous, contacts / rate, databases, writers, replicas)
         rows.append(row)
         if row["p99"] > target_ms:
             break
@@ -279,7 +392,17 @@ if __name__ == "__main__":
         help="run on this PostgreSQL server: a database per run is created beside this one and dropped",
     )
     parser.add_argument("--writers", type=int, default=1, help="PostgreSQL writer connections")
+    parser.add_argument(
+        "--replicas", type=int, default=1, help="service processes sharing the PostgreSQL database"
+    )
+    # How --replicas starts each of its processes (not for direct use).
+    parser.add_argument("--replica", type=int, nargs=2, metavar=("COUNT", "INDEX"), help=argparse.SUPPRESS)
+    parser.add_argument("--replica-url", help=argparse.SUPPRESS)
+    parser.add_argument("--replica-out", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.replica:
+        Path(args.replica_out).write_text(json.dumps(asyncio.run(replica_main(args))))
+        raise SystemExit(0)
     cluster = None
     if args.postgres:
         from tests import pg
@@ -288,11 +411,23 @@ if __name__ == "__main__":
     databases = Databases(cluster, args.database_url) if cluster or args.database_url else None
     try:
         if args.interval is not None:
-            asyncio.run(run_once(args.contacts, args.synchronous, args.interval, databases, args.writers))
+            asyncio.run(
+                run_once(
+                    args.contacts, args.synchronous, args.interval, databases, args.writers, args.replicas
+                )
+            )
         else:
             rates = [float(rate) for rate in args.rates.split(",")]
             asyncio.run(
-                capacity(args.contacts, args.synchronous, rates, args.target_ms, databases, args.writers)
+                capacity(
+                    args.contacts,
+                    args.synchronous,
+                    rates,
+                    args.target_ms,
+                    databases,
+                    args.writers,
+                    args.replicas,
+                )
             )
     finally:
         if cluster is not None:

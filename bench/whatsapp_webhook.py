@@ -64,16 +64,16 @@ class Counting:
     scheme = "whatsapp"
 
     def __init__(self) -> None:
-        self.catalog = Catalog.load()
+        catalog = Catalog.load()
+        self.wording = Wording(
+            list_button=catalog.text("id", "whatsapp.list_button"),
+            section_title=catalog.text("id", "whatsapp.list_section"),
+            numbered_hint=catalog.text("id", "whatsapp.numbered_hint"),
+        )
         self.messages = 0
 
     async def send(self, contact_id: str, reply: Reply) -> SendResult:
-        wording = Wording(
-            list_button=self.catalog.text("id", "whatsapp.list_button"),
-            section_title=self.catalog.text("id", "whatsapp.list_section"),
-            numbered_hint=self.catalog.text("id", "whatsapp.numbered_hint"),
-        )
-        self.messages += len(render(reply, wording).messages)
+        self.messages += len(render(reply, self.wording).messages)
         return SendResult(OutboxStatus.SENT, external_id=f"ref{self.messages}")
 
 
@@ -113,6 +113,13 @@ def wait_http(url: str, seconds: float = 30.0) -> None:
                 return
         time.sleep(0.1)
     raise SystemExit(f"{url} did not come up")
+
+
+async def post_webhook(client: httpx.AsyncClient, url: str, body: dict[str, Any]) -> httpx.Response:
+    """Post one WhatsApp webhook delivery as Meta does: the JSON body signed with the app secret."""
+    raw = json.dumps(body).encode()
+    headers = {"Content-Type": "application/json", "X-Hub-Signature-256": sign(raw)}
+    return await client.post(url, content=raw, headers=headers)
 
 
 def percentile(sorted_values: list[float], fraction: float) -> float:
@@ -158,11 +165,10 @@ async def load(
                 await asyncio.sleep(max(0.0, at - time.monotonic()))
                 p, s = plan[index]
                 message = {"id": f"wamid.B{p:05d}.{s:02d}", "timestamp": str(int(wall + index / rate))}
-                raw = json.dumps(webhook_body(message | script(p)[s], wa_id=wa_id(p), name="Warga")).encode()
-                headers = {"Content-Type": "application/json", "X-Hub-Signature-256": sign(raw)}
+                body = webhook_body(message | script(p)[s], wa_id=wa_id(p), name="Warga")
                 lags[index] = time.monotonic() - at
                 try:
-                    response = await client.post(url, content=raw, headers=headers)
+                    response = await post_webhook(client, url, body)
                     statuses[response.status_code] += 1
                 except httpx.HTTPError as error:
                     statuses[-1] += 1

@@ -16,8 +16,8 @@ from functools import partial
 from handlers import router
 from handlers.turn import Services, Turn
 from handlers.types import Inbound
-from storage import contacts, outbox, repo, turns
-from storage.contract import Store, Tx, dialect
+from storage import contacts, repo, turns
+from storage.contract import Store, Tx
 from storage.records import ContactRecord, ConversationRecord, OutboxRecord
 
 log = logging.getLogger(__name__)
@@ -273,15 +273,16 @@ class Engine:
                 await router.resume_current(turn)
             except Exception:
                 log.exception("could not ask again after a failed step")
-        result = await self.services.db.write(
-            lambda conn: self._commit(conn, turn, event, read_at, self.holder)
-        )
-        if isinstance(result, _Stale):
-            return result
-        if result is None:
+        try:
+            records = await self.services.db.write(
+                lambda conn: self._commit(conn, turn, event, read_at, self.holder)
+            )
+        except turns.TurnMoved:
+            return _STALE  # nothing written: the turn runs again on the state now stored
+        except turns.Redelivered:
             log.info("redelivered event ignored at commit")
             return []
-        return result
+        return records
 
     def _contact(self, stored: ContactRecord | None, event: Inbound, now: datetime) -> ContactRecord:
         if stored is None:
@@ -323,13 +324,12 @@ class Engine:
     @staticmethod
     def _commit(
         conn: Tx, turn: Turn, event: Inbound, read_at: datetime | None, holder: str | None = None
-    ) -> "list[OutboxRecord] | _Stale | None":
+    ) -> list[OutboxRecord]:
         contact = turn.contact
         turn.late_replies.clear()  # a batch that was rolled back runs this again
-        if not turns.hold_contact(conn, contact.id, read_at):
-            return _STALE  # nothing written: the turn runs again on the state now stored
-        if event.event_id and not repo.record_inbound(conn, event.event_id, contact.id, turn.now):
-            return None
+        turns.hold_turn(conn, contact.id, read_at)
+        if event.event_id:
+            turns.record_event(conn, event.event_id, contact.id, turn.now)
         repo.upsert_contact(conn, contact)
         for write in turn.writes:
             write(conn)
@@ -346,11 +346,7 @@ class Engine:
         )
         records = []
         for reply in turn.outgoing():
-            record = repo.insert_outbox(
-                conn, contact_id=contact.id, payload=reply.to_json(), origin="reply", at=turn.now
-            )
+            record = turns.queue_reply(conn, contact.id, reply.to_json(), turn.now, holder)
             record._reply = reply  # the dispatcher sends it without reading the payload back
             records.append(record)
-        if holder is not None and records and dialect(conn) == "postgresql":
-            outbox.reserve_written(conn, [record.id for record in records], holder)
         return records

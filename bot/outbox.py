@@ -320,15 +320,15 @@ class Dispatcher:
         self.sending_now += 1
         self.most_sending = max(self.most_sending, self.sending_now)
         try:
-            claimed = await self.db.write(
-                partial(store.claim, outbox_id=gate.record.id, holder=self.holder, at=self.clock())
+            await self.db.write(
+                partial(store.take, outbox_id=gate.record.id, holder=self.holder, at=self.clock())
             )
+        except store.NotClaimed:  # cancelled by staff meanwhile, or not queued any more
+            self._release(gate)
+            raise Released from None
         except BaseException:
             self._release(gate)
             raise
-        if not claimed:  # cancelled by staff meanwhile, or not queued any more
-            self._release(gate)
-            raise Released
 
     async def _step_back(self, gate: SendGate) -> None:
         try:

@@ -105,6 +105,19 @@ def insert_id(tx: Tx, sql: str, parameters: Params = ()) -> int:
     return int(row[0])
 
 
+def check_later(tx: Tx, check: Callable[[], None]) -> None:
+    """Run `check` once the statements sent so far have their results, before the transaction commits:
+    at once on SQLite; on PostgreSQL at the end of the writer's batch, so the writer does not wait a
+    round trip for it mid-batch. `check` reads results (a cursor's `rowcount`, `fetchone`) and raises to
+    abort: the write then fails with that error, and nothing of it is kept. Writes after it in the same
+    function must not depend on its outcome other than through the abort."""
+    later = getattr(tx, "later", None)
+    if later is None:
+        check()
+    else:
+        later(check)
+
+
 def run_all(writes: Iterable[Callable[[Tx], Any]]) -> Callable[[Tx], None]:
     """One write function running several in order (they commit together)."""
     steps = list(writes)

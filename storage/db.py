@@ -4,47 +4,31 @@ A conversation step's own small reads (one row by key) run right on the event lo
 (`fetchone_now`): in WAL mode a reader never waits for the writer, and such a read costs far less than
 handing it to a reader thread and back. Anything that may scan stays on the reader threads.
 
-Every write is a plain function of a `sqlite3.Connection`, run on the single writer thread. The writer
-takes all jobs waiting in its queue, runs them in one `BEGIN IMMEDIATE` transaction and commits once,
-so many conversations share one fsync while each job is still atomic: if a job raises, the batch is
-rolled back and its jobs are re-run one transaction each, so a bad job fails alone. Urgent jobs
-(`submit(..., urgent=True)`: a webhook body stored before its acknowledgement) do not wait behind the
-queue: the batch being gathered is committed and the urgent ones go next, in a batch of their own.
+Every write is a plain function of a `sqlite3.Connection`, run on the single writer thread with group
+commit (`storage.group_commit`): the jobs waiting run in one `BEGIN IMMEDIATE` transaction and commit
+once, so many conversations share one fsync while each job is still atomic.
 """
 
 import asyncio
 import itertools
 import logging
 import os
-import queue
 import sqlite3
 import threading
-from collections import deque
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 import aiosqlite
 
 from storage.contract import Dialect, Params
+from storage.group_commit import WriteFn, WriteQueue
 from storage.migrations import apply_migrations
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-# A write function: of a `storage.contract.Tx` (a `sqlite3.Connection` here). Typed loosely so functions
-# still written against `sqlite3.Connection` and those written against `Tx` are both accepted.
-WriteFn = Callable[[Any], T]
-
-MAX_BATCH = 256
-
-
-@dataclass(slots=True)
-class _Job:
-    fn: WriteFn[Any]
-    future: asyncio.Future[Any]
-    loop: asyncio.AbstractEventLoop
 
 
 def _configure(conn: sqlite3.Connection, synchronous: str) -> None:
@@ -52,32 +36,6 @@ def _configure(conn: sqlite3.Connection, synchronous: str) -> None:
     conn.execute(f"PRAGMA synchronous={synchronous}")
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA busy_timeout=10000")
-
-
-Outcome = tuple[_Job, bool, Any]
-
-
-def _settle(outcomes: list[Outcome]) -> None:
-    """On the loop: hand each job its result (or exception)."""
-    for job, ok, value in outcomes:
-        if job.future.done():
-            continue
-        if ok:
-            job.future.set_result(value)
-        else:
-            job.future.set_exception(value)
-
-
-def _resolve_all(outcomes: list[Outcome]) -> None:
-    """Hand a batch's results back with one wake-up of each loop (not one per job)."""
-    by_loop: dict[asyncio.AbstractEventLoop, list[Outcome]] = {}
-    for outcome in outcomes:
-        by_loop.setdefault(outcome[0].loop, []).append(outcome)
-    for loop, items in by_loop.items():
-        try:
-            loop.call_soon_threadsafe(_settle, items)
-        except RuntimeError:  # that loop is closed: nobody waits for these results any more
-            log.debug("results for a closed event loop dropped")
 
 
 class Database:
@@ -89,8 +47,7 @@ class Database:
         self._reader_count = readers
         self._readers: list[aiosqlite.Connection] = []
         self._next_reader = itertools.cycle(range(readers))
-        self._queue: queue.SimpleQueue[_Job | bool | None] = queue.SimpleQueue()  # True: wake up
-        self._urgent: deque[_Job] = deque()
+        self._writes = WriteQueue()
         self._thread: threading.Thread | None = None
         self._writer: sqlite3.Connection | None = None
         self._inline: sqlite3.Connection | None = None  # reads on the loop's own thread
@@ -148,58 +105,18 @@ class Database:
             conn.close()
 
     def _serve(self, conn: sqlite3.Connection) -> None:
-        running = True
-        while running:
-            if self._urgent:
-                urgent: list[_Job] = []
-                while self._urgent and len(urgent) < MAX_BATCH:
-                    urgent.append(self._urgent.popleft())
-                self._run_batch(conn, urgent)
-                continue
-            first = self._queue.get()
-            if first is None:
-                break
-            batch = [first] if isinstance(first, _Job) else []
-            while len(batch) < MAX_BATCH and not self._urgent:
-                try:
-                    job = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if job is None:
-                    running = False
-                    break
-                if isinstance(job, _Job):
-                    batch.append(job)
-            if batch:
-                self._run_batch(conn, batch)
-        while self._urgent:  # closing: what was queued still commits
-            self._run_batch(conn, [self._urgent.popleft()])
-
-    def _run_batch(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
-        results: list[Outcome] = []
-        try:
+        @contextmanager
+        def transaction() -> Iterator[sqlite3.Connection]:
             conn.execute("BEGIN IMMEDIATE")
-            for job in batch:
-                results.append((job, True, job.fn(conn)))
-            conn.execute("COMMIT")
-        except Exception:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            _resolve_all([self._run_alone(conn, job) for job in batch])
-            return
-        _resolve_all(results)
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
 
-    @staticmethod
-    def _run_alone(conn: sqlite3.Connection, job: _Job) -> Outcome:
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            value = job.fn(conn)
-            conn.execute("COMMIT")
-        except Exception as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            return (job, False, exc)
-        return (job, True, value)
+        self._writes.serve(transaction)
 
     @property
     def dialect(self) -> Dialect:
@@ -215,14 +132,7 @@ class Database:
         write not yet begun); the future resolves once committed."""
         if not self._open:
             raise RuntimeError("the database is closed")
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[T] = loop.create_future()
-        if urgent:
-            self._urgent.append(_Job(fn, future, loop))
-            self._queue.put(True)  # wakes the writer if it waits
-        else:
-            self._queue.put(_Job(fn, future, loop))
-        return future
+        return self._writes.submit(fn, urgent=urgent)
 
     def _reader(self) -> aiosqlite.Connection:
         return self._readers[next(self._next_reader)]
@@ -272,7 +182,7 @@ class Database:
             self._inline = None
         if self._thread is not None:
             self._open = False
-            self._queue.put(None)
+            self._writes.stop()
             await asyncio.to_thread(self._thread.join)
             self._thread = None
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from handlers.types import Reply
 from storage import repo
-from storage.contract import Store, Tx, dialect
+from storage.contract import Cursor, Store, Tx, check_later, dialect
 from storage.records import OutboxRecord, OutboxStatus
 
 # A row held by a process whose own lease has not expired (`o` is the outbox row).
@@ -30,9 +30,29 @@ def _free(row: str) -> str:
     return _FREE.format(row=row)
 
 
+class NotClaimed(Exception):
+    """The row is not queued any more (sent, cancelled by staff) or another live process has it."""
+
+
 def claim(tx: Tx, outbox_id: int, holder: str, at: datetime) -> bool:
     """Mark a queued row `sending` for `holder` (its request leaves next); False when it is not queued
     any more (sent, cancelled by staff) or another live process has it."""
+    return _claim(tx, outbox_id, holder, at).fetchone() is not None
+
+
+def take(tx: Tx, outbox_id: int, holder: str, at: datetime) -> None:
+    """`claim`, checked before the commit (`check_later`: on PostgreSQL the writer reads it with the
+    rest of its batch): the write fails with `NotClaimed` when the row could not be claimed."""
+    cursor = _claim(tx, outbox_id, holder, at)
+
+    def claimed() -> None:
+        if cursor.fetchone() is None:
+            raise NotClaimed
+
+    check_later(tx, claimed)
+
+
+def _claim(tx: Tx, outbox_id: int, holder: str, at: datetime) -> Cursor:
     now = repo.iso(at)
     if dialect(tx) == "postgresql":
         sql = (
@@ -47,7 +67,7 @@ def claim(tx: Tx, outbox_id: int, holder: str, at: datetime) -> bool:
             "WHERE id = ? AND status = 'queued' RETURNING id"
         )
         params = (holder, now, outbox_id)
-    return tx.execute(sql, params).fetchone() is not None
+    return tx.execute(sql, params)
 
 
 def reserve_written(tx: Tx, ids: Sequence[int], holder: str) -> None:

@@ -11,13 +11,10 @@ are the only ones allowed missing, and each of them is marked in doubt for staff
 
 import asyncio
 import contextlib
-import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -25,17 +22,10 @@ from typing import IO, Any
 
 import httpx
 
-from bot.app import build_service
-from bot.channels.whatsapp.payloads import parse_webhook
-from bot.channels.whatsapp.render import Wording, render
-from bot.outbox import SendResult
-from bot.settings import ServiceSettings, Settings, StoreSettings
-from handlers.i18n import Catalog
-from handlers.types import Reply
+from bench.whatsapp_webhook import free_port, post_webhook, reference_counts
 from storage.contract import Store
 from storage.postgres import PostgresStore
-from storage.records import OutboxStatus
-from tests.fake_graph import APP_SECRET, PHONE_NUMBER_ID, TOKEN, sign, webhook_body
+from tests.fake_graph import APP_SECRET, PHONE_NUMBER_ID, TOKEN, webhook_body
 from tests.support import TEST_KEY
 from tests.test_replicas_leader import staff_account
 from tests.whatsapp_scripts import letters
@@ -50,51 +40,6 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def wa_id(index: int) -> str:
     return f"62813{index:08d}"
-
-
-class Counting:
-    """The reference run's channel: counts the WhatsApp messages each reply becomes."""
-
-    scheme = "whatsapp"
-
-    def __init__(self) -> None:
-        catalog = Catalog.load()
-        self.wording = Wording(
-            list_button=catalog.text("id", "whatsapp.list_button"),
-            section_title=catalog.text("id", "whatsapp.list_section"),
-            numbered_hint=catalog.text("id", "whatsapp.numbered_hint"),
-        )
-        self.messages = 0
-
-    async def send(self, contact_id: str, reply: Reply) -> SendResult:
-        self.messages += len(render(reply, self.wording).messages)
-        return SendResult(OutboxStatus.SENT, external_id=f"ref{self.messages}")
-
-
-async def reference_counts() -> list[int]:
-    """WhatsApp messages each step of the script is answered with (one person, in-process, SQLite)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(
-            store=StoreSettings(data_dir=Path(tmp), secret_key=TEST_KEY, sqlite_synchronous="NORMAL"),
-            service=ServiceSettings(),
-        )
-        channel = Counting()
-        service = await build_service(settings, {"whatsapp": channel})
-        counts = []
-        for number, message in enumerate(script(0)):
-            body = webhook_body({"id": f"wamid.ref{number}", **message}, wa_id=wa_id(0))
-            [incoming] = parse_webhook(body).messages
-            before = channel.messages
-            await service.receive(incoming.to_inbound())
-            counts.append(channel.messages - before)
-        await service.close()
-    return counts
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def start_service(
@@ -169,13 +114,11 @@ class Balancer:
             self.live.remove(url)
 
     async def post(self, body: dict[str, Any]) -> None:
-        raw = json.dumps(body).encode()
-        headers = {"Content-Type": "application/json", "X-Hub-Signature-256": sign(raw)}
         for attempt in range(20):
             url = self.live[self.turn % len(self.live)]
             self.turn += 1
             with contextlib.suppress(httpx.HTTPError):
-                response = await self.clients[url].post(url, content=raw, headers=headers)
+                response = await post_webhook(self.clients[url], url, body)
                 if response.status_code == 200:
                     self.acked += 1
                     if self.acked >= self.halfway:
@@ -239,7 +182,7 @@ async def person(index: int, counts: list[int], balancer: Balancer, graph: Graph
 async def test_two_processes_serve_200_registrations_and_one_survives_a_kill_9(
     tmp_path: Path, postgres_url: str
 ) -> None:
-    counts = await reference_counts()
+    counts = await reference_counts(0)
     db = await PostgresStore.open(postgres_url)
     await db.write(staff_account)
     graph_port, ports = free_port(), [free_port(), free_port()]

@@ -2,13 +2,12 @@
 
 Reads run on a `psycopg_pool.AsyncConnectionPool` of autocommit connections: they never queue behind
 writes. Writes keep the SQLite backend's shape: a write is a plain function of a `Tx` (here a `PgTx`
-over a synchronous psycopg connection), run on a writer thread. A writer takes all jobs waiting, runs
-them in one transaction and commits once (many conversations share one commit while each job stays
-atomic); if the batch fails it is rolled back and each job re-run in a transaction of its own, so a bad
-job fails alone. A batch runs in psycopg's pipeline mode: statements go out without waiting for each
-result (a result a job reads waits for what was sent before it), so a batch costs few round trips and
-the writer thread gives the interpreter's lock back and forth less. `submit(..., urgent=True)` jobs go
-before every job not yet begun. Results go back to each event loop with one wake-up per batch.
+over a synchronous psycopg connection), run on a writer thread with the same group commit
+(`storage.group_commit`: the jobs waiting run in one transaction and commit once; a failing batch is run
+again job by job, so a bad job fails alone; urgent jobs first). A batch runs in psycopg's pipeline mode:
+statements go out without waiting for each result (a result a job reads waits for what was sent before
+it), and checks a job leaves for later (`storage.contract.check_later`) are run after one round trip at
+the end of the batch, before its commit, so a batch of conversation steps costs two round trips in all.
 
 With one writer (the default) writes commit in the order they are queued, as on SQLite; more writers
 commit batches side by side (order is then kept only within a batch).
@@ -16,16 +15,16 @@ commit batches side by side (order is then kept only within a batch).
 
 import asyncio
 import logging
-import queue
 import threading
-from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from storage.contract import Dialect, Params
-from storage.db import MAX_BATCH, Outcome, WriteFn, _Job, _resolve_all
+from storage.group_commit import WriteFn, WriteQueue
 from storage.postgres.adapt import configure
 from storage.postgres.migrate import migrate_database
 from storage.postgres.rows import Row, has_rows, sqlite_rows
@@ -53,9 +52,7 @@ class PostgresStore:
     def __init__(self, url: str, *, writers: int = 1, readers: int = 4) -> None:
         self.url = url
         self._writer_count = writers
-        self._queue: queue.SimpleQueue[_Job | bool | None] = queue.SimpleQueue()  # True: wake up
-        self._urgent: deque[_Job] = deque()
-        self._urgent_lock = threading.Lock()
+        self._writes = WriteQueue()
         self._threads: list[threading.Thread] = []
         self._open = False
         self._pool: AsyncConnectionPool[psycopg.AsyncConnection[Row]] = AsyncConnectionPool(
@@ -96,44 +93,27 @@ class PostgresStore:
             loop.call_soon_threadsafe(ready.set_exception, exc)
             return
         loop.call_soon_threadsafe(ready.set_result, None)
-        held = [conn]  # the connection in use (a lost one is replaced while serving)
+        held = [conn]  # the connection in use (a lost one is replaced before the next transaction)
+
+        @contextmanager
+        def transaction() -> Iterator[PgTx]:
+            held[0] = self._healthy(held[0])
+            with held[0].pipeline() as pipeline, held[0].transaction():
+                tx = PgTx(held[0], pipeline)
+                yield tx
+                tx.settle()  # the checks left for later, before the commit
+
+        def lost(error: BaseException) -> bool:  # the connection is gone and cannot be had again now
+            try:
+                held[0] = self._healthy(held[0])
+            except psycopg.OperationalError:
+                return True
+            return False
+
         try:
-            self._serve(held)
+            self._writes.serve(transaction, lost)
         finally:
             held[0].close()
-
-    def _take_urgent(self) -> list[_Job]:
-        with self._urgent_lock:
-            taken: list[_Job] = []
-            while self._urgent and len(taken) < MAX_BATCH:
-                taken.append(self._urgent.popleft())
-            return taken
-
-    def _serve(self, held: list["psycopg.Connection[Row]"]) -> None:
-        running = True
-        while running:
-            urgent = self._take_urgent()
-            if urgent:
-                held[0] = self._run_batch(held[0], urgent)
-                continue
-            first = self._queue.get()
-            if first is None:
-                break
-            batch = [first] if isinstance(first, _Job) else []
-            while len(batch) < MAX_BATCH and not self._urgent:
-                try:
-                    job = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if job is None:
-                    running = False
-                    break
-                if isinstance(job, _Job):
-                    batch.append(job)
-            if batch:
-                held[0] = self._run_batch(held[0], batch)
-        while urgent := self._take_urgent():  # closing: what was queued still commits
-            held[0] = self._run_batch(held[0], urgent)
 
     def _healthy(self, conn: "psycopg.Connection[Row]") -> "psycopg.Connection[Row]":
         """The write connection, connected again if it was lost (raises while the server is away)."""
@@ -142,44 +122,6 @@ class PostgresStore:
         log.warning("the PostgreSQL write connection was lost; connecting again")
         conn.close()
         return _connect(self.url)
-
-    def _run_batch(self, conn: "psycopg.Connection[Row]", batch: list[_Job]) -> "psycopg.Connection[Row]":
-        try:
-            conn = self._healthy(conn)
-        except psycopg.OperationalError as lost:  # the server is away: these jobs fail, the next retry
-            _resolve_all([(job, False, lost) for job in batch])
-            return conn
-        results: list[Outcome] = []
-        try:
-            with conn.pipeline() as pipeline, conn.transaction():
-                tx = PgTx(conn, pipeline)
-                for job in batch:
-                    results.append((job, True, job.fn(tx)))
-        except Exception as exc:
-            if len(batch) == 1:  # its error is the job's own
-                _resolve_all([(batch[0], False, exc)])
-                return conn
-            outcomes = []
-            for job in batch:
-                try:
-                    conn = self._healthy(conn)
-                except psycopg.OperationalError as lost:
-                    outcomes.append((job, False, lost))
-                    continue
-                outcomes.append(self._run_alone(conn, job))
-            _resolve_all(outcomes)
-            return conn
-        _resolve_all(results)
-        return conn
-
-    @staticmethod
-    def _run_alone(conn: "psycopg.Connection[Row]", job: _Job) -> Outcome:
-        try:
-            with conn.pipeline() as pipeline, conn.transaction():
-                value = job.fn(PgTx(conn, pipeline))
-        except Exception as exc:
-            return (job, False, exc)
-        return (job, True, value)
 
     @property
     def dialect(self) -> Dialect:
@@ -195,15 +137,7 @@ class PostgresStore:
         once committed."""
         if not self._open:
             raise RuntimeError("the database is closed")
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[T] = loop.create_future()
-        if urgent:
-            with self._urgent_lock:
-                self._urgent.append(_Job(fn, future, loop))
-            self._queue.put(True)  # wakes a writer if all wait
-        else:
-            self._queue.put(_Job(fn, future, loop))
-        return future
+        return self._writes.submit(fn, urgent=urgent)
 
     async def _read(self, sql: str, params: Params, limit: int | None) -> list[Row]:
         """Run a read on a pooled connection. A connection the server dropped while it sat in the pool
@@ -249,8 +183,7 @@ class PostgresStore:
         """Finish pending writes, then close every connection."""
         if self._threads:
             self._open = False
-            for _ in self._threads:
-                self._queue.put(None)
+            self._writes.stop(len(self._threads))
             for thread in self._threads:
                 await asyncio.to_thread(thread.join)
             self._threads.clear()

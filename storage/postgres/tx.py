@@ -1,6 +1,6 @@
 """A write transaction on PostgreSQL, as write functions see it (`storage.contract.Tx`)."""
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
 import psycopg
@@ -57,13 +57,35 @@ def params_of(parameters: Params) -> Sequence[Any] | Mapping[str, Any]:
 
 class PgTx:
     """One transaction on a psycopg connection; SQL in `storage/`'s spelling (`?`, `:name`). With a
-    `pipeline` (the writer's batches), statements go out without a round trip each."""
+    `pipeline` (the writer's batches), statements go out without a round trip each, and checks left for
+    later (`later`) run once at the end (`settle`), after one round trip for all of them."""
+
+    __slots__ = ("_checks", "conn", "pipeline")
 
     dialect: Literal["postgresql"] = "postgresql"
 
     def __init__(self, conn: "psycopg.Connection[Row]", pipeline: "psycopg.Pipeline | None" = None) -> None:
         self.conn = conn
         self.pipeline = pipeline
+        self._checks: list[Callable[[], None]] = []
+
+    def later(self, check: Callable[[], None]) -> None:
+        """Run `check` at the end of the transaction, before its commit (at once without a pipeline)."""
+        if self.pipeline is None:
+            check()
+        else:
+            self._checks.append(check)
+
+    def settle(self) -> None:
+        """Wait for every statement sent, then run the checks left for later (one raising aborts the
+        transaction)."""
+        if not self._checks:
+            return
+        assert self.pipeline is not None
+        self.pipeline.sync()
+        checks, self._checks = self._checks, []
+        for check in checks:
+            check()
 
     def execute(self, sql: str, parameters: Params = (), /) -> PgCursor:
         cursor = self.conn.cursor()

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from storage.contract import Store, Tx, dialect, insert_id, json_text
+from storage.contract import Store, Tx, check_later, dialect, insert_id, json_text
 from storage.migrations import MIGRATIONS
 
 
@@ -93,6 +93,46 @@ async def test_a_failing_statement_fails_its_job_alone(store: Store) -> None:
     await fine
     assert await _actions(store) == ["fine"]
     assert await store.fetchval("SELECT value FROM counters WHERE name = 'n'") == 1
+
+
+async def test_a_check_left_for_later_sees_results_and_fails_its_job_alone(store: Store) -> None:
+    """A write's check (read after the batch's statements, before its commit on PostgreSQL) sees what
+    its statements returned; one that raises undoes its own write and no other."""
+    started, release = threading.Event(), threading.Event()
+    holding = store.submit(_hold(started, release))
+    await asyncio.to_thread(started.wait, 10)
+    seen: list[int] = []
+
+    def checked(action: str, fail: bool) -> Any:
+        def write(tx: Tx) -> None:
+            cursor = tx.execute(
+                "INSERT INTO audit_log (at, actor, action) VALUES ('2026-11-20T02:00', 'test', ?) "
+                "RETURNING id",
+                (action,),
+            )
+
+            def check() -> None:
+                seen.append(int(cursor.fetchone()[0]))
+                if fail:
+                    raise LookupError(action)
+
+            check_later(tx, check)
+            _audit(tx, f"{action} after")
+
+        return write
+
+    jobs = [
+        store.submit(checked("first", False)),
+        store.submit(checked("bad", True)),
+        store.submit(checked("last", False)),
+    ]
+    release.set()
+    await holding
+    outcomes = await asyncio.gather(*jobs, return_exceptions=True)
+    assert outcomes[0] is None and outcomes[2] is None
+    assert isinstance(outcomes[1], LookupError)
+    assert await _actions(store) == ["first", "first after", "last", "last after"]
+    assert all(isinstance(value, int) and value > 0 for value in seen)
 
 
 async def test_urgent_jobs_go_before_queued_ones(store: Store) -> None:
