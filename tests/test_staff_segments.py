@@ -15,6 +15,7 @@ import pytest
 
 from bot import staff_cli, staff_outreach
 from bot.__main__ import _parser
+from bot.channels.telegram.desk.lines import parse_line
 from bot.dashboard.app import LANG_COOKIE
 from handlers import outreach
 from handlers.i18n import Catalog
@@ -146,6 +147,17 @@ async def test_the_command_line_and_the_dashboard_build_and_say_the_same_segment
         ["staff", "segment", "--kecamatan", "pondok aren", "--skill", "montir", "--not-disaster-victim"]
     )
     assert staff_outreach.segment_from_args(args, PLACES, CATALOG) == expected
+    # The Telegram staff group's one-line form, written as an officer types it (a typo, words in English).
+    line = parse_line(
+        "kecamatan=pondok arem; keterampilan=mechanic; korban=tidak | Pelatihan montir",
+        kind="siaran",
+        places=PLACES,
+        catalog=CATALOG,
+        t=partial(CATALOG.text, lang),
+        tz=ZoneInfo("Asia/Jakarta"),
+        now=datetime(2026, 11, 20, 2, 0, tzinfo=UTC),
+    )
+    assert line.segment == expected
     code, printed = await cli(
         desk, "segment", "--kecamatan", "pondok aren", "--skill", "montir", "--not-disaster-victim", lang=lang
     )

@@ -53,6 +53,7 @@ from bot.channels.telegram.desk.lines import (
 from bot.channels.telegram.desk.panels import Panels
 from bot.channels.telegram.desk.reminders import Reminders
 from handlers.segments import Segment
+from handlers.staff.segments import toggled
 
 DAILY = "0 8 * * *"
 WEEKLY = "0 8 * * mon"
@@ -306,15 +307,11 @@ class Composer:
             values = dict(self.panels.pick_values(draft.pick))
             if action != "p" or arg is None or arg not in values:
                 return None
-            chosen = self.panels.chosen(segment, draft.pick)
-            updated = [value for value in chosen if value != arg] if arg in chosen else [*chosen, arg]
-            field = {"kecamatan": "kecamatan", "skill": "skills", "kind": "case_kinds"}[draft.pick or ""]
-            return draft.moved(
-                now,
-                step="who",
-                pick=None,
-                segment=Segment.model_validate({**segment.model_dump(), field: updated, "everyone": False}),
-            )
+            if draft.pick is None:
+                return None
+            ctx = self.ctx
+            chosen = toggled(segment, draft.pick, arg, places=ctx.places, catalog=ctx.catalog)
+            return draft.moved(now, step="who", pick=None, segment=chosen)
         if draft.step == "when":
             if action == "t":
                 return draft.moved(now, step="time")

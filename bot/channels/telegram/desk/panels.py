@@ -15,6 +15,7 @@ from handlers.registration import SKILLS
 from handlers.segments import Segment
 from handlers.staff.compose import describe_segment, number
 from handlers.staff.schedules import moment, schedule_words
+from handlers.staff.segments import picked
 from storage.records import CaseKind
 
 SAMPLE_SIZE = 3
@@ -116,17 +117,6 @@ class Panels:
             return [(str(kind), ctx.t(f"kind.{kind}")) for kind in CaseKind]
         return []
 
-    @staticmethod
-    def chosen(segment: Segment, pick: str | None) -> list[str]:
-        """The values of a filter already chosen."""
-        if pick == "kecamatan":
-            return segment.kecamatan
-        if pick == "skill":
-            return segment.skills
-        if pick == "kind":
-            return [str(kind) for kind in segment.case_kinds]
-        return []
-
     async def panel(self, draft: Draft) -> tuple[str, InlineKeyboardMarkup | None]:
         """The text and buttons of a draft at its current step."""
         t, button = self.ctx.t, self.button
@@ -154,7 +144,7 @@ class Panels:
                 lines.append(t("staff.outreach.pick_skill"))
             else:
                 lines.append(t("staff.outreach.pick_kind"))
-            chosen = self.chosen(draft.segment, draft.pick)
+            chosen = picked(draft.segment, draft.pick)
             values = [
                 button(draft, f"✓ {label}" if value in chosen else label, "p", value)
                 for value, label in self.pick_values(draft.pick)
