@@ -336,7 +336,9 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, db: Store, out
             )
         )
         kecamatan, kelurahan = _place(places, case)
-        print(f"{case.reference}  {case.kind}  status: {case.status}", file=out)
+        shown = Presenter(Catalog.load(), lang, places, utcnow(), tz)
+        kind, status = shown.t(f"kind.{case.kind}"), shown.t(f"staff.status.{case.status}")
+        print(words("show_heading", reference=case.reference, kind=kind, status=status), file=out)
         print(words("show_name", name=case.subject_name), file=out)
         print(words("show_place", kecamatan=kecamatan, kelurahan=kelurahan), file=out)
         for key, number in revealed.items():
@@ -346,7 +348,6 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, db: Store, out
         if case.info_question:
             print(words("show_question", question=case.info_question), file=out)
         print(words("show_answers"), file=out)
-        shown = Presenter(Catalog.load(), lang, places, utcnow(), tz)
         for answer in case_answers(case, shown, mask_phones=False):
             file = f"  [{answer.media_ref}]" if answer.media_ref else ""
             listen = " " + words("show_to_hear") if answer.to_hear else ""

@@ -243,6 +243,7 @@ async def test_list_and_show_say_dates_as_the_dashboard_does_in_the_operators_la
     assert "20-11-2026 09:00" in english and "(4 cases)" in english
     _, shown = await office.staff("show", refs["siti"], "--lang", "en")
     assert "2026-11-20" not in shown and re.search(r"\n  20-11-2026 09:\d\d ", shown)
+    assert shown.startswith(f"{refs['siti']}  Registration  status: new\n")  # words, not codes
 
 
 async def test_list_with_an_unknown_kecamatan_says_so(
