@@ -736,9 +736,15 @@ async def queue_page(
     )
     joined = "LEFT JOIN staff_users AS u ON u.id = c.assignee_id WHERE"
     rows_sql = f"{columns}{joined} {where} ORDER BY {order} LIMIT ? OFFSET ?"
-    if not sqlite and search is not None and search.kind == "name" and order == SORTS[""]:
-        # PostgreSQL, a name newest first: the count reads the matches' ids (each rechecked on its row).
-        # Unless there are more than the cap, those are all the matches: the page is taken from them, so
+    if (
+        not sqlite
+        and search is not None
+        and search.kind == "name"
+        and order == SORTS[""]
+        and filter_sql(flt, db.dialect, with_search=False)[0] == "1 = 1"
+    ):
+        # PostgreSQL, a name alone newest first: the count reads the matches' ids (each rechecked on its
+        # row). Unless there are more than the cap, those are all the matches: the page is taken from them, so
         # the trigram index is read once; a capped (common) name's newest are found walking back by id.
         ids = [
             int(row[0])
@@ -761,21 +767,12 @@ async def queue_page(
             )
         return QueuePage([_queue_row(row) for row in rows], total, capped, page, pages)
     count_sql = f"SELECT COUNT(*) FROM (SELECT 1 FROM {source} WHERE {where} LIMIT {cap + 1}) AS counted"
-    if not sqlite and page <= 1:
-        # The first page does not depend on the count: PostgreSQL reads both at once, on two connections.
-        counted, rows = await asyncio.gather(
-            db.fetchval(count_sql, params), db.fetchall(rows_sql, (*late_params, *params, page_size, 0))
-        )
-        total, page = int(counted), 1
-    else:
-        total = int(await db.fetchval(count_sql, params))
-        rows = []
+    total = int(await db.fetchval(count_sql, params))
     capped = total > cap
     total = min(total, cap)
     pages = max(1, min(MAX_PAGE, -(-total // page_size)))
-    if sqlite or page > 1:
-        page = min(max(1, page), pages)
-        rows = await db.fetchall(rows_sql, (*late_params, *params, page_size, (page - 1) * page_size))
+    page = min(max(1, page), pages)
+    rows = await db.fetchall(rows_sql, (*late_params, *params, page_size, (page - 1) * page_size))
     return QueuePage([_queue_row(row) for row in rows], total, capped, page, pages)
 
 
