@@ -731,27 +731,48 @@ async def queue_page(
         # too: every trigram match is checked again on its (wide) row, one page read per match, so a
         # common name is counted to 1,000 ("more than 1,000 cases"), not 10,000.
         cap = NAME_AND_FILTERS_CAP
-    count_sql = f"SELECT COUNT(*) FROM (SELECT 1 FROM {source} WHERE {where} LIMIT {cap + 1}) AS counted"
-    rows_sql = (
+    columns = (
         f"SELECT {QUEUE_COLUMNS}, u.display_name AS assignee_name, {late} AS overdue FROM {rows_source} "
-        f"LEFT JOIN staff_users AS u ON u.id = c.assignee_id WHERE {where} "
-        f"ORDER BY {order} LIMIT ? OFFSET ?"
     )
-    if not sqlite and page <= 1:
-        # The first page does not depend on the count: PostgreSQL reads both at once, on two connections.
-        counted, rows = await asyncio.gather(
-            db.fetchval(count_sql, params), db.fetchall(rows_sql, (*late_params, *params, page_size, 0))
-        )
-        total, page = int(counted), 1
-    else:
-        total = int(await db.fetchval(count_sql, params))
-        rows = []
+    joined = "LEFT JOIN staff_users AS u ON u.id = c.assignee_id WHERE"
+    rows_sql = f"{columns}{joined} {where} ORDER BY {order} LIMIT ? OFFSET ?"
+    if (
+        not sqlite
+        and search is not None
+        and search.kind == "name"
+        and order == SORTS[""]
+        and filter_sql(flt, db.dialect, with_search=False)[0] == "1 = 1"
+    ):
+        # PostgreSQL, a name alone newest first: the count reads the matches' ids (each rechecked on its
+        # row). Unless there are more than the cap, those are all the matches: the page is taken from them, so
+        # the trigram index is read once; a capped (common) name's newest are found walking back by id.
+        ids = [
+            int(row[0])
+            for row in await db.fetchall(f"SELECT c.id FROM {source} WHERE {where} LIMIT {cap + 1}", params)
+        ]
+        total, capped = min(len(ids), cap), len(ids) > cap
+        pages = max(1, min(MAX_PAGE, -(-total // page_size)))
+        page = min(max(1, page), pages)
+        if capped:
+            rows = await db.fetchall(rows_sql, (*late_params, *params, page_size, (page - 1) * page_size))
+        else:
+            chosen = sorted(ids, reverse=True)[(page - 1) * page_size : page * page_size]
+            marks = ", ".join("?" * len(chosen))
+            rows = (
+                await db.fetchall(
+                    f"{columns}{joined} c.id IN ({marks}) ORDER BY c.id DESC", (*late_params, *chosen)
+                )
+                if chosen
+                else []
+            )
+        return QueuePage([_queue_row(row) for row in rows], total, capped, page, pages)
+    count_sql = f"SELECT COUNT(*) FROM (SELECT 1 FROM {source} WHERE {where} LIMIT {cap + 1}) AS counted"
+    total = int(await db.fetchval(count_sql, params))
     capped = total > cap
     total = min(total, cap)
     pages = max(1, min(MAX_PAGE, -(-total // page_size)))
-    if sqlite or page > 1:
-        page = min(max(1, page), pages)
-        rows = await db.fetchall(rows_sql, (*late_params, *params, page_size, (page - 1) * page_size))
+    page = min(max(1, page), pages)
+    rows = await db.fetchall(rows_sql, (*late_params, *params, page_size, (page - 1) * page_size))
     return QueuePage([_queue_row(row) for row in rows], total, capped, page, pages)
 
 

@@ -152,6 +152,10 @@ async def test_a_name_with_the_queues_filters_finds_only_cases_matching_all(stor
     assert await listed(by_place, page=2, page_size=4) == (references[3::-2], 6, 2)
     assert await listed(by_place, page=9, page_size=4) == (references[3::-2], 6, 2)
     assert await listed(CaseFilter(statuses=["selesai"], search=CaseSearch("name", "santoso"))) == ([], 0, 1)
+    # A name alone, a later page and one past the end.
+    assert await listed(CaseFilter(search=siti), page=2, page_size=5) == (references[6:1:-1], 12, 2)
+    assert await listed(CaseFilter(search=siti), page=7, page_size=5) == (references[1::-1], 12, 3)
+    assert await listed(CaseFilter(search=CaseSearch("name", "tidak ada"))) == ([], 0, 1)
 
 
 async def test_a_common_name_is_counted_up_to_a_cap_and_the_newest_listed(
