@@ -70,14 +70,6 @@ def _claim(tx: Tx, outbox_id: int, holder: str, at: datetime) -> Cursor:
     return tx.execute(sql, params)
 
 
-def reserve_written(tx: Tx, ids: Sequence[int], holder: str) -> None:
-    """Reserve rows just written for the process that wrote them (a conversation turn's replies, which
-    it sends itself): others leave them alone while it lives, and take them as soon as it is gone."""
-    tx.execute(
-        f"UPDATE outbox SET claimed_by = ? WHERE id IN ({', '.join('?' for _ in ids)})", (holder, *ids)
-    )
-
-
 def unclaim(tx: Tx, outbox_id: int, at: datetime) -> None:
     """Give a row back to the queue: its request did not leave (the platform refused it at once)."""
     tx.execute(

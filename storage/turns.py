@@ -36,19 +36,10 @@ def _current(stored: object, read_at: datetime | None) -> bool:
     return (None if stored is None else datetime.fromisoformat(str(stored))) == read_at
 
 
-def hold_contact(tx: Tx, contact_id: str, read_at: datetime | None) -> bool:
-    """Serialise this commit with the contact's other commits (PostgreSQL) and say whether the
-    conversation read for the turn (its `updated_at`, None when it had none) is still current."""
-    if dialect(tx) != "postgresql":
-        return True
-    tx.execute(_LOCK, (contact_id,))
-    row = tx.execute(_STORED, (contact_id,)).fetchone()
-    return _current(None if row is None else row[0], read_at)
-
-
 def hold_turn(tx: Tx, contact_id: str, read_at: datetime | None) -> None:
-    """`hold_contact` whose answer is checked before the commit: the write fails with `TurnMoved` when
-    the conversation is not the one the turn was computed on."""
+    """Serialise this commit with the contact's other commits (PostgreSQL) and check, before the commit,
+    that the conversation read for the turn (its `updated_at`, None when it had none) is still the
+    stored one: the write fails with `TurnMoved` when it is not."""
     if dialect(tx) != "postgresql":
         return
     tx.execute(_LOCK, (contact_id,))

@@ -40,9 +40,9 @@ async def two_stores(postgres_url: str) -> AsyncIterator[tuple[Store, Store]]:
 
 
 def save(tx: Tx, read_at: datetime | None, step: str, at: datetime, pause: float = 0.0) -> bool:
-    """A turn's commit: hold the contact, and write the conversation only when what was read is current."""
-    if not turns.hold_contact(tx, CONTACT, read_at):
-        return False
+    """A turn's commit: hold the contact, and write the conversation; it fails (`TurnMoved`, nothing
+    kept) when what was read is not current any more."""
+    turns.hold_turn(tx, CONTACT, read_at)
     time.sleep(pause)  # the turn's other writes (the second process's commit waits meanwhile)
     repo.save_conversation(
         tx,
@@ -63,8 +63,9 @@ async def test_two_processes_committing_one_contacts_turn_at_once_one_wins_and_t
     )
     await asyncio.sleep(0.2)  # the first holds the contact now
     fast = second.write(partial(save, read_at=None, step="b", at=AT + timedelta(seconds=2)))
-    results = await asyncio.gather(slow, fast)
-    assert list(results) == [True, False]  # the second waited, then saw the conversation had moved
+    results = await asyncio.gather(slow, fast, return_exceptions=True)
+    assert results[0] is True
+    assert isinstance(results[1], turns.TurnMoved)  # the second waited, then saw the conversation had moved
     stored = await first.fetchone(
         "SELECT step, updated_at FROM conversations WHERE contact_id = ?", (CONTACT,)
     )
@@ -75,6 +76,22 @@ async def test_two_processes_committing_one_contacts_turn_at_once_one_wins_and_t
         partial(save, read_at=AT + timedelta(seconds=1), step="b", at=AT + timedelta(seconds=2))
     )
     assert await first.fetchval("SELECT step FROM conversations WHERE contact_id = ?", (CONTACT,)) == "b"
+
+
+async def test_an_event_one_process_recorded_fails_the_others_commit_and_keeps_nothing_of_it(
+    two_stores: tuple[Store, Store],
+) -> None:
+    first, second = two_stores
+    await first.write(lambda tx: turns.record_event(tx, "wamid.1", CONTACT, AT))
+
+    def turn(tx: Tx) -> None:  # the same delivery, handled by the other process meanwhile
+        turns.record_event(tx, "wamid.1", CONTACT, AT)
+        repo.upsert_contact(tx, ContactRecord(id=CONTACT, channel="whatsapp", created_at=AT, updated_at=AT))
+
+    with pytest.raises(turns.Redelivered):
+        await second.write(turn)
+    assert await first.fetchval("SELECT COUNT(*) FROM contacts") == 0
+    assert await first.fetchval("SELECT COUNT(*) FROM inbound") == 1
 
 
 async def test_one_process_holds_a_role_and_another_takes_it_when_the_holder_dies(

@@ -6,7 +6,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
-from storage import leases, repo
+from storage import leases, repo, turns
 from storage import outbox as store_outbox
 from storage.contract import Store, Tx
 from storage.records import ContactRecord, OutboxRecord, OutboxStatus
@@ -230,8 +230,12 @@ async def test_staff_resend_rows_in_doubt_and_it_is_audited(store: Store) -> Non
 
 
 async def test_a_turns_fresh_replies_are_left_to_their_writer_and_taken_when_it_is_gone(store: Store) -> None:
-    ids = await store.write(partial(queue, contacts=["whatsapp:6281"], per_contact=2, origin="reply"))
-    await store.write(partial(store_outbox.reserve_written, ids=ids, holder=A))
+    def turn(tx: Tx) -> list[OutboxRecord]:
+        queue(tx, contacts=["whatsapp:6281"], per_contact=0)
+        return [turns.queue_reply(tx, "whatsapp:6281", json.dumps({"text": "halo"}), AT, A) for _ in range(2)]
+
+    ids = [record.id for record in await store.write(turn)]
+    assert len(set(ids)) == 2 and all(ids)
     await alive(store, A, B)
     grace = timedelta(seconds=30)
     soon = AT + timedelta(seconds=1)
