@@ -177,7 +177,7 @@ async def measure(
         assert lines - 1 >= count, "every case is exported"
         flt = QueueFilter()
         started = time.perf_counter()
-        maker = exports.RowMaker(dashboard, "id", dates=True)
+        maker = exports.row_maker(dashboard, "id", dates=True)
         rows = 0
         from bot.dashboard import queries
 

@@ -2,14 +2,13 @@
 audit log."""
 
 import argparse
-import csv
 import functools
-import json
 import sys
+from collections.abc import AsyncIterator
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 from zoneinfo import ZoneInfo
 
 from bot import outbox, staff_outreach
@@ -24,14 +23,15 @@ from handlers.forms import flag_text, flags_of
 from handlers.i18n import LANGUAGES, Catalog
 from handlers.places import Places
 from handlers.staff.casework import assign_case, note_case
-from handlers.staff.compose import clock, day, safe_cell
+from handlers.staff.compose import clock, day
 from handlers.staff.compose import number as grouped
 from handlers.staff.errors import StaffError
+from handlers.staff.exports import RowMaker, csv_lines
 from handlers.staff.present import FORMS, Presenter, case_answers
 from handlers.staff.queue import QueueQuery, case_queue
 from storage import cases as case_store
 from storage import desk, repo, threads
-from storage.cases import CaseFilter
+from storage.cases import CaseFilter, ExportRow
 from storage.contract import Store, Tx
 from storage.keys import record_check_value
 from storage.records import CaseKind, CaseRecord, CaseStatus
@@ -198,11 +198,6 @@ def _place(places: Places, case: CaseRecord, missing: str = "-") -> tuple[str, s
     return kecamatan, kelurahan
 
 
-def _local(value: datetime, tz: ZoneInfo) -> str:
-    """A moment in WIB for a file a machine reads (the export): 2026-11-20 09:00."""
-    return value.astimezone(tz).strftime("%Y-%m-%d %H:%M")
-
-
 def when(value: datetime, tz: ZoneInfo, lang: str) -> str:
     """A moment in WIB as staff read it, as the dashboard writes it: 20-11-2026 09.00 (09:00 in English)."""
     local = value.astimezone(tz)
@@ -237,10 +232,6 @@ def staff_notes(case: CaseRecord, tz: ZoneInfo) -> list[str]:
             ref = f"  [{flag['ref']}]" if flag.get("ref") else ""
             lines.append(f"  {label}: {flag_text(t, flag)}{ref}")
     return lines
-
-
-def _public(answers: dict[str, Any]) -> dict[str, Any]:
-    return {k: (v["m"] if isinstance(v, dict) and "c" in v and "m" in v else v) for k, v in answers.items()}
 
 
 async def run(args: argparse.Namespace, settings: Settings, out: IO[str] = sys.stdout) -> int:
@@ -421,48 +412,22 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, db: Store, out
             print(words("status_not_told"), file=out)
         return 0
     if command == "export":
+        # The same readable export as the dashboard's CSV: one column per answer, in words.
         selected = _filter(args, places)
+        maker = RowMaker(
+            catalog=Catalog.load(), words=_catalog(), lang=lang, places=places, tz=tz, now=utcnow()
+        )
         count = 0
+
+        async def counted() -> AsyncIterator[list[ExportRow]]:
+            nonlocal count
+            async for batch in case_store.iter_export_rows(db, selected):
+                count += len(batch)
+                yield batch
+
         with args.out.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(
-                [
-                    "reference",
-                    "kind",
-                    "status",
-                    "created_at_wib",
-                    "name",
-                    "kecamatan",
-                    "kelurahan",
-                    "nik",
-                    "duplicate_of",
-                    "citizen_note",
-                    "answers",
-                ]
-            )
-            async for batch in case_store.iter_cases(db, selected):
-                for case in batch:
-                    # Missing values are empty cells: a "-" would have to be exported as "'-".
-                    kecamatan, kelurahan = _place(places, case, missing="")
-                    writer.writerow(
-                        [
-                            safe_cell(v)
-                            for v in (
-                                case.reference,
-                                case.kind,
-                                case.status,
-                                _local(case.created_at, tz),
-                                case.subject_name,
-                                kecamatan,
-                                kelurahan,
-                                _masked_nik(case, missing=""),
-                                case.duplicate_of,
-                                case.citizen_note,
-                                json.dumps(_public(case.answers), ensure_ascii=False),
-                            )
-                        ]
-                    )
-                    count += 1
+            async for text in csv_lines(maker, counted()):
+                handle.write(text)
         await db.write(
             partial(
                 repo.audit,

@@ -22,6 +22,7 @@ from bot.settings import Settings
 from handlers import router
 from handlers.i18n import Catalog
 from handlers.staff import compose
+from handlers.staff import exports as staff_exports
 from handlers.turn import Turn
 from handlers.types import Reply
 from storage import repo, threads
@@ -32,6 +33,7 @@ from storage.threads import OpenQuestion
 from tests.support import Chat, Clock, RecordingChannel, make_settings, start_service
 
 CATALOG = Catalog.load()
+STAFF_WORDS = Catalog.load(staff_cli.STAFF_LOCALES)
 NIK = "3674015708850001"  # born 17-08-1985, female
 MASKED = "3674********0001"
 REFERENCE = re.compile(r"\b(?:REG|KTP|BAN|PSN)-\d{4}-\d{6}\b")
@@ -568,34 +570,27 @@ async def test_export_is_masked_local_time_filtered_and_formula_safe(office: Off
     code, said = await office.staff("export", "--out", str(out))
     assert code == 0
     assert "5 kasus" in said
-    raw = out.read_text(encoding="utf-8")
+    raw = out.read_text(encoding="utf-8-sig")
     assert NIK not in raw
     rows = list(csv.DictReader(raw.splitlines()))
-    assert list(rows[0]) == [
-        "reference",
-        "kind",
-        "status",
-        "created_at_wib",
-        "name",
-        "kecamatan",
-        "kelurahan",
-        "nik",
-        "duplicate_of",
-        "citizen_note",
-        "answers",
-    ]
-    by_ref = {row["reference"]: row for row in rows}
+    # The dashboard's readable export: its columns in the operator's words, then one column per answer.
+    column = {key: STAFF_WORDS.text("id", f"export.{key}") for key in staff_exports.COLUMNS}
+    assert list(rows[0])[: len(column)] == list(column.values())
+    assert CATALOG.text("id", "reg.label.birth_date") in rows[0]
+    by_ref = {row[column["reference"]]: row for row in rows}
     assert set(by_ref) == {*refs.values(), "PSN-2026-000002"}
     assert len(rows) == 5
-    assert by_ref[refs["siti"]]["nik"] == MASKED
-    assert by_ref[refs["siti"]]["created_at_wib"] == "2026-11-20 09:00"
-    assert by_ref[refs["talk"]]["created_at_wib"] == "2026-11-20 09:05"
-    assert by_ref[refs["siti"]]["kecamatan"] == "Pondok Aren"
-    assert by_ref[refs["ktp"]]["nik"] == ""  # missing is empty, not a "-" that needs escaping
-    assert by_ref[refs["talk"]]["kecamatan"] == by_ref[refs["talk"]]["kelurahan"] == ""
-    assert by_ref[refs["copy"]]["duplicate_of"] == refs["siti"]
-    assert MASKED in by_ref[refs["siti"]]["answers"]
-    assert by_ref["PSN-2026-000002"]["name"] == "'" + '=HYPERLINK("http://evil.example","klik")'
+    siti = by_ref[refs["siti"]]
+    assert siti[column["nik"]] == MASKED
+    assert siti[column["kind"]] == STAFF_WORDS.text("id", "kind.registration")  # words, not codes
+    assert siti[column["created_at"]] == "20-11-2026 09:00"
+    assert by_ref[refs["talk"]][column["created_at"]] == "20-11-2026 09:05"
+    assert siti[column["kecamatan"]] == "Pondok Aren"
+    assert by_ref[refs["ktp"]][column["nik"]] == ""  # missing is empty, not a "-" that needs escaping
+    assert by_ref[refs["talk"]][column["kecamatan"]] == by_ref[refs["talk"]][column["kelurahan"]] == ""
+    assert by_ref[refs["copy"]][column["duplicate_of"]] == refs["siti"]
+    assert "{" not in raw  # no raw JSON of answers
+    assert by_ref["PSN-2026-000002"][column["name"]] == "'" + '=HYPERLINK("http://evil.example","klik")'
     for row in rows:
         for value in row.values():
             assert not value.startswith(("=", "+", "-", "@", "\t", "\r")), value
@@ -604,9 +599,12 @@ async def test_export_is_masked_local_time_filtered_and_formula_safe(office: Off
     filtered = tmp_path / "ktp.csv"
     code, said = await office.staff("export", "--out", str(filtered), "--kind", "lost_ktp")
     assert code == 0 and "1 kasus" in said
-    assert [row["reference"] for row in csv.DictReader(filtered.read_text().splitlines())] == [refs["ktp"]]
+    number = column["reference"]
+    picked = csv.DictReader(filtered.read_text(encoding="utf-8-sig").splitlines())
+    assert [row[number] for row in picked] == [refs["ktp"]]
     code, said = await office.staff("export", "--out", str(filtered), "--kecamatan", "pd aren")
-    assert [row["reference"] for row in csv.DictReader(filtered.read_text().splitlines())] == [refs["siti"]]
+    picked = csv.DictReader(filtered.read_text(encoding="utf-8-sig").splitlines())
+    assert [row[number] for row in picked] == [refs["siti"]]
 
 
 # ---------------------------------------------------------------- staff and citizen at the same moment
