@@ -21,6 +21,9 @@ from tests.support import Clock
 from tests.test_telegram import World, t, world
 from tests.test_whatsapp import Harness
 
+# Measures time or load against a bound: run by itself, after the other tests (scripts/check).
+pytestmark = pytest.mark.alone
+
 FLOODER = 66_000
 OTHERS = 50
 

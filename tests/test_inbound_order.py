@@ -13,11 +13,16 @@ import random
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.fake_graph import webhook_body
 from tests.support import Clock
 from tests.test_telegram import CITIZEN, SECRET, World, within, world
 from tests.test_whatsapp import WA_ID, Harness
 from tests.whatsapp_scripts import letters, registration_nik, registration_script
+
+# Measures time or load against a bound: run by itself, after the other tests (scripts/check).
+pytestmark = pytest.mark.alone
 
 PERSON = 7
 BASE = 1_790_000_000  # WhatsApp timestamps of the script, one second apart

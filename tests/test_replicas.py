@@ -24,6 +24,9 @@ from storage.records import ContactRecord, ConversationRecord
 from tests.outreach_support import Person, seed
 from tests.support import Clock, start_service
 
+# Measures time or load against a bound: run by itself, after the other tests (scripts/check).
+pytestmark = pytest.mark.alone
+
 AT = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 WIB = ZoneInfo("Asia/Jakarta")
 CONTACT = "whatsapp:62811"

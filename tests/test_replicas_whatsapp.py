@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import httpx
+import pytest
 
 from bench.whatsapp_webhook import free_port, post_webhook, reference_counts
 from storage.contract import Store
@@ -30,6 +31,9 @@ from tests.support import TEST_KEY
 from tests.test_replicas_leader import staff_account
 from tests.whatsapp_scripts import letters
 from tests.whatsapp_scripts import registration_script as script
+
+# Measures time or load against a bound: run by itself, after the other tests (scripts/check).
+pytestmark = pytest.mark.alone
 
 PEOPLE = 200
 IN_FLIGHT = 8  # outbound messages on the wire per process: the most a kill -9 leaves in doubt

@@ -18,12 +18,17 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bench.telegram_updates import script
 from bot.channels.telegram.sender import KeyboardTracker
 from tests.fake_telegram import FakeTelegram, Sent
 from tests.support import Clock
 from tests.test_telegram import t, world
 from tests.test_telegram_pace import more_than
+
+# Measures time or load against a bound: run by itself, after the other tests (scripts/check).
+pytestmark = pytest.mark.alone
 
 PEOPLE = 100
 STEPS = 6  # greeting, consent, menu, for whom, name, NIK

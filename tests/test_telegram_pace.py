@@ -13,10 +13,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bench.telegram_updates import script
 from tests.fake_telegram import FakeTelegram, Sent
 from tests.support import Clock
 from tests.test_telegram import world
+
+# Measures time or load against a bound: run by itself, after the other tests (scripts/check).
+pytestmark = pytest.mark.alone
 
 USER = 8001
 THINK = 0.3  # seconds from a message's arrival to the person's answer

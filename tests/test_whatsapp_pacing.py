@@ -21,6 +21,9 @@ from tests.support import Clock
 from tests.test_crash_platforms import exited, log_tail, prepare, start, statuses, until, whatsapp
 from tests.test_whatsapp import WA_ID, Harness, Person
 
+# Measures time or load against a bound: run by itself, after the other tests (scripts/check).
+pytestmark = pytest.mark.alone
+
 
 def most_in_any_second(times: list[float], span: float = 1.0) -> int:
     """The most events in any half-open window [t, t + span) (a true sliding-window count)."""
