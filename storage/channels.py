@@ -5,11 +5,10 @@ figures for the metrics.
 Write functions take a `Tx` and run inside one write transaction; reads are coroutines on the `Store`.
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from storage import channel_state
 from storage.contract import Store, Tx, insert_id
 from storage.repo import iso
 
@@ -186,16 +185,6 @@ def set_delivery_error(tx: Tx, outbox_id: int, status: str, error: str, at: date
 
 
 # ---------------------------------------------------------------- Telegram: channel state, keyboards
-
-
-def save_states(tx: Tx, values: Mapping[str, str]) -> None:
-    """Keep named values of a channel (one row per name, replaced)."""
-    channel_state.save(tx, values)
-
-
-async def state(db: Store, name: str) -> str | None:
-    """A named value of a channel (None when not kept)."""
-    return await channel_state.value(db, name)
 
 
 async def outbox_id_of_sent(db: Store, contact_id: str, external_id: str) -> int | None:

@@ -7,25 +7,10 @@ Telegram user, so that they are told directly of replies on their cases.
 """
 
 from storage import channel_state
-from storage.contract import Store, Tx
+from storage.contract import Tx
 
 LAST_POSTED = "telegram.staff.last_case_id"
 LAST_LINE = "telegram.staff.last_line_id"
-
-
-def remember(tx: Tx, name: str, value: str) -> None:
-    """Keep a value under a name (replacing what was there)."""
-    channel_state.save(tx, {name: value})
-
-
-def forget(tx: Tx, name: str) -> None:
-    """Drop a kept value."""
-    channel_state.drop(tx, name)
-
-
-async def recall(db: Store, name: str) -> str | None:
-    """A kept value, or None."""
-    return await channel_state.value(db, name)
 
 
 def _start_mark(tx: Tx, name: str, newest_sql: str) -> int:
@@ -34,7 +19,7 @@ def _start_mark(tx: Tx, name: str, newest_sql: str) -> int:
     if kept is not None:
         return int(kept)
     newest = int(tx.execute(newest_sql).fetchone()[0])
-    remember(tx, name, str(newest))
+    channel_state.save(tx, {name: str(newest)})
     return newest
 
 

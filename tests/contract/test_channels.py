@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from bot.channels.whatsapp import store as whatsapp
 from bot.channels.whatsapp.payloads import GraphError, StatusUpdate
 from bot.metrics import read_store_figures
-from storage import channels, contacts, repo
+from storage import channel_state, channels, contacts, repo
 from storage.contract import Store, Tx
 from storage.records import CaseKind, CaseRecord, ContactRecord, OutboxStatus, PersonRecord
 
@@ -142,13 +142,13 @@ async def test_delivery_statuses_move_forward_and_a_closed_window_resends_once(s
 
 
 async def test_telegram_long_ids_and_which_keyboard_is_current(store: Store) -> None:
-    await store.write(lambda tx: channels.save_states(tx, {"long:a1": "person:12:edit", "long:b2": "x"}))
-    await store.write(lambda tx: channels.save_states(tx, {"long:b2": "y"}))
-    assert (await channels.state(store, "long:a1"), await channels.state(store, "long:b2")) == (
+    await store.write(lambda tx: channel_state.save(tx, {"long:a1": "person:12:edit", "long:b2": "x"}))
+    await store.write(lambda tx: channel_state.save(tx, {"long:b2": "y"}))
+    assert (await channel_state.value(store, "long:a1"), await channel_state.value(store, "long:b2")) == (
         "person:12:edit",
         "y",
     )
-    assert await channels.state(store, "long:none") is None
+    assert await channel_state.value(store, "long:none") is None
 
     await _contact(store, "telegram:42")
     asked = await _sent(store, "telegram:42", "500", status=OutboxStatus.SENT)

@@ -6,7 +6,7 @@ from datetime import timedelta
 from functools import partial
 
 from handlers.staff.casework import assign_case
-from storage import cases, desk, threads
+from storage import cases, channel_state, desk, threads
 from storage.cases import CaseFilter
 from storage.contract import Store
 from tests.contract.casework_seed import AT, Seed, account, case_id, seed
@@ -19,16 +19,16 @@ async def test_the_first_start_marks_the_backlog_as_posted_and_later_starts_resu
     assert await store.write(desk.last_posted_line) == 0  # no thread line yet
     (new,) = await seed(store, Seed("Baru"))
     assert [case.reference for case in await cases.cases_after(store, first)] == [new]
-    await store.write(partial(desk.remember, name=desk.LAST_POSTED, value=str(first + 1)))
+    await store.write(lambda tx: channel_state.save(tx, {desk.LAST_POSTED: str(first + 1)}))
     assert await store.write(desk.last_posted_case) == first + 1  # kept, not the newest again
 
 
 async def test_cards_and_prompts_are_remembered_and_forgotten(store: Store) -> None:
-    await store.write(partial(desk.remember, name="telegram.staff.card.77", value="5"))
-    await store.write(partial(desk.remember, name="telegram.staff.card.77", value="6"))
-    assert await desk.recall(store, "telegram.staff.card.77") == "6"
-    await store.write(partial(desk.forget, name="telegram.staff.card.77"))
-    assert await desk.recall(store, "telegram.staff.card.77") is None
+    await store.write(lambda tx: channel_state.save(tx, {"telegram.staff.card.77": "5"}))
+    await store.write(lambda tx: channel_state.save(tx, {"telegram.staff.card.77": "6"}))
+    assert await channel_state.value(store, "telegram.staff.card.77") == "6"
+    await store.write(lambda tx: channel_state.drop(tx, "telegram.staff.card.77"))
+    assert await channel_state.value(store, "telegram.staff.card.77") is None
 
 
 async def test_citizens_messages_are_fed_with_their_case_and_officer(store: Store) -> None:

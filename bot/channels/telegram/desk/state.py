@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.channels.telegram.sender import dumps
-from storage import desk
+from storage import channel_state, desk
 from storage.contract import Store, Tx
 
 CARD_STATE = "telegram.staff.card."  # + message id -> the case it is about (a reply goes to its citizen)
@@ -17,12 +17,12 @@ PROMPT_STATE = "telegram.staff.prompt."  # + message id -> the note it asks for
 
 def remember_card(tx: Tx, *, message_id: int, case_id: int) -> None:
     """A card or citizen's message the bot posted is about this case (a write function)."""
-    desk.remember(tx, f"{CARD_STATE}{message_id}", str(case_id))
+    channel_state.save(tx, {f"{CARD_STATE}{message_id}": str(case_id)})
 
 
 async def case_of_card(db: Store, message_id: int) -> int | None:
     """The case a posted card or citizen's message is about (None: the message is neither)."""
-    raw = await desk.recall(db, f"{CARD_STATE}{message_id}")
+    raw = await channel_state.value(db, f"{CARD_STATE}{message_id}")
     return None if raw is None else int(raw)
 
 
@@ -46,12 +46,12 @@ def remember_prompt(tx: Tx, *, message_id: int, prompt: NotePrompt) -> None:
         "card": prompt.card,
         "at": prompt.at.isoformat(),
     }
-    desk.remember(tx, f"{PROMPT_STATE}{message_id}", dumps(value))
+    channel_state.save(tx, {f"{PROMPT_STATE}{message_id}": dumps(value)})
 
 
 async def recall_prompt(db: Store, message_id: int) -> NotePrompt | None:
     """The question asked in message `message_id` (None: that message asked none)."""
-    raw = await desk.recall(db, f"{PROMPT_STATE}{message_id}")
+    raw = await channel_state.value(db, f"{PROMPT_STATE}{message_id}")
     if raw is None:
         return None
     state = json.loads(raw)
@@ -66,14 +66,14 @@ async def recall_prompt(db: Store, message_id: int) -> NotePrompt | None:
 
 def forget_prompt(tx: Tx, message_id: int) -> None:
     """The question was answered (a write function)."""
-    desk.forget(tx, f"{PROMPT_STATE}{message_id}")
+    channel_state.drop(tx, f"{PROMPT_STATE}{message_id}")
 
 
 def posted_case(tx: Tx, case_id: int) -> None:
     """The poster showed the group every case up to this one (a write function)."""
-    desk.remember(tx, desk.LAST_POSTED, str(case_id))
+    channel_state.save(tx, {desk.LAST_POSTED: str(case_id)})
 
 
 def posted_line(tx: Tx, line_id: int) -> None:
     """The poster showed the group every citizen's message up to this one (a write function)."""
-    desk.remember(tx, desk.LAST_LINE, str(line_id))
+    channel_state.save(tx, {desk.LAST_LINE: str(line_id)})
