@@ -4,7 +4,6 @@ audit log."""
 import argparse
 import functools
 import sys
-from collections.abc import AsyncIterator
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -26,12 +25,11 @@ from handlers.staff.casework import assign_case, note_case
 from handlers.staff.compose import clock, day
 from handlers.staff.compose import number as grouped
 from handlers.staff.errors import StaffError
-from handlers.staff.exports import RowMaker, csv_lines
+from handlers.staff.exports import RowMaker, csv_chunks
 from handlers.staff.present import FORMS, Presenter, case_answers
 from handlers.staff.queue import QueueQuery, case_queue
-from storage import cases as case_store
 from storage import desk, repo, threads
-from storage.cases import CaseFilter, ExportRow
+from storage.cases import CaseFilter
 from storage.contract import Store, Tx
 from storage.keys import record_check_value
 from storage.records import CaseKind, CaseRecord, CaseStatus
@@ -419,15 +417,13 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, db: Store, out
         )
         count = 0
 
-        async def counted() -> AsyncIterator[list[ExportRow]]:
+        def counted(rows: int) -> None:
             nonlocal count
-            async for batch in case_store.iter_export_rows(db, selected):
-                count += len(batch)
-                yield batch
+            count += rows
 
-        with args.out.open("w", newline="", encoding="utf-8") as handle:
-            async for text in csv_lines(maker, counted()):
-                handle.write(text)
+        with args.out.open("wb") as handle:
+            async for chunk in csv_chunks(maker, db, selected, counted=counted):
+                handle.write(chunk)
         await db.write(
             partial(
                 repo.audit,

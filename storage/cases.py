@@ -12,6 +12,7 @@ off a broad index exist only in the SQLite spelling.
 import asyncio
 import contextlib
 import json
+import sqlite3
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -855,6 +856,59 @@ EXPORT_COLUMNS = (
 def _export_rows(rows: list[Row]) -> list[ExportRow]:
     make = tuple.__new__
     return [make(ExportRow, row) for row in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class ExportRange:
+    """What a SQLite export reads one id range at a time, each on a connection of its own (in other
+    processes): the file, the filter's SQL with its parameters, and the last case id when it began."""
+
+    path: str
+    sql: str
+    params: tuple[Any, ...]
+    last_id: int
+
+
+async def export_range(db: Store, flt: CaseFilter, *, at_least: int) -> ExportRange | None:
+    """The export's SQL by id range, when `db` is a SQLite file other processes can read and the filter
+    selects at least `at_least` cases (None otherwise, and always on PostgreSQL: those exports read in
+    batches on the store's own connections). At most `at_least` cases are counted."""
+    path = getattr(db, "path", None)
+    if db.dialect != "sqlite" or path is None or flt.nothing:
+        return None
+    where, params = filter_sql(flt, db.dialect)
+    selected = await db.fetchval(
+        f"SELECT COUNT(*) FROM (SELECT 1 FROM cases AS c WHERE {where} LIMIT ?)", (*params, at_least)
+    )
+    if int(selected) < at_least:
+        return None
+    sql = (
+        f"SELECT {EXPORT_COLUMNS} FROM cases AS c LEFT JOIN staff_users AS u "
+        f"ON u.id = c.assignee_id WHERE {where} AND c.id > ? AND c.id <= ? ORDER BY c.id"
+    )
+    last_id = await db.fetchval("SELECT MAX(id) FROM cases")
+    return ExportRange(str(path), sql, tuple(params), int(last_id or 0))
+
+
+async def fetch_export_range(db: Store, source: ExportRange, after: int, upto: int) -> list[ExportRow]:
+    """`read_export_range` on the store's own reader connections."""
+    return _export_rows(await db.fetchall(source.sql, (*source.params, after, upto)))
+
+
+def open_export_reader(path: str) -> sqlite3.Connection:
+    """A read-only connection to the store's file for `read_export_range` (rows as plain tuples)."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA query_only=ON")
+    conn.execute("PRAGMA busy_timeout=10000")
+    return conn
+
+
+def read_export_range(
+    conn: sqlite3.Connection, source: ExportRange, after: int, upto: int
+) -> list[ExportRow]:
+    """The export rows with `after < id <= upto`, oldest first (one statement, finished on return)."""
+    make = tuple.__new__
+    return [make(ExportRow, row) for row in conn.execute(source.sql, (*source.params, after, upto))]
 
 
 async def iter_export_rows(

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import os
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from typing import Any
 
@@ -24,7 +24,7 @@ from starlette.responses import FileResponse, StreamingResponse
 from bot.dashboard import queries
 from bot.dashboard.app import Dashboard
 from bot.dashboard.queries import QueueFilter
-from handlers.staff.exports import DATE_FORMAT, DATETIME_FORMAT, RowMaker, csv_lines
+from handlers.staff.exports import DATE_FORMAT, DATETIME_FORMAT, RowMaker, csv_chunks
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -53,13 +53,8 @@ def csv_response(
     """The filtered cases as a CSV download, produced while it is sent."""
     maker = row_maker(d, lang, mask_phones=mask_phones)
 
-    async def body() -> AsyncIterator[bytes]:
-        rows = queries.iter_export_rows(d.db, flt, tz=d.tz, sealer=d.sealer)
-        async for text in csv_lines(maker, rows):
-            yield text.encode("utf-8")
-
     return StreamingResponse(
-        body(),
+        csv_chunks(maker, d.db, flt.cases(d.tz, d.sealer)),
         media_type="text/csv; charset=utf-8",
         headers={"content-disposition": f'attachment; filename="{_filename(d, "csv")}"'},
     )

@@ -4,8 +4,16 @@ dates as dates, phone and urgency columns (phones masked for viewers), simulated
 numbers are exported masked. For CSV every cell is guarded so a spreadsheet never runs it as a formula.
 """
 
+import asyncio
+import itertools
 import json
+import multiprocessing
+import os
+import signal
+import sqlite3
+from collections import deque
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Future, ProcessPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -27,7 +35,9 @@ from handlers.i18n import Catalog
 from handlers.places import Places
 from handlers.staff.compose import FORMULA_PREFIXES, safe_cell
 from handlers.staff.present import FORMS, Presenter, mask_phone
-from storage.cases import ExportRow
+from storage import cases
+from storage.cases import CaseFilter, ExportRow
+from storage.contract import Store
 
 COLUMNS = (
     "reference",
@@ -116,6 +126,17 @@ class RowMaker:
     ) -> None:
         """`catalog`: the citizens' catalog (answers' labels and values); `words`: the staff surface's
         catalog, with the export's column names (`export.*`), kinds (`kind.*`) and statuses (`status.*`)."""
+        # What makes this maker again in another process (see `__reduce__`).
+        self._recipe: dict[str, Any] = {
+            "catalog": catalog,
+            "words": words,
+            "lang": lang,
+            "places": places,
+            "tz": tz,
+            "now": now,
+            "mask_phones": mask_phones,
+            "dates": dates,
+        }
         self.mask_phones = mask_phones
         self.dates = dates  # XLSX: real date cells; CSV: dd-mm-yyyy text
         # CSV cells are quoted and guarded against formulas; XLSX text cells are never run.
@@ -156,6 +177,11 @@ class RowMaker:
         offset = now.astimezone(self.tz).utcoffset()
         whole_hours = offset is not None and offset.total_seconds() % 3600 == 0
         self._offset = offset if whole_hours else None
+
+    def __reduce__(self) -> tuple[Callable[..., "RowMaker"], tuple[dict[str, Any]]]:
+        """Pickled as its inputs (its cell makers are closures): an export's worker process makes the
+        same maker, so the rows it makes are the same."""
+        return _remake, (self._recipe,)
 
     def _word(self, field: Field) -> Callable[[Any], str]:
         """The answer in words, ready for the file (its plain text when the field cannot word it)."""
@@ -329,13 +355,110 @@ class RowMaker:
             return self.guard(json.dumps(value, ensure_ascii=False))
 
 
+def _remake(recipe: dict[str, Any]) -> RowMaker:
+    return RowMaker(**recipe)
+
+
 def _all_fields() -> list[Field]:
     return [field for form in FORMS.values() for field in form.fields]
 
 
-async def csv_lines(maker: RowMaker, batches: AsyncIterator[list[ExportRow]]) -> AsyncIterator[str]:
-    """The CSV text of an export, a batch of rows at a time: first the header (after a byte-order mark,
-    so Excel reads the file as UTF-8), then each batch's lines."""
-    yield "\ufeff" + ",".join(maker.header) + "\r\n"
-    async for batch in batches:
-        yield "\r\n".join(",".join(maker.values(row)) for row in batch) + "\r\n"
+def csv_rows(maker: RowMaker, rows: list[ExportRow]) -> str:
+    """The CSV lines of some export rows (each ended by CRLF)."""
+    if not rows:
+        return ""
+    values = maker.values
+    return "\r\n".join([",".join(values(row)) for row in rows]) + "\r\n"
+
+
+# A large CSV export is made by worker processes, one range of case ids each, and sent in order: the
+# rows' Python work (decoding the answers, wording every cell) then runs on every core. A million cases
+# take about half the time they take in one process; memory stays flat (a few ranges are in flight).
+EXPORT_WORKERS = min(2, os.cpu_count() or 1)
+# Selections smaller than this are made in the requesting process (starting workers costs ~1 s of CPU).
+PARALLEL_FROM = 50_000
+FIRST_SPAN = 2_000  # ids made in the requesting process first, while the workers start
+SPAN = 20_000  # ids per worker task
+
+_worker: tuple[sqlite3.Connection, RowMaker] | None = None
+
+
+def _start_worker(path: str, maker: RowMaker) -> None:
+    """A worker process: its own read-only connection to the store and the requester's row maker."""
+    global _worker
+    # Ctrl-C is the requesting process's to handle; it ends the workers.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _worker = (cases.open_export_reader(path), maker)
+
+
+def _worker_lines(source: cases.ExportRange, after: int, upto: int) -> tuple[int, bytes]:
+    """One id range's rows as CSV (UTF-8), made in a worker process, and how many rows."""
+    if _worker is None:
+        raise RuntimeError("the export worker was not started")
+    conn, maker = _worker
+    rows = cases.read_export_range(conn, source, after, upto)
+    return len(rows), csv_rows(maker, rows).encode("utf-8")
+
+
+async def csv_chunks(
+    maker: RowMaker,
+    db: Store,
+    flt: CaseFilter,
+    *,
+    counted: Callable[[int], None] | None = None,
+    workers: int = EXPORT_WORKERS,
+    parallel_from: int = PARALLEL_FROM,
+    span: int = SPAN,
+) -> AsyncIterator[bytes]:
+    """The CSV file of the cases `flt` selects, oldest first, in UTF-8 pieces as they are made: first
+    the header (after a byte-order mark, so Excel reads the file as UTF-8), then the rows. `counted` is
+    told how many rows each piece holds. A selection of `parallel_from` cases or more in a SQLite store
+    is made by `workers` processes (at most two ranges of `span` ids each in flight per worker)."""
+    yield ("\ufeff" + ",".join(maker.header) + "\r\n").encode("utf-8")
+    source = await cases.export_range(db, flt, at_least=parallel_from) if workers > 1 else None
+    if source is None:
+        async for batch in cases.iter_export_rows(db, flt):
+            if counted is not None:
+                counted(len(batch))
+            yield csv_rows(maker, batch).encode("utf-8")
+        return
+    loop = asyncio.get_running_loop()
+    pool = ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_start_worker,
+        initargs=(source.path, maker),
+    )
+    first = min(FIRST_SPAN, span, source.last_id)
+    tasks = ((after, min(after + span, source.last_id)) for after in range(first, source.last_id, span))
+    pending: deque[asyncio.Future[tuple[int, bytes]]] = deque()
+
+    def submit() -> None:
+        for task in itertools.islice(tasks, 2 * workers - len(pending)):
+            pending.append(loop.run_in_executor(pool, _worker_lines, source, *task))
+
+    def start() -> list["Future[tuple[int, bytes]]"]:
+        # A worker starts on its first task; starting one waits for it to import this module, so they
+        # start on a thread of their own.
+        return [pool.submit(_worker_lines, source, *task) for task in itertools.islice(tasks, workers)]
+
+    starting = loop.run_in_executor(None, start)  # the workers start while the first rows are made here
+    try:
+        rows = await cases.fetch_export_range(db, source, 0, first)
+        if counted is not None:
+            counted(len(rows))
+        yield csv_rows(maker, rows).encode("utf-8")
+        pending.extend(asyncio.wrap_future(future) for future in await starting)
+        submit()
+        while pending:
+            count, text = await pending.popleft()
+            submit()
+            if counted is not None:
+                counted(count)
+            yield text
+        await asyncio.to_thread(pool.shutdown)
+    finally:
+        starting.cancel()
+        for future in pending:
+            future.cancel()
+        pool.shutdown(wait=False, cancel_futures=True)
