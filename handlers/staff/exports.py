@@ -12,7 +12,7 @@ import os
 import signal
 import sqlite3
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -409,7 +409,7 @@ async def csv_chunks(
     workers: int = EXPORT_WORKERS,
     parallel_from: int = PARALLEL_FROM,
     span: int = SPAN,
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     """The CSV file of the cases `flt` selects, oldest first, in UTF-8 pieces as they are made: first
     the header (after a byte-order mark, so Excel reads the file as UTF-8), then the rows. `counted` is
     told how many rows each piece holds. A selection of `parallel_from` cases or more in a SQLite store
