@@ -24,14 +24,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from pydantic import SecretStr
-
-from bench.dashboard import FIRST, LAST, settings
-from bot.app import build_service
-from bot.dashboard import Dashboard, exports
-from bot.dashboard.queries import QueueFilter
-from handlers.places import Places
-from storage.crypto import generate_key_text
+# The service is imported where it is used: the export's worker processes import this module as their
+# main one (multiprocessing's spawn), and under `python -m bot` they import nothing of the kind.
 
 PREFIX = {"registration": "REG", "lost_ktp": "KTP", "aid": "BAN", "message": "PSN"}
 
@@ -87,6 +81,9 @@ def answers_of(
 
 def seed(path: Path, count: int) -> None:
     """`count` cases with contacts, in bulk (executemany, one transaction per 100,000)."""
+    from bench.dashboard import FIRST, LAST
+    from handlers.places import Places
+
     rng = random.Random(14)
     places = [(k.code, v.code) for k in Places.load().kecamatan for v in Places.load().kelurahan_of(k.code)]
     start = datetime(2025, 11, 20, tzinfo=UTC)
@@ -138,6 +135,13 @@ async def measure(
     key: str | None = None,
     save: Path | None = None,
 ) -> None:
+    from pydantic import SecretStr
+
+    from bench.dashboard import settings
+    from bot.app import build_service
+    from bot.dashboard import Dashboard, exports, queries
+    from bot.dashboard.queries import QueueFilter
+
     cfg = settings(data_dir)
     if key is not None:
         cfg.store = cfg.store.model_copy(update={"secret_key": SecretStr(key)})
@@ -193,8 +197,6 @@ async def measure(
         started = time.perf_counter()
         maker = exports.row_maker(dashboard, "id", dates=True)
         rows = 0
-        from bot.dashboard import queries
-
         async for batch in queries.iter_export_rows(
             dashboard.db, flt, tz=dashboard.tz, sealer=dashboard.sealer
         ):
@@ -231,6 +233,8 @@ def main() -> None:
     parser.add_argument("--profile", type=Path, help="write a cProfile of the CSV export to this file")
     parser.add_argument("--save", type=Path, help="write the CSV export to this file")
     args = parser.parse_args()
+    from storage.crypto import generate_key_text
+
     if args.keep is not None:
         key_file = args.keep / "bench.key"
         if not key_file.exists():

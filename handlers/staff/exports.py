@@ -317,11 +317,14 @@ class RowMaker:
         if phone and self.mask_phones:
             phone = mask_phone(phone)
         urgency = get("urgency")
+        # The received time: a UTC time as the store writes it is worded from its hour's text (see
+        # `_when_stored`, which the others go through).
+        hour = self._hours.get(created[:13]) if created.endswith("+00:00") and created[13:14] == ":" else None
         cells: list[Any] = [
             reference,
             self.kinds.get(kind, kind),
             self.statuses.get(status, status),
-            self._when_stored(created),
+            self._when_stored(created) if hour is None else hour + created[14:16],
             self.names[name],
             self.kecamatan.get(kecamatan or "", ""),
             self.kelurahan.get(kelurahan or "", ""),
@@ -334,19 +337,31 @@ class RowMaker:
             self.simulated if contact.startswith(SIMULATED) else "",
             *self.blank,
         ]
-        flags = get(FLAGS)
         for number, field_name, make, careful in self.plans.get(kind, ()):
             value = get(field_name)
             if value is None or value == "":
-                continue
-            if flags and field_name in flags and not flags[field_name].get("heard"):
-                cells[number] = guard(flag_text(self.turn.t, flags[field_name]))
                 continue
             try:
                 cells[number] = make(value)
             except (KeyError, TypeError, ValueError, AttributeError):  # another shape: the careful way
                 cells[number] = self._careful(careful, value)
+        flags = get(FLAGS)
+        if flags:
+            self._flag_cells(cells, get, kind, flags)
         return cells
+
+    def _flag_cells(self, cells: list[Any], get: Callable[[str], Any], kind: str, flags: Any) -> None:
+        """An answer given by voice note or photo, or skipped, and not yet heard by staff, is worded as
+        its flag ("dijawab dengan pesan suara") in its cell."""
+        for number, field_name, _, _ in self.plans.get(kind, ()):
+            value = get(field_name)
+            if (
+                value is not None
+                and value != ""
+                and field_name in flags
+                and not flags[field_name].get("heard")
+            ):
+                cells[number] = self.guard(flag_text(self.turn.t, flags[field_name]))
 
     def _careful(self, make: Callable[[Any], Any], value: Any) -> Any:
         try:
