@@ -197,7 +197,19 @@ class Listing:
 
 
 ExportColumns = tuple[
-    str, str, str, str, str, str | None, str | None, str | None, str | None, str | None, str, str | None, int
+    str,
+    str,
+    str,
+    str,
+    str,
+    str | None,
+    str | None,
+    str | bytes | None,
+    str | None,
+    str | None,
+    str,
+    str | None,
+    int,
 ]
 
 
@@ -237,8 +249,8 @@ class ExportRow(ExportColumns):
         return self[6]
 
     @property
-    def answers(self) -> str | None:
-        """The answers as JSON text: the export decodes them once per row."""
+    def answers(self) -> str | bytes | None:
+        """The answers as JSON text (or its UTF-8 bytes): the export decodes them once per row."""
         return self[7]
 
     @property
@@ -882,8 +894,10 @@ async def export_range(db: Store, flt: CaseFilter, *, at_least: int) -> ExportRa
     )
     if int(selected) < at_least:
         return None
+    # The answers are read as their UTF-8 bytes (the export decodes them as JSON; no str made first).
+    columns = EXPORT_COLUMNS.replace("c.answers", "CAST(c.answers AS BLOB)")
     sql = (
-        f"SELECT {EXPORT_COLUMNS} FROM cases AS c LEFT JOIN staff_users AS u "
+        f"SELECT {columns} FROM cases AS c LEFT JOIN staff_users AS u "
         f"ON u.id = c.assignee_id WHERE {where} AND c.id > ? AND c.id <= ? ORDER BY c.id"
     )
     last_id = await db.fetchval("SELECT MAX(id) FROM cases")

@@ -392,8 +392,8 @@ def csv_rows(maker: RowMaker, rows: list[ExportRow]) -> str:
 EXPORT_WORKERS = min(2, os.cpu_count() or 1)
 # Selections smaller than this are made in the requesting process (starting workers costs ~1 s of CPU).
 PARALLEL_FROM = 50_000
-FIRST_SPAN = 2_000  # ids made in the requesting process first, while the workers start
 SPAN = 20_000  # ids per worker task
+FIRST_SPAN = 2_000  # ids per piece of the first range, made in the requesting process
 
 _worker: tuple[sqlite3.Connection, RowMaker] | None = None
 
@@ -444,8 +444,10 @@ async def csv_chunks(
         initializer=_start_worker,
         initargs=(source.path, maker),
     )
-    first = min(FIRST_SPAN, span, source.last_id)
-    tasks = ((after, min(after + span, source.last_id)) for after in range(first, source.last_id, span))
+    # The first range is made here, a few rows at a time (the first lines go out at once), while the
+    # workers start (each imports the row making: about half a second).
+    head = min(span, source.last_id)
+    tasks = ((after, min(after + span, source.last_id)) for after in range(head, source.last_id, span))
     pending: deque[asyncio.Future[tuple[int, bytes]]] = deque()
 
     def submit() -> None:
@@ -459,18 +461,21 @@ async def csv_chunks(
 
     starting = loop.run_in_executor(None, start)  # the workers start while the first rows are made here
     try:
-        rows = await cases.fetch_export_range(db, source, 0, first)
-        if counted is not None:
-            counted(len(rows))
-        yield csv_rows(maker, rows).encode("utf-8")
+        for after in range(0, head, FIRST_SPAN):
+            rows = await cases.fetch_export_range(db, source, after, min(after + FIRST_SPAN, head))
+            if rows:
+                if counted is not None:
+                    counted(len(rows))
+                yield csv_rows(maker, rows).encode("utf-8")
         pending.extend(asyncio.wrap_future(future) for future in await starting)
         submit()
         while pending:
             count, text = await pending.popleft()
             submit()
-            if counted is not None:
-                counted(count)
-            yield text
+            if count:  # a range the filter selects nothing in sends nothing
+                if counted is not None:
+                    counted(count)
+                yield text
         await asyncio.to_thread(pool.shutdown)
     finally:
         starting.cancel()
