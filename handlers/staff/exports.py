@@ -174,6 +174,18 @@ class RowMaker:
         self.names = _Remembered(guard)
         self._created: dict[int, str] = {}
         self._hours: dict[str, str] = {}
+        # What `values` looks up for every row, taken from this maker in one step.
+        self._lookups = (
+            self.kinds,
+            self.statuses,
+            self._hours,
+            self.names,
+            self.kecamatan,
+            self.kelurahan,
+            self.plans,
+            self.blank,
+            guard,
+        )
         offset = now.astimezone(self.tz).utcoffset()
         whole_hours = offset is not None and offset.total_seconds() % 3600 == 0
         self._offset = offset if whole_hours else None
@@ -308,7 +320,7 @@ class RowMaker:
             _,
         ) = row
         answers = orjson.loads(raw) if raw else {}
-        guard = self.guard
+        kinds, statuses, hours, names, kecamatans, kelurahans, plans, blank, guard = self._lookups
         get = answers.get
         nik = get("nik")
         phone = get("phone")
@@ -319,15 +331,15 @@ class RowMaker:
         urgency = get("urgency")
         # The received time: a UTC time as the store writes it is worded from its hour's text (see
         # `_when_stored`, which the others go through).
-        hour = self._hours.get(created[:13]) if created.endswith("+00:00") and created[13:14] == ":" else None
+        hour = hours.get(created[:13]) if created.endswith("+00:00") and created[13:14] == ":" else None
         cells: list[Any] = [
             reference,
-            self.kinds.get(kind, kind),
-            self.statuses.get(status, status),
+            kinds.get(kind, kind),
+            statuses.get(status, status),
             self._when_stored(created) if hour is None else hour + created[14:16],
-            self.names[name],
-            self.kecamatan.get(kecamatan or "", ""),
-            self.kelurahan.get(kelurahan or "", ""),
+            names[name],
+            kecamatans.get(kecamatan or "", ""),
+            kelurahans.get(kelurahan or "", ""),
             nik["m"] if isinstance(nik, dict) and "m" in nik else "",
             guard(who) if who else "",
             duplicate or "",
@@ -335,9 +347,9 @@ class RowMaker:
             phone,
             self.urgency(urgency) if urgency else "",
             self.simulated if contact.startswith(SIMULATED) else "",
-            *self.blank,
+            *blank,
         ]
-        for number, field_name, make, careful in self.plans.get(kind, ()):
+        for number, field_name, make, careful in plans.get(kind, ()):
             value = get(field_name)
             if value is None or value == "":
                 continue
