@@ -919,10 +919,11 @@ def open_export_reader(path: str) -> sqlite3.Connection:
 
 def read_export_range(
     conn: sqlite3.Connection, source: ExportRange, after: int, upto: int
-) -> list[ExportRow]:
-    """The export rows with `after < id <= upto`, oldest first (one statement, finished on return)."""
-    make = tuple.__new__
-    return [make(ExportRow, row) for row in conn.execute(source.sql, (*source.params, after, upto))]
+) -> list[ExportColumns]:
+    """The export rows with `after < id <= upto`, oldest first, as the plain tuples SQLite gives (one
+    statement, finished on return)."""
+    rows: list[ExportColumns] = conn.execute(source.sql, (*source.params, after, upto)).fetchall()
+    return rows
 
 
 async def iter_export_rows(

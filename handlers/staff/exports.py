@@ -12,7 +12,7 @@ import os
 import signal
 import sqlite3
 from collections import deque
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -36,7 +36,7 @@ from handlers.places import Places
 from handlers.staff.compose import FORMULA_PREFIXES, safe_cell
 from handlers.staff.present import FORMS, Presenter, mask_phone
 from storage import cases
-from storage.cases import CaseFilter, ExportRow
+from storage.cases import CaseFilter, ExportColumns
 from storage.contract import Store
 
 COLUMNS = (
@@ -302,8 +302,8 @@ class RowMaker:
             local = self._hours[stamp[:13]] = shifted.strftime("%d-%m-%Y %H:")
         return local + stamp[14:16]
 
-    def values(self, row: ExportRow) -> list[Any]:
-        """One case as export cells."""
+    def values(self, row: ExportColumns) -> list[Any]:
+        """One case as export cells (`row`: an `ExportRow`, or the plain tuple of its columns)."""
         (
             reference,
             kind,
@@ -390,7 +390,7 @@ def _all_fields() -> list[Field]:
     return [field for form in FORMS.values() for field in form.fields]
 
 
-def csv_rows(maker: RowMaker, rows: list[ExportRow]) -> str:
+def csv_rows(maker: RowMaker, rows: Sequence[ExportColumns]) -> str:
     """The CSV lines of some export rows (each ended by CRLF)."""
     if not rows:
         return ""
