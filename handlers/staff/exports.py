@@ -7,6 +7,7 @@ numbers are exported masked. For CSV every cell is guarded so a spreadsheet neve
 import asyncio
 import itertools
 import json
+import logging
 import multiprocessing
 import os
 import signal
@@ -14,6 +15,7 @@ import sqlite3
 from collections import deque
 from collections.abc import AsyncGenerator, Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -66,6 +68,7 @@ _MINUTES = [f"{minute:02d}" for minute in range(60)]
 DATE_FORMAT = "DD-MM-YYYY"
 DATETIME_FORMAT = "DD-MM-YYYY HH:MM"
 SIMULATED = "web:"
+log = logging.getLogger(__name__)
 
 
 def answer_fields() -> list[tuple[str, Field]]:
@@ -460,37 +463,66 @@ async def csv_chunks(
     # workers start (each imports the row making: about half a second).
     head = min(span, source.last_id)
     tasks = ((after, min(after + span, source.last_id)) for after in range(head, source.last_id, span))
-    pending: deque[asyncio.Future[tuple[int, bytes]]] = deque()
+    pending: deque[tuple[int, asyncio.Future[tuple[int, bytes]]]] = deque()  # (last id, its rows)
 
     def submit() -> None:
-        for task in itertools.islice(tasks, 2 * workers - len(pending)):
-            pending.append(loop.run_in_executor(pool, _worker_lines, source, *task))
+        for after, upto in itertools.islice(tasks, 2 * workers - len(pending)):
+            pending.append((upto, loop.run_in_executor(pool, _worker_lines, source, after, upto)))
 
-    def start() -> list["Future[tuple[int, bytes]]"]:
+    def start() -> list[tuple[int, "Future[tuple[int, bytes]]"]]:
         # A worker starts on its first task; starting one waits for it to import this module, so they
         # start on a thread of their own.
-        return [pool.submit(_worker_lines, source, *task) for task in itertools.islice(tasks, workers)]
+        return [
+            (upto, pool.submit(_worker_lines, source, after, upto))
+            for after, upto in itertools.islice(tasks, workers)
+        ]
 
     starting = loop.run_in_executor(None, start)  # the workers start while the first rows are made here
     try:
-        for after in range(0, head, FIRST_SPAN):
-            rows = await cases.fetch_export_range(db, source, after, min(after + FIRST_SPAN, head))
-            if rows:
-                if counted is not None:
-                    counted(len(rows))
-                yield csv_rows(maker, rows).encode("utf-8")
-        pending.extend(asyncio.wrap_future(future) for future in await starting)
-        submit()
-        while pending:
-            count, text = await pending.popleft()
+        async for piece in _made_here(maker, db, source, 0, head, FIRST_SPAN, counted):
+            yield piece
+        sent = head  # every selected case up to this id is sent
+        try:
+            pending.extend((upto, asyncio.wrap_future(future)) for upto, future in await starting)
             submit()
-            if count:  # a range the filter selects nothing in sends nothing
-                if counted is not None:
-                    counted(count)
-                yield text
-        await asyncio.to_thread(pool.shutdown)
+            while pending:
+                upto, future = pending[0]
+                count, text = await future
+                pending.popleft()
+                submit()
+                sent = upto
+                if count:  # a range the filter selects nothing in sends nothing
+                    if counted is not None:
+                        counted(count)
+                    yield text
+        except (BrokenProcessPool, OSError) as error:
+            # A worker was killed (out of memory, an operator) or could not start: the rest is made here.
+            log.warning("export workers stopped (%s); the rest of the export is made in this process", error)
+            async for piece in _made_here(maker, db, source, sent, source.last_id, span, counted):
+                yield piece
+        else:
+            await asyncio.to_thread(pool.shutdown)
     finally:
         starting.cancel()
-        for future in pending:
+        for _, future in pending:
             future.cancel()
         pool.shutdown(wait=False, cancel_futures=True)
+
+
+async def _made_here(
+    maker: RowMaker,
+    db: Store,
+    source: cases.ExportRange,
+    after: int,
+    upto: int,
+    piece: int,
+    counted: Callable[[int], None] | None,
+) -> AsyncGenerator[bytes, None]:
+    """The CSV of the selected cases with `after < id <= upto`, made in this process, `piece` ids at a
+    time (a piece with no selected case sends nothing)."""
+    for start in range(after, upto, piece):
+        rows = await cases.fetch_export_range(db, source, start, min(start + piece, upto))
+        if rows:
+            if counted is not None:
+                counted(len(rows))
+            yield csv_rows(maker, rows).encode("utf-8")

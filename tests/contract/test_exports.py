@@ -5,9 +5,13 @@ import asyncio
 import csv
 import io
 import multiprocessing
+import os
+import signal
 from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
+
+import pytest
 
 from handlers.i18n import Catalog
 from handlers.places import Places
@@ -143,4 +147,28 @@ async def test_an_export_stopped_early_ends_its_worker_processes(store: Store) -
         if not multiprocessing.active_children():
             break
         await asyncio.sleep(0.05)
+    assert multiprocessing.active_children() == []
+
+
+async def test_an_export_whose_workers_are_killed_is_finished_here_whole(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    await seed(store, *(varied(number) for number in range(1, 601)))
+    whole, _ = await the_file(store, CaseFilter(), workers=1)
+    rows = 0
+
+    def counted(count: int) -> None:
+        nonlocal rows
+        rows += count
+
+    pieces = csv_chunks(maker(), store, CaseFilter(), counted=counted, parallel_from=100, span=20)
+    # The header, the first rows made here and the first from the workers (PostgreSQL: the header).
+    received = [await anext(pieces) for _ in range(3 if store.dialect == "sqlite" else 1)]
+    for worker in multiprocessing.active_children():  # out of memory, or an operator's kill -9
+        os.kill(worker.pid or 0, signal.SIGKILL)
+    received += [piece async for piece in pieces]
+
+    assert b"".join(received) == b"".join(whole) and rows == 600
+    if store.dialect == "sqlite":
+        assert "export workers stopped" in caplog.text
     assert multiprocessing.active_children() == []
