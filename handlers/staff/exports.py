@@ -5,6 +5,7 @@ numbers are exported masked. For CSV every cell is guarded so a spreadsheet neve
 """
 
 import asyncio
+import contextlib
 import itertools
 import json
 import logging
@@ -409,6 +410,10 @@ EXPORT_WORKERS = min(2, os.cpu_count() or 1)
 PARALLEL_FROM = 50_000
 SPAN = 20_000  # ids per worker task
 FIRST_SPAN = 2_000  # ids per piece of the first range, made in the requesting process
+# At most this many exports of one process use workers at once (each starts its own); more at the same
+# time are made in the requesting process, so memory and CPU stay bounded however many staff download.
+EXPORTS_WITH_WORKERS = 2
+_with_workers = 0
 
 _worker: tuple[sqlite3.Connection, RowMaker] | None = None
 
@@ -444,14 +449,40 @@ async def csv_chunks(
     the header (after a byte-order mark, so Excel reads the file as UTF-8), then the rows. `counted` is
     told how many rows each piece holds. A selection of `parallel_from` cases or more in a SQLite store
     is made by `workers` processes (at most two ranges of `span` ids each in flight per worker)."""
+    global _with_workers
     yield ("\ufeff" + ",".join(maker.header) + "\r\n").encode("utf-8")
-    source = await cases.export_range(db, flt, at_least=parallel_from) if workers > 1 else None
+    source = None
+    if workers > 1 and _with_workers < EXPORTS_WITH_WORKERS:
+        _with_workers += 1  # taken before the count is awaited, so a concurrent export sees it
+        try:
+            source = await cases.export_range(db, flt, at_least=parallel_from)
+        finally:
+            if source is None:
+                _with_workers -= 1
     if source is None:
         async for batch in cases.iter_export_rows(db, flt):
             if counted is not None:
                 counted(len(batch))
             yield csv_rows(maker, batch).encode("utf-8")
         return
+    try:
+        async with contextlib.aclosing(_made_by_workers(maker, db, source, counted, workers, span)) as pieces:
+            async for piece in pieces:
+                yield piece
+    finally:
+        _with_workers -= 1
+
+
+async def _made_by_workers(
+    maker: RowMaker,
+    db: Store,
+    source: cases.ExportRange,
+    counted: Callable[[int], None] | None,
+    workers: int,
+    span: int,
+) -> AsyncGenerator[bytes, None]:
+    """`csv_chunks`' rows of a large selection: the first range made here, the rest by `workers`
+    processes, in order."""
     loop = asyncio.get_running_loop()
     pool = ProcessPoolExecutor(
         workers,

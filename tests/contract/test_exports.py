@@ -7,6 +7,7 @@ import io
 import multiprocessing
 import os
 import signal
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -97,11 +98,23 @@ async def the_file(
     return pieces, rows
 
 
+async def up_to(count: int, pieces: AsyncIterator[bytes]) -> list[bytes]:
+    """The next `count` pieces of a download (fewer if it ends)."""
+    taken = []
+    async for piece in pieces:
+        taken.append(piece)
+        if len(taken) == count:
+            break
+    return taken
+
+
 async def test_a_large_export_is_the_same_file_made_here_or_by_worker_processes(store: Store) -> None:
     officer = await account(store, "budi", name="Budi Santoso")
     await seed(store, *(varied(number, officer) for number in range(1, 601)))
     made_here, counted_here = await the_file(store, CaseFilter(), workers=1)
-    by_workers, counted_by_workers = await the_file(store, CaseFilter(), parallel_from=100, span=40)
+    by_workers, counted_by_workers = await the_file(
+        store, CaseFilter(), workers=2, parallel_from=100, span=40
+    )
 
     assert b"".join(by_workers) == b"".join(made_here)
     assert counted_here == counted_by_workers == 600
@@ -130,14 +143,14 @@ async def test_a_large_export_is_the_same_file_made_here_or_by_worker_processes(
     # A filter, and phones masked for viewers, are the workers' too.
     flt = CaseFilter(statuses=["baru"], kinds=[CaseKind.REGISTRATION])
     here, _ = await the_file(store, flt, masked=True, workers=1)
-    there, rows = await the_file(store, flt, masked=True, parallel_from=10, span=40)
+    there, rows = await the_file(store, flt, masked=True, workers=2, parallel_from=10, span=40)
     assert b"".join(there) == b"".join(here) and rows == 50
     assert b"+6281200000060" not in b"".join(there) and b"+6281200000060" in b"".join(made_here)
 
 
 async def test_an_export_stopped_early_ends_its_worker_processes(store: Store) -> None:
     await seed(store, *(varied(number) for number in range(1, 301)))
-    pieces = csv_chunks(maker(), store, CaseFilter(), parallel_from=100, span=20)
+    pieces = csv_chunks(maker(), store, CaseFilter(), workers=2, parallel_from=100, span=20)
     # The downloader goes away after a few pieces (PostgreSQL's come in one batch of 5,000 rows).
     received = [await anext(pieces) for _ in range(4 if store.dialect == "sqlite" else 2)]
     await pieces.aclose()
@@ -161,7 +174,7 @@ async def test_an_export_whose_workers_are_killed_is_finished_here_whole(
         nonlocal rows
         rows += count
 
-    pieces = csv_chunks(maker(), store, CaseFilter(), counted=counted, parallel_from=100, span=20)
+    pieces = csv_chunks(maker(), store, CaseFilter(), counted=counted, workers=2, parallel_from=100, span=20)
     # The header, the first rows made here and the first from the workers (PostgreSQL: the header).
     received = [await anext(pieces) for _ in range(3 if store.dialect == "sqlite" else 1)]
     for worker in multiprocessing.active_children():  # out of memory, or an operator's kill -9
@@ -172,3 +185,19 @@ async def test_an_export_whose_workers_are_killed_is_finished_here_whole(
     if store.dialect == "sqlite":
         assert "export workers stopped" in caplog.text
     assert multiprocessing.active_children() == []
+
+
+async def test_at_most_two_exports_at_once_use_workers_and_the_others_are_made_here(store: Store) -> None:
+    await seed(store, *(varied(number) for number in range(1, 301)))
+    whole, _ = await the_file(store, CaseFilter(), workers=1)
+    downloads = [
+        csv_chunks(maker(), store, CaseFilter(), workers=2, parallel_from=100, span=20) for _ in range(3)
+    ]
+    # Each sends its header, its first rows made here and (with workers) its workers' first rows.
+    received = [await up_to(3, pieces) for pieces in downloads]
+
+    # Three staff download at once: two exports with two workers each, the third made here.
+    assert len(multiprocessing.active_children()) == (4 if store.dialect == "sqlite" else 0)
+    for pieces, got in zip(downloads, received, strict=True):
+        got += [piece async for piece in pieces]
+        assert b"".join(got) == b"".join(whole)
