@@ -355,7 +355,7 @@ class RowMaker:
         ]
         for number, field_name, make, careful in plans.get(kind, ()):
             value = get(field_name)
-            if value is None or value == "":
+            if not value and (value is None or value == ""):  # (most answers are truthy: one test)
                 continue
             try:
                 cells[number] = make(value)
