@@ -409,7 +409,7 @@ EXPORT_WORKERS = min(2, os.cpu_count() or 1)
 # Selections smaller than this are made in the requesting process (starting workers costs ~1 s of CPU).
 PARALLEL_FROM = 50_000
 SPAN = 20_000  # ids per worker task
-FIRST_SPAN = 2_000  # ids per piece of the first range, made in the requesting process
+FIRST_SPAN = 2_000  # ids per piece made in the requesting process (the first range; all, if workers die)
 # At most this many exports of one process use workers at once (each starts its own); more at the same
 # time are made in the requesting process, so memory and CPU stay bounded however many staff download.
 EXPORTS_WITH_WORKERS = 2
@@ -529,7 +529,7 @@ async def _made_by_workers(
         except (BrokenProcessPool, OSError) as error:
             # A worker was killed (out of memory, an operator) or could not start: the rest is made here.
             log.warning("export workers stopped (%s); the rest of the export is made in this process", error)
-            async for piece in _made_here(maker, db, source, sent, source.last_id, span, counted):
+            async for piece in _made_here(maker, db, source, sent, source.last_id, FIRST_SPAN, counted):
                 yield piece
         else:
             await asyncio.to_thread(pool.shutdown)
