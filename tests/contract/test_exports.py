@@ -17,10 +17,11 @@ import pytest
 from handlers.i18n import Catalog
 from handlers.places import Places
 from handlers.staff.exports import RowMaker, csv_chunks
+from handlers.staff.queue import search_of
 from storage.cases import CaseFilter
 from storage.contract import Store
 from storage.records import CaseKind, CaseStatus
-from tests.contract.casework_seed import AT, Seed, account, seed
+from tests.contract.casework_seed import AT, SEALER, Seed, account, seed
 
 ROOT = Path(__file__).resolve().parents[2]
 CITIZEN = Catalog.load()
@@ -146,6 +147,11 @@ async def test_a_large_export_is_the_same_file_made_here_or_by_worker_processes(
     there, rows = await the_file(store, flt, masked=True, workers=2, parallel_from=10, span=40)
     assert b"".join(there) == b"".join(here) and rows == 50
     assert b"+6281200000060" not in b"".join(there) and b"+6281200000060" in b"".join(made_here)
+    # A name searched for (SQLite: through its full-text index) is the workers' too.
+    named = CaseFilter(search=search_of("wati", SEALER))
+    here, _ = await the_file(store, named, workers=1)
+    there, rows = await the_file(store, named, workers=2, parallel_from=10, span=40)
+    assert b"".join(there) == b"".join(here) and rows == 149
 
 
 async def test_an_export_stopped_early_ends_its_worker_processes(store: Store) -> None:
