@@ -4,6 +4,7 @@ and urgency columns (masked for viewers), simulated cases marked."""
 import csv
 import io
 from collections.abc import AsyncIterator
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from openpyxl import load_workbook
 from openpyxl.cell.cell import Cell
 
 from handlers.i18n import Catalog
+from handlers.staff import exports
 from storage.records import CaseKind
 from tests.dashboard_support import Desk, SeedCase, open_desk
 from tests.support import Clock
@@ -96,6 +98,37 @@ async def test_viewers_get_masked_phones_and_the_xlsx_has_real_dates(desk: Desk)
     assert born.is_date and born.value == datetime(1985, 8, 17) and born.number_format == "DD-MM-YYYY"
     skills = sheet.cell(row=2, column=header.index(said("reg.label.skills")) + 1)
     assert skills.value == f"{said('skill.masak')}, {said('skill.service_hp')}"
+
+
+async def test_a_large_csv_made_by_worker_processes_is_the_file_made_in_one(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await desk.signed_in("viewer")
+    await desk.seed(
+        *(
+            SeedCase(f"Warga {number}", answers={**REGISTRATION, "phone": f"+62812{number:08d}"})
+            for number in range(300)
+        )
+    )
+    monkeypatch.setattr(exports, "EXPORT_WORKERS", 1)
+    made_here = (await desk.client.get("/cases/export.csv")).content
+    # From 100 cases on, ranges of 25 case ids go to two worker processes.
+    monkeypatch.setattr(exports, "EXPORT_WORKERS", 2)
+    monkeypatch.setattr(exports, "PARALLEL_FROM", 100)
+    monkeypatch.setattr(exports, "SPAN", 25)
+    pools: list[ProcessPoolExecutor] = []
+
+    def pool(*args: Any, **kwargs: Any) -> ProcessPoolExecutor:
+        pools.append(ProcessPoolExecutor(*args, **kwargs))
+        return pools[-1]
+
+    monkeypatch.setattr(exports, "ProcessPoolExecutor", pool)
+    by_workers = (await desk.client.get("/cases/export.csv")).content
+
+    assert len(pools) == 1 and by_workers == made_here
+    rows = by_header(list(csv.reader(io.StringIO(by_workers.decode("utf-8-sig")))))
+    assert [row[ui("export.name")] for row in rows] == [f"Warga {number}" for number in range(300)]
+    assert all(row[ui("export.phone")].startswith("+62") and "*" in row[ui("export.phone")] for row in rows)
 
 
 # ---------------------------------------------------------------- the SIKS-NG / DTSEN worksheet

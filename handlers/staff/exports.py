@@ -441,15 +441,19 @@ async def csv_chunks(
     flt: CaseFilter,
     *,
     counted: Callable[[int], None] | None = None,
-    workers: int = EXPORT_WORKERS,
-    parallel_from: int = PARALLEL_FROM,
-    span: int = SPAN,
+    workers: int | None = None,
+    parallel_from: int | None = None,
+    span: int | None = None,
 ) -> AsyncGenerator[bytes, None]:
     """The CSV file of the cases `flt` selects, oldest first, in UTF-8 pieces as they are made: first
     the header (after a byte-order mark, so Excel reads the file as UTF-8), then the rows. `counted` is
     told how many rows each piece holds. A selection of `parallel_from` cases or more in a SQLite store
-    is made by `workers` processes (at most two ranges of `span` ids each in flight per worker)."""
+    is made by `workers` processes (at most two ranges of `span` ids each in flight per worker); unset,
+    they are this module's `PARALLEL_FROM`, `EXPORT_WORKERS` and `SPAN`."""
     global _with_workers
+    workers = EXPORT_WORKERS if workers is None else workers
+    parallel_from = PARALLEL_FROM if parallel_from is None else parallel_from
+    span = SPAN if span is None else span
     yield ("\ufeff" + ",".join(maker.header) + "\r\n").encode("utf-8")
     source = None
     if workers > 1 and _with_workers < EXPORTS_WITH_WORKERS:
