@@ -5,7 +5,9 @@ writer takes every job waiting (up to `MAX_BATCH`), runs them in one transaction
 many conversations share one commit while each job stays atomic: if the batch fails it is rolled back
 and each job is run again in a transaction of its own, so a bad job fails alone. Urgent jobs
 (`submit(..., urgent=True)`: a webhook body stored before its acknowledgement) do not wait behind the
-queue: the batch being gathered is committed and the urgent ones go next, in a batch of their own.
+queue: the batch being gathered is committed and the urgent ones go next, in a batch of their own; a
+batch already running stops at the next job once it has run `URGENT_WAIT_SECONDS`, commits what ran, and
+its other jobs follow right after the urgent batch (so an acknowledgement never waits for a whole batch).
 Results go back to each event loop with one wake-up per batch (not one per job).
 
 Under load a writer gathers a little longer (`GATHER_SECONDS`, as PostgreSQL's `commit_delay`): when the
@@ -42,6 +44,9 @@ Transaction = Callable[[], AbstractContextManager[Any]]
 Lost = Callable[[BaseException], bool]
 
 MAX_BATCH = 256
+# A batch of ordinary jobs that has run this long stops at the next job once urgent work waits: it
+# commits what ran, the urgent batch goes, and the rest of the batch follows first thing after it.
+URGENT_WAIT_SECONDS = 0.005
 GATHER_SECONDS = 0.001
 
 
@@ -121,26 +126,29 @@ class WriteQueue:
     def serve(self, transaction: Transaction, lost: Lost = _never_lost) -> None:
         """Run queued jobs in group-committed batches until `stop`; on the writer's own thread."""
         running = True
+        left: list[Job] = []  # the rest of a batch cut short for urgent work: they go next, in order
         busy = False  # the last batch held more than one job: more are on their way
-        while running:
+        while running or left:
             urgent = self._take_urgent()
             if urgent:
                 run_batch(transaction, urgent, lost)
                 continue
-            first = self._queue.get()
-            if first is None:
-                break
-            batch = [first] if isinstance(first, Job) else []
+            batch, left = left, []
+            if not batch:
+                first = self._queue.get()
+                if first is None:
+                    break
+                batch = [first] if isinstance(first, Job) else []
             deadline = time.monotonic() + self.gather if busy else 0.0
-            while len(batch) < MAX_BATCH and not self._urgent:
+            while running and len(batch) < MAX_BATCH and not self._urgent:
                 try:
                     job = self._queue.get_nowait()
                 except queue.Empty:
-                    left = deadline - time.monotonic()
-                    if left <= 0:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
                         break
                     try:
-                        job = self._queue.get(timeout=left)
+                        job = self._queue.get(timeout=remaining)
                     except queue.Empty:
                         break
                 if job is None:
@@ -150,25 +158,46 @@ class WriteQueue:
                     batch.append(job)
             busy = len(batch) > 1
             if batch:
-                run_batch(transaction, batch, lost)
+                left = run_batch(transaction, batch, lost, self._urgent_waits)
         while urgent := self._take_urgent():  # closing: what was queued still commits
             run_batch(transaction, urgent, lost)
 
+    def _urgent_waits(self) -> bool:
+        return bool(self._urgent)
 
-def run_batch(transaction: Transaction, batch: list[Job], lost: Lost = _never_lost) -> None:
-    """Run `batch` in one transaction; if it fails, each job again alone (a bad job fails alone)."""
+
+def run_batch(
+    transaction: Transaction,
+    batch: list[Job],
+    lost: Lost = _never_lost,
+    urgent_waits: Callable[[], bool] | None = None,
+) -> list[Job]:
+    """Run `batch` in one transaction; if it fails, each job again alone (a bad job fails alone;
+    then every job of the batch is settled here).
+
+    With `urgent_waits`: once the batch has run `URGENT_WAIT_SECONDS` and urgent work waits, it stops
+    before the next job and commits what ran; the jobs not run are returned (to go right after)."""
     results: list[Outcome] = []
+    started = time.perf_counter()
     try:
         with transaction() as tx:
             for job in batch:
+                if (
+                    results
+                    and urgent_waits is not None
+                    and time.perf_counter() - started >= URGENT_WAIT_SECONDS
+                    and urgent_waits()
+                ):
+                    break
                 results.append((job, True, job.fn(tx)))
     except Exception as exc:
         if len(batch) == 1 or lost(exc):  # its error is the job's own, or nothing can run now
             resolve_all([(job, False, exc) for job in batch])
-            return
+            return []
         resolve_all([run_alone(transaction, job) for job in batch])
-        return
+        return []
     resolve_all(results)
+    return batch[len(results) :]
 
 
 def run_alone(transaction: Transaction, job: Job) -> Outcome:
