@@ -4,8 +4,8 @@ writes share a disk flush; a lone write never waits, and an urgent one ends the 
 import asyncio
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 from storage.group_commit import WriteQueue
 
@@ -28,16 +28,21 @@ class Transactions:
         return name
 
 
-def start(writes: WriteQueue, transactions: Transactions) -> threading.Thread:
+@asynccontextmanager
+async def serving(writes: WriteQueue, transactions: Transactions) -> AsyncIterator[None]:
+    """A writer thread serving `writes` for the duration of the block."""
     writer = threading.Thread(target=writes.serve, args=(transactions.transaction,), daemon=True)
     writer.start()
-    return writer
+    try:
+        yield
+    finally:
+        writes.stop()
+        await asyncio.to_thread(writer.join)
 
 
 async def test_writes_arriving_while_the_writer_is_busy_share_one_commit() -> None:
     writes, tx = WriteQueue(gather=0.3), Transactions()
-    writer = start(writes, tx)
-    try:
+    async with serving(writes, tx):
         # Two writes at once: a busy moment. The next writes, a little apart, are gathered into one
         # commit instead of one commit each.
         await asyncio.gather(writes.submit(lambda t: t.write("a")), writes.submit(lambda t: t.write("b")))
@@ -46,29 +51,21 @@ async def test_writes_arriving_while_the_writer_is_busy_share_one_commit() -> No
         second = writes.submit(lambda t: t.write("d"))
         assert list(await asyncio.gather(first, second)) == ["c", "d"]
         assert tx.commits[-1] == ["c", "d"]
-    finally:
-        writes.stop()
-        await asyncio.to_thread(writer.join)
 
 
 async def test_a_lone_write_on_a_quiet_store_commits_at_once() -> None:
     writes, tx = WriteQueue(gather=2.0), Transactions()
-    writer = start(writes, tx)
-    try:
+    async with serving(writes, tx):
         await writes.submit(lambda t: t.write("a"))
         started = time.monotonic()
         assert await writes.submit(lambda t: t.write("b")) == "b"
         assert time.monotonic() - started < 1.0  # it did not wait for company
         assert tx.commits == [["a"], ["b"]]
-    finally:
-        writes.stop()
-        await asyncio.to_thread(writer.join)
 
 
 async def test_an_urgent_write_ends_the_gathering_at_once() -> None:
     writes, tx = WriteQueue(gather=2.0), Transactions()
-    writer = start(writes, tx)
-    try:
+    async with serving(writes, tx):
         await asyncio.gather(writes.submit(lambda t: t.write("a")), writes.submit(lambda t: t.write("b")))
         ordinary = writes.submit(lambda t: t.write("c"))  # the writer now waits up to 2 s for more
         await asyncio.sleep(0.05)
@@ -77,6 +74,3 @@ async def test_an_urgent_write_ends_the_gathering_at_once() -> None:
         assert time.monotonic() - started < 1.0
         assert await ordinary == "c"
         assert ["urgent"] in tx.commits
-    finally:
-        writes.stop()
-        await asyncio.to_thread(writer.join)
