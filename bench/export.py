@@ -1,6 +1,6 @@
 """Benchmark: the readable case export (one column per answer, in words) with many cases.
 
-    python -m bench.export [--cases 1000000] [--xlsx-cases 20000] [--keep DIR] [--profile FILE]
+    python -m bench.export [--cases 1000000] [--xlsx-cases 20000] [--keep DIR] [--profile FILE] [--postgres]
 
 Seeds a store with `--cases` cases whose answers look like real ones (registrations with birth date,
 sex, phone, places, address, household, skills, documents; aid requests with kind, urgency, text;
@@ -10,6 +10,8 @@ wall and CPU seconds (this process and the export's worker processes), rows/s, t
 byte and the first row, and the peak memory of this process and of the largest worker; then the time to
 make the XLSX rows of the first `--xlsx-cases`. `--keep DIR` seeds into DIR once and reuses it on
 later runs (seeding a million takes minutes); `--profile FILE` writes a cProfile of the CSV export.
+`--postgres` then copies the store into a throwaway local PostgreSQL cluster (as `migrate-store` does)
+and measures the same export there.
 """
 
 import argparse
@@ -134,6 +136,7 @@ async def measure(
     profile: Path | None = None,
     key: str | None = None,
     save: Path | None = None,
+    database_url: str | None = None,
 ) -> None:
     from pydantic import SecretStr
 
@@ -145,11 +148,13 @@ async def measure(
     cfg = settings(data_dir)
     if key is not None:
         cfg.store = cfg.store.model_copy(update={"secret_key": SecretStr(key)})
+    if database_url is not None:
+        cfg.store = cfg.store.model_copy(update={"database_url": SecretStr(database_url)})
     service = await build_service(cfg, {})
     dashboard = Dashboard(service, cfg)
     try:
         seeded = int(await service.db.fetchval("SELECT COUNT(*) FROM cases"))
-        if seeded == 0:
+        if seeded == 0 and database_url is None:
             started = time.perf_counter()
             seed(data_dir / "intake.sqlite3", count)
             print(f"seeded {count:,} cases in {time.perf_counter() - started:.1f} s")
@@ -184,8 +189,10 @@ async def measure(
             profiler.disable()
             profiler.dump_stats(profile)
         rows_out = lines - 1
+        store = "PostgreSQL" if database_url is not None else "SQLite"
         print(
-            f"CSV export of all {count:,} cases (one column per answer, in words): {elapsed:.2f} s wall "
+            f"CSV export ({store}) of all {count:,} cases (one column per answer, in words): "
+            f"{elapsed:.2f} s wall "
             f"(target <= 10 s for 1,000,000), {cpu + workers_cpu:.2f} s CPU ({cpu:.2f} s this process, "
             f"{workers_cpu:.2f} s worker processes), {rows_out / elapsed:,.0f} rows/s, {size / 1e6:.0f} MB, "
             f"{rows_out:,} rows; first byte after {first_byte * 1000:.0f} ms, first row after "
@@ -221,6 +228,28 @@ def _peak_rss(who: int) -> float:
     return resource.getrusage(who).ru_maxrss / 1024
 
 
+def on_postgres(data_dir: Path, count: int, xlsx_cases: int, key: str, save: Path | None) -> None:
+    """Copy the seeded store into a throwaway local PostgreSQL cluster (the `migrate-store` copy, row
+    counts checked) and measure the same export there."""
+    import psycopg
+
+    from storage.postgres.copy import copy_sqlite_store
+    from tests.pg import Cluster
+
+    cluster = Cluster.start(fsync=True)
+    try:
+        url = cluster.create("export")
+        started = time.perf_counter()
+        counts = copy_sqlite_store(data_dir / "intake.sqlite3", url)
+        seconds = time.perf_counter() - started
+        print(f"copied into PostgreSQL in {seconds:.0f} s: {counts.get('cases', 0):,} cases")
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("VACUUM ANALYZE")  # as autovacuum would after a bulk load
+        asyncio.run(measure(data_dir, count, xlsx_cases, None, key, save, database_url=url))
+    finally:
+        cluster.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -232,19 +261,28 @@ def main() -> None:
     )
     parser.add_argument("--profile", type=Path, help="write a cProfile of the CSV export to this file")
     parser.add_argument("--save", type=Path, help="write the CSV export to this file")
+    parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help="then copy the store into a throwaway local PostgreSQL cluster and measure the export there",
+    )
     args = parser.parse_args()
     from storage.crypto import generate_key_text
+
+    def run(data_dir: Path, key: str) -> None:
+        asyncio.run(measure(data_dir, args.cases, args.xlsx_cases, args.profile, key, args.save))
+        if args.postgres:
+            on_postgres(data_dir, args.cases, args.xlsx_cases, key, args.save)
 
     if args.keep is not None:
         key_file = args.keep / "bench.key"
         if not key_file.exists():
             (args.keep / "data").mkdir(parents=True, exist_ok=True)
             key_file.write_text(generate_key_text())
-        key = key_file.read_text()
-        asyncio.run(measure(args.keep / "data", args.cases, args.xlsx_cases, args.profile, key, args.save))
+        run(args.keep / "data", key_file.read_text())
         return
     with tempfile.TemporaryDirectory() as tmp:
-        asyncio.run(measure(Path(tmp), args.cases, args.xlsx_cases, args.profile, save=args.save))
+        run(Path(tmp), generate_key_text())
 
 
 if __name__ == "__main__":

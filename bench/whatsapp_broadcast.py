@@ -25,6 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bot.settings import ServiceSettings  # noqa: E402
 from tests.test_crash_platforms import exited, prepare, start, statuses, until, whatsapp  # noqa: E402
 from tests.test_whatsapp_pacing import most_in_any_second  # noqa: E402
 
@@ -102,6 +103,11 @@ if __name__ == "__main__":
     parser.add_argument("--recipients", type=int, default=2000)
     parser.add_argument("--rate", type=float, default=80.0, help="the fake's limit and the service's setting")
     parser.add_argument("--latency-ms", type=float, default=30.0, help="the fake's answer time per request")
-    parser.add_argument("--in-flight", type=int, default=8, help="DINSOS_OUTBOX_IN_FLIGHT (the default)")
+    parser.add_argument(
+        "--in-flight",
+        type=int,
+        default=ServiceSettings.model_fields["outbox_in_flight"].default,
+        help="DINSOS_OUTBOX_IN_FLIGHT (default: the service's own)",
+    )
     parser.add_argument("--runs", type=int, default=3)
     asyncio.run(main(parser.parse_args()))

@@ -14,7 +14,7 @@ import contextlib
 import json
 import sqlite3
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
@@ -872,58 +872,87 @@ def _export_rows(rows: list[Row]) -> list[ExportRow]:
 
 @dataclass(frozen=True, slots=True)
 class ExportRange:
-    """What a SQLite export reads one id range at a time, each on a connection of its own (in other
-    processes): the file, the filter's SQL with its parameters, and the last case id when it began."""
+    """What an export reads one id range at a time, each on a connection of its own (in other
+    processes): where the store is (the SQLite file, or the PostgreSQL address, never shown), the
+    filter's SQL with its parameters, and the last case id when it began."""
 
-    path: str
+    dialect: Dialect
+    location: str = field(repr=False)
     sql: str
     params: tuple[Any, ...]
     last_id: int
 
 
+def _location(db: Store) -> str | None:
+    """Where other processes reach the store: the SQLite file, or the PostgreSQL address."""
+    where = getattr(db, "path" if db.dialect == "sqlite" else "url", None)
+    return None if where is None else str(where)
+
+
 async def export_range(db: Store, flt: CaseFilter, *, at_least: int) -> ExportRange | None:
-    """The export's SQL by id range, when `db` is a SQLite file other processes can read and the filter
-    selects at least `at_least` cases (None otherwise, and always on PostgreSQL: those exports read in
-    batches on the store's own connections). At most `at_least` cases are counted."""
-    path = getattr(db, "path", None)
-    if db.dialect != "sqlite" or path is None or flt.nothing:
+    """The export's SQL by id range, when other processes can read `db` (a SQLite file, or PostgreSQL
+    through its address) and the filter selects at least `at_least` cases (None otherwise: such exports
+    read in batches on the store's own connections). At most `at_least` cases are counted."""
+    location = _location(db)
+    if location is None or flt.nothing:
         return None
     where, params = filter_sql(flt, db.dialect)
     selected = await db.fetchval(
-        f"SELECT COUNT(*) FROM (SELECT 1 FROM cases AS c WHERE {where} LIMIT ?)", (*params, at_least)
+        f"SELECT COUNT(*) FROM (SELECT 1 FROM cases AS c WHERE {where} LIMIT ?) AS chosen",
+        (*params, at_least),
     )
     if int(selected) < at_least:
         return None
-    # The answers are read as their UTF-8 bytes (the export decodes them as JSON; no str made first).
-    columns = EXPORT_COLUMNS.replace("c.answers", "CAST(c.answers AS BLOB)")
+    columns = EXPORT_COLUMNS
+    if db.dialect == "sqlite":  # the answers as their UTF-8 bytes (the export decodes them as JSON)
+        columns = columns.replace("c.answers", "CAST(c.answers AS BLOB)")
     sql = (
         f"SELECT {columns} FROM cases AS c LEFT JOIN staff_users AS u "
         f"ON u.id = c.assignee_id WHERE {where} AND c.id > ? AND c.id <= ? ORDER BY c.id"
     )
     last_id = await db.fetchval("SELECT MAX(id) FROM cases")
-    return ExportRange(str(path), sql, tuple(params), int(last_id or 0))
+    return ExportRange(db.dialect, location, sql, tuple(params), int(last_id or 0))
 
 
 async def fetch_export_range(db: Store, source: ExportRange, after: int, upto: int) -> list[ExportRow]:
-    """`read_export_range` on the store's own reader connections."""
+    """`ExportReader.read` on the store's own reader connections."""
     return _export_rows(await db.fetchall(source.sql, (*source.params, after, upto)))
 
 
-def open_export_reader(path: str) -> sqlite3.Connection:
-    """A read-only connection to the store's file for `read_export_range` (rows as plain tuples)."""
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA query_only=ON")
-    conn.execute("PRAGMA busy_timeout=10000")
-    return conn
+class ExportReader:
+    """A read-only connection of its own (in an export's worker process) to the store `source` names,
+    reading the export's id ranges as plain tuples of its columns."""
 
+    def __init__(self, source: ExportRange) -> None:
+        self._read: Any
+        if source.dialect == "sqlite":
+            conn = sqlite3.connect(source.location, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA query_only=ON")
+            conn.execute("PRAGMA busy_timeout=10000")
+            self._sql: str = source.sql
+            self._read = conn.execute
+            self._close = conn.close
+        else:
+            import psycopg  # only where the store is PostgreSQL
 
-def read_export_range(
-    conn: sqlite3.Connection, source: ExportRange, after: int, upto: int
-) -> list[ExportColumns]:
-    """The export rows with `after < id <= upto`, oldest first, as the plain tuples SQLite gives (one
-    statement, finished on return)."""
-    rows: list[ExportColumns] = conn.execute(source.sql, (*source.params, after, upto)).fetchall()
-    return rows
+            from storage.postgres.adapt import configure
+            from storage.postgres.sql import to_psycopg
+
+            pg = psycopg.connect(source.location, autocommit=True)
+            configure(pg)
+            pg.execute("SET default_transaction_read_only = on")
+            self._sql = to_psycopg(source.sql)
+            self._read = pg.execute
+            self._close = pg.close
+        self._params = source.params
+
+    def read(self, after: int, upto: int) -> list[ExportColumns]:
+        """The export rows with `after < id <= upto`, oldest first (one statement, finished on return)."""
+        rows: list[ExportColumns] = self._read(self._sql, (*self._params, after, upto)).fetchall()
+        return rows
+
+    def close(self) -> None:
+        self._close()
 
 
 async def iter_export_rows(

@@ -12,7 +12,6 @@ import logging
 import multiprocessing
 import os
 import signal
-import sqlite3
 from collections import deque
 from collections.abc import AsyncGenerator, Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -415,23 +414,23 @@ FIRST_SPAN = 2_000  # ids per piece made in the requesting process (the first ra
 EXPORTS_WITH_WORKERS = 2
 _with_workers = 0
 
-_worker: tuple[sqlite3.Connection, RowMaker] | None = None
+_worker: tuple[cases.ExportReader, RowMaker] | None = None
 
 
-def _start_worker(path: str, maker: RowMaker) -> None:
+def _start_worker(source: cases.ExportRange, maker: RowMaker) -> None:
     """A worker process: its own read-only connection to the store and the requester's row maker."""
     global _worker
     # Ctrl-C is the requesting process's to handle; it ends the workers.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _worker = (cases.open_export_reader(path), maker)
+    _worker = (cases.ExportReader(source), maker)
 
 
 def _worker_lines(source: cases.ExportRange, after: int, upto: int) -> tuple[int, bytes]:
     """One id range's rows as CSV (UTF-8), made in a worker process, and how many rows."""
     if _worker is None:
         raise RuntimeError("the export worker was not started")
-    conn, maker = _worker
-    rows = cases.read_export_range(conn, source, after, upto)
+    reader, maker = _worker
+    rows = reader.read(after, upto)
     return len(rows), csv_rows(maker, rows).encode("utf-8")
 
 
@@ -447,9 +446,10 @@ async def csv_chunks(
 ) -> AsyncGenerator[bytes, None]:
     """The CSV file of the cases `flt` selects, oldest first, in UTF-8 pieces as they are made: first
     the header (after a byte-order mark, so Excel reads the file as UTF-8), then the rows. `counted` is
-    told how many rows each piece holds. A selection of `parallel_from` cases or more in a SQLite store
-    is made by `workers` processes (at most two ranges of `span` ids each in flight per worker); unset,
-    they are this module's `PARALLEL_FROM`, `EXPORT_WORKERS` and `SPAN`."""
+    told how many rows each piece holds. A selection of `parallel_from` cases or more is made by
+    `workers` processes, each with a connection of its own to the store (the SQLite file, or
+    PostgreSQL), at most two ranges of `span` ids each in flight per worker; unset, they are this
+    module's `PARALLEL_FROM`, `EXPORT_WORKERS` and `SPAN`."""
     global _with_workers
     workers = EXPORT_WORKERS if workers is None else workers
     parallel_from = PARALLEL_FROM if parallel_from is None else parallel_from
@@ -492,7 +492,7 @@ async def _made_by_workers(
         workers,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_start_worker,
-        initargs=(source.path, maker),
+        initargs=(source, maker),
     )
     # The first range is made here, a few rows at a time (the first lines go out at once), while the
     # workers start (each imports the row making: about half a second).
