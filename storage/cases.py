@@ -919,12 +919,21 @@ async def fetch_export_range(db: Store, source: ExportRange, after: int, upto: i
     return _export_rows(await db.fetchall(source.sql, (*source.params, after, upto)))
 
 
+class ExportReadError(Exception):
+    """An export's worker could not read a range (its connection lost, the file busy too long); only
+    the kind of error is kept, never the database's message."""
+
+
+EXPORT_APPLICATION = "dinsos-export"  # how an export worker's PostgreSQL connection is named
+
+
 class ExportReader:
     """A read-only connection of its own (in an export's worker process) to the store `source` names,
     reading the export's id ranges as plain tuples of its columns."""
 
     def __init__(self, source: ExportRange) -> None:
         self._read: Any
+        self._errors: tuple[type[Exception], ...]
         if source.dialect == "sqlite":
             conn = sqlite3.connect(source.location, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA query_only=ON")
@@ -932,23 +941,29 @@ class ExportReader:
             self._sql: str = source.sql
             self._read = conn.execute
             self._close = conn.close
+            self._errors = (sqlite3.Error,)
         else:
             import psycopg  # only where the store is PostgreSQL
 
             from storage.postgres.adapt import configure
             from storage.postgres.sql import to_psycopg
 
-            pg = psycopg.connect(source.location, autocommit=True)
+            pg = psycopg.connect(source.location, autocommit=True, application_name=EXPORT_APPLICATION)
             configure(pg)
             pg.execute("SET default_transaction_read_only = on")
             self._sql = to_psycopg(source.sql)
             self._read = pg.execute
             self._close = pg.close
+            self._errors = (psycopg.Error,)
         self._params = source.params
 
     def read(self, after: int, upto: int) -> list[ExportColumns]:
-        """The export rows with `after < id <= upto`, oldest first (one statement, finished on return)."""
-        rows: list[ExportColumns] = self._read(self._sql, (*self._params, after, upto)).fetchall()
+        """The export rows with `after < id <= upto`, oldest first (one statement, finished on return).
+        Raises `ExportReadError` when the database fails."""
+        try:
+            rows: list[ExportColumns] = self._read(self._sql, (*self._params, after, upto)).fetchall()
+        except self._errors as error:
+            raise ExportReadError(type(error).__name__) from None
         return rows
 
     def close(self) -> None:

@@ -530,9 +530,14 @@ async def _made_by_workers(
                     if counted is not None:
                         counted(count)
                     yield text
-        except (BrokenProcessPool, OSError) as error:
-            # A worker was killed (out of memory, an operator) or could not start: the rest is made here.
-            log.warning("export workers stopped (%s); the rest of the export is made in this process", error)
+        except (BrokenProcessPool, OSError, cases.ExportReadError) as error:
+            # A worker was killed (out of memory, an operator), could not start or lost its connection to
+            # the store: the rest is made here, on the store's own connections.
+            log.warning(
+                "export workers stopped (%s); the rest of the export is made in this process",
+                type(error).__name__,
+            )
+            pool.shutdown(wait=False, cancel_futures=True)  # those still alive end after the range in hand
             async for piece in _made_here(maker, db, source, sent, source.last_id, FIRST_SPAN, counted):
                 yield piece
         else:

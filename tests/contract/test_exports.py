@@ -19,7 +19,7 @@ from handlers.i18n import Catalog
 from handlers.places import Places
 from handlers.staff.exports import RowMaker, csv_chunks
 from handlers.staff.queue import search_of
-from storage.cases import CaseFilter, export_range
+from storage.cases import EXPORT_APPLICATION, CaseFilter, export_range
 from storage.contract import Store
 from storage.records import CaseKind, CaseStatus
 from tests.contract.casework_seed import AT, SEALER, Seed, account, seed
@@ -189,6 +189,37 @@ async def test_an_export_whose_workers_are_killed_is_finished_here_whole(
 
     assert b"".join(received) == b"".join(whole) and rows == 600
     assert "export workers stopped" in caplog.text
+    assert multiprocessing.active_children() == []
+
+
+async def test_an_export_whose_workers_lose_the_database_is_finished_here_whole(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    if store.dialect != "postgresql":
+        pytest.skip("a connection the server ends: PostgreSQL's (a SQLite file has no server)")
+    await seed(store, *(varied(number) for number in range(1, 601)))
+    whole, _ = await the_file(store, CaseFilter(), workers=1)
+    pieces = csv_chunks(maker(), store, CaseFilter(), workers=2, parallel_from=100, span=20)
+    received = [await anext(pieces) for _ in range(3)]  # the workers are reading
+    workers = "SELECT pid FROM pg_stat_activity WHERE application_name = ?"
+    for _ in range(100):
+        if len(await store.fetchall(workers, (EXPORT_APPLICATION,))) == 2:
+            break
+        await asyncio.sleep(0.05)
+    # The server ends the workers' connections (a restart, a fail-over, an administrator).
+    ended = await store.fetchall(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = ?",
+        (EXPORT_APPLICATION,),
+    )
+    received += [piece async for piece in pieces]
+
+    assert len(ended) == 2
+    assert b"".join(received) == b"".join(whole)
+    assert "export workers stopped (ExportReadError)" in caplog.text
+    for _ in range(200):  # the workers, still alive, end after the range in hand
+        if not multiprocessing.active_children():
+            break
+        await asyncio.sleep(0.05)
     assert multiprocessing.active_children() == []
 
 
