@@ -192,11 +192,10 @@ async def test_an_export_whose_workers_are_killed_is_finished_here_whole(
     assert multiprocessing.active_children() == []
 
 
+@pytest.mark.parametrize("store", ["postgresql"], indirect=True)  # a SQLite file has no server to end it
 async def test_an_export_whose_workers_lose_the_database_is_finished_here_whole(
     store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
-    if store.dialect != "postgresql":
-        pytest.skip("a connection the server ends: PostgreSQL's (a SQLite file has no server)")
     await seed(store, *(varied(number) for number in range(1, 601)))
     whole, _ = await the_file(store, CaseFilter(), workers=1)
     pieces = csv_chunks(maker(), store, CaseFilter(), workers=2, parallel_from=100, span=20)
