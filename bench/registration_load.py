@@ -9,7 +9,9 @@ contacts / interval messages/s whatever the service manages.
 
 By default it steps the offered load up (a fresh store per step) and prints, per step, the offered
 load, the load sustained, p99 of the handling latency (receive -> reply delivered) and peak RSS, then
-the capacity: the highest offered load whose p99 stays within 25 ms. `--interval` makes one run.
+the capacity: the highest offered load whose p99 stays within 25 ms. `--interval` makes one run. Each
+run in one process also prints the write round trips a message's latency is made of (its conversation
+step committed, then per reply the mark before it goes out and its result), p50 and p99 by kind.
 
     python bench/registration_load.py                        # 1,000 contacts, 600..1,200 msgs/s
     python bench/registration_load.py --rates 400,500,600,700,800,1000
@@ -35,8 +37,9 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
@@ -255,6 +258,46 @@ def run_replicas(
     return latencies, COMPLETIONS, cpu, sent, elapsed
 
 
+# What each write a message waits for does, by the write function's name.
+WRITE_KINDS = {
+    "Engine._attempt": "conversation step committed (state, answers, replies queued)",
+    "take": "reply marked sending (before it goes out)",
+    "record_result": "reply's result recorded",
+}
+
+
+def time_writes(db: object) -> dict[str, list[float]]:
+    """Time every write of `db` from submit until its awaiting coroutine can go on (the committed result
+    is back on the event loop), by kind: the round trips a message's latency is made of."""
+    trips: dict[str, list[float]] = {}
+    submit = db.submit  # type: ignore[attr-defined]
+
+    def timed(fn: Any, *, urgent: bool = False) -> "asyncio.Future[Any]":
+        target = fn.func if isinstance(fn, partial) else fn
+        name = getattr(target, "__qualname__", "?").split(".<locals>")[0]
+        label = WRITE_KINDS.get(name, "other writes")
+        future = submit(fn, urgent=urgent)
+        started = time.perf_counter()
+        future.add_done_callback(lambda _: trips.setdefault(label, []).append(time.perf_counter() - started))
+        return future
+
+    db.submit = timed  # type: ignore[attr-defined]  # `write` goes through `submit`
+    return trips
+
+
+def print_round_trips(trips: dict[str, list[float]]) -> None:
+    print("write round trips   submit -> committed result back on the loop (each message waits for")
+    print("                    its step, then per reply the mark and the result, one after another)")
+    for label in [*WRITE_KINDS.values(), "other writes"]:
+        times = sorted(trips.get(label, []))
+        if times:
+            n = len(times)
+            print(
+                f"  {label:<62} {n:>6}  p50 {times[n // 2] * 1000:5.2f} ms  "
+                f"p99 {times[min(n - 1, int(n * 0.99))] * 1000:6.2f} ms"
+            )
+
+
 async def count_rows(url: str) -> tuple[int, int]:
     """Cases stored and outbox rows not sent, read through the store after the replicas' run."""
     from storage.postgres import PostgresStore
@@ -278,6 +321,7 @@ async def run_once(
 ) -> dict[str, float]:
     """One run on a fresh store: every contact registers; returns its figures (and prints them)."""
     COMPLETIONS.clear()
+    trips: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp, store_url(databases) as url:
         if replicas > 1:
             if url is None:
@@ -290,6 +334,7 @@ async def run_once(
             settings = settings_for(Path(tmp), generate_key_text(), synchronous, url, writers)
             channel = CountingChannel()
             service = await build_service(settings, {"console": channel})
+            trips = time_writes(service.db)
             started = time.perf_counter()
             latencies, cpu = await serve(service, range(contacts), interval)
             elapsed = time.perf_counter() - started
@@ -329,6 +374,8 @@ async def run_once(
         "simulated people included)"
     )
     print(f"peak RSS            {rss_mb:.0f} MB" + (" (largest process)" if replicas > 1 else ""))
+    if replicas == 1:
+        print_round_trips(trips)
     if cases != contacts:
         raise SystemExit(f"FAILED: {contacts} registrations expected, {cases} cases stored")
     return {"offered": offered, "sustained": sustained, "p99": p99, "rss": rss_mb, "cpu": cpu / count * 1000}
