@@ -276,7 +276,7 @@ def time_writes(db: object) -> dict[str, list[float]]:
         target = fn.func if isinstance(fn, partial) else fn
         name = getattr(target, "__qualname__", "?").split(".<locals>")[0]
         label = WRITE_KINDS.get(name, "other writes")
-        future = submit(fn, urgent=urgent)
+        future: asyncio.Future[Any] = submit(fn, urgent=urgent)
         started = time.perf_counter()
         future.add_done_callback(lambda _: trips.setdefault(label, []).append(time.perf_counter() - started))
         return future
