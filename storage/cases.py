@@ -940,7 +940,6 @@ class ExportReader:
             conn.execute("PRAGMA busy_timeout=10000")
             self._sql: str = source.sql
             self._read = conn.execute
-            self._close = conn.close
             self._errors = (sqlite3.Error,)
         else:
             import psycopg  # only where the store is PostgreSQL
@@ -953,7 +952,6 @@ class ExportReader:
             pg.execute("SET default_transaction_read_only = on")
             self._sql = to_psycopg(source.sql)
             self._read = pg.execute
-            self._close = pg.close
             self._errors = (psycopg.Error,)
         self._params = source.params
 
@@ -965,10 +963,6 @@ class ExportReader:
         except self._errors as error:
             raise ExportReadError(type(error).__name__) from None
         return rows
-
-    def close(self) -> None:
-        self._close()
-
 
 async def iter_export_rows(
     db: Store, flt: CaseFilter, *, batch: int = 5000
