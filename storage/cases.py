@@ -964,6 +964,7 @@ class ExportReader:
             raise ExportReadError(type(error).__name__) from None
         return rows
 
+
 async def iter_export_rows(
     db: Store, flt: CaseFilter, *, batch: int = 5000
 ) -> AsyncIterator[list[ExportRow]]:
