@@ -23,6 +23,7 @@ import pytest
 from bot.app import Service, build_service
 from bot.channels import telegram
 from bot.channels.telegram import TelegramAdapter
+from bot.channels.telegram.desk import state as desk_state
 from bot.outbox import Channel
 from bot.runner import run_service
 from bot.settings import (
@@ -284,9 +285,15 @@ async def test_slash_commands_are_the_global_words(tmp_path: Path, clock: Clock)
 
 
 async def card_of(w: World, reference: str) -> Sent:
-    """The new-case card the poster put in the staff group."""
+    """The new-case card the poster put in the staff group, once the bot has recorded which case it is
+    about (it posts the card, then records it: an officer's reply to the card is read through that)."""
     await within(w.fake.wait_for(lambda: any(reference in (s.text or "") for s in w.fake.to(STAFF_CHAT))))
-    return next(s for s in w.fake.to(STAFF_CHAT) if reference in (s.text or "") and s.buttons)
+    card = next(s for s in w.fake.to(STAFF_CHAT) if reference in (s.text or "") and s.buttons)
+    for _ in range(500):  # within 5 s
+        if await desk_state.case_of_card(w.service.db, card.message_id) is not None:
+            return card
+        await asyncio.sleep(0.01)
+    raise AssertionError("the card posted in the staff group was never recorded")
 
 
 def button(card: Sent, label: str) -> str:

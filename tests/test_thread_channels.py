@@ -30,7 +30,7 @@ from storage import repo, threads
 from tests.dashboard_support import add_user, sign_in
 from tests.fake_graph import APP_SECRET, PHONE_NUMBER_ID, TOKEN, FakeGraph
 from tests.support import Clock, make_settings
-from tests.test_telegram import CITIZEN, PETUGAS, STAFF_CHAT, VIEWER, World, within, world
+from tests.test_telegram import CITIZEN, PETUGAS, STAFF_CHAT, VIEWER, World, card_of, within, world
 from tests.test_whatsapp import VERIFY_TOKEN, WA_ID, Harness, Person, agree
 
 CATALOG = Catalog.load()
@@ -254,8 +254,7 @@ async def test_telegram_replies_from_the_card_the_dashboard_and_the_cli_reach_th
 ) -> None:
     async with world(tmp_path, clock) as w, office_for(w.service, clock) as office:
         reference = await telegram_message(w, CITIZEN)
-        await until(w, lambda: any(reference in text for text in texts(w, STAFF_CHAT)))
-        card = next(s for s in w.fake.to(STAFF_CHAT) if reference in (s.text or ""))
+        card = await card_of(w, reference)
 
         told = await w.exchange(STAFF_CHAT, w.fake.group_text(STAFF_CHAT, PETUGAS, REPLY, reply_to=card))
         assert told[-1].text == t("staff.reply_sent", reference=reference)
@@ -357,8 +356,7 @@ async def test_a_reply_to_the_card_in_the_telegram_group_reaches_a_whatsapp_citi
             )
             assert row is not None
             reference = str(row[0])
-            await until(w, lambda: any(reference in text for text in texts(w, STAFF_CHAT)))
-            card = next(s for s in w.fake.to(STAFF_CHAT) if reference in (s.text or ""))
+            card = await card_of(w, reference)
             told = await w.exchange(STAFF_CHAT, w.fake.group_text(STAFF_CHAT, PETUGAS, REPLY, reply_to=card))
             assert told[-1].text == t("staff.reply_sent", reference=reference)
             expected = t("notify.staff_reply", reference=reference, text=REPLY)

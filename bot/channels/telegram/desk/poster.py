@@ -69,11 +69,8 @@ class Poster:
                 log.warning("new-case card not posted (%s); will try again", type(error).__name__)
                 return last
             last = case.id
-            await ctx.db.write(partial(state.posted_case, case_id=last))
-            if posted is not None:
-                await ctx.db.write(
-                    partial(state.remember_card, message_id=posted.message_id, case_id=case.id)
-                )
+            message_id = posted.message_id if posted is not None else None
+            await ctx.db.write(partial(state.posted_case, case_id=last, message_id=message_id))
         return last
 
     async def post_new_lines(self, last: int) -> int:
@@ -89,9 +86,8 @@ class Poster:
                 return last  # tried again at the next round
             last = line.id
             await ctx.db.write(
-                partial(state.remember_card, message_id=posted.message_id, case_id=line.case_id)
+                partial(state.posted_line, line_id=last, message_id=posted.message_id, case_id=line.case_id)
             )
-            await ctx.db.write(partial(state.posted_line, line_id=last))
             if line.officer_telegram_id is not None:
                 await self._tell_officer(line.officer_telegram_id, line.reference, line.subject_name, words)
         return last

@@ -69,11 +69,17 @@ def forget_prompt(tx: Tx, message_id: int) -> None:
     channel_state.drop(tx, f"{PROMPT_STATE}{message_id}")
 
 
-def posted_case(tx: Tx, case_id: int) -> None:
-    """The poster showed the group every case up to this one (a write function)."""
-    channel_state.save(tx, {desk.LAST_POSTED: str(case_id)})
+def posted_case(tx: Tx, case_id: int, message_id: int | None = None) -> None:
+    """The poster showed the group every case up to this one, whose card is the group's message
+    `message_id` (None: not known) (a write function). One write, so a card counted as posted is always
+    one an officer's reply is read through, even if the process stops right after."""
+    values = {desk.LAST_POSTED: str(case_id)}
+    if message_id is not None:
+        values[f"{CARD_STATE}{message_id}"] = str(case_id)
+    channel_state.save(tx, values)
 
 
-def posted_line(tx: Tx, line_id: int) -> None:
-    """The poster showed the group every citizen's message up to this one (a write function)."""
-    channel_state.save(tx, {desk.LAST_LINE: str(line_id)})
+def posted_line(tx: Tx, line_id: int, message_id: int, case_id: int) -> None:
+    """The poster showed the group every citizen's message up to this one, the last as the group's
+    message `message_id` about case `case_id` (a write function; one write, as `posted_case`)."""
+    channel_state.save(tx, {desk.LAST_LINE: str(line_id), f"{CARD_STATE}{message_id}": str(case_id)})
