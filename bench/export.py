@@ -229,25 +229,12 @@ def _peak_rss(who: int) -> float:
 
 
 def on_postgres(data_dir: Path, count: int, xlsx_cases: int, key: str, save: Path | None) -> None:
-    """Copy the seeded store into a throwaway local PostgreSQL cluster (the `migrate-store` copy, row
-    counts checked) and measure the same export there."""
-    import psycopg
+    """Copy the seeded store into a throwaway local PostgreSQL cluster and measure the same export
+    there."""
+    from bench.million import copied_to_postgres
 
-    from storage.postgres.copy import copy_sqlite_store
-    from tests.pg import Cluster
-
-    cluster = Cluster.start(fsync=True)
-    try:
-        url = cluster.create("export")
-        started = time.perf_counter()
-        counts = copy_sqlite_store(data_dir / "intake.sqlite3", url)
-        seconds = time.perf_counter() - started
-        print(f"copied into PostgreSQL in {seconds:.0f} s: {counts.get('cases', 0):,} cases")
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute("VACUUM ANALYZE")  # as autovacuum would after a bulk load
+    with copied_to_postgres(data_dir) as url:
         asyncio.run(measure(data_dir, count, xlsx_cases, None, key, save, database_url=url))
-    finally:
-        cluster.stop()
 
 
 def main() -> None:

@@ -31,7 +31,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -449,15 +450,16 @@ async def measure_pages(
     print(f"  worst p95 of the searches and the summary: {worst[True]:.1f} ms (target <= 150 ms)")
 
 
-def measure_on_postgres(data_dir: Path, key: str, total: int, requests: int) -> None:
-    """Copy the seeded SQLite store into a throwaway PostgreSQL cluster (the `migrate-store` copy, row
-    counts checked), then measure the same pages there."""
+@contextmanager
+def copied_to_postgres(data_dir: Path) -> Iterator[str]:
+    """The store of `data_dir` copied into a throwaway local PostgreSQL cluster (the `migrate-store`
+    copy, row counts checked, then analysed as autovacuum would after a bulk load): its address."""
     from storage.postgres.copy import copy_sqlite_store
     from tests.pg import Cluster
 
     cluster = Cluster.start(fsync=True)
     try:
-        url = cluster.create("million")
+        url = cluster.create("copy")
         started = time.perf_counter()
         counts = copy_sqlite_store(data_dir / DB_FILE_NAME, url)
         print(
@@ -465,10 +467,17 @@ def measure_on_postgres(data_dir: Path, key: str, total: int, requests: int) -> 
             f"{counts.get('cases', 0):,} cases, {sum(counts.values()):,} rows in all"
         )
         with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute("VACUUM ANALYZE")  # as autovacuum would after a bulk load
-        asyncio.run(measure_pages(data_dir, key, total, requests, database_url=url))
+            conn.execute("VACUUM ANALYZE")
+        yield url
     finally:
         cluster.stop()
+
+
+def measure_on_postgres(data_dir: Path, key: str, total: int, requests: int) -> None:
+    """Copy the seeded SQLite store into a throwaway PostgreSQL cluster, then measure the same pages
+    there."""
+    with copied_to_postgres(data_dir) as url:
+        asyncio.run(measure_pages(data_dir, key, total, requests, database_url=url))
 
 
 def main() -> None:

@@ -863,6 +863,7 @@ EXPORT_COLUMNS = (
     "c.reference, c.kind, c.status, c.created_at, c.subject_name, c.kecamatan_code, c.kelurahan_code, "
     "c.answers, c.duplicate_of, c.citizen_note, c.contact_id, u.display_name, c.id"
 )
+EXPORT_FROM = "FROM cases AS c LEFT JOIN staff_users AS u ON u.id = c.assignee_id"  # with its officer
 
 
 def _export_rows(rows: list[Row]) -> list[ExportRow]:
@@ -906,10 +907,7 @@ async def export_range(db: Store, flt: CaseFilter, *, at_least: int) -> ExportRa
     columns = EXPORT_COLUMNS
     if db.dialect == "sqlite":  # the answers as their UTF-8 bytes (the export decodes them as JSON)
         columns = columns.replace("c.answers", "CAST(c.answers AS BLOB)")
-    sql = (
-        f"SELECT {columns} FROM cases AS c LEFT JOIN staff_users AS u "
-        f"ON u.id = c.assignee_id WHERE {where} AND c.id > ? AND c.id <= ? ORDER BY c.id"
-    )
+    sql = f"SELECT {columns} {EXPORT_FROM} WHERE {where} AND c.id > ? AND c.id <= ? ORDER BY c.id"
     last_id = await db.fetchval("SELECT MAX(id) FROM cases")
     return ExportRange(db.dialect, location, sql, tuple(params), int(last_id or 0))
 
@@ -970,10 +968,7 @@ async def iter_export_rows(
 ) -> AsyncIterator[list[ExportRow]]:
     """Every case the filter selects (oldest first) as export rows, in batches: memory stays flat."""
     where, params = filter_sql(flt, db.dialect)
-    sql = (
-        f"SELECT {EXPORT_COLUMNS} FROM cases AS c LEFT JOIN staff_users AS u "
-        f"ON u.id = c.assignee_id WHERE {where} AND c.id > ? ORDER BY c.id LIMIT ?"
-    )
+    sql = f"SELECT {EXPORT_COLUMNS} {EXPORT_FROM} WHERE {where} AND c.id > ? ORDER BY c.id LIMIT ?"
     # The next batch is read (on a reader thread, outside the GIL) while the caller turns the current
     # one into file rows.
     pending = asyncio.ensure_future(db.fetchall(sql, (*params, 0, batch)))
