@@ -110,6 +110,16 @@ async def up_to(count: int, pieces: AsyncIterator[bytes]) -> list[bytes]:
     return taken
 
 
+async def workers_left() -> list[multiprocessing.process.BaseProcess]:
+    """The export's worker processes still alive once they have had 10 s to end (a worker ends after
+    the range in hand; a killed one is gone once the system has reaped it)."""
+    for _ in range(200):
+        if not multiprocessing.active_children():
+            break
+        await asyncio.sleep(0.05)
+    return multiprocessing.active_children()
+
+
 async def test_a_large_export_is_the_same_file_made_here_or_by_worker_processes(store: Store) -> None:
     officer = await account(store, "budi", name="Budi Santoso")
     await seed(store, *(varied(number, officer) for number in range(1, 601)))
@@ -162,11 +172,7 @@ async def test_an_export_stopped_early_ends_its_worker_processes(store: Store) -
     await pieces.aclose()
 
     assert all(received)
-    for _ in range(200):  # a worker ends after the range in hand (well under a second)
-        if not multiprocessing.active_children():
-            break
-        await asyncio.sleep(0.05)
-    assert multiprocessing.active_children() == []
+    assert await workers_left() == []
 
 
 async def test_an_export_whose_workers_are_killed_is_finished_here_whole(
@@ -189,7 +195,7 @@ async def test_an_export_whose_workers_are_killed_is_finished_here_whole(
 
     assert b"".join(received) == b"".join(whole) and rows == 600
     assert "export workers stopped" in caplog.text
-    assert multiprocessing.active_children() == []
+    assert await workers_left() == []
 
 
 @pytest.mark.parametrize("store", ["postgresql"], indirect=True)  # a SQLite file has no server to end it
@@ -215,11 +221,7 @@ async def test_an_export_whose_workers_lose_the_database_is_finished_here_whole(
     assert len(ended) == 2
     assert b"".join(received) == b"".join(whole)
     assert "export workers stopped (ExportReadError)" in caplog.text
-    for _ in range(200):  # the workers, still alive, end after the range in hand
-        if not multiprocessing.active_children():
-            break
-        await asyncio.sleep(0.05)
-    assert multiprocessing.active_children() == []
+    assert await workers_left() == []
 
 
 async def test_at_most_two_exports_at_once_use_workers_and_the_others_are_made_here(store: Store) -> None:
