@@ -10,8 +10,10 @@ contacts / interval messages/s whatever the service manages.
 By default it steps the offered load up (a fresh store per step) and prints, per step, the offered
 load, the load sustained, p99 of the handling latency (receive -> reply delivered) and peak RSS, then
 the capacity: the highest offered load whose p99 stays within 25 ms. `--interval` makes one run. Each
-run in one process also prints the write round trips a message's latency is made of (its conversation
-step committed, then per reply the mark before it goes out and its result), p50 and p99 by kind.
+run in one process also prints the write round trips behind a message, p50 and p99 by kind: its
+conversation step committed (its replies written `sending` in it), the mark of a reply the step could
+not take (no in-flight slot free), and each reply's result, recorded after the reply has left (the
+message does not wait for it).
 
     python bench/registration_load.py                        # 1,000 contacts, 600..1,200 msgs/s
     python bench/registration_load.py --rates 400,500,600,700,800,1000
@@ -47,6 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.app import Service, build_service
 from bot.outbox import SendResult
+from bot.runner import started_up
 from bot.settings import ServiceSettings, Settings, StoreSettings
 from handlers.types import Inbound, Reply
 from storage.crypto import generate_key_text
@@ -204,6 +207,7 @@ async def replica_main(args: argparse.Namespace) -> dict[str, object]:
         settings = settings_for(Path(tmp), key, args.synchronous, args.replica_url, args.writers)
         channel = CountingChannel()
         service = await build_service(settings, {"console": channel})
+        started_up()  # as `python -m bot` does once started
         print("ready", flush=True)
         start_at = float(await asyncio.to_thread(sys.stdin.readline))
         await asyncio.sleep(max(0.0, start_at - time.time()))
@@ -260,9 +264,9 @@ def run_replicas(
 
 # What each write a message waits for does, by the write function's name.
 WRITE_KINDS = {
-    "Engine._attempt": "conversation step committed (state, answers, replies queued)",
-    "take": "reply marked sending (before it goes out)",
-    "record_result": "reply's result recorded",
+    "Engine._attempt": "conversation step committed (state, answers, replies sending)",
+    "take": "reply marked sending by a write of its own",
+    "record_result": "reply's result recorded (not waited for)",
 }
 
 
@@ -286,8 +290,8 @@ def time_writes(db: object) -> dict[str, list[float]]:
 
 
 def print_round_trips(trips: dict[str, list[float]]) -> None:
-    print("write round trips   submit -> committed result back on the loop (each message waits for")
-    print("                    its step, then per reply the mark and the result, one after another)")
+    print("write round trips   submit -> committed result back on the loop (a message waits for its")
+    print("                    step, and for the mark of a reply the step could not take)")
     for label in [*WRITE_KINDS.values(), "other writes"]:
         times = sorted(trips.get(label, []))
         if times:
@@ -334,6 +338,7 @@ async def run_once(
             settings = settings_for(Path(tmp), generate_key_text(), synchronous, url, writers)
             channel = CountingChannel()
             service = await build_service(settings, {"console": channel})
+            started_up()  # as `python -m bot` does once started
             trips = time_writes(service.db)
             started = time.perf_counter()
             latencies, cpu = await serve(service, range(contacts), interval)

@@ -73,7 +73,7 @@ class Service:
         media folder."""
         started = perf_counter()
         try:
-            records = await self.engine.handle(event, after_commit=self.dispatcher.deliver)
+            records = await self.engine.handle(event, sender=self.dispatcher)
         except BaseException:
             self.metrics.inbound_done(event.contact, "error", perf_counter() - started)
             raise
@@ -120,6 +120,7 @@ class Service:
 
     async def close(self) -> None:
         """Give this process's leases up, then close the store (pending writes finish first)."""
+        await self.dispatcher.recorded()
         if self.replicas is not None:
             await self.replicas.stop()
         await self.db.close()

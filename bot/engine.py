@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from functools import partial
+from typing import Protocol
 
 from handlers import router
 from handlers.turn import Services, Turn
@@ -24,6 +25,29 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 AfterCommit = Callable[[list[OutboxRecord]], Awaitable[None]]
+
+
+class Sender(Protocol):
+    """Who sends a turn's replies (`bot.outbox.Dispatcher`): it may take the first of them at once."""
+
+    async def reserve(self, contact_id: str, count: int) -> int:
+        """How many of a turn's first `count` replies to `contact_id` leave right after the commit
+        (an in-flight slot is now held for each): those rows are written `sending`."""
+        ...
+
+    def unreserve(self, count: int) -> None:
+        """Give back `count` slots `reserve` took for rows that were not written."""
+        ...
+
+    def give_back(self, records: list[OutboxRecord]) -> None:
+        """Rows written `sending` that this process will not send after all (its turn was cancelled
+        while the commit was on its way): queue them again and free their slots."""
+        ...
+
+    async def deliver(self, records: list[OutboxRecord], *, recorded: bool = True) -> None:
+        """Send a turn's rows, in order (`recorded=False`: return once each has left, not waiting for
+        its result to be committed)."""
+        ...
 
 
 def utcnow() -> datetime:
@@ -230,20 +254,27 @@ class Engine:
         # reserved for it, so no other process sends them while it lives (see storage.outbox).
         self.holder: str | None = None
 
-    async def handle(self, event: Inbound, after_commit: AfterCommit | None = None) -> list[OutboxRecord]:
+    async def handle(
+        self, event: Inbound, after_commit: AfterCommit | None = None, *, sender: Sender | None = None
+    ) -> list[OutboxRecord]:
         """Handle one event; return the replies it queued (empty for a redelivered event).
 
-        `after_commit` runs inside the contact's turn, so replies to one contact leave in order.
+        `after_commit` (or the `sender`'s `deliver`) runs inside the contact's turn, so replies to one
+        contact leave in order. A `sender` may have the first replies written `sending` in the turn's
+        own commit (see `Sender.reserve`), which spares each a write of its own before it leaves.
         """
         async with self.locks.hold(event.contact):
-            records = await self._step(event)
-            if records and after_commit is not None:
-                await after_commit(records)
+            records = await self._step(event, sender)
+            if records:
+                if sender is not None:
+                    await sender.deliver(records, recorded=False)
+                elif after_commit is not None:
+                    await after_commit(records)
             return records
 
-    async def _step(self, event: Inbound) -> list[OutboxRecord]:
+    async def _step(self, event: Inbound, sender: Sender | None = None) -> list[OutboxRecord]:
         for _ in range(STALE_RETRIES):
-            result = await self._attempt(event)
+            result = await self._attempt(event, sender)
             if not isinstance(result, _Stale):
                 return result
             # Another process sharing the store moved this contact's conversation meanwhile (two of
@@ -251,7 +282,7 @@ class Engine:
             log.info("conversation moved by another process; turn run again")
         raise RuntimeError("the conversation kept moving under this turn")
 
-    async def _attempt(self, event: Inbound) -> "list[OutboxRecord] | _Stale":
+    async def _attempt(self, event: Inbound, sender: Sender | None = None) -> "list[OutboxRecord] | _Stale":
         state = await repo.load_turn_state(self.services.db, event.contact, event.event_id)
         if state.seen:
             log.info("redelivered event ignored")
@@ -273,15 +304,36 @@ class Engine:
                 await router.resume_current(turn)
             except Exception:
                 log.exception("could not ask again after a failed step")
+        taking = await sender.reserve(event.contact, len(turn.replies)) if sender is not None else 0
         try:
-            records = await self.services.db.write(
-                lambda conn: self._commit(conn, turn, event, read_at, self.holder)
+            committed = self.services.db.submit(
+                lambda conn: self._commit(conn, turn, event, read_at, self.holder, taking)
             )
+        except BaseException:
+            if sender is not None:
+                sender.unreserve(taking)
+            raise
+        try:
+            records = await asyncio.shield(committed)
         except turns.TurnMoved:
+            if sender is not None:
+                sender.unreserve(taking)
             return _STALE  # nothing written: the turn runs again on the state now stored
         except turns.Redelivered:
+            if sender is not None:
+                sender.unreserve(taking)
             log.info("redelivered event ignored at commit")
             return []
+        except asyncio.CancelledError:
+            if sender is not None:
+                committed.add_done_callback(partial(_abandoned, sender, taking))
+            raise
+        except BaseException:
+            if sender is not None:
+                sender.unreserve(taking)
+            raise
+        if sender is not None:
+            sender.unreserve(taking - sum(1 for record in records if record._taken))
         return records
 
     def _contact(self, stored: ContactRecord | None, event: Inbound, now: datetime) -> ContactRecord:
@@ -323,7 +375,12 @@ class Engine:
 
     @staticmethod
     def _commit(
-        conn: Tx, turn: Turn, event: Inbound, read_at: datetime | None, holder: str | None = None
+        conn: Tx,
+        turn: Turn,
+        event: Inbound,
+        read_at: datetime | None,
+        holder: str | None = None,
+        taking: int = 0,
     ) -> list[OutboxRecord]:
         contact = turn.contact
         turn.late_replies.clear()  # a batch that was rolled back runs this again
@@ -345,8 +402,19 @@ class Engine:
             ),
         )
         records = []
-        for reply in turn.outgoing():
-            record = turns.queue_reply(conn, contact.id, reply.to_json(), turn.now, holder)
+        for index, reply in enumerate(turn.outgoing()):
+            taken = index < taking and holder is not None
+            record = turns.queue_reply(conn, contact.id, reply.to_json(), turn.now, holder, sending=taken)
             record._reply = reply  # the dispatcher sends it without reading the payload back
+            record._taken = taken
             records.append(record)
         return records
+
+
+def _abandoned(sender: Sender, taking: int, committed: "asyncio.Future[list[OutboxRecord]]") -> None:
+    """A cancelled turn's commit has ended: give back the slots, and the rows it wrote `sending`."""
+    records = [] if committed.cancelled() or committed.exception() else committed.result()
+    taken = [record for record in records if record._taken]
+    sender.unreserve(taking - len(taken))
+    if taken:
+        sender.give_back(taken)

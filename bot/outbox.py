@@ -237,6 +237,8 @@ class Dispatcher:
         self.before_send: Callable[[], Awaitable[None]] | None = None
         self.sending_now = 0  # rows marked `sending` right now (for tests and benchmarks)
         self.most_sending = 0
+        # Results queued for the writer and not yet committed (see `_finish`, `recorded`).
+        self._recording: set[asyncio.Future[None]] = set()
 
     async def recover(self) -> int:
         """Resolve rows left `sending` by a dead process; return how many were found.
@@ -267,40 +269,102 @@ class Dispatcher:
                 )
         return len(verdicts)
 
-    async def deliver(self, records: list[OutboxRecord]) -> None:
-        """Send `records` (in order per contact, contacts concurrently), recording each result."""
+    async def reserve(self, contact_id: str, count: int) -> int:
+        """How many of a turn's first `count` replies to `contact_id` may be written `sending` by the
+        turn's own commit: their requests leave right after it, so a separate mark would only add a
+        write each. An in-flight slot is taken for each: for the first, waiting for one to be free
+        (as its mark would), the others only if free now. None for a channel that paces its requests
+        (it marks each row once its pacing slot is taken).
+        """
+        if self._stopping or count < 1:
+            return 0
+        channel = self.channels.get(contact_id.split(":", 1)[0], self.fallback)
+        if channel is None or getattr(channel, "marks_sending", False) or _is_keyed(channel):
+            return 0
+        await self._slots.acquire()
+        if self._stopping:
+            self._slots.release()
+            return 0
+        taken = 1
+        while taken < count and not self._slots.locked():
+            await self._slots.acquire()  # returns at once: a slot is free
+            taken += 1
+        self.sending_now += taken
+        self.most_sending = max(self.most_sending, self.sending_now)
+        return taken
+
+    def unreserve(self, count: int) -> None:
+        """Give back `count` slots `reserve` took for rows that were not written `sending`."""
+        for _ in range(count):
+            self.sending_now -= 1
+            self._slots.release()
+
+    def give_back(self, records: list[OutboxRecord]) -> None:
+        """Rows written `sending` (`reserve`) that will not be sent by this turn: queued again (their
+        requests never left), their slots freed once that is committed."""
+        try:
+            future = self.db.submit(
+                partial(store.unclaim_all, outbox_ids=[record.id for record in records], at=self.clock())
+            )
+        except RuntimeError:  # the store is closed: they are resolved as interrupted at the next start
+            self.unreserve(len(records))
+            return
+        self._recording.add(future)
+        future.add_done_callback(lambda done: self.unreserve(len(records)))
+        future.add_done_callback(self._result_committed)
+
+    async def deliver(self, records: list[OutboxRecord], *, recorded: bool = True) -> None:
+        """Send `records` (in order per contact, contacts concurrently), recording each result; return
+        once those results are committed. `recorded=False` (a turn's replies): once each has left and
+        its result is queued for the writer: the person has the answer, and what is queued commits
+        before anything queued after it (the contact's next row, its next turn)."""
         records = [record for record in records if record.id not in self._held]
         if not records:
             return
         ids = {record.id for record in records}
         self._held |= ids
+        results: list[asyncio.Future[None]] = []
         try:
             by_contact: dict[str, list[OutboxRecord]] = defaultdict(list)
             for record in records:
                 by_contact[record.contact_id].append(record)
-            tasks = [asyncio.create_task(self._send_in_order(items)) for items in by_contact.values()]
+            tasks = [
+                asyncio.create_task(self._send_in_order(items, results)) for items in by_contact.values()
+            ]
             await asyncio.gather(*tasks, return_exceptions=True)
         finally:
             self._held -= ids
+        if recorded and results:
+            await asyncio.gather(*results, return_exceptions=True)
 
-    async def _send_in_order(self, items: list[OutboxRecord]) -> None:
+    async def _send_in_order(self, items: list[OutboxRecord], results: "list[asyncio.Future[None]]") -> None:
         task = asyncio.current_task()
         assert task is not None
+        upcoming = 0  # items[upcoming:] have not begun to be sent
         try:
             for record in items:
                 gate = SendGate(self, record)
+                gate.begun = record._taken  # written `sending` by its turn, its slot already held
                 self._waiting[task] = gate
                 if self._stopping:
                     return  # the rest stays queued for the next start
+                upcoming += 1
                 if self.before_send is not None:
                     await self.before_send()
                 result = await self._send_one(record, gate)
                 if result is not None:
-                    await self._finish(gate, result)
+                    recorded = self._finish(gate, result)
+                    if recorded is not None:
+                        results.append(recorded)
                 elif gate.begun:
                     self._release(gate)
         finally:
             self._waiting.pop(task, None)
+            # Rows their turn wrote `sending` that never began to leave (a stop, a cancelled turn) are
+            # queued again, as if never claimed.
+            taken = [item for item in items[upcoming:] if item._taken]
+            if taken:
+                self.give_back(taken)
 
     async def _begin(self, gate: SendGate) -> None:
         if self._stopping:
@@ -347,9 +411,10 @@ class Dispatcher:
             self.sending_now -= 1
             self._free(gate)
 
-    async def _finish(self, gate: SendGate, result: SendResult) -> None:
+    def _finish(self, gate: SendGate, result: SendResult) -> "asyncio.Future[None] | None":
+        """Queue the row's result for the writer (None: nothing to record); free its slot."""
         if not gate.begun and result.status == OutboxStatus.QUEUED:
-            return  # never left: still queued as it was
+            return None  # never left: still queued as it was
         try:
             at = self.clock()
             recorded = self.db.submit(
@@ -369,7 +434,24 @@ class Dispatcher:
             # queued, so the next row's `sending` mark never reaches the disk before this row's result,
             # and at most `in_flight` rows are ever marked without a result.
             self._release(gate)
-        await recorded
+        # The contact's next row and turn need not wait for the commit: what is queued commits before
+        # anything queued after it. `recorded()` waits for all of them.
+        self._recording.add(recorded)
+        recorded.add_done_callback(self._result_committed)
+        return recorded
+
+    def _result_committed(self, recorded: "asyncio.Future[None]") -> None:
+        self._recording.discard(recorded)
+        if not recorded.cancelled() and recorded.exception() is not None:
+            log.error(
+                "the result of a sent message could not be recorded (%s); it is resolved at the next start",
+                type(recorded.exception()).__name__,
+            )
+
+    async def recorded(self) -> None:
+        """Wait until the result of every message this process has sent so far is committed."""
+        while self._recording:
+            await asyncio.gather(*self._recording, return_exceptions=True)
 
     async def _send_one(self, record: OutboxRecord, gate: SendGate) -> SendResult | None:
         """The row's result (None: not sent, still queued)."""

@@ -83,6 +83,12 @@ def enabled_channels(settings: Settings) -> list[str]:
     return names
 
 
+def started_up() -> None:
+    """What start-up built lives as long as the process: keep it out of the collector's full passes,
+    which otherwise pause the event loop for tens of milliseconds (answers wait meanwhile)."""
+    gc.freeze()
+
+
 async def run_service(
     settings: Settings,
     stop: asyncio.Event | None = None,
@@ -150,9 +156,7 @@ async def _run_bound(
         periodic=[("history-prune", pruner.run_once, pruner.every)],
         leader=None if replicas is None else partial(replicas.holds, OUTREACH),
     )
-    # What start-up built lives as long as the process: keep it out of the collector's full passes,
-    # which otherwise pause the event loop for tens of milliseconds (webhook answers wait meanwhile).
-    gc.freeze()
+    started_up()
     tasks = [asyncio.create_task(service.dispatcher.run(), name="outbox")]
     scheduler.start()
     if settings.store.postgresql_url is None:

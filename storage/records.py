@@ -197,6 +197,8 @@ class OutboxRecord(Record):
     # The reply object this row's payload was written from, when this process just wrote it (saves
     # reading the payload back); never stored.
     _reply: object = PrivateAttr(default=None)
+    # Written `sending` by this process's turn, an in-flight slot held for it: its request leaves next.
+    _taken: bool = PrivateAttr(default=False)
 
     @property
     def reply(self) -> object:

@@ -67,15 +67,22 @@ def record_event(tx: Tx, event_id: str, contact_id: str, at: datetime) -> None:
     check_later(tx, first_time)
 
 
-def queue_reply(tx: Tx, contact_id: str, payload: str, at: datetime, holder: str | None) -> OutboxRecord:
+def queue_reply(
+    tx: Tx, contact_id: str, payload: str, at: datetime, holder: str | None, *, sending: bool = False
+) -> OutboxRecord:
     """Queue one reply of a turn and return its row. On PostgreSQL the row is reserved for `holder`,
-    the process that sends it (see `storage.outbox`), and its id is filled in before the commit."""
+    the process that sends it (see `storage.outbox`), and its id is filled in before the commit.
+
+    `sending`: the row is written already claimed by `holder` and `sending`, as `storage.outbox.take`
+    would mark it, because its request leaves right after this commit (an in-flight slot is held for it).
+    """
     stamp = iso(at)
-    claimed_by = holder if dialect(tx) == "postgresql" else None
+    claimed_by = holder if sending or dialect(tx) == "postgresql" else None
+    status = OutboxStatus.SENDING if sending else OutboxStatus.QUEUED
     cursor = tx.execute(
-        "INSERT INTO outbox (contact_id, origin, payload, status, claimed_by, created_at, updated_at) "
-        "VALUES (?, 'reply', ?, 'queued', ?, ?, ?) RETURNING id",
-        (contact_id, payload, claimed_by, stamp, stamp),
+        "INSERT INTO outbox (contact_id, origin, payload, status, claimed_by, attempts, created_at, "
+        "updated_at) VALUES (?, 'reply', ?, ?, ?, ?, ?, ?) RETURNING id",
+        (contact_id, payload, status.value, claimed_by, int(sending), stamp, stamp),
     )
     # Built from the values just written (already of their types): no validation needed.
     record = OutboxRecord.model_construct(
@@ -83,7 +90,8 @@ def queue_reply(tx: Tx, contact_id: str, payload: str, at: datetime, holder: str
         contact_id=contact_id,
         origin="reply",
         payload=payload,
-        status=OutboxStatus.QUEUED,
+        status=status,
+        attempts=int(sending),
         case_id=None,
         created_at=at,
         updated_at=at,

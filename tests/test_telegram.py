@@ -89,6 +89,7 @@ class World:
         else:
             await self.fake.push(update)
         await within(self.adapter.wait_handled(update["update_id"]))
+        await within(self.service.dispatcher.recorded())  # what became of each answer, committed
 
     async def exchange(self, chat: int, update: dict[str, Any]) -> list[Sent]:
         """Deliver an update; return what the bot sent to `chat` because of it."""

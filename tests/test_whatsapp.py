@@ -121,6 +121,7 @@ class Harness:
         response = await self.post(body)
         assert response.status_code == 200, response.text
         await self.wa.worker.drain()
+        await self.service.dispatcher.recorded()  # what became of each answer, committed
         return response
 
     async def flush_outbox(self) -> None:

@@ -1,0 +1,198 @@
+"""A turn's replies leave right after the turn's own commit, already marked `sending` in it.
+
+The promises of the outbox still hold for them: a row is `sending` in the store before its request
+leaves (so a crash leaves it in doubt, never re-sent blindly), at most the in-flight limit of rows is
+`sending` at once, and rows that did not leave after all (a stop, a cancelled turn) are queued again,
+not left in doubt.
+"""
+
+import asyncio
+import contextlib
+from pathlib import Path
+from typing import Any
+
+from bot.app import Service
+from bot.outbox import SendResult, current_outbox_row
+from handlers.types import Inbound, Reply
+from storage import repo, turns
+from storage.records import OutboxRecord
+from tests.support import Chat, Clock, RecordingChannel, on_both_backends, start_service
+
+WAIT = 10.0  # seconds at most for anything here (each step takes milliseconds)
+
+
+class WatchingChannel(RecordingChannel):
+    """Reads the store as each request leaves: the row's status then, and how many rows are `sending`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.service: Service | None = None
+        self.status_when_sent: list[str] = []
+        self.most_sending_seen = 0
+        self.gate: asyncio.Event | None = None  # when set up, every send waits for it
+        self.waiting = 0
+        self._arrived = asyncio.Condition()
+
+    async def send(self, contact_id: str, reply: Reply) -> SendResult:
+        assert self.service is not None
+        row = current_outbox_row.get()
+        assert row is not None
+        status = await self.service.db.fetchval("SELECT status FROM outbox WHERE id = ?", (row.id,))
+        self.status_when_sent.append(status)
+        sending = await self.service.db.fetchval("SELECT COUNT(*) FROM outbox WHERE status = 'sending'")
+        self.most_sending_seen = max(self.most_sending_seen, sending)
+        if self.gate is not None:
+            async with self._arrived:
+                self.waiting += 1
+                self._arrived.notify_all()
+            await self.gate.wait()
+        return await super().send(contact_id, reply)
+
+    async def until_waiting(self, count: int) -> None:
+        """Until `count` requests are on the wire, held by the gate."""
+        async with asyncio.timeout(WAIT), self._arrived:
+            await self._arrived.wait_for(lambda: self.waiting >= count)
+
+
+async def watched(tmp_path: Path, clock: Clock, database_url: str | None, **service: object) -> Service:
+    channel = WatchingChannel()
+    built, _ = await start_service(tmp_path, clock, channel, database_url=database_url, **service)
+    channel.service = built
+    return built
+
+
+async def statuses(service: Service) -> list[str]:
+    return [row["status"] for row in await service.db.fetchall("SELECT status FROM outbox ORDER BY id")]
+
+
+@on_both_backends
+async def test_each_answer_is_marked_sending_in_the_store_before_it_leaves_and_sent_after(
+    tmp_path: Path, clock: Clock, database_url: str | None
+) -> None:
+    service = await watched(tmp_path, clock, database_url)
+    channel = service.dispatcher.channels["console"]
+    assert isinstance(channel, WatchingChannel)
+    try:
+        chat = Chat(service, channel, clock, "siti")
+        assert "Selamat datang" in (await chat.say("halo"))[0].text
+        await chat.tap("Setuju")
+        await chat.tap("Daftar")
+        assert channel.status_when_sent == ["sending", "sending", "sending"]
+        await service.dispatcher.recorded()
+        assert await statuses(service) == ["sent", "sent", "sent"]
+        assert service.dispatcher.sending_now == 0
+    finally:
+        await service.close()
+
+
+@on_both_backends
+async def test_people_answered_at_once_never_have_more_rows_in_doubt_than_the_in_flight_limit(
+    tmp_path: Path, clock: Clock, database_url: str | None
+) -> None:
+    service = await watched(tmp_path, clock, database_url, outbox_in_flight=2)
+    channel = service.dispatcher.channels["console"]
+    assert isinstance(channel, WatchingChannel)
+    channel.gate = asyncio.Event()
+    try:
+        people = [Chat(service, channel, clock, f"warga{n}") for n in range(6)]
+        talking = [asyncio.create_task(person.say("halo")) for person in people]
+        await channel.until_waiting(2)  # two answers on the wire; the other turns wait for a slot
+        await asyncio.sleep(0.2)
+        assert channel.waiting == 2
+        assert await statuses(service) == ["sending", "sending"]
+        channel.gate.set()
+        async with asyncio.timeout(WAIT):
+            await asyncio.gather(*talking)
+        assert all("Selamat datang" in person.last.text for person in people)
+        assert channel.most_sending_seen <= 2 and service.dispatcher.most_sending <= 2
+        await service.dispatcher.recorded()
+        assert await statuses(service) == ["sent"] * 6
+    finally:
+        await service.close()
+
+
+async def test_rows_a_turn_marked_sending_that_did_not_leave_before_a_stop_are_queued_again(
+    tmp_path: Path, clock: Clock
+) -> None:
+    service = await watched(tmp_path, clock, None)
+    channel = service.dispatcher.channels["console"]
+    assert isinstance(channel, WatchingChannel)
+    channel.gate = asyncio.Event()
+    dispatcher = service.dispatcher
+    try:
+        channel.gate.set()
+        await Chat(service, channel, clock, "siti").say("halo")
+        channel.gate.clear()
+        channel.sent.clear()
+        # A turn with two replies, both written `sending` in its commit (two slots taken for them).
+        assert await dispatcher.reserve("console:siti", 2) == 2
+
+        def commit(tx: Any) -> list[OutboxRecord]:
+            records = []
+            for text in ("Data Ibu sudah kami terima.", "Apa lagi yang bisa kami bantu?"):
+                record = turns.queue_reply(
+                    tx, "console:siti", Reply(text=text).to_json(), clock(), "replica:local", sending=True
+                )
+                record._taken = True
+                records.append(record)
+            return records
+
+        records = await service.db.write(commit)
+        delivering = asyncio.create_task(dispatcher.deliver(records))
+        await channel.until_waiting(2)  # the first is on the wire (the greeting was the first request)
+        dispatcher.stop()
+        channel.gate.set()
+        async with asyncio.timeout(WAIT):
+            await delivering
+            await dispatcher.recorded()
+        # The first left and is recorded sent; the second never left: queued for the next start, not in
+        # doubt, and both slots are free again.
+        assert [r.text for r in channel.sent["console:siti"]] == ["Data Ibu sudah kami terima."]
+        assert await statuses(service) == ["sent", "sent", "queued"]
+        assert dispatcher.sending_now == 0
+        assert await dispatcher.reserve("console:budi", 2) == 0  # stopping: nothing is taken any more
+    finally:
+        await service.close()
+
+
+async def test_a_turn_cancelled_while_its_commit_is_on_its_way_leaves_its_answer_queued_not_in_doubt(
+    tmp_path: Path, clock: Clock
+) -> None:
+    service = await watched(tmp_path, clock, None)
+    dispatcher = service.dispatcher
+    submit = service.db.submit
+    turn_task: list[asyncio.Task[Any]] = []
+
+    def cancel_right_after(fn: Any, **options: Any) -> "asyncio.Future[Any]":
+        future = submit(fn, **options)
+        if turn_task:
+            turn_task[0].cancel()  # the service stops while the turn's commit is queued
+        return future
+
+    service.db.submit = cancel_right_after  # type: ignore[method-assign]
+    try:
+        turn_task.append(
+            asyncio.create_task(service.receive(Inbound(contact="console:siti", at=clock(), text="halo")))
+        )
+        async with asyncio.timeout(WAIT):
+            with contextlib.suppress(asyncio.CancelledError):
+                await turn_task[0]
+            await service.db.write(lambda tx: None)  # committed after the turn's commit, queued before it
+            await dispatcher.recorded()  # the rows given back
+        assert dispatcher.sending_now == 0
+        service.db.submit = submit  # type: ignore[method-assign]
+        # The turn committed (its state and answer are kept) but its answer never left: it is queued,
+        # so the sender delivers it, rather than `sending`, which a restart would have to call in doubt.
+        assert await statuses(service) == ["queued"]
+        await dispatcher.deliver(await pending(service))
+        channel = dispatcher.channels["console"]
+        assert isinstance(channel, WatchingChannel)
+        assert "Selamat datang" in channel.sent["console:siti"][0].text
+        assert await statuses(service) == ["sent"]
+    finally:
+        service.db.submit = submit  # type: ignore[method-assign]
+        await service.close()
+
+
+async def pending(service: Service) -> list[OutboxRecord]:
+    return await repo.pending_outbox(service.db)
