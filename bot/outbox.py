@@ -2,9 +2,13 @@
 
 A row becomes `sending` in the store only when its platform request is about to leave: the channel calls
 `SendGate.leaving()` after it has waited for its pacing slots, right before the request. Rows handed to a
-channel but still waiting for a slot stay `queued`, so after a crash they are simply sent. At most
-`in_flight` rows are `sending` at any moment (a slot is held from the mark until the result is recorded),
-which bounds what a kill -9 can leave in doubt. A row found still `sending` at start-up may or may not
+channel but still waiting for a slot stay `queued`, so after a crash they are simply sent. A turn's
+replies through a channel without pacing (the simulator, the terminal) leave right after the turn's
+commit, so that commit writes them `sending` already (`Dispatcher.reserve`), sparing each a write of its
+own. At most `in_flight` rows are `sending` at any moment (a slot is held from the mark, or from before
+the turn's commit, until the result is queued for the writer, which commits in queue order), which
+bounds what a kill -9 can leave in doubt. The result's commit is not waited for by the contact's next
+message (`deliver(..., recorded=False)`). A row found still `sending` at start-up may or may not
 have reached the person: it is marked `unknown`, never re-sent blindly; staff see those rows and may
 choose to send them again (`resend_unknown`). A graceful stop gives back every row not yet on the wire
 and finishes the ones that are.

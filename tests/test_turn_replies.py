@@ -54,11 +54,13 @@ class WatchingChannel(RecordingChannel):
             await self._arrived.wait_for(lambda: self.waiting >= count)
 
 
-async def watched(tmp_path: Path, clock: Clock, database_url: str | None, **service: object) -> Service:
+async def watched(
+    tmp_path: Path, clock: Clock, database_url: str | None, **service: object
+) -> tuple[Service, WatchingChannel]:
     channel = WatchingChannel()
     built, _ = await start_service(tmp_path, clock, channel, database_url=database_url, **service)
     channel.service = built
-    return built
+    return built, channel
 
 
 async def statuses(service: Service) -> list[str]:
@@ -69,9 +71,7 @@ async def statuses(service: Service) -> list[str]:
 async def test_each_answer_is_marked_sending_in_the_store_before_it_leaves_and_sent_after(
     tmp_path: Path, clock: Clock, database_url: str | None
 ) -> None:
-    service = await watched(tmp_path, clock, database_url)
-    channel = service.dispatcher.channels["console"]
-    assert isinstance(channel, WatchingChannel)
+    service, channel = await watched(tmp_path, clock, database_url)
     try:
         chat = Chat(service, channel, clock, "siti")
         assert "Selamat datang" in (await chat.say("halo"))[0].text
@@ -89,9 +89,7 @@ async def test_each_answer_is_marked_sending_in_the_store_before_it_leaves_and_s
 async def test_people_answered_at_once_never_have_more_rows_in_doubt_than_the_in_flight_limit(
     tmp_path: Path, clock: Clock, database_url: str | None
 ) -> None:
-    service = await watched(tmp_path, clock, database_url, outbox_in_flight=2)
-    channel = service.dispatcher.channels["console"]
-    assert isinstance(channel, WatchingChannel)
+    service, channel = await watched(tmp_path, clock, database_url, outbox_in_flight=2)
     channel.gate = asyncio.Event()
     try:
         people = [Chat(service, channel, clock, f"warga{n}") for n in range(6)]
@@ -114,9 +112,7 @@ async def test_people_answered_at_once_never_have_more_rows_in_doubt_than_the_in
 async def test_rows_a_turn_marked_sending_that_did_not_leave_before_a_stop_are_queued_again(
     tmp_path: Path, clock: Clock
 ) -> None:
-    service = await watched(tmp_path, clock, None)
-    channel = service.dispatcher.channels["console"]
-    assert isinstance(channel, WatchingChannel)
+    service, channel = await watched(tmp_path, clock, None)
     channel.gate = asyncio.Event()
     dispatcher = service.dispatcher
     try:
@@ -131,7 +127,7 @@ async def test_rows_a_turn_marked_sending_that_did_not_leave_before_a_stop_are_q
             records = []
             for text in ("Data Ibu sudah kami terima.", "Apa lagi yang bisa kami bantu?"):
                 record = turns.queue_reply(
-                    tx, "console:siti", Reply(text=text).to_json(), clock(), "replica:local", sending=True
+                    tx, "console:siti", Reply(text=text).to_json(), clock(), dispatcher.holder, sending=True
                 )
                 record._taken = True
                 records.append(record)
@@ -158,7 +154,7 @@ async def test_rows_a_turn_marked_sending_that_did_not_leave_before_a_stop_are_q
 async def test_a_turn_cancelled_while_its_commit_is_on_its_way_leaves_its_answer_queued_not_in_doubt(
     tmp_path: Path, clock: Clock
 ) -> None:
-    service = await watched(tmp_path, clock, None)
+    service, channel = await watched(tmp_path, clock, None)
     dispatcher = service.dispatcher
     submit = service.db.submit
     turn_task: list[asyncio.Task[Any]] = []
@@ -185,8 +181,6 @@ async def test_a_turn_cancelled_while_its_commit_is_on_its_way_leaves_its_answer
         # so the sender delivers it, rather than `sending`, which a restart would have to call in doubt.
         assert await statuses(service) == ["queued"]
         await dispatcher.deliver(await pending(service))
-        channel = dispatcher.channels["console"]
-        assert isinstance(channel, WatchingChannel)
         assert "Selamat datang" in channel.sent["console:siti"][0].text
         assert await statuses(service) == ["sent"]
     finally:
