@@ -4,8 +4,9 @@ For each platform the fake (tests/fake_telegram.py, tests/fake_graph.py on 127.0
 a rate limit answered with 429 / 130429 at the configured rate, 20-30 ms per call) receives a broadcast
 to N recipients from the real service (`python -m bot run`). The service is killed -9 once about half
 have arrived, and restarted. Prints the rows left in doubt (`sending` at the kill) against the in-flight
-bound (DINSOS_OUTBOX_IN_FLIGHT, default 8), the people who never got it, duplicates, and the pacing of
-the restarted service against the configured rate (Telegram 30/s, WhatsApp 80/s).
+bound (`--in-flight`, default 8, given to the service as DINSOS_OUTBOX_IN_FLIGHT), the people who
+never got it, duplicates, and the pacing of the restarted service against the configured rate
+(Telegram 30/s, WhatsApp 80/s).
 
     python bench/broadcast_crash.py --recipients 300
     python bench/broadcast_crash.py --recipients 300 --in-flight 4

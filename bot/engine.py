@@ -304,28 +304,27 @@ class Engine:
                 await router.resume_current(turn)
             except Exception:
                 log.exception("could not ask again after a failed step")
+        try:
+            return await self._commit_turn(turn, event, read_at, sender)
+        except turns.TurnMoved:
+            return _STALE  # nothing written: the turn runs again on the state now stored
+        except turns.Redelivered:
+            log.info("redelivered event ignored at commit")
+            return []
+
+    async def _commit_turn(
+        self, turn: Turn, event: Inbound, read_at: datetime | None, sender: Sender | None
+    ) -> list[OutboxRecord]:
+        """Commit the turn. With a `sender`, slots are reserved first for the replies it may write
+        `sending`; those not used are given back, and a cancelled turn's once its commit has landed."""
         taking = await sender.reserve(event.contact, len(turn.replies)) if sender is not None else 0
         try:
             committed = self.services.db.submit(
                 lambda conn: self._commit(conn, turn, event, read_at, self.holder, taking)
             )
-        except BaseException:
-            if sender is not None:
-                sender.unreserve(taking)
-            raise
-        try:
             records = await asyncio.shield(committed)
-        except turns.TurnMoved:
-            if sender is not None:
-                sender.unreserve(taking)
-            return _STALE  # nothing written: the turn runs again on the state now stored
-        except turns.Redelivered:
-            if sender is not None:
-                sender.unreserve(taking)
-            log.info("redelivered event ignored at commit")
-            return []
         except asyncio.CancelledError:
-            if sender is not None:
+            if sender is not None:  # the commit goes on without this turn: settled when it lands
                 committed.add_done_callback(partial(_abandoned, sender, taking))
             raise
         except BaseException:

@@ -244,6 +244,10 @@ class Dispatcher:
         # Results queued for the writer and not yet committed (see `_finish`, `recorded`).
         self._recording: set[asyncio.Future[None]] = set()
 
+    def _channel_of(self, contact_id: str) -> Channel | None:
+        """The channel that owns the contact's scheme (else the fallback, if any)."""
+        return self.channels.get(contact_id.split(":", 1)[0], self.fallback)
+
     async def recover(self) -> int:
         """Resolve rows left `sending` by a dead process; return how many were found.
 
@@ -256,7 +260,7 @@ class Dispatcher:
         for outbox_id, contact_id in interrupted:
             if outbox_id in self._held:
                 continue  # being sent by this process right now
-            channel = self.channels.get(contact_id.split(":", 1)[0], self.fallback)
+            channel = self._channel_of(contact_id)
             if channel is None:
                 continue
             verdict = (
@@ -282,7 +286,7 @@ class Dispatcher:
         """
         if self._stopping or count < 1:
             return 0
-        channel = self.channels.get(contact_id.split(":", 1)[0], self.fallback)
+        channel = self._channel_of(contact_id)
         if channel is None or getattr(channel, "marks_sending", False) or _is_keyed(channel):
             return 0
         await self._slots.acquire()
@@ -448,7 +452,7 @@ class Dispatcher:
         self._recording.discard(recorded)
         if not recorded.cancelled() and recorded.exception() is not None:
             log.error(
-                "the result of a sent message could not be recorded (%s); it is resolved at the next start",
+                "what became of a message could not be recorded (%s); it is resolved at the next start",
                 type(recorded.exception()).__name__,
             )
 
@@ -460,7 +464,7 @@ class Dispatcher:
     async def _send_one(self, record: OutboxRecord, gate: SendGate) -> SendResult | None:
         """The row's result (None: not sent, still queued)."""
         scheme = record.contact_id.split(":", 1)[0]
-        channel = self.channels.get(scheme, self.fallback)
+        channel = self._channel_of(record.contact_id)
         if channel is None:
             return SendResult(OutboxStatus.FAILED, error=f"no channel for scheme {scheme!r}")
         row_token = current_outbox_row.set(record)

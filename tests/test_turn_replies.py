@@ -8,8 +8,12 @@ not left in doubt.
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from bot.app import Service
 from bot.outbox import SendResult, current_outbox_row
@@ -54,13 +58,18 @@ class WatchingChannel(RecordingChannel):
             await self._arrived.wait_for(lambda: self.waiting >= count)
 
 
+@asynccontextmanager
 async def watched(
     tmp_path: Path, clock: Clock, database_url: str | None, **service: object
-) -> tuple[Service, WatchingChannel]:
+) -> AsyncIterator[tuple[Service, WatchingChannel]]:
+    """A service whose console channel watches the store; closed at the end."""
     channel = WatchingChannel()
     built, _ = await start_service(tmp_path, clock, channel, database_url=database_url, **service)
     channel.service = built
-    return built, channel
+    try:
+        yield built, channel
+    finally:
+        await built.close()
 
 
 async def statuses(service: Service) -> list[str]:
@@ -71,8 +80,7 @@ async def statuses(service: Service) -> list[str]:
 async def test_each_answer_is_marked_sending_in_the_store_before_it_leaves_and_sent_after(
     tmp_path: Path, clock: Clock, database_url: str | None
 ) -> None:
-    service, channel = await watched(tmp_path, clock, database_url)
-    try:
+    async with watched(tmp_path, clock, database_url) as (service, channel):
         chat = Chat(service, channel, clock, "siti")
         assert "Selamat datang" in (await chat.say("halo"))[0].text
         await chat.tap("Setuju")
@@ -81,17 +89,14 @@ async def test_each_answer_is_marked_sending_in_the_store_before_it_leaves_and_s
         await service.dispatcher.recorded()
         assert await statuses(service) == ["sent", "sent", "sent"]
         assert service.dispatcher.sending_now == 0
-    finally:
-        await service.close()
 
 
 @on_both_backends
 async def test_people_answered_at_once_never_have_more_rows_in_doubt_than_the_in_flight_limit(
     tmp_path: Path, clock: Clock, database_url: str | None
 ) -> None:
-    service, channel = await watched(tmp_path, clock, database_url, outbox_in_flight=2)
-    channel.gate = asyncio.Event()
-    try:
+    async with watched(tmp_path, clock, database_url, outbox_in_flight=2) as (service, channel):
+        channel.gate = asyncio.Event()
         people = [Chat(service, channel, clock, f"warga{n}") for n in range(6)]
         talking = [asyncio.create_task(person.say("halo")) for person in people]
         await channel.until_waiting(2)  # two answers on the wire; the other turns wait for a slot
@@ -105,20 +110,15 @@ async def test_people_answered_at_once_never_have_more_rows_in_doubt_than_the_in
         assert channel.most_sending_seen <= 2 and service.dispatcher.most_sending <= 2
         await service.dispatcher.recorded()
         assert await statuses(service) == ["sent"] * 6
-    finally:
-        await service.close()
 
 
 async def test_rows_a_turn_marked_sending_that_did_not_leave_before_a_stop_are_queued_again(
     tmp_path: Path, clock: Clock
 ) -> None:
-    service, channel = await watched(tmp_path, clock, None)
-    channel.gate = asyncio.Event()
-    dispatcher = service.dispatcher
-    try:
-        channel.gate.set()
+    async with watched(tmp_path, clock, None) as (service, channel):
+        dispatcher = service.dispatcher
         await Chat(service, channel, clock, "siti").say("halo")
-        channel.gate.clear()
+        channel.gate = asyncio.Event()
         channel.sent.clear()
         # A turn with two replies, both written `sending` in its commit (two slots taken for them).
         assert await dispatcher.reserve("console:siti", 2) == 2
@@ -135,7 +135,7 @@ async def test_rows_a_turn_marked_sending_that_did_not_leave_before_a_stop_are_q
 
         records = await service.db.write(commit)
         delivering = asyncio.create_task(dispatcher.deliver(records))
-        await channel.until_waiting(2)  # the first is on the wire (the greeting was the first request)
+        await channel.until_waiting(1)  # the first is on the wire
         dispatcher.stop()
         channel.gate.set()
         async with asyncio.timeout(WAIT):
@@ -147,45 +147,39 @@ async def test_rows_a_turn_marked_sending_that_did_not_leave_before_a_stop_are_q
         assert await statuses(service) == ["sent", "sent", "queued"]
         assert dispatcher.sending_now == 0
         assert await dispatcher.reserve("console:budi", 2) == 0  # stopping: nothing is taken any more
-    finally:
-        await service.close()
 
 
 async def test_a_turn_cancelled_while_its_commit_is_on_its_way_leaves_its_answer_queued_not_in_doubt(
-    tmp_path: Path, clock: Clock
+    tmp_path: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    service, channel = await watched(tmp_path, clock, None)
-    dispatcher = service.dispatcher
-    submit = service.db.submit
-    turn_task: list[asyncio.Task[Any]] = []
+    async with watched(tmp_path, clock, None) as (service, channel):
+        dispatcher = service.dispatcher
+        submit = service.db.submit
+        turn_task: list[asyncio.Task[Any]] = []
 
-    def cancel_right_after(fn: Any, **options: Any) -> "asyncio.Future[Any]":
-        future = submit(fn, **options)
-        if turn_task:
-            turn_task[0].cancel()  # the service stops while the turn's commit is queued
-        return future
+        def cancel_right_after(fn: Any, **options: Any) -> "asyncio.Future[Any]":
+            future = submit(fn, **options)
+            if turn_task:
+                turn_task[0].cancel()  # the service stops while the turn's commit is queued
+            return future
 
-    service.db.submit = cancel_right_after  # type: ignore[method-assign]
-    try:
+        monkeypatch.setattr(service.db, "submit", cancel_right_after)
         turn_task.append(
             asyncio.create_task(service.receive(Inbound(contact="console:siti", at=clock(), text="halo")))
         )
         async with asyncio.timeout(WAIT):
             with contextlib.suppress(asyncio.CancelledError):
                 await turn_task[0]
+            monkeypatch.undo()
             await service.db.write(lambda tx: None)  # committed after the turn's commit, queued before it
             await dispatcher.recorded()  # the rows given back
         assert dispatcher.sending_now == 0
-        service.db.submit = submit  # type: ignore[method-assign]
         # The turn committed (its state and answer are kept) but its answer never left: it is queued,
         # so the sender delivers it, rather than `sending`, which a restart would have to call in doubt.
         assert await statuses(service) == ["queued"]
         await dispatcher.deliver(await pending(service))
         assert "Selamat datang" in channel.sent["console:siti"][0].text
         assert await statuses(service) == ["sent"]
-    finally:
-        service.db.submit = submit  # type: ignore[method-assign]
-        await service.close()
 
 
 async def pending(service: Service) -> list[OutboxRecord]:
