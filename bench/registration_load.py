@@ -13,7 +13,8 @@ the capacity: the highest offered load whose p99 stays within 25 ms. `--interval
 run in one process also prints the write round trips behind a message, p50 and p99 by kind: its
 conversation step committed (its replies written `sending` in it), the mark of a reply the step could
 not take (no in-flight slot free), and each reply's result, recorded after the reply has left (the
-message does not wait for it).
+message does not wait for it). Before each run it times a fixed Python loop ("machine speed", also the
+table's last column): this machine is 30-40 % slower at some hours than at others.
 
     python bench/registration_load.py                        # 1,000 contacts, 600..1,200 msgs/s
     python bench/registration_load.py --rates 400,500,600,700,800,1000
@@ -264,9 +265,9 @@ def run_replicas(
 
 # What each write a message waits for does, by the write function's name.
 WRITE_KINDS = {
-    "Engine._attempt": "conversation step committed (state, answers, replies sending)",
+    "Engine._commit_turn": "conversation step committed (state, answers, replies sending)",
     "take": "reply marked sending by a write of its own",
-    "record_result": "reply's result recorded (not waited for)",
+    "_TakeResults": "replies' results recorded, many per write (not waited for)",
 }
 
 
@@ -278,7 +279,7 @@ def time_writes(db: object) -> dict[str, list[float]]:
 
     def timed(fn: Any, *, urgent: bool = False) -> "asyncio.Future[Any]":
         target = fn.func if isinstance(fn, partial) else fn
-        name = getattr(target, "__qualname__", "?").split(".<locals>")[0]
+        name = getattr(target, "__qualname__", type(target).__qualname__).split(".<locals>")[0]
         label = WRITE_KINDS.get(name, "other writes")
         future: asyncio.Future[Any] = submit(fn, urgent=urgent)
         started = time.perf_counter()
@@ -315,6 +316,16 @@ async def count_rows(url: str) -> tuple[int, int]:
     return int(cases), int(queued)
 
 
+def machine_speed() -> float:
+    """Milliseconds of CPU a fixed pure-Python loop takes now: the same machine runs 30-40 % slower at
+    some hours than at others, so figures from different runs compare only with this beside them."""
+    started = time.process_time()
+    total = 0
+    for number in range(2_000_000):
+        total += number
+    return (time.process_time() - started) * 1000
+
+
 async def run_once(
     contacts: int,
     synchronous: str,
@@ -326,6 +337,7 @@ async def run_once(
     """One run on a fresh store: every contact registers; returns its figures (and prints them)."""
     COMPLETIONS.clear()
     trips: dict[str, list[float]] = {}
+    speed = machine_speed()
     with tempfile.TemporaryDirectory() as tmp, store_url(databases) as url:
         if replicas > 1:
             if url is None:
@@ -358,6 +370,7 @@ async def run_once(
     if replicas > 1:
         rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(f"contacts            {contacts}")
+    print(f"machine speed       {speed:.0f} ms for a fixed Python loop before the run (lower: faster)")
     if url is None:
         print(f"sqlite synchronous  {synchronous}")
     else:
@@ -383,7 +396,14 @@ async def run_once(
         print_round_trips(trips)
     if cases != contacts:
         raise SystemExit(f"FAILED: {contacts} registrations expected, {cases} cases stored")
-    return {"offered": offered, "sustained": sustained, "p99": p99, "rss": rss_mb, "cpu": cpu / count * 1000}
+    return {
+        "offered": offered,
+        "sustained": sustained,
+        "p99": p99,
+        "rss": rss_mb,
+        "cpu": cpu / count * 1000,
+        "speed": speed,
+    }
 
 
 async def capacity(
@@ -406,11 +426,12 @@ async def capacity(
             break
     passed = [row["offered"] for row in rows if row["p99"] <= target_ms]
     print()
-    print(f"{'offered msgs/s':>15} {'sustained':>10} {'p99 ms':>9} {'CPU ms/msg':>11} {'RSS MB':>7}")
+    header = f"{'offered msgs/s':>15} {'sustained':>10} {'p99 ms':>9} {'CPU ms/msg':>11} {'RSS MB':>7}"
+    print(f"{header} {'speed':>6}")
     for row in rows:
         mark = "ok" if row["p99"] <= target_ms else "over"
         figures = f"{row['offered']:>15.0f} {row['sustained']:>10.0f} {row['p99']:>9.1f} {row['cpu']:>11.2f}"
-        figures += f" {row['rss']:>7.0f}"
+        figures += f" {row['rss']:>7.0f} {row['speed']:>6.0f}"
         print(f"{figures}  {mark}")
     figure = f"{max(passed):.0f} msgs/s" if passed else f"below {min(rates):.0f} msgs/s"
     stepped = ", ".join(f"{row['offered']:.0f}" for row in rows)

@@ -8,7 +8,8 @@ commit, so that commit writes them `sending` already (`Dispatcher.reserve`), spa
 own. At most `in_flight` rows are `sending` at any moment (a slot is held from the mark, or from before
 the turn's commit, until the result is queued for the writer, which commits in queue order), which
 bounds what a kill -9 can leave in doubt. The result's commit is not waited for by the contact's next
-message (`deliver(..., recorded=False)`). A row found still `sending` at start-up may or may not
+message (`deliver(..., recorded=False)`), and results that end while the writer is busy share one write
+(`ResultWrites`). A row found still `sending` at start-up may or may not
 have reached the person: it is marked `unknown`, never re-sent blindly; staff see those rows and may
 choose to send them again (`resend_unknown`). A graceful stop gives back every row not yet on the wire
 and finishes the ones that are.
@@ -17,6 +18,7 @@ and finishes the ones that are.
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
@@ -31,7 +33,7 @@ from handlers.outreach import QuietHours
 from handlers.types import Reply, Voice
 from storage import outbox as store
 from storage import repo
-from storage.contract import Store
+from storage.contract import Store, Tx
 from storage.outbox import Flooder, InDoubt, flooders, in_doubt, resend_in_doubt
 from storage.records import OutboxRecord, OutboxStatus
 
@@ -196,6 +198,50 @@ def outbox_key(outbox_id: int) -> str:
     return f"outbox-{outbox_id}"
 
 
+class ResultWrites:
+    """Results of sends go to the writer together: each joins the write already queued for results (if
+    that write has not yet begun) instead of being a write of its own, so a busy sender records dozens of
+    results with one statement. The write takes what has joined it when it runs; a result that comes
+    later starts the next one. Writes commit in the order they are queued, so a result is on disk before
+    anything queued after it joined (the contact's next row, their next turn)."""
+
+    def __init__(self, db: Store) -> None:
+        self.db = db
+        self._lock = threading.Lock()  # `add` runs on the loop, the write on the writer's thread
+        self._joining: list[store.SendOutcome] = []
+        self._queued: asyncio.Future[None] | None = None  # the write the next result joins
+
+    def add(self, outcome: store.SendOutcome) -> "asyncio.Future[None]":
+        """Queue `outcome`; the future resolves once it is committed."""
+        with self._lock:
+            if self._queued is None:
+                self._queued = self.db.submit(_TakeResults(self))
+            self._joining.append(outcome)
+            return self._queued
+
+    def take(self) -> list[store.SendOutcome]:
+        """On the writer: the results that joined the write now running; later ones start another."""
+        with self._lock:
+            taken, self._joining, self._queued = self._joining, [], None
+        return taken
+
+
+class _TakeResults:
+    """The write of `ResultWrites`: takes its results once, and records the same ones if it runs again
+    (its batch failed and each job runs alone)."""
+
+    __slots__ = ("_outcomes", "_results")
+
+    def __init__(self, results: ResultWrites) -> None:
+        self._results = results
+        self._outcomes: list[store.SendOutcome] | None = None
+
+    def __call__(self, tx: Tx) -> None:
+        if self._outcomes is None:
+            self._outcomes = self._results.take()
+        store.record_results(tx, self._outcomes)
+
+
 class Dispatcher:
     """Sends outbox rows through the channel that owns each contact's scheme."""
 
@@ -242,6 +288,7 @@ class Dispatcher:
         self.sending_now = 0  # rows marked `sending` right now (for tests and benchmarks)
         self.most_sending = 0
         # Results queued for the writer and not yet committed (see `_finish`, `recorded`).
+        self._results = ResultWrites(db)
         self._recording: set[asyncio.Future[None]] = set()
 
     def _channel_of(self, contact_id: str) -> Channel | None:
@@ -425,12 +472,11 @@ class Dispatcher:
             return None  # never left: still queued as it was
         try:
             at = self.clock()
-            recorded = self.db.submit(
-                partial(
-                    store.record_result,
-                    outbox_id=gate.record.id,
-                    status=result.status,
-                    at=at,
+            recorded = self._results.add(
+                store.SendOutcome(
+                    gate.record.id,
+                    result.status,
+                    at,
                     error=result.error,
                     external_id=result.external_id,
                     # a retry: not before a short pause

@@ -84,6 +84,41 @@ def unclaim_all(tx: Tx, outbox_ids: Sequence[int], at: datetime) -> None:
         unclaim(tx, outbox_id, at)
 
 
+@dataclass(frozen=True, slots=True)
+class SendOutcome:
+    """What became of one send, to be recorded (`record_results`)."""
+
+    outbox_id: int
+    status: OutboxStatus
+    at: datetime
+    error: str | None = None
+    external_id: str | None = None
+    retry_at: datetime | None = None  # a retry: not sent again before this
+
+
+def record_results(tx: Tx, outcomes: Sequence[SendOutcome]) -> None:
+    """Record several sends at once: one statement for all rows of one status (and error), stamped with
+    the latest of their times (they ended within the same few milliseconds); then what only some rows
+    have (a platform message id, a retry time, a blocked contact)."""
+    groups: dict[tuple[OutboxStatus, str | None], list[SendOutcome]] = {}
+    for outcome in outcomes:
+        groups.setdefault((outcome.status, outcome.error), []).append(outcome)
+    for (status, error), group in groups.items():
+        at = max(outcome.at for outcome in group)
+        repo.mark_outbox(tx, [outcome.outbox_id for outcome in group], status, at, error=error)
+    for outcome in outcomes:
+        if outcome.retry_at is not None:
+            retry_at = repo.iso(outcome.retry_at)
+            tx.execute("UPDATE outbox SET not_before = ? WHERE id = ?", (retry_at, outcome.outbox_id))
+        if outcome.external_id:
+            repo.set_external_id(tx, outcome.outbox_id, outcome.external_id)
+        if outcome.status == OutboxStatus.BLOCKED:
+            tx.execute(
+                "UPDATE contacts SET unreachable = 1 WHERE id = (SELECT contact_id FROM outbox WHERE id = ?)",
+                (outcome.outbox_id,),
+            )
+
+
 def record_result(
     tx: Tx,
     outbox_id: int,
@@ -96,16 +131,7 @@ def record_result(
 ) -> None:
     """What became of one send: its status (a retry waits until `retry_at`), the platform's message id,
     and a blocked contact marked unreachable."""
-    repo.mark_outbox(tx, [outbox_id], status, at, error=error)
-    if retry_at is not None:
-        tx.execute("UPDATE outbox SET not_before = ? WHERE id = ?", (repo.iso(retry_at), outbox_id))
-    if external_id:
-        repo.set_external_id(tx, outbox_id, external_id)
-    if status == OutboxStatus.BLOCKED:
-        tx.execute(
-            "UPDATE contacts SET unreachable = 1 WHERE id = (SELECT contact_id FROM outbox WHERE id = ?)",
-            (outbox_id,),
-        )
+    record_results(tx, [SendOutcome(outbox_id, status, at, error, external_id, retry_at)])
 
 
 def interrupted(tx: Tx, holder: str, at: datetime) -> list[tuple[int, str]]:

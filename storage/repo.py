@@ -317,6 +317,9 @@ def insert_outbox(
     )
 
 
+MARK_CHUNK = 256
+
+
 def mark_outbox(
     conn: Tx,
     ids: Sequence[int],
@@ -326,13 +329,19 @@ def mark_outbox(
     error: str | None = None,
     count_attempt: bool = False,
 ) -> None:
-    """Set the status of outbox rows."""
+    """Set the status of outbox rows: one statement for up to `MARK_CHUNK` rows, not one per row."""
     stamp = iso(at)
-    conn.executemany(
-        "UPDATE outbox SET status = ?, error = ?, updated_at = ?, attempts = attempts + ?, "
-        "sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END WHERE id = ?",
-        [(status, error, stamp, int(count_attempt), status, stamp, outbox_id) for outbox_id in ids],
-    )
+    for start in range(0, len(ids), MARK_CHUNK):
+        chunk = list(ids[start : start + MARK_CHUNK])
+        # The id list is padded (repeating its last id) to a power of two, so the statements stay few
+        # and are prepared once each.
+        size = 1 << (len(chunk) - 1).bit_length()
+        chunk += chunk[-1:] * (size - len(chunk))
+        conn.execute(
+            "UPDATE outbox SET status = ?, error = ?, updated_at = ?, attempts = attempts + ?, "
+            f"sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END WHERE id IN ({', '.join('?' * size)})",
+            (status, error, stamp, int(count_attempt), status, stamp, *chunk),
+        )
 
 
 def set_external_id(conn: Tx, outbox_id: int, external_id: str) -> None:

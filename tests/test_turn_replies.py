@@ -8,6 +8,7 @@ not left in doubt.
 
 import asyncio
 import contextlib
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -19,7 +20,7 @@ from bot.app import Service
 from bot.outbox import SendResult, current_outbox_row
 from handlers.types import Inbound, Reply
 from storage import repo, turns
-from storage.records import OutboxRecord
+from storage.records import ContactRecord, OutboxRecord
 from tests.support import Chat, Clock, RecordingChannel, on_both_backends, start_service
 
 WAIT = 10.0  # seconds at most for anything here (each step takes milliseconds)
@@ -184,3 +185,88 @@ async def test_a_turn_cancelled_while_its_commit_is_on_its_way_leaves_its_answer
 
 async def pending(service: Service) -> list[OutboxRecord]:
     return await repo.pending_outbox(service.db)
+
+
+async def sent_now(service: Service, clock: Clock, contacts: list[str]) -> list[OutboxRecord]:
+    """One answer per contact, committed `sending` as a turn does (a slot held for each)."""
+    dispatcher = service.dispatcher
+    for contact in contacts:
+        assert await dispatcher.reserve(contact, 1) == 1
+
+    def commit(tx: Any) -> list[OutboxRecord]:
+        records = []
+        for contact in contacts:
+            repo.upsert_contact(
+                tx, ContactRecord(id=contact, channel="console", created_at=clock(), updated_at=clock())
+            )
+            reply = Reply(text="Data Ibu sudah kami terima.").to_json()
+            record = turns.queue_reply(tx, contact, reply, clock(), dispatcher.holder, sending=True)
+            record._taken = True
+            records.append(record)
+        return records
+
+    return await service.db.write(commit)
+
+
+@asynccontextmanager
+async def writer_held(service: Service) -> AsyncIterator[list[Any]]:
+    """The store's writer busy with one long write until the block ends; yields every write queued
+    meanwhile (the write functions)."""
+    release = threading.Event()
+    holding = service.db.submit(lambda tx: release.wait(WAIT))
+    queued: list[Any] = []
+    submit = service.db.submit
+
+    def counted(fn: Any, **options: Any) -> "asyncio.Future[Any]":
+        queued.append(fn)
+        return submit(fn, **options)
+
+    service.db.submit = counted  # type: ignore[method-assign]
+    try:
+        yield queued
+    finally:
+        service.db.submit = submit  # type: ignore[method-assign]
+        release.set()
+        await holding
+
+
+@on_both_backends
+async def test_answers_sent_while_the_store_is_busy_are_recorded_sent_by_one_write(
+    tmp_path: Path, clock: Clock, database_url: str | None
+) -> None:
+    async with watched(tmp_path, clock, database_url) as (service, channel):
+        contacts = [f"console:warga{n}" for n in range(10)]
+        records = await sent_now(service, clock, contacts)
+        async with writer_held(service) as queued:
+            async with asyncio.timeout(WAIT):  # the answers leave without waiting for the store
+                await service.dispatcher.deliver(records, recorded=False)
+            assert sorted(channel.sent) == sorted(contacts)
+        async with asyncio.timeout(WAIT):
+            await service.dispatcher.recorded()
+        # Ten results, one write (one statement) rather than ten: the store keeps up with busy hours.
+        assert len(queued) == 1
+        rows = await service.db.fetchall("SELECT status, sent_at FROM outbox ORDER BY id")
+        assert [row["status"] for row in rows] == ["sent"] * 10
+        assert all(row["sent_at"] is not None for row in rows)
+        assert service.dispatcher.sending_now == 0
+
+
+@on_both_backends
+async def test_results_sharing_a_write_are_kept_when_another_write_of_the_batch_fails(
+    tmp_path: Path, clock: Clock, database_url: str | None
+) -> None:
+    async with watched(tmp_path, clock, database_url) as (service, _):
+        records = await sent_now(service, clock, ["console:siti", "console:budi"])
+
+        def broken(tx: Any) -> None:
+            raise ValueError("a write that fails")
+
+        async with writer_held(service):
+            await service.dispatcher.deliver(records, recorded=False)
+            failing = service.db.submit(broken)  # in the same batch as the results, after them
+        async with asyncio.timeout(WAIT):
+            await service.dispatcher.recorded()
+            with pytest.raises(ValueError, match="a write that fails"):
+                await failing
+        # The batch was rolled back and each write ran again alone: the results were written again.
+        assert await statuses(service) == ["sent", "sent"]
