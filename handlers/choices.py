@@ -3,6 +3,7 @@
 import re
 from dataclasses import dataclass
 from enum import Enum
+from functools import lru_cache
 
 from rapidfuzz import fuzz, process
 
@@ -76,9 +77,9 @@ def match_text(turn: Turn, text: str, options: list[Option] | tuple[Option, ...]
     candidates: dict[str, Option] = {}
     for option in options:
         for label in catalog.all_languages(option.label_key):
-            candidates.setdefault(normalize(label), option)
+            candidates.setdefault(_key(label), option)
         for word in option.words:
-            candidates.setdefault(normalize(word), option)
+            candidates.setdefault(_key(word), option)
     text = squeeze(text)
     if text in candidates:
         return candidates[text]
@@ -86,6 +87,13 @@ def match_text(turn: Turn, text: str, options: list[Option] | tuple[Option, ...]
     if best is not None:
         return candidates[best[0]]
     return partial_match(text, candidates)
+
+
+@lru_cache(maxsize=4096)
+def _key(label: str) -> str:
+    """An option's label or word as a matching key. Labels and words come from the catalogs and the
+    code (a few hundred), so each is normalised once, not on every typed answer."""
+    return normalize(label)
 
 
 def squeeze(text: str) -> str:
