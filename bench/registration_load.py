@@ -29,6 +29,7 @@ the figures are over all messages of all processes, CPU summed over them.
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import random
@@ -290,6 +291,33 @@ def time_writes(db: object) -> dict[str, list[float]]:
     return trips
 
 
+class CollectorPauses:
+    """The cycle collector's passes during a run (each stops the event loop and the writer)."""
+
+    def __init__(self) -> None:
+        self.pauses: list[float] = []
+        self._started = 0.0
+
+    def __enter__(self) -> "CollectorPauses":
+        gc.callbacks.append(self._seen)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        gc.callbacks.remove(self._seen)
+
+    def _seen(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.pauses.append(time.perf_counter() - self._started)
+
+    def summary(self) -> str:
+        if not self.pauses:
+            return "none"
+        total, longest = sum(self.pauses) * 1000, max(self.pauses) * 1000
+        return f"{len(self.pauses)} passes, {total:.0f} ms in all, the longest {longest:.1f} ms"
+
+
 def print_round_trips(trips: dict[str, list[float]]) -> None:
     print("write round trips   submit -> committed result back on the loop (a message waits for its")
     print("                    step, and for the mark of a reply the step could not take)")
@@ -338,6 +366,7 @@ async def run_once(
     COMPLETIONS.clear()
     trips: dict[str, list[float]] = {}
     speed = machine_speed()
+    collector = CollectorPauses()
     with tempfile.TemporaryDirectory() as tmp, store_url(databases) as url:
         if replicas > 1:
             if url is None:
@@ -353,7 +382,8 @@ async def run_once(
             started_up()  # as `python -m bot` does once started
             trips = time_writes(service.db)
             started = time.perf_counter()
-            latencies, cpu = await serve(service, range(contacts), interval)
+            with collector:
+                latencies, cpu = await serve(service, range(contacts), interval)
             elapsed = time.perf_counter() - started
             sent = channel.sent
             cases = await service.db.fetchval("SELECT COUNT(*) FROM cases")
@@ -393,6 +423,7 @@ async def run_once(
     )
     print(f"peak RSS            {rss_mb:.0f} MB" + (" (largest process)" if replicas > 1 else ""))
     if replicas == 1:
+        print(f"collector pauses    {collector.summary()}")
         print_round_trips(trips)
     if cases != contacts:
         raise SystemExit(f"FAILED: {contacts} registrations expected, {cases} cases stored")
