@@ -328,9 +328,14 @@ class Engine:
                 committed.add_done_callback(partial(_abandoned, sender, taking))
             raise
         except BaseException:
+            turn.writes.clear()
             if sender is not None:
                 sender.unreserve(taking)
             raise
+        # The commit has ended and its write functions never run again: dropped now, because those
+        # that refer back to the turn (a reference cycle) would otherwise wait for the cycle collector,
+        # whose passes stop the loop and the writer.
+        turn.writes.clear()
         if sender is not None:
             sender.unreserve(taking - sum(1 for record in records if record._taken))
         return records

@@ -1,10 +1,12 @@
 """Registration transcripts, in Indonesian and English, for oneself and by a field worker."""
 
+import gc
 import sqlite3
 from pathlib import Path
 
 from bot.app import Service
 from handlers.i18n import Catalog
+from handlers.turn import Turn
 from storage import repo
 from tests.support import Chat, on_both_backends
 
@@ -141,3 +143,24 @@ async def test_database_file_holds_no_clear_nik(chat: Chat, service: Service, tm
     dump = "\n".join(copy.iterdump())
     copy.close()
     assert "3674015708850001" not in dump
+
+
+async def test_a_sent_registration_leaves_nothing_for_the_cycle_collector(
+    chat: Chat, service: Service
+) -> None:
+    """The step that sends a form queues writes that refer back to its turn. They are dropped once
+    committed, so the turn is freed at once: nothing of it waits for a pass of the cycle collector,
+    which stops every conversation (and the store's writer) while it runs."""
+    await agree(chat)
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)  # what a pass finds unreachable is kept in gc.garbage
+    try:
+        reference = await register_self(chat)
+        await service.db.write(lambda tx: None)  # the writer lets go of the jobs it ran last
+        gc.collect()
+        left = [found for found in gc.garbage if isinstance(found, Turn)]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+    assert reference == "REG-2026-000001"
+    assert left == []
