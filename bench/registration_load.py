@@ -14,7 +14,8 @@ run in one process also prints the write round trips behind a message, p50 and p
 conversation step committed (its replies written `sending` in it), the mark of a reply the step could
 not take (no in-flight slot free), and each reply's result, recorded after the reply has left (the
 message does not wait for it). Before each run it times a fixed Python loop ("machine speed", also the
-table's last column): this machine is 30-40 % slower at some hours than at others.
+table's last column): this machine is 30-40 % slower at some hours than at others. It also prints the
+cycle collector's passes during the run (each stops the event loop and the writer).
 
     python bench/registration_load.py                        # 1,000 contacts, 600..1,200 msgs/s
     python bench/registration_load.py --rates 400,500,600,700,800,1000
