@@ -88,8 +88,8 @@ def enabled_channels(settings: Settings) -> list[str]:
 # by reference counting; at the default, a busy service collected hundreds of times a second, each pass
 # mostly moving messages still in flight to an older generation that later took 10-50 ms to collect,
 # the event loop and the writer stopped meanwhile. Measured at 800-1,000 msgs/s (bench/registration_load.py,
-# 19,000 messages): 350-500 passes and 0.8-1.0 s of pauses per run, the longest 30-58 ms; with this, 2-3
-# passes and 5-25 ms in all.
+# 19,000 messages): 350-510 passes and 0.6-0.95 s of pauses per run, the longest 24-58 ms; with this,
+# 2-3 passes and 5-25 ms in all.
 YOUNG_COLLECTION_THRESHOLD = 20_000
 
 
