@@ -287,8 +287,8 @@ class Dispatcher:
         self.before_send: Callable[[], Awaitable[None]] | None = None
         self.sending_now = 0  # rows marked `sending` right now (for tests and benchmarks)
         self.most_sending = 0
-        # Results queued for the writer and not yet committed (see `_finish`, `recorded`).
         self._results = ResultWrites(db)
+        # Results writes queued and not yet committed (see `_finish`, `recorded`).
         self._recording: set[asyncio.Future[None]] = set()
 
     def _channel_of(self, contact_id: str) -> Channel | None:
@@ -490,8 +490,9 @@ class Dispatcher:
             self._release(gate)
         # The contact's next row and turn need not wait for the commit: what is queued commits before
         # anything queued after it. `recorded()` waits for all of them.
-        self._recording.add(recorded)
-        recorded.add_done_callback(self._result_committed)
+        if recorded not in self._recording:  # the first result to join this write
+            self._recording.add(recorded)
+            recorded.add_done_callback(self._result_committed)
         return recorded
 
     def _result_committed(self, recorded: "asyncio.Future[None]") -> None:

@@ -119,21 +119,6 @@ def record_results(tx: Tx, outcomes: Sequence[SendOutcome]) -> None:
             )
 
 
-def record_result(
-    tx: Tx,
-    outbox_id: int,
-    status: OutboxStatus,
-    at: datetime,
-    *,
-    error: str | None = None,
-    external_id: str | None = None,
-    retry_at: datetime | None = None,
-) -> None:
-    """What became of one send: its status (a retry waits until `retry_at`), the platform's message id,
-    and a blocked contact marked unreachable."""
-    record_results(tx, [SendOutcome(outbox_id, status, at, error, external_id, retry_at)])
-
-
 def interrupted(tx: Tx, holder: str, at: datetime) -> list[tuple[int, str]]:
     """Rows left `sending` by a process that is gone (its lease expired, or it had none): id, contact.
 

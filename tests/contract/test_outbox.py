@@ -5,6 +5,7 @@ import json
 import threading
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from typing import Any
 
 from storage import leases, repo, turns
 from storage import outbox as store_outbox
@@ -187,13 +188,15 @@ async def test_results_are_recorded(store: Store) -> None:
     ids = await store.write(partial(queue, contacts=["whatsapp:6281", "whatsapp:6282"], per_contact=2))
     for row_id in ids:
         assert await store.write(partial(store_outbox.claim, outbox_id=row_id, holder=A, at=AT))
-    record = store_outbox.record_result
-    await store.write(
-        partial(record, outbox_id=ids[0], status=OutboxStatus.SENT, at=AT, external_id="wamid.1")
-    )
+
+    def record(outbox_id: int, status: OutboxStatus, **details: Any) -> Any:
+        outcome = store_outbox.SendOutcome(outbox_id, status, AT, **details)
+        return partial(store_outbox.record_results, outcomes=[outcome])
+
+    await store.write(record(ids[0], OutboxStatus.SENT, external_id="wamid.1"))
     retry_at = AT + timedelta(seconds=5)
-    await store.write(partial(record, outbox_id=ids[1], status=OutboxStatus.QUEUED, at=AT, retry_at=retry_at))
-    await store.write(partial(record, outbox_id=ids[2], status=OutboxStatus.BLOCKED, at=AT, error="blocked"))
+    await store.write(record(ids[1], OutboxStatus.QUEUED, retry_at=retry_at))
+    await store.write(record(ids[2], OutboxStatus.BLOCKED, error="blocked"))
     await store.write(partial(store_outbox.unclaim, outbox_id=ids[3], at=AT))
     rows = {
         int(row["id"]): row
