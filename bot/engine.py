@@ -305,7 +305,7 @@ class Engine:
             except Exception:
                 log.exception("could not ask again after a failed step")
         try:
-            return await self._commit_turn(turn, event, read_at, sender)
+            return await self._commit_turn(turn, event, read_at, sender, state.contact)
         except turns.TurnMoved:
             return _STALE  # nothing written: the turn runs again on the state now stored
         except turns.Redelivered:
@@ -313,14 +313,20 @@ class Engine:
             return []
 
     async def _commit_turn(
-        self, turn: Turn, event: Inbound, read_at: datetime | None, sender: Sender | None
+        self,
+        turn: Turn,
+        event: Inbound,
+        read_at: datetime | None,
+        sender: Sender | None,
+        stored: ContactRecord | None = None,
     ) -> list[OutboxRecord]:
-        """Commit the turn. With a `sender`, slots are reserved first for the replies it may write
-        `sending`; those not used are given back, and a cancelled turn's once its commit has landed."""
+        """Commit the turn (`stored`: the contact as the turn read it). With a `sender`, slots are
+        reserved first for the replies it may write `sending`; those not used are given back, and a
+        cancelled turn's once its commit has landed."""
         taking = await sender.reserve(event.contact, len(turn.replies)) if sender is not None else 0
         try:
             committed = self.services.db.submit(
-                lambda conn: self._commit(conn, turn, event, read_at, self.holder, taking)
+                lambda conn: self._commit(conn, turn, event, read_at, self.holder, taking, stored)
             )
             records = await asyncio.shield(committed)
         except asyncio.CancelledError:
@@ -385,13 +391,14 @@ class Engine:
         read_at: datetime | None,
         holder: str | None = None,
         taking: int = 0,
+        stored: ContactRecord | None = None,
     ) -> list[OutboxRecord]:
         contact = turn.contact
         turn.late_replies.clear()  # a batch that was rolled back runs this again
         turns.hold_turn(conn, contact.id, read_at)
         if event.event_id:
             turns.record_event(conn, event.event_id, contact.id, turn.now)
-        repo.upsert_contact(conn, contact)
+        repo.save_turn_contact(conn, contact, stored)
         for write in turn.writes:
             write(conn)
         repo.save_conversation(

@@ -214,41 +214,69 @@ async def pending_outbox(
 # ---------------------------------------------------------------- writes
 
 
+_CONTACT_INSERT = """
+    INSERT INTO contacts (id, channel, alt_id, display_name, phone, language, consent,
+        consent_version, opted_out, unreachable, awaiting_case_id, last_inbound_at,
+        created_at, updated_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (id) DO UPDATE SET """
+_CONTACT_UPSERT = (
+    _CONTACT_INSERT
+    + """alt_id = excluded.alt_id,
+        display_name = excluded.display_name, phone = excluded.phone,
+        language = excluded.language, consent = excluded.consent,
+        consent_version = excluded.consent_version, opted_out = excluded.opted_out,
+        unreachable = excluded.unreachable,
+        last_inbound_at = excluded.last_inbound_at, updated_at = excluded.updated_at
+    """
+)
+# Only what every message changes: no indexed column is set, so the row's indexes (its phone number, its
+# alternative address) are left as they are, and the commit writes fewer pages.
+_CONTACT_TOUCH = (
+    _CONTACT_INSERT
+    + """unreachable = excluded.unreachable,
+        last_inbound_at = excluded.last_inbound_at, updated_at = excluded.updated_at
+    """
+)
+# What `upsert_contact` writes besides `unreachable` and the two times every message changes.
+_CONTACT_CHOICES = ("alt_id", "display_name", "phone", "language", "consent", "consent_version", "opted_out")
+
+
 def upsert_contact(conn: Tx, contact: ContactRecord) -> None:
     """Insert or update a contact row.
 
     `awaiting_case_id` is only set on insert: staff set it from another process while a turn runs on
     an older copy of the contact, so it is changed by targeted updates only (see handlers.casework).
     """
-    conn.execute(
-        """
-        INSERT INTO contacts (id, channel, alt_id, display_name, phone, language, consent,
-            consent_version, opted_out, unreachable, awaiting_case_id, last_inbound_at,
-            created_at, updated_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-        ON CONFLICT (id) DO UPDATE SET alt_id = excluded.alt_id,
-            display_name = excluded.display_name, phone = excluded.phone,
-            language = excluded.language, consent = excluded.consent,
-            consent_version = excluded.consent_version, opted_out = excluded.opted_out,
-            unreachable = excluded.unreachable,
-            last_inbound_at = excluded.last_inbound_at, updated_at = excluded.updated_at
-        """,
-        (
-            contact.id,
-            contact.channel,
-            contact.alt_id,
-            contact.display_name,
-            contact.phone,
-            contact.language,
-            contact.consent,
-            contact.consent_version,
-            int(contact.opted_out),
-            int(contact.unreachable),
-            contact.awaiting_case_id,
-            iso(contact.last_inbound_at),
-            iso(contact.created_at),
-            iso(contact.updated_at),
-        ),
+    conn.execute(_CONTACT_UPSERT, _contact_params(contact))
+
+
+def save_turn_contact(conn: Tx, contact: ContactRecord, stored: ContactRecord | None) -> None:
+    """A conversation step's contact row (`stored`: as the step read it; None when it had none): in full
+    (`upsert_contact`) when the step changed it, otherwise only its last message's time and
+    reachability, which most messages change and nothing else."""
+    if stored is None or any(getattr(contact, name) != getattr(stored, name) for name in _CONTACT_CHOICES):
+        upsert_contact(conn, contact)
+    else:
+        conn.execute(_CONTACT_TOUCH, _contact_params(contact))
+
+
+def _contact_params(contact: ContactRecord) -> tuple[object, ...]:
+    return (
+        contact.id,
+        contact.channel,
+        contact.alt_id,
+        contact.display_name,
+        contact.phone,
+        contact.language,
+        contact.consent,
+        contact.consent_version,
+        int(contact.opted_out),
+        int(contact.unreachable),
+        contact.awaiting_case_id,
+        iso(contact.last_inbound_at),
+        iso(contact.created_at),
+        iso(contact.updated_at),
     )
 
 

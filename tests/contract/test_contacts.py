@@ -58,6 +58,34 @@ async def test_a_contact_is_updated_in_place(store: Store) -> None:
     assert await store.fetchval("SELECT phone_key FROM contacts WHERE id = ?", (contact.id,)) == "62812"
 
 
+async def test_a_step_saves_what_it_changed_on_its_contact_and_stamps_the_rest(store: Store) -> None:
+    contact = ContactRecord(
+        id="whatsapp:62812", channel="whatsapp", phone="0812", created_at=AT, updated_at=AT, unreachable=True
+    )
+    await store.write(lambda tx: repo.upsert_contact(tx, contact))
+    stored = await repo.get_contact(store, contact.id)
+    assert stored is not None
+    later = AT.replace(hour=10)
+    # The step read the contact, then another write changed its phone number meanwhile.
+    await store.write(lambda tx: repo.upsert_contact(tx, stored.model_copy(update={"phone": "0813"})))
+    stamped = stored.model_copy(update={"last_inbound_at": later, "updated_at": later, "unreachable": False})
+    await store.write(lambda tx: repo.save_turn_contact(tx, stamped, stored))
+    found = await repo.get_contact(store, contact.id)
+    assert found is not None
+    assert (found.last_inbound_at, found.unreachable, found.phone) == (later, False, "0813")
+    assert await store.fetchval("SELECT phone_key FROM contacts WHERE id = ?", (contact.id,)) == "62813"
+    # A step that changes the language writes its whole copy of the contact.
+    switched = stamped.model_copy(update={"language": "en"})
+    await store.write(lambda tx: repo.save_turn_contact(tx, switched, stored))
+    found = await repo.get_contact(store, contact.id)
+    assert found is not None and (found.language, found.phone) == ("en", "0812")
+    # A contact seen for the first time is inserted whole.
+    newcomer = ContactRecord(id="telegram:7", channel="telegram", language="en", created_at=AT, updated_at=AT)
+    await store.write(lambda tx: repo.save_turn_contact(tx, newcomer, None))
+    found = await repo.get_contact(store, newcomer.id)
+    assert found is not None and found.language == "en"
+
+
 async def test_a_received_file_is_in_use_while_a_conversation_or_case_holds_it(store: Store) -> None:
     contact = ContactRecord(id="telegram:42", channel="telegram", created_at=AT, updated_at=AT)
     ref = "media/2026/11/" + "a" * 32 + ".ogg"
