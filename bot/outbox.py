@@ -383,10 +383,17 @@ class Dispatcher:
             by_contact: dict[str, list[OutboxRecord]] = defaultdict(list)
             for record in records:
                 by_contact[record.contact_id].append(record)
-            tasks = [
-                asyncio.create_task(self._send_in_order(items, results)) for items in by_contact.values()
-            ]
-            await asyncio.gather(*tasks, return_exceptions=True)
+            if len(by_contact) == 1 and all(record._taken for record in records):
+                # A turn's replies, all written `sending` by its commit: sent by the turn's own task (a
+                # task of their own would cost a pass of the event loop before they leave, their
+                # in-flight slots held all the while). Nothing here waits for a slot, so a stop never
+                # cancels this task (`stop` cancels only senders still waiting for one).
+                await self._send_in_order(records, results)
+            else:
+                tasks = [
+                    asyncio.create_task(self._send_in_order(items, results)) for items in by_contact.values()
+                ]
+                await asyncio.gather(*tasks, return_exceptions=True)
         finally:
             self._held -= ids
         if recorded and results:
