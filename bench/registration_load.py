@@ -90,14 +90,11 @@ def script(index: int) -> list[dict[str, object]]:
         {"choice": "menu:registration"},
         {"choice": "for_whom:self"},
         {"text": f"Warga {letters(index)}"},
-        {"text": f"367401{day + 40:02d}0885{index % 9999 + 1:04d}"},
-        {"text": f"{day}-08-1985"},
-        {"choice": "sex:P"},
+        {"text": f"367401{day + 40:02d}0885{index % 9999 + 1:04d}"},  # gives the birth date and sex too
         {"text": f"0812{index:08d}"},
         {"choice": "kecamatan:36.74.03"},
         {"choice": "kelurahan:36.74.03.1011"},
         {"text": "Jl. H. Sarmili RT 03/05"},
-        {"text": "0"},
         {"text": "4"},
         {"text": "1 3"},
         {"text": "tidak"},
@@ -111,6 +108,7 @@ async def contact_run(service: Service, index: int, latencies: list[float], inte
     """One person typing: a message, the reply, a pause of about `interval` s between sends."""
     contact = f"console:bench{index}"
     await asyncio.sleep(random.random() * max(interval, 0.2))  # arrivals spread over time
+    asked = 0  # the hash of the question the last answer brought
     for number, step in enumerate(script(index)):
         sent_at = time.perf_counter()
         event = Inbound(
@@ -121,13 +119,19 @@ async def contact_run(service: Service, index: int, latencies: list[float], inte
             choice=step.get("choice"),  # type: ignore[arg-type]
         )
         started = time.perf_counter()
-        # Only whether there was an answer is kept: a person's phone does not hold the service's
-        # records through the pause (kept, they would be a thousand people's worth for the collector).
-        answered = bool(await service.receive(event))
+        records = await service.receive(event)
         latencies.append(time.perf_counter() - started)
         COMPLETIONS.append(time.time())
-        if not answered:
+        if not records:
             raise RuntimeError(f"contact {index} got no reply at step {number}")
+        # Each answer must bring the next question: the same question again means the script answered
+        # something the form did not ask (it is out of step with the form), and the run measures refusals.
+        question = hash(records[-1].payload)
+        if question == asked:
+            raise RuntimeError(f"contact {index} was asked the same question again after step {number}")
+        # Only that hash is kept: a person's phone does not hold the service's records through the pause
+        # (kept, they would be a thousand people's worth for the collector).
+        asked, records = question, []
         if interval:
             pause = interval * random.uniform(0.5, 1.5) - (time.perf_counter() - sent_at)
             await asyncio.sleep(max(0.0, pause))
@@ -199,7 +203,14 @@ async def serve(service: Service, indices: range, interval: float) -> tuple[list
     """Every contact of `indices` registers on `service`: their latencies, and the CPU it took."""
     latencies: list[float] = []
     cpu_before = time.process_time()
-    await asyncio.gather(*(contact_run(service, i, latencies, interval) for i in indices))
+    people = [asyncio.create_task(contact_run(service, i, latencies, interval)) for i in indices]
+    try:
+        await asyncio.gather(*people)
+    except BaseException:  # one person's script failed: the others stop too, and the run fails
+        for person in people:
+            person.cancel()
+        await asyncio.gather(*people, return_exceptions=True)
+        raise
     return latencies, time.process_time() - cpu_before
 
 
@@ -216,8 +227,10 @@ async def replica_main(args: argparse.Namespace) -> dict[str, object]:
         print("ready", flush=True)
         start_at = float(await asyncio.to_thread(sys.stdin.readline))
         await asyncio.sleep(max(0.0, start_at - time.time()))
-        latencies, cpu = await serve(service, range(index, args.contacts, count), args.interval)
-        await service.close()
+        try:
+            latencies, cpu = await serve(service, range(index, args.contacts, count), args.interval)
+        finally:
+            await service.close()
     return {"latencies": latencies, "completions": COMPLETIONS, "cpu": cpu, "sent": channel.sent}
 
 
@@ -385,13 +398,16 @@ async def run_once(
             started_up()  # as `python -m bot` does once started
             trips = time_writes(service.db)
             started = time.perf_counter()
-            with collector:
-                latencies, cpu = await serve(service, range(contacts), interval)
-            elapsed = time.perf_counter() - started
-            sent = channel.sent
-            cases = await service.db.fetchval("SELECT COUNT(*) FROM cases")
-            queued = await service.db.fetchval("SELECT COUNT(*) FROM outbox WHERE status != 'sent'")
-            await service.close()
+            try:
+                with collector:
+                    latencies, cpu = await serve(service, range(contacts), interval)
+                elapsed = time.perf_counter() - started
+                sent = channel.sent
+                await service.dispatcher.recorded()  # the last replies' results, queued, are committed
+                cases = await service.db.fetchval("SELECT COUNT(*) FROM cases")
+                queued = await service.db.fetchval("SELECT COUNT(*) FROM outbox WHERE status != 'sent'")
+            finally:
+                await service.close()  # also when a contact's script failed: its threads would hold the run
     latencies.sort()
     count = len(latencies)
     done = sorted(COMPLETIONS)
