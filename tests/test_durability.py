@@ -468,12 +468,14 @@ async def test_blocked_contact_is_marked_unreachable_until_they_write_again(
     service, _ = await start_service(tmp_path / "data", clock, channel)  # type: ignore[arg-type]
     try:
         records = await service.receive(Inbound(contact="console:u3", at=clock(), text="halo"))
+        await service.dispatcher.recorded()  # the reply is back once it has left; its result commits after
         assert (await outbox_status(service, records[0].id))[0] == "blocked"
         contact = await repo.get_contact(service.db, "console:u3")
         assert contact is not None and contact.unreachable
 
         channel.blocked = False  # they unblocked the bot and write again
         records = await service.receive(Inbound(contact="console:u3", at=clock(), text="halo"))
+        await service.dispatcher.recorded()
         contact = await repo.get_contact(service.db, "console:u3")
         assert contact is not None and not contact.unreachable
         assert [(await outbox_status(service, r.id))[0] for r in records] == ["sent"] * len(records)
