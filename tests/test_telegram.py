@@ -12,6 +12,8 @@ import json
 import logging
 import socket
 import sqlite3
+import threading
+import time
 from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +39,7 @@ from bot.settings import (
 from bot.web import build_asgi
 from handlers.i18n import Catalog
 from handlers.types import Choice, Reply
+from storage import outbox as outbox_store
 from storage import repo
 from storage.contract import Tx
 from storage.crypto import Sealer, load_or_create_key
@@ -609,6 +612,30 @@ async def test_stopping_mid_broadcast_gives_unsent_rows_back_to_the_queue(
         assert set(outcome) <= {"sent", "queued", "sending"}  # nothing failed or in doubt
         assert outcome["sent"] == len(w.fake.sent) and outcome["queued"] > 0
         assert len({s.chat_id for s in w.fake.sent}) == len(w.fake.sent)
+
+
+async def test_a_message_written_sending_as_the_channel_closes_still_leaves(
+    tmp_path: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A slow disk: the row is still being written `sending` (its request about to leave) when the
+    # channel is told to close. The close waits for it: the person gets the message, recorded sent.
+    writing = threading.Event()
+    take = outbox_store.take
+
+    def slow_take(tx: Tx, **kwargs: Any) -> None:
+        writing.set()
+        time.sleep(0.3)
+        take(tx, **kwargs)
+
+    monkeypatch.setattr(outbox_store, "take", slow_take)
+    async with world(tmp_path, clock) as w:
+        await queue_broadcast(w, ["telegram:9001"])
+        assert await within(asyncio.to_thread(writing.wait, 5))
+        await w.adapter.stop()
+        await w.service.dispatcher.recorded()
+        row = await w.service.db.fetchone("SELECT status, error FROM outbox")
+        assert row is not None and tuple(row) == ("sent", None)
+        assert [s.chat_id for s in w.fake.sent] == [9001]
 
 
 async def test_a_timed_out_send_is_recorded_unknown_and_not_repeated(tmp_path: Path, clock: Clock) -> None:

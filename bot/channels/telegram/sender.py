@@ -156,10 +156,12 @@ class TelegramChannel:
             await self.pacer.acquire(urgent=urgent)
             if self._closing and not gate_begun():
                 raise ChannelClosed
-            await leaving()  # an outbox row becomes `sending` only now, as its request leaves
+            # In flight from here: `close` waits for this call before the HTTP session is shut, even
+            # when it closes while the row is being written `sending` (the request then still leaves).
             self._in_flight += 1
             self._settled.clear()
             try:
+                await leaving()  # an outbox row becomes `sending` only now, as its request leaves
                 return await make()
             except RetryAfter as error:
                 # The pacer pauses every sender, so the retry waits its turn after the pause.
