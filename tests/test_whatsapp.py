@@ -9,6 +9,8 @@ import asyncio
 import itertools
 import json
 import logging
+import threading
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ from bot.settings import WhatsAppSettings
 from bot.web import build_asgi
 from handlers.i18n import Catalog
 from handlers.types import Choice, Reply
+from storage import outbox as outbox_store
 from storage import repo
 from storage.contract import Store, Tx
 from storage.records import OutboxRecord, OutboxStatus
@@ -553,6 +556,44 @@ async def test_other_send_errors_are_recorded_on_the_row_with_their_code(harness
     await harness.flush_outbox()
     stored = await harness.outbox(row.id)
     assert stored["status"] == "failed" and stored["error"] == "131026 Message undeliverable"
+
+
+async def test_a_message_marked_sending_as_the_channel_stops_still_leaves(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A slow disk: the row is still being written `sending` (its request about to leave) when the
+    # channel is stopped. The stop waits for it before closing the HTTP client: the message arrives,
+    # recorded sent (not left in doubt, never to be sent again).
+    siti = Person(harness)
+    await siti.say("halo")
+    row = await harness.queue(f"whatsapp:{WA_ID}", Reply(text="Informasi baru"))
+    writing = threading.Event()
+    take = outbox_store.take
+
+    def slow_take(tx: Tx, **kwargs: Any) -> None:
+        writing.set()
+        time.sleep(0.3)
+        take(tx, **kwargs)
+
+    monkeypatch.setattr(outbox_store, "take", slow_take)
+    sending = asyncio.create_task(harness.flush_outbox())
+    assert await asyncio.wait_for(asyncio.to_thread(writing.wait, 5), 5)
+    await harness.wa.stop()
+    await asyncio.wait_for(sending, 5)
+    stored = await harness.outbox(row.id)
+    assert (stored["status"], stored["error"]) == ("sent", None)
+    assert siti.inbox[-1].text == "Informasi baru"
+
+
+async def test_a_message_due_after_the_channel_stopped_stays_queued(harness: Harness) -> None:
+    siti = Person(harness)
+    await siti.say("halo")
+    await harness.wa.stop()
+    row = await harness.queue(f"whatsapp:{WA_ID}", Reply(text="Informasi baru"))
+    await harness.flush_outbox()
+    stored = await harness.outbox(row.id)
+    assert stored["status"] == "queued"  # sent when the service runs again
+    assert len(siti.inbox) == 1
 
 
 async def test_bulk_messages_to_one_person_are_spaced_but_replies_are_not(harness: Harness) -> None:

@@ -45,8 +45,10 @@ class WhatsAppRuntime:
         )
 
     async def stop(self) -> None:
-        """Stop processing and close the HTTP client."""
+        """Stop processing, let the requests in flight finish (the outbox sender may still hand the
+        channel rows: those not yet on the wire stay queued), then close the HTTP client."""
         await self.worker.stop()
+        await self.channel.close()
         await self.http.aclose()
 
 

@@ -7,6 +7,7 @@ configured), and it paces messages per business number and per person for bulk s
 """
 
 import asyncio
+import contextlib
 import logging
 import re
 import time
@@ -37,7 +38,7 @@ from bot.channels.whatsapp.payloads import SCHEME, MediaRef
 from bot.channels.whatsapp.render import Outgoing, Wording, render
 from bot.engine import Clock
 from bot.media import MAX_MEDIA_BYTES, MediaStore
-from bot.outbox import SendResult, current_outbox_row, leaving, not_sent
+from bot.outbox import SendResult, current_outbox_row, gate_begun, leaving, not_sent
 from bot.settings import WhatsAppSettings
 from bot.voice import audio_id, known_upload, remember_upload
 from handlers.i18n import Catalog
@@ -169,6 +170,28 @@ class _Sent:
     wamid: str
 
 
+class ChannelClosed(Exception):
+    """The channel has stopped: the request was not made."""
+
+
+class _InFlight:
+    """The Graph API requests being made (a context manager around each)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.settled = asyncio.Event()
+        self.settled.set()
+
+    def __enter__(self) -> None:
+        self.count += 1
+        self.settled.clear()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.count -= 1
+        if not self.count:
+            self.settled.set()
+
+
 class WhatsAppChannel:
     """The `whatsapp` scheme's sender (the outbox calls `send`) and media fetcher."""
 
@@ -204,6 +227,9 @@ class WhatsAppChannel:
         self._pair_until: dict[str, tuple[float, int]] = {}
         self.rate_limited = 0  # refusals for a rate limit (all retried)
         self._graph = asyncio.Semaphore(GRAPH_CONNECTIONS)
+        self._closing = False  # requests of rows not yet on the wire are refused
+        self._closed = False  # every request is refused (the HTTP client is about to close)
+        self._in_flight = _InFlight()
 
     def _parse_params(self, spec: str) -> list[str]:
         sources = [part.strip() for part in spec.split(",") if part.strip()]
@@ -237,12 +263,17 @@ class WhatsAppChannel:
             log.info("WhatsApp %s adjusted: %s", label, "; ".join(rendered.notes))
         if bulk:
             await self._pair_pause(recipient)
+        number = 0
         try:
             sent: _Sent | None = None
             for number, message in enumerate(rendered.messages):
                 sent = await self._with_retries(
                     partial(self._send_outgoing, recipient, message), recipient, first=number == 0
                 )
+        except ChannelClosed:
+            if number == 0:  # nothing left: back to the queue, sent when the service runs again
+                return SendResult(OutboxStatus.QUEUED, error="the service stopped before sending")
+            return SendResult(OutboxStatus.FAILED, error=f"part {number + 1}: the service stopped")
         except ReEngagementMessage:
             await self.db.write(partial(store.close_window, contact_id=contact_id, at=self.clock()))
             return await self._send_template(recipient, reply, window.language, label, "Meta answered 131047")
@@ -271,27 +302,48 @@ class WhatsAppChannel:
             data = await asyncio.to_thread(audio.read_bytes)
 
             async def upload() -> str:
-                async with self._graph:
-                    media = await self.client.upload_media(
-                        media=data, mime_type="audio/ogg", filename="suara.ogg"
-                    )
+                with self._request():
+                    async with self._graph:
+                        media = await self.client.upload_media(
+                            media=data, mime_type="audio/ogg", filename="suara.ogg"
+                        )
                 return str(media.id)
 
             media_id = await self._with_retries(upload)
             await remember_upload(self.db, SCHEME, name, media_id, self.clock())
             return await self._send_audio(recipient, media_id)
+        except ChannelClosed:
+            return SendResult(OutboxStatus.FAILED, error="the service stopped before the voice note")
         except (WhatsAppError, httpx.HTTPError) as error:
             return self._failure(error, "voice note")
 
     async def _send_audio(self, recipient: str, media_id: str) -> SendResult:
         async def once() -> _Sent:
-            async with self._graph:
-                sent = await self.client.send_audio(to=recipient, audio=media_id, is_voice=True)
+            with self._request():
+                async with self._graph:
+                    sent = await self.client.send_audio(to=recipient, audio=media_id, is_voice=True)
             self._note_sent(recipient)
             return _Sent(sent.id)
 
         sent = await self._with_retries(once, recipient)
         return SendResult(OutboxStatus.SENT, external_id=sent.wamid)
+
+    def _request(self) -> _InFlight:
+        """One Graph API request (`with`), counted in flight so that `close` waits for it. Refused once
+        the channel is closing, unless its row is already on the wire (its later parts follow it while
+        `close` waits), and refused always once closed."""
+        if self._closed or (self._closing and not gate_begun()):
+            raise ChannelClosed
+        return self._in_flight
+
+    async def close(self) -> None:
+        """Stop sending: requests in flight finish (a few seconds at most), later ones are not made,
+        and a row none of whose parts left stays queued for the next start."""
+        self._closing = True
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(5):
+                await self._in_flight.settled.wait()
+        self._closed = True
 
     async def pace(self, request: httpx.Request) -> None:
         """The HTTP client's request hook: a message request takes its pacing slot here, after pywa
@@ -310,9 +362,10 @@ class WhatsAppChannel:
 
     async def _send_outgoing(self, recipient: str, message: Outgoing) -> _Sent:
         await self._pair_backoff_wait(recipient)
-        await leaving()  # an outbox row becomes `sending` only now, as its request leaves
-        async with self._graph:
-            sent = await self._post(recipient, message)  # paced in `pace` as it leaves
+        with self._request():
+            await leaving()  # an outbox row becomes `sending` only now, as its request leaves
+            async with self._graph:
+                sent = await self._post(recipient, message)  # paced in `pace` as it leaves
         self._note_sent(recipient)
         return sent
 
@@ -346,19 +399,22 @@ class WhatsAppChannel:
 
         async def once() -> _Sent:
             await self._pair_backoff_wait(recipient)
-            await leaving()
-            async with self._graph:
-                sent = await self.client.send_template(
-                    to=recipient,
-                    name=name,
-                    language=self._language,
-                    params=[_body_params(values)] if values else None,
-                )
+            with self._request():
+                await leaving()
+                async with self._graph:
+                    sent = await self.client.send_template(
+                        to=recipient,
+                        name=name,
+                        language=self._language,
+                        params=[_body_params(values)] if values else None,
+                    )
             self._note_sent(recipient)
             return _Sent(sent.id)
 
         try:
             sent = await self._with_retries(once, recipient, first=True)
+        except ChannelClosed:
+            return SendResult(OutboxStatus.QUEUED, error="the service stopped before sending")
         except (WhatsAppError, httpx.HTTPError) as error:
             return self._failure(error, label)
         log.info("WhatsApp %s sent as template %r (%s)", label, name, reason)
