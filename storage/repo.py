@@ -220,26 +220,19 @@ _CONTACT_INSERT = """
         created_at, updated_at)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (id) DO UPDATE SET """
-_CONTACT_UPSERT = (
-    _CONTACT_INSERT
-    + """alt_id = excluded.alt_id,
-        display_name = excluded.display_name, phone = excluded.phone,
-        language = excluded.language, consent = excluded.consent,
-        consent_version = excluded.consent_version, opted_out = excluded.opted_out,
-        unreachable = excluded.unreachable,
-        last_inbound_at = excluded.last_inbound_at, updated_at = excluded.updated_at
-    """
-)
-# Only what every message changes: no indexed column is set, so the row's indexes (its phone number, its
-# alternative address) are left as they are, and the commit writes fewer pages.
-_CONTACT_TOUCH = (
-    _CONTACT_INSERT
-    + """unreachable = excluded.unreachable,
-        last_inbound_at = excluded.last_inbound_at, updated_at = excluded.updated_at
-    """
-)
-# What `upsert_contact` writes besides `unreachable` and the two times every message changes.
+# What a turn may change on its contact, and what every message changes (its last message's time and
+# whether it can be reached). Touching only the latter sets no indexed column, so the row's indexes (its
+# phone number, its alternative address) are left as they are and the commit writes fewer pages.
 _CONTACT_CHOICES = ("alt_id", "display_name", "phone", "language", "consent", "consent_version", "opted_out")
+_CONTACT_STAMPS = ("unreachable", "last_inbound_at", "updated_at")
+
+
+def _set_excluded(columns: tuple[str, ...]) -> str:
+    return ", ".join(f"{column} = excluded.{column}" for column in columns)
+
+
+_CONTACT_UPSERT = _CONTACT_INSERT + _set_excluded(_CONTACT_CHOICES + _CONTACT_STAMPS)
+_CONTACT_TOUCH = _CONTACT_INSERT + _set_excluded(_CONTACT_STAMPS)
 
 
 def upsert_contact(conn: Tx, contact: ContactRecord) -> None:

@@ -1,10 +1,13 @@
 """Test helpers: a recording channel, a settable clock, and a chat driver that reads like a transcript."""
 
+import threading
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import count
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import SecretStr
@@ -13,6 +16,8 @@ from bot.app import Service, build_service
 from bot.outbox import SendResult
 from bot.settings import ServiceSettings, Settings, StoreSettings
 from handlers.types import Inbound, Media, Reply
+from storage import outbox as outbox_store
+from storage.contract import Tx
 from storage.records import OutboxStatus
 
 TEST_KEY = "aW50YWtlLXRlc3Qta2V5LW5vdC1mb3ItcHJvZHVjdGlvbg"  # 32+ bytes, tests only
@@ -139,3 +144,18 @@ class Chat:
 
     async def command(self, name: str) -> list[Reply]:
         return await self.send(self._event(command=name))
+
+
+def slow_outbox_take(monkeypatch: pytest.MonkeyPatch, seconds: float = 0.3) -> threading.Event:
+    """A slow disk: writing an outbox row `sending` as its request is about to leave
+    (`storage.outbox.take`) holds the writer `seconds`. The event is set once such a write begins."""
+    writing = threading.Event()
+    take = outbox_store.take
+
+    def slow_take(tx: Tx, **kwargs: Any) -> None:
+        writing.set()
+        time.sleep(seconds)
+        take(tx, **kwargs)
+
+    monkeypatch.setattr(outbox_store, "take", slow_take)
+    return writing

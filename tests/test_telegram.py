@@ -12,8 +12,6 @@ import json
 import logging
 import socket
 import sqlite3
-import threading
-import time
 from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,12 +37,11 @@ from bot.settings import (
 from bot.web import build_asgi
 from handlers.i18n import Catalog
 from handlers.types import Choice, Reply
-from storage import outbox as outbox_store
 from storage import repo
 from storage.contract import Tx
 from storage.crypto import Sealer, load_or_create_key
 from tests.fake_telegram import TOKEN, FakeTelegram, Sent
-from tests.support import TEST_KEY, Clock
+from tests.support import TEST_KEY, Clock, slow_outbox_take
 
 CATALOG = Catalog.load()
 STAFF_CHAT = -1001234567
@@ -619,15 +616,7 @@ async def test_a_message_written_sending_as_the_channel_closes_still_leaves(
 ) -> None:
     # A slow disk: the row is still being written `sending` (its request about to leave) when the
     # channel is told to close. The close waits for it: the person gets the message, recorded sent.
-    writing = threading.Event()
-    take = outbox_store.take
-
-    def slow_take(tx: Tx, **kwargs: Any) -> None:
-        writing.set()
-        time.sleep(0.3)
-        take(tx, **kwargs)
-
-    monkeypatch.setattr(outbox_store, "take", slow_take)
+    writing = slow_outbox_take(monkeypatch)
     async with world(tmp_path, clock) as w:
         await queue_broadcast(w, ["telegram:9001"])
         assert await within(asyncio.to_thread(writing.wait, 5))

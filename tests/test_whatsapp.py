@@ -9,8 +9,6 @@ import asyncio
 import itertools
 import json
 import logging
-import threading
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +23,6 @@ from bot.settings import WhatsAppSettings
 from bot.web import build_asgi
 from handlers.i18n import Catalog
 from handlers.types import Choice, Reply
-from storage import outbox as outbox_store
 from storage import repo
 from storage.contract import Store, Tx
 from storage.records import OutboxRecord, OutboxStatus
@@ -40,7 +37,7 @@ from tests.fake_graph import (
     status_body,
     webhook_body,
 )
-from tests.support import Clock, make_settings
+from tests.support import Clock, make_settings, slow_outbox_take
 
 CATALOG = Catalog.load()
 VERIFY_TOKEN = "verify-me-please"
@@ -567,15 +564,7 @@ async def test_a_message_marked_sending_as_the_channel_stops_still_leaves(
     siti = Person(harness)
     await siti.say("halo")
     row = await harness.queue(f"whatsapp:{WA_ID}", Reply(text="Informasi baru"))
-    writing = threading.Event()
-    take = outbox_store.take
-
-    def slow_take(tx: Tx, **kwargs: Any) -> None:
-        writing.set()
-        time.sleep(0.3)
-        take(tx, **kwargs)
-
-    monkeypatch.setattr(outbox_store, "take", slow_take)
+    writing = slow_outbox_take(monkeypatch)
     sending = asyncio.create_task(harness.flush_outbox())
     assert await asyncio.wait_for(asyncio.to_thread(writing.wait, 5), 5)
     await harness.wa.stop()

@@ -6,7 +6,6 @@ slot, and retries only a 429 (after its `retry_after`). A timeout is "maybe deli
 """
 
 import asyncio
-import contextlib
 import datetime as dtm
 import json
 import logging
@@ -18,6 +17,7 @@ from typing import Any, TypeVar
 from telegram import Bot, InputFile, Message
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 
+from bot.channels.base import InFlight
 from bot.channels.telegram.pacing import ChatPacer, Pacer
 from bot.channels.telegram.render import LONG_ID_PREFIX, render
 from bot.outbox import SendResult, current_outbox_row, gate_begun, leaving
@@ -135,9 +135,7 @@ class TelegramChannel:
         self._reply_keyboards: set[int] = set()
         self._long_ids: dict[str, str] = {}
         self._closing = False
-        self._in_flight = 0
-        self._settled = asyncio.Event()
-        self._settled.set()
+        self._in_flight = InFlight()
 
     async def call(
         self,
@@ -158,23 +156,18 @@ class TelegramChannel:
                 raise ChannelClosed
             # In flight from here: `close` waits for this call before the HTTP session is shut, even
             # when it closes while the row is being written `sending` (the request then still leaves).
-            self._in_flight += 1
-            self._settled.clear()
-            try:
-                await leaving()  # an outbox row becomes `sending` only now, as its request leaves
-                return await make()
-            except RetryAfter as error:
-                # The pacer pauses every sender, so the retry waits its turn after the pause.
-                self.pacer.limited_for(retry_seconds(error))
-                log.warning(
-                    "Bot API asked to slow down for %.0f s (attempt %d)", retry_seconds(error), attempt
-                )
-                if attempt >= self.max_attempts:
-                    raise
-            finally:
-                self._in_flight -= 1
-                if not self._in_flight:
-                    self._settled.set()
+            with self._in_flight:
+                try:
+                    await leaving()  # an outbox row becomes `sending` only now, as its request leaves
+                    return await make()
+                except RetryAfter as error:
+                    # The pacer pauses every sender, so the retry waits its turn after the pause.
+                    self.pacer.limited_for(retry_seconds(error))
+                    log.warning(
+                        "Bot API asked to slow down for %.0f s (attempt %d)", retry_seconds(error), attempt
+                    )
+                    if attempt >= self.max_attempts:
+                        raise
 
     async def call_if_spare(self, make: Callable[[], Awaitable[object]], *, kind: str) -> bool:
         """Run a cosmetic Bot API call (an edit) in a slot no message needs; False when it was skipped.
@@ -185,18 +178,13 @@ class TelegramChannel:
         if self._closing or not await self.pacer.acquire_spare(self.cosmetic_wait) or self._closing:
             self._skipped(kind)
             return False
-        self._in_flight += 1
-        self._settled.clear()
-        try:
-            await make()
-        except RetryAfter as error:
-            self.pacer.limited_for(retry_seconds(error))
-            self._skipped(kind)
-            return False
-        finally:
-            self._in_flight -= 1
-            if not self._in_flight:
-                self._settled.set()
+        with self._in_flight:
+            try:
+                await make()
+            except RetryAfter as error:
+                self.pacer.limited_for(retry_seconds(error))
+                self._skipped(kind)
+                return False
         return True
 
     def _skipped(self, kind: str) -> None:
@@ -320,9 +308,7 @@ class TelegramChannel:
         """Stop sending: calls in flight finish (a few seconds at most), later ones are not made."""
         self._closing = True
         await self.pacer.close()
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(5):
-                await self._settled.wait()
+        await self._in_flight.settle(5)
 
 
 def _store_long_ids(tx: Tx, mapping: dict[str, str]) -> None:

@@ -7,7 +7,6 @@ configured), and it paces messages per business number and per person for bulk s
 """
 
 import asyncio
-import contextlib
 import logging
 import re
 import time
@@ -33,6 +32,7 @@ from pywa_async.errors import (
     WhatsAppError,
 )
 
+from bot.channels.base import InFlight
 from bot.channels.whatsapp import store
 from bot.channels.whatsapp.payloads import SCHEME, MediaRef
 from bot.channels.whatsapp.render import Outgoing, Wording, render
@@ -174,24 +174,6 @@ class ChannelClosed(Exception):
     """The channel has stopped: the request was not made."""
 
 
-class _InFlight:
-    """The Graph API requests being made (a context manager around each)."""
-
-    def __init__(self) -> None:
-        self.count = 0
-        self.settled = asyncio.Event()
-        self.settled.set()
-
-    def __enter__(self) -> None:
-        self.count += 1
-        self.settled.clear()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.count -= 1
-        if not self.count:
-            self.settled.set()
-
-
 class WhatsAppChannel:
     """The `whatsapp` scheme's sender (the outbox calls `send`) and media fetcher."""
 
@@ -229,7 +211,7 @@ class WhatsAppChannel:
         self._graph = asyncio.Semaphore(GRAPH_CONNECTIONS)
         self._closing = False  # requests of rows not yet on the wire are refused
         self._closed = False  # every request is refused (the HTTP client is about to close)
-        self._in_flight = _InFlight()
+        self._in_flight = InFlight()
 
     def _parse_params(self, spec: str) -> list[str]:
         sources = [part.strip() for part in spec.split(",") if part.strip()]
@@ -328,7 +310,7 @@ class WhatsAppChannel:
         sent = await self._with_retries(once, recipient)
         return SendResult(OutboxStatus.SENT, external_id=sent.wamid)
 
-    def _request(self) -> _InFlight:
+    def _request(self) -> InFlight:
         """One Graph API request (`with`), counted in flight so that `close` waits for it. Refused once
         the channel is closing, unless its row is already on the wire (its later parts follow it while
         `close` waits), and refused always once closed."""
@@ -340,9 +322,7 @@ class WhatsAppChannel:
         """Stop sending: requests in flight finish (a few seconds at most), later ones are not made,
         and a row none of whose parts left stays queued for the next start."""
         self._closing = True
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(5):
-                await self._in_flight.settled.wait()
+        await self._in_flight.settle(5)
         self._closed = True
 
     async def pace(self, request: httpx.Request) -> None:
